@@ -1,0 +1,76 @@
+"""The aiohttp application factory: `create_app(settings)`.
+
+Everything long-lived (database engine, job loop, FastAGI server, AMI
+client, dialer) is a cleanup context that opens, yields and closes, so
+start-up and shutdown are clean and tests build the very same app on a real
+port. No engine or socket is made at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from callcenter import features
+from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.clock import Clock, system_clock
+from callcenter.jobs import JobLoop
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.web import auth, health
+from callcenter.web.errors import error_middleware
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if DB not in app:
+        app[DB] = Database.open(settings.database_url, pool_size=settings.db_pool_size)
+    yield
+    await app[DB].close()
+
+
+async def job_loop_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    loop = app[JOB_LOOP]
+    loop.db = app[DB]
+    loop.tick = settings.job_interval_s
+    task: asyncio.Task[None] | None = None
+    if settings.job_loop_enabled and loop.jobs:
+        task = asyncio.create_task(loop.run_forever(), name="job-loop")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(
+    settings: Settings, *, db: Database | None = None, clock: Clock = system_clock
+) -> web.Application:
+    app = web.Application(
+        middlewares=[health.timing_middleware, error_middleware, auth.auth_middleware],
+        client_max_size=2 * 1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[SERVICES] = {}
+    if db is not None:
+        app[DB] = db
+    app[JOB_LOOP] = JobLoop(db=db, clock=clock)  # type: ignore[arg-type]  # db set in database_ctx
+    app.cleanup_ctx.append(database_ctx)
+    health.setup(app)
+    auth.setup(app)
+    app.router.add_static("/static", STATIC)
+    for setup in features.FEATURES:
+        setup(app)
+    # the job loop starts last, once every feature registered its jobs
+    app.cleanup_ctx.append(job_loop_ctx)
+    return app

@@ -1,0 +1,1 @@
+"""Storage adapter: SQLAlchemy tables, engine, unit of work, repositories, migrations."""

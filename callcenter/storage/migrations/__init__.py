@@ -1,0 +1,1 @@
+"""Alembic migrations; run them with `callcenter db upgrade` (see callcenter.storage.migrate)."""

@@ -1,0 +1,1 @@
+"""SQL implementations of the repository ports in `crm/services/`, one module per concern."""

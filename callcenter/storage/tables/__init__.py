@@ -1,0 +1,53 @@
+"""All tables, one module per concern. Importing this package registers them on `Base`."""
+
+from callcenter.storage.tables.base import Base
+from callcenter.storage.tables.callbacks import Callback, CallbackAttempt, Campaign
+from callcenter.storage.tables.calls import Call, CallEvent, Contact
+from callcenter.storage.tables.complaints import (
+    Complaint,
+    ComplaintEscalation,
+    ComplaintHistory,
+    Notification,
+)
+from callcenter.storage.tables.core import (
+    ApiToken,
+    Customer,
+    CustomerPhone,
+    Department,
+    DoNotCall,
+    ServiceJob,
+    Staff,
+    WebSession,
+)
+from callcenter.storage.tables.ops import AgentState, JobLock, RateEvent, ReportRun, SpoolImport
+from callcenter.storage.tables.surveys import Lead, Survey, SurveyAudit
+
+__all__ = [
+    "AgentState",
+    "ApiToken",
+    "Base",
+    "Call",
+    "CallEvent",
+    "Callback",
+    "CallbackAttempt",
+    "Campaign",
+    "Complaint",
+    "ComplaintEscalation",
+    "ComplaintHistory",
+    "Contact",
+    "Customer",
+    "CustomerPhone",
+    "Department",
+    "DoNotCall",
+    "JobLock",
+    "Lead",
+    "Notification",
+    "RateEvent",
+    "ReportRun",
+    "ServiceJob",
+    "SpoolImport",
+    "Staff",
+    "Survey",
+    "SurveyAudit",
+    "WebSession",
+]

@@ -1,0 +1,51 @@
+"""`/healthz` (is the database reachable?) and `/metrics` (Prometheus text)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.appkeys import DB
+from callcenter.metrics import REGISTRY
+
+HTTP_LATENCY = REGISTRY.histogram("callcenter_http_request_seconds", "HTTP handling time")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(request.app[DB].ping(), timeout=2.0)
+    except (TimeoutError, SQLAlchemyError, OSError) as exc:
+        return web.json_response(
+            {"status": "fail", "database": "unreachable", "error": type(exc).__name__}, status=503
+        )
+    return web.json_response(
+        {
+            "status": "ok",
+            "database": request.app[DB].dialect,
+            "db_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+    )
+
+
+async def metrics(_request: web.Request) -> web.Response:
+    return web.Response(text=REGISTRY.render(), content_type="text/plain", charset="utf-8")
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    try:
+        return await handler(request)
+    finally:
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else "unmatched"
+        HTTP_LATENCY.observe(time.perf_counter() - started, route=name)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
