@@ -1,0 +1,73 @@
+"""SQL implementation of `SurveyRepository` (crm.services.surveys)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.storage.tables import ServiceJob, Survey, SurveyAudit
+from crm.enums import Grade, SurveySource, SurveyVerification
+from crm.surveys import JobRef, SurveyRecord
+
+
+def _grade(value: str | None) -> Grade | None:
+    return Grade(value) if value else None
+
+
+def to_record(row: Survey) -> SurveyRecord:
+    return SurveyRecord(
+        id=row.id, job_id=row.job_id, customer_id=row.customer_id, department_id=row.department_id,
+        staff_id=row.staff_id, surveyed_at=row.surveyed_at, source=SurveySource(row.source),
+        timeliness=_grade(row.timeliness), quality=_grade(row.quality),
+        attitude=_grade(row.attitude), complete=row.complete,
+        verification=SurveyVerification(row.verification),
+    )
+
+
+def job_ref(row: ServiceJob) -> JobRef:
+    return JobRef(row.id, row.reference, row.customer_id, row.department_id, row.technician_id,
+                  row.completed_at)
+
+
+class SqlSurveyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def job(self, job_id: int) -> JobRef | None:
+        row = await self.session.get(ServiceJob, job_id)
+        return job_ref(row) if row else None
+
+    async def job_by_reference(self, reference: str) -> JobRef | None:
+        row = await self.session.scalar(select(ServiceJob).where(ServiceJob.reference == reference))
+        return job_ref(row) if row else None
+
+    async def last_completed_job(self, customer_id: int) -> JobRef | None:
+        row = await self.session.scalar(
+            select(ServiceJob)
+            .where(ServiceJob.customer_id == customer_id, ServiceJob.completed_at.is_not(None))
+            .order_by(ServiceJob.completed_at.desc(), ServiceJob.id.desc())
+            .limit(1)
+        )
+        return job_ref(row) if row else None
+
+    async def add(self, values: dict[str, Any]) -> SurveyRecord:
+        row = Survey(**values)
+        self.session.add(row)
+        await self.session.flush()
+        return to_record(row)
+
+    async def get(self, survey_id: int) -> SurveyRecord | None:
+        row = await self.session.get(Survey, survey_id, populate_existing=True)
+        return to_record(row) if row else None
+
+    async def update(self, survey_id: int, **values: Any) -> None:
+        await self.session.execute(update(Survey).where(Survey.id == survey_id).values(**values))
+
+    async def audit(self, survey_id: int, at: datetime, actor_id: int | None, action: str,
+                    before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        self.session.add(SurveyAudit(survey_id=survey_id, at=at, actor_id=actor_id, action=action,
+                                     before=before, after=after))
+        await self.session.flush()

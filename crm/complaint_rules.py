@@ -1,0 +1,204 @@
+"""Complaint time limits and escalation (投诉升级机制, seed 002).
+
+Rule 1 (time limits, per severity, configurable): a major complaint must get a
+first response within 2 h and be resolved within 24 h; an ordinary one within
+24 h and 72 h. Limits run from `opened_at`, unless the complaint carries its
+own `resolve_by` (set when it was reopened or re-planned).
+
+Rule 2 (overdue): a complaint is overdue only while it is open (new, assigned,
+in progress, reopened) and `now` is strictly past a due time.
+
+Rule 3 (escalation): an unresolved complaint climbs the owner's department
+chain one level at a time. Level n is the manager of `chain[n-1]` (level 1 =
+the owner's own department head). Level 1 is due once the complaint passes
+its resolve-by time; each further level is due `escalation_step` after the
+previous escalation (4 h for major, 24 h for ordinary by default). It never
+goes beyond the top of the chain, and resolved or closed complaints never
+escalate. `next_escalation` returns at most one level per call, so a late run
+never skips a manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from crm.complaints import is_open
+from crm.enums import ComplaintState, Severity
+from crm.errors import EscalationChainEmpty, aware_utc
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLimits:
+    """How long a complaint of one severity may wait."""
+
+    respond: timedelta
+    resolve: timedelta
+    escalation_step: timedelta
+
+    def __post_init__(self) -> None:
+        for name in ("respond", "resolve", "escalation_step"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be a positive timedelta")
+        if self.respond > self.resolve:
+            raise ValueError("respond limit cannot be longer than the resolve limit")
+
+
+def _default_limits() -> dict[Severity, TimeLimits]:
+    return {
+        Severity.MAJOR: TimeLimits(
+            respond=timedelta(hours=2),
+            resolve=timedelta(hours=24),
+            escalation_step=timedelta(hours=4),
+        ),
+        Severity.ORDINARY: TimeLimits(
+            respond=timedelta(hours=24),
+            resolve=timedelta(hours=72),
+            escalation_step=timedelta(hours=24),
+        ),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintTimePolicy:
+    """Time limits per severity; every `Severity` must have an entry."""
+
+    limits: Mapping[Severity, TimeLimits] = field(default_factory=_default_limits)
+
+    def __post_init__(self) -> None:
+        missing = [s for s in Severity if s not in self.limits]
+        if missing:
+            raise ValueError(f"time limits missing for severity: {', '.join(missing)}")
+
+    def for_severity(self, severity: Severity) -> TimeLimits:
+        return self.limits[Severity(severity)]
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimes:
+    respond_by: datetime
+    resolve_by: datetime
+
+
+def due_times(
+    opened_at: datetime, severity: Severity, policy: ComplaintTimePolicy | None = None
+) -> DueTimes:
+    """When the first response and the resolution are due."""
+    opened = aware_utc(opened_at, "opened_at")
+    limits = (policy or ComplaintTimePolicy()).for_severity(severity)
+    return DueTimes(respond_by=opened + limits.respond, resolve_by=opened + limits.resolve)
+
+
+def is_response_overdue(
+    state: ComplaintState,
+    severity: Severity,
+    opened_at: datetime,
+    now: datetime,
+    policy: ComplaintTimePolicy | None = None,
+) -> bool:
+    """True when nobody has started work (new/assigned) and the respond-by time passed."""
+    if ComplaintState(state) not in (ComplaintState.NEW, ComplaintState.ASSIGNED):
+        return False
+    return aware_utc(now, "now") > due_times(opened_at, severity, policy).respond_by
+
+
+def is_overdue(
+    state: ComplaintState,
+    severity: Severity,
+    opened_at: datetime,
+    now: datetime,
+    policy: ComplaintTimePolicy | None = None,
+    resolve_by: datetime | None = None,
+) -> bool:
+    """True when the complaint is still open past its resolve-by time.
+
+    `resolve_by` overrides the time computed from `opened_at`.
+    """
+    if not is_open(state):
+        return False
+    due = (
+        aware_utc(resolve_by, "resolve_by")
+        if resolve_by is not None
+        else due_times(opened_at, severity, policy).resolve_by
+    )
+    return aware_utc(now, "now") > due
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """One department on the way up, and the manager told at that level."""
+
+    department_id: int
+    manager_id: int | None  # None: department without a manager; notify the department
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStatus:
+    """What escalation needs to know about a complaint."""
+
+    state: ComplaintState
+    severity: Severity
+    opened_at: datetime
+    level: int = 0  # 0 = never escalated
+    last_escalated_at: datetime | None = None
+    resolve_by: datetime | None = None  # overrides opened_at + resolve limit
+
+    def __post_init__(self) -> None:
+        if self.level < 0:
+            raise ValueError("escalation level cannot be negative")
+        if self.level > 0 and self.last_escalated_at is None:
+            raise ValueError("an escalated complaint needs last_escalated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Decision: raise the complaint to `level`, telling this department's manager."""
+
+    level: int
+    department_id: int
+    manager_id: int | None
+    due_at: datetime  # when this level became due (now or earlier)
+
+
+def escalation_due_at(
+    status: EscalationStatus, policy: ComplaintTimePolicy | None = None
+) -> datetime:
+    """When the next level (status.level + 1) is due, ignoring the chain's height."""
+    limits = (policy or ComplaintTimePolicy()).for_severity(status.severity)
+    if status.level == 0:
+        if status.resolve_by is not None:
+            return aware_utc(status.resolve_by, "resolve_by")
+        return aware_utc(status.opened_at, "opened_at") + limits.resolve
+    assert status.last_escalated_at is not None  # checked in EscalationStatus
+    return aware_utc(status.last_escalated_at, "last_escalated_at") + limits.escalation_step
+
+
+def next_escalation(
+    complaint: EscalationStatus,
+    chain: Sequence[ChainLink],
+    now: datetime,
+    policy: ComplaintTimePolicy | None = None,
+) -> Escalation | None:
+    """The escalation to make now, or None (not due, not open, or already at the top).
+
+    `chain` lists the owner's department first, then each parent up to the top.
+    """
+    if not chain:
+        raise EscalationChainEmpty(
+            "the complaint's owner has no department chain: give the owner a department "
+            "or reassign the complaint before escalating"
+        )
+    current = aware_utc(now, "now")
+    if not is_open(complaint.state) or complaint.level >= len(chain):
+        return None
+    due = escalation_due_at(complaint, policy)
+    if current <= due:
+        return None
+    target = chain[complaint.level]
+    return Escalation(
+        level=complaint.level + 1,
+        department_id=target.department_id,
+        manager_id=target.manager_id,
+        due_at=due,
+    )

@@ -1,0 +1,162 @@
+"""Use cases for surveys: store one (IVR, agent, paper, callback), verify it, correct it.
+
+Guarantees:
+- Supervision is separated from execution (001): only supervisors and admins
+  verify or correct a survey; every verification or correction writes an
+  append-only `survey_audit` row (who, when, before, after) in the same
+  transaction.
+- The survey's department and technician come from its service job, so the
+  people scored cannot choose where a survey counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from crm.enums import Grade, Role, SurveySource, SurveyVerification
+from crm.identity import Identity
+from crm.services.unit_of_work import UnitOfWork
+from crm.surveys import (
+    ITEMS,
+    JobRef,
+    SurveyAlreadySettled,
+    SurveyNotFound,
+    SurveyRecord,
+    initial_verification,
+)
+
+
+class UnknownJob(LookupError):
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class SaveSurvey:
+    job_id: int | None
+    source: SurveySource
+    grades: dict[str, Grade | None]
+    at: datetime
+    customer_id: int | None = None
+    call_id: int | None = None
+    entered_by: int | None = None
+    note: str | None = None
+
+
+class SurveyRepository(Protocol):
+    async def job(self, job_id: int) -> JobRef | None: ...
+    async def job_by_reference(self, reference: str) -> JobRef | None: ...
+    async def last_completed_job(self, customer_id: int) -> JobRef | None: ...
+    async def add(self, values: dict[str, Any]) -> SurveyRecord: ...
+    async def get(self, survey_id: int) -> SurveyRecord | None: ...
+    async def update(self, survey_id: int, **values: Any) -> None: ...
+    async def audit(self, survey_id: int, at: datetime, actor_id: int | None, action: str,
+                    before: dict[str, Any] | None, after: dict[str, Any] | None) -> None: ...
+
+
+def _snapshot(s: SurveyRecord) -> dict[str, Any]:
+    return {
+        **{k: (v.value if v else None) for k, v in s.grades.items()},
+        "complete": s.complete, "verification": s.verification.value, "source": s.source.value,
+    }
+
+
+async def find_job_for_caller(customer_id: int | None, reference: str | None, uow: UnitOfWork) -> JobRef | None:
+    """The job to rate: by reference when given, else the caller's latest completed job."""
+    async with uow:
+        if reference:
+            # the job is rated whoever calls about it (e.g. from an office phone)
+            return await uow.surveys.job_by_reference(reference)
+        if customer_id is None:
+            return None
+        return await uow.surveys.last_completed_job(customer_id)
+
+
+async def save_survey(cmd: SaveSurvey, uow: UnitOfWork) -> SurveyRecord:
+    unknown = set(cmd.grades) - set(ITEMS)
+    if unknown:
+        raise ValueError(f"unknown survey item(s) {sorted(unknown)}; items are {ITEMS}")
+    async with uow:
+        job = await uow.surveys.job(cmd.job_id) if cmd.job_id is not None else None
+        if cmd.job_id is not None and job is None:
+            raise UnknownJob(f"no service job with id {cmd.job_id}")
+        grades = {item: cmd.grades.get(item) for item in ITEMS}
+        complete = all(g is not None for g in grades.values())
+        survey = await uow.surveys.add({
+            "job_id": cmd.job_id,
+            "customer_id": cmd.customer_id or (job.customer_id if job else None),
+            "department_id": job.department_id if job else None,
+            "staff_id": job.technician_id if job else None,
+            "call_id": cmd.call_id,
+            "surveyed_at": cmd.at,
+            "source": cmd.source.value,
+            **{k: (v.value if v else None) for k, v in grades.items()},
+            "complete": complete,
+            "verification": initial_verification(cmd.source).value,
+            "entered_by": cmd.entered_by,
+            "note": cmd.note,
+        })
+        await uow.surveys.audit(survey.id, cmd.at, cmd.entered_by, "created", None, _snapshot(survey))
+        await uow.commit()
+        return survey
+
+
+async def verify_survey(
+    survey_id: int, confirmed: bool, actor: Identity | None, at: datetime, uow: UnitOfWork,
+    *, via_callback: bool = False, note: str | None = None,
+) -> SurveyRecord:
+    """Confirm (verified) or contradict (disputed) a pending survey.
+
+    `actor` must be a supervisor or admin, unless `via_callback` (the customer
+    confirmed on a verification call; the callback staff do not judge it).
+    """
+    if not via_callback:
+        if actor is None:
+            raise PermissionError("verification needs a supervisor")
+        actor.require(Role.SUPERVISOR)
+    async with uow:
+        survey = await uow.surveys.get(survey_id)
+        if survey is None:
+            raise SurveyNotFound(f"no survey with id {survey_id}")
+        if survey.verification == SurveyVerification.FIRST_HAND:
+            raise SurveyAlreadySettled("a first-hand IVR survey needs no verification")
+        new = SurveyVerification.VERIFIED if confirmed else SurveyVerification.DISPUTED
+        await uow.surveys.update(
+            survey_id, verification=new.value, verified_by=actor.staff_id if actor else None,
+            verified_at=at,
+        )
+        after = await uow.surveys.get(survey_id)
+        assert after is not None
+        await uow.surveys.audit(
+            survey_id, at, actor.staff_id if actor else None,
+            "verified_by_callback" if via_callback else ("verified" if confirmed else "disputed"),
+            _snapshot(survey), {**_snapshot(after), "note": note},
+        )
+        await uow.commit()
+        return after
+
+
+async def correct_survey(
+    survey_id: int, grades: dict[str, Grade | None], actor: Identity, at: datetime,
+    uow: UnitOfWork, *, reason: str,
+) -> SurveyRecord:
+    """A supervisor corrects grades (e.g. after a verification call); audited."""
+    actor.require(Role.SUPERVISOR)
+    if not reason.strip():
+        raise ValueError("a correction needs a reason")
+    async with uow:
+        survey = await uow.surveys.get(survey_id)
+        if survey is None:
+            raise SurveyNotFound(f"no survey with id {survey_id}")
+        merged = {**survey.grades, **{k: v for k, v in grades.items() if k in ITEMS}}
+        await uow.surveys.update(
+            survey_id, **{k: (v.value if v else None) for k, v in merged.items()},
+            complete=all(v is not None for v in merged.values()),
+        )
+        after = await uow.surveys.get(survey_id)
+        assert after is not None
+        await uow.surveys.audit(survey_id, at, actor.staff_id, "corrected", _snapshot(survey),
+                                {**_snapshot(after), "reason": reason})
+        await uow.commit()
+        return after

@@ -1,0 +1,93 @@
+"""Surveys on both engines: first-hand vs pending, verification by supervisors only, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from callcenter.storage.engine import Database
+from callcenter.storage.tables import SurveyAudit
+from callcenter.storage.uow import SqlUnitOfWork
+from crm.enums import Grade, Role, SurveySource, SurveyVerification
+from crm.identity import Identity, PermissionDenied
+from crm.services import surveys
+from crm.surveys import InvalidGrade, parse_grade
+from tests import factories
+
+T0 = datetime(2026, 5, 18, 2, 0, tzinfo=UTC)
+AGENT = Identity(98, "agent-wu", "吴小姐", frozenset({Role.AGENT}))
+ALL_A = {"timeliness": Grade.A, "quality": Grade.A, "attitude": Grade.A}
+
+
+async def _job(db: Database) -> int:
+    dep = await factories.department(db, "SVC-N")
+    tech = await factories.staff(db, "tech-li", ["technician"], dep.id)
+    cust = await factories.customer(db)
+    job = await factories.job(db, cust.id, "J-9", technician_id=tech.id, department_id=dep.id)
+    return job.id
+
+
+def test_keypad_one_is_a_and_five_is_e() -> None:
+    assert parse_grade("1") is Grade.A and parse_grade(5) is Grade.E and parse_grade("c") is Grade.C
+    with pytest.raises(InvalidGrade):
+        parse_grade("6")
+
+
+async def test_an_ivr_survey_is_first_hand_and_takes_department_and_technician_from_the_job(db: Database) -> None:
+    job_id = await _job(db)
+    saved = await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.IVR, ALL_A, T0), SqlUnitOfWork(db))
+    assert saved.verification == SurveyVerification.FIRST_HAND and saved.complete
+    assert saved.department_id is not None and saved.staff_id is not None
+    assert saved.counts_in_score and saved.points == 6
+
+
+async def test_a_survey_with_two_answers_is_kept_but_incomplete(db: Database) -> None:
+    job_id = await _job(db)
+    saved = await surveys.save_survey(
+        surveys.SaveSurvey(job_id, SurveySource.IVR, {"timeliness": Grade.B, "quality": Grade.C}, T0),
+        SqlUnitOfWork(db),
+    )
+    assert not saved.complete and not saved.counts_in_score and saved.attitude is None
+
+
+async def test_an_agent_keyed_survey_counts_only_once_a_supervisor_verifies_it(db: Database) -> None:
+    job_id = await _job(db)
+    saved = await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.AGENT, ALL_A, T0), SqlUnitOfWork(db))
+    assert saved.verification == SurveyVerification.PENDING and not saved.counts_in_score
+    with pytest.raises(PermissionDenied):
+        await surveys.verify_survey(saved.id, True, AGENT, T0, SqlUnitOfWork(db))
+    inspector = await factories.staff(db, "inspector", ["supervisor"])
+    supervisor = Identity(inspector.id, "inspector", "冯监察", frozenset({Role.SUPERVISOR}))
+    verified = await surveys.verify_survey(saved.id, True, supervisor, T0, SqlUnitOfWork(db))
+    assert verified.verification == SurveyVerification.VERIFIED and verified.counts_in_score
+    async with db.sessions() as session:
+        actions = (await session.scalars(select(SurveyAudit.action).order_by(SurveyAudit.id))).all()
+    assert actions == ["created", "verified"]
+
+
+async def test_a_customer_contradicting_the_form_on_a_callback_disputes_it(db: Database) -> None:
+    job_id = await _job(db)
+    saved = await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.PAPER, ALL_A, T0), SqlUnitOfWork(db))
+    disputed = await surveys.verify_survey(saved.id, False, None, T0, SqlUnitOfWork(db), via_callback=True)
+    assert disputed.verification == SurveyVerification.DISPUTED and not disputed.counts_in_score
+
+
+async def test_the_survey_audit_can_not_be_rewritten(db: Database) -> None:
+    job_id = await _job(db)
+    await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.AGENT, ALL_A, T0), SqlUnitOfWork(db))
+    async with db.sessions() as session:
+        with pytest.raises((DBAPIError, IntegrityError)):
+            await session.execute(text("UPDATE survey_audit SET action = 'nothing happened'"))
+            await session.commit()
+
+
+async def test_the_caller_rates_their_latest_completed_job(db: Database) -> None:
+    cust = await factories.customer(db)
+    await factories.job(db, cust.id, "J-old", completed_at=datetime(2026, 5, 1, tzinfo=UTC))
+    await factories.job(db, cust.id, "J-new", completed_at=datetime(2026, 5, 10, tzinfo=UTC))
+    job = await surveys.find_job_for_caller(cust.id, None, SqlUnitOfWork(db))
+    assert job is not None and job.reference == "J-new"
+    assert await surveys.find_job_for_caller(cust.id, "J-404", SqlUnitOfWork(db)) is None
