@@ -1,0 +1,1 @@
+"""Telephony adapters: Asterisk (AGI, AMI) and Twilio."""

@@ -1,0 +1,147 @@
+"""What the caller and the back office tell an IVR session.
+
+Every event is a frozen dataclass, like h11's ``_events``. Two families:
+
+* caller events, which the carrier adapter translates from Twilio webhooks or
+  AGI replies: :class:`Start`, :class:`Digits`, :class:`Timeout`,
+  :class:`Speech`, :class:`RecordingDone`, :class:`Hangup`;
+* result events, which the adapter feeds back after performing an effect the
+  session asked for: :class:`ComplaintCreated`, :class:`JobLookup`,
+  :class:`SurveySaved`, :class:`CallbackScheduled`, :class:`EffectFailed`.
+
+Guarantee: events carry plain data only (str, int, bool, None), so a session
+can store them in JSON and never needs a clock, a socket or a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DEFAULT_LANGUAGE = "zh-CN"
+
+
+@dataclass(frozen=True)
+class CallerContext:
+    """What the adapter knows about the caller when the call starts.
+
+    ``local_now_iso`` is the caller's local wall-clock time as an ISO 8601
+    string (the adapter reads the clock; the IVR never does).
+    """
+
+    caller_known: bool = False
+    customer_tz: str = "Asia/Shanghai"
+    language: str = DEFAULT_LANGUAGE
+    last_job_reference: str | None = None
+    last_job_id: int | None = None
+    agents_open: bool = True
+    local_now_iso: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallerContext:
+        return cls(
+            caller_known=bool(data.get("caller_known", False)),
+            customer_tz=str(data.get("customer_tz", "Asia/Shanghai")),
+            language=str(data.get("language", DEFAULT_LANGUAGE)),
+            last_job_reference=data.get("last_job_reference"),
+            last_job_id=data.get("last_job_id"),
+            agents_open=bool(data.get("agents_open", True)),
+            local_now_iso=str(data.get("local_now_iso", "")),
+        )
+
+
+class Event:
+    """Base class of everything ``Session.handle`` accepts."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class Start(Event):
+    """The call begins."""
+
+    context: CallerContext
+
+
+@dataclass(frozen=True)
+class Digits(Event):
+    """Keys the caller pressed; ``''`` means the carrier got nothing."""
+
+    digits: str
+
+
+@dataclass(frozen=True)
+class Timeout(Event):
+    """The caller pressed nothing before the carrier gave up waiting."""
+
+
+@dataclass(frozen=True)
+class Speech(Event):
+    """What a speech recogniser heard; spoken digits count as keys."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RecordingDone(Event):
+    """A recording finished; an empty path or zero duration means silence."""
+
+    url_or_path: str
+    duration_s: int
+
+
+@dataclass(frozen=True)
+class Hangup(Event):
+    """The caller hung up."""
+
+
+@dataclass(frozen=True)
+class ComplaintCreated(Event):
+    """Result of ``CreateComplaint``: the ticket number to read back."""
+
+    ticket: str
+
+
+@dataclass(frozen=True)
+class JobLookup(Event):
+    """Result of ``LookupJob``."""
+
+    found: bool
+    job_id: int | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class SurveySaved(Event):
+    """Result of ``SaveSurvey``."""
+
+    survey_id: int
+
+
+@dataclass(frozen=True)
+class CallbackScheduled(Event):
+    """Result of ``ScheduleCallback``."""
+
+    callback_id: int
+    due_local_iso: str
+
+
+@dataclass(frozen=True)
+class EffectFailed(Event):
+    """The adapter could not perform an effect; ``effect`` is the action's
+    class name (``"CreateComplaint"``, ``"LookupJob"``, ...)."""
+
+    effect: str
+    reason: str = ""
+
+
+RESULT_EVENTS: tuple[type[Event], ...] = (
+    ComplaintCreated,
+    JobLookup,
+    SurveySaved,
+    CallbackScheduled,
+    EffectFailed,
+)

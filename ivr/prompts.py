@@ -1,0 +1,192 @@
+"""The prompt catalogue: every sentence the hotline says, per language.
+
+Prompts are named by id; the Twilio renderer speaks ``prompt_text(id,
+language)``, the Asterisk side plays ``<language>/<id>`` sound files that
+are generated from the same text (espeak-ng), so the two carriers say the
+same words.
+
+Guarantees: every id in :data:`PROMPT_IDS` has text in every language of
+:data:`LANGUAGES` (zh-CN first, the default); texts take no parameters
+unless their braces say so, so pre-recorded sound files are complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
+DEFAULT_LANGUAGE = "zh-CN"
+
+
+class UnknownPrompt(KeyError):
+    """No such prompt id in the catalogue; add it to ivr/prompts.py."""
+
+
+_CATALOGUE: dict[str, dict[str, str]] = {
+    "greeting": {
+        "zh-CN": "您好，欢迎致电客户服务热线。",
+        "en": "Hello, and welcome to the customer service hotline.",
+    },
+    "main_menu": {
+        "zh-CN": "投诉请按1，评价您最近一次的上门服务请按2，预约回电请按3，"
+        "人工服务请按0，重听请按9。",
+        "en": "For a complaint, press 1. To rate your last service visit, press 2. "
+        "To ask for a callback, press 3. To speak to an agent, press 0. "
+        "To hear these options again, press 9.",
+    },
+    "invalid_choice": {
+        "zh-CN": "对不起，您的输入无效。",
+        "en": "Sorry, that is not a valid choice.",
+    },
+    "no_input": {
+        "zh-CN": "对不起，我们没有收到您的按键。",
+        "en": "Sorry, we did not receive your choice.",
+    },
+    "complaint_category": {
+        "zh-CN": "请选择投诉类别：维修质量请按1，服务态度请按2，服务及时性请按3，"
+        "收费问题请按4，其他问题请按5。返回上一级请按星号键。",
+        "en": "Please choose the kind of complaint. Repair quality, press 1. "
+        "Service attitude, press 2. Timeliness, press 3. Billing, press 4. "
+        "Anything else, press 5. To go back, press star.",
+    },
+    "complaint_record": {
+        "zh-CN": "请在提示音后说明您遇到的问题，最长两分钟，说完请按井号键。",
+        "en": "After the tone, please describe the problem, for up to two minutes. "
+        "Press hash when you have finished.",
+    },
+    "complaint_ticket_intro": {
+        "zh-CN": "您的投诉已受理，投诉单号是：",
+        "en": "Your complaint has been registered. Your ticket number is:",
+    },
+    "complaint_thanks": {
+        "zh-CN": "感谢您的反馈，我们会尽快处理，并由专人与您联系。",
+        "en": "Thank you. A named member of staff will handle it and contact you.",
+    },
+    "after_menu": {
+        "zh-CN": "返回主菜单请按1，结束通话请按2，人工服务请按0。",
+        "en": "To return to the main menu, press 1. To end the call, press 2. "
+        "To speak to an agent, press 0.",
+    },
+    "survey_no_recent_job": {
+        "zh-CN": "我们没有找到您最近完成的服务记录。",
+        "en": "We could not find a recent completed service visit for your number.",
+    },
+    "survey_enter_reference": {
+        "zh-CN": "请输入您的服务单号，以井号键结束。返回上一级请按星号键。",
+        "en": "Please enter your service job number, followed by hash. To go back, press star.",
+    },
+    "survey_job_not_found": {
+        "zh-CN": "对不起，没有找到这个服务单号。",
+        "en": "Sorry, we could not find that job number.",
+    },
+    "survey_intro": {
+        "zh-CN": "请为您最近一次的上门服务评分。每一项请按1到5：1表示非常满意，5表示非常不满意。",
+        "en": "Please rate your last service visit. For each question press 1 to 5: "
+        "1 means very satisfied, 5 means very dissatisfied.",
+    },
+    "survey_timeliness": {
+        "zh-CN": "第一项，服务及时性，请按1到5。",
+        "en": "First, how timely was the service? Press 1 to 5.",
+    },
+    "survey_repair_quality": {
+        "zh-CN": "第二项，维修质量，请按1到5。",
+        "en": "Second, the quality of the repair. Press 1 to 5.",
+    },
+    "survey_attitude": {
+        "zh-CN": "第三项，服务态度，请按1到5。",
+        "en": "Third, the attitude of our staff. Press 1 to 5.",
+    },
+    "survey_readback_intro": {"zh-CN": "您的评价是：", "en": "You answered:"},
+    "item_timeliness": {"zh-CN": "服务及时性，", "en": "timeliness,"},
+    "item_repair_quality": {"zh-CN": "维修质量，", "en": "repair quality,"},
+    "item_attitude": {"zh-CN": "服务态度，", "en": "attitude,"},
+    "grade_A": {"zh-CN": "非常满意。", "en": "very satisfied."},
+    "grade_B": {"zh-CN": "满意。", "en": "satisfied."},
+    "grade_C": {"zh-CN": "一般。", "en": "neither satisfied nor dissatisfied."},
+    "grade_D": {"zh-CN": "不满意。", "en": "dissatisfied."},
+    "grade_E": {"zh-CN": "非常不满意。", "en": "very dissatisfied."},
+    "survey_confirm": {
+        "zh-CN": "确认请按1，重新评分请按2。",
+        "en": "To confirm, press 1. To answer again, press 2.",
+    },
+    "survey_thanks": {
+        "zh-CN": "您的评价已保存，感谢您的支持。",
+        "en": "Your answers have been saved. Thank you.",
+    },
+    "callback_menu": {
+        "zh-CN": "今天回电请按1，明天上午回电请按2，明天下午回电请按3。返回上一级请按星号键。",
+        "en": "For a call back today, press 1. Tomorrow morning, press 2. "
+        "Tomorrow afternoon, press 3. To go back, press star.",
+    },
+    "callback_today_unavailable": {
+        "zh-CN": "今天的回电时间已过。",
+        "en": "It is too late for a call back today.",
+    },
+    "callback_menu_late": {
+        "zh-CN": "明天上午回电请按2，明天下午回电请按3。返回上一级请按星号键。",
+        "en": "For a call back tomorrow morning, press 2. Tomorrow afternoon, press 3. "
+        "To go back, press star.",
+    },
+    "callback_confirmed_today": {
+        "zh-CN": "好的，我们将在今天给您回电。",
+        "en": "Thank you. We will call you back today.",
+    },
+    "callback_confirmed_tomorrow_morning": {
+        "zh-CN": "好的，我们将在明天上午给您回电。",
+        "en": "Thank you. We will call you back tomorrow morning.",
+    },
+    "callback_confirmed_tomorrow_afternoon": {
+        "zh-CN": "好的，我们将在明天下午给您回电。",
+        "en": "Thank you. We will call you back tomorrow afternoon.",
+    },
+    "agents_closed": {
+        "zh-CN": "现在是非工作时间，人工客服暂时无法接听，我们可以为您预约回电。",
+        "en": "Our agents are not available at this hour. We can call you back instead.",
+    },
+    "agent_transfer": {
+        "zh-CN": "正在为您转接人工客服，请稍候。",
+        "en": "Please hold while we connect you to an agent.",
+    },
+    "system_error": {
+        "zh-CN": "对不起，系统暂时无法处理您的请求。",
+        "en": "Sorry, we cannot complete your request right now.",
+    },
+    "goodbye": {
+        "zh-CN": "感谢您的来电，再见。",
+        "en": "Thank you for calling. Goodbye.",
+    },
+    "goodbye_unresolved": {
+        "zh-CN": "对不起，这次没能帮到您，请在工作时间再次来电。再见。",
+        "en": "Sorry we could not help you this time. Please call again during "
+        "opening hours. Goodbye.",
+    },
+}
+
+#: Every prompt id, in catalogue order (the Asterisk side makes one sound
+#: file per id and language).
+PROMPT_IDS: tuple[str, ...] = tuple(_CATALOGUE)
+
+
+def normalize_language(language: str) -> str:
+    """Map what adapters send (``zh``, ``zh-cn``, ``en-US``...) to a
+    catalogue language; anything unknown falls back to zh-CN."""
+    lowered = language.strip().lower()
+    if lowered.startswith("en"):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+def has_prompt(prompt_id: str, language: str) -> bool:
+    return bool(_CATALOGUE.get(prompt_id, {}).get(language))
+
+
+def prompt_text(
+    prompt_id: str, language: str = DEFAULT_LANGUAGE, params: Mapping[str, str] | None = None
+) -> str:
+    """The sentence to speak; raises :class:`UnknownPrompt` for an unknown id."""
+    try:
+        texts = _CATALOGUE[prompt_id]
+    except KeyError:
+        raise UnknownPrompt(f"no prompt {prompt_id!r}; add it to ivr/prompts.py") from None
+    text = texts[normalize_language(language)]
+    return text.format_map(dict(params)) if params else text
