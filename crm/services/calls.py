@@ -212,3 +212,47 @@ def _with(call: CallRecord, **changes: Any) -> CallRecord:
     from dataclasses import replace
 
     return replace(call, **changes)
+
+
+@dataclass(frozen=True)
+class IvrStep:
+    at: datetime
+    node: str
+    keys: str
+    outcome: str
+    seq: str
+
+
+async def advance_ivr(
+    call_id: int, state: str, expected_version: int, steps: list[IvrStep], uow: UnitOfWork,
+    *, queued: tuple[str, datetime] | None = None,
+) -> int:
+    """One IVR turn in one transaction: the session state, its steps, and the queue hand-off.
+
+    Raises StaleIvrState (and writes nothing) when another process advanced
+    the call since `expected_version` was read.
+    """
+    async with uow:
+        call = await uow.calls.get(call_id)
+        if call is None:
+            raise UnknownCall(f"no call with id {call_id}")
+        if not await uow.calls.save_ivr_state(call_id, state, expected_version):
+            raise StaleIvrState(f"call {call_id} was advanced by another process")
+        path = call.ivr_path
+        for step in steps:
+            if await uow.calls.add_event(call_id, CallEventIn(
+                step.at, "ivr_step", step.node, {"keys": step.keys, "outcome": step.outcome},
+                f"ivr:{step.seq}",
+            )):
+                path = extend_path(path, step.node)
+        values: dict[str, Any] = {}
+        if path != call.ivr_path:
+            values["ivr_path"] = path
+        if queued is not None and call.queued_at is None:
+            values.update(queue=queued[0], queued_at=queued[1])
+            await uow.calls.add_event(call_id, CallEventIn(
+                queued[1], "queued", detail={"queue": queued[0]}, dedupe_key=f"queued:{queued[0]}"))
+        if values:
+            await uow.calls.update(call_id, **values)
+        await uow.commit()
+    return expected_version + 1

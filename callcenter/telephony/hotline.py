@@ -1,0 +1,303 @@
+"""The carrier-neutral hotline driver: one IVR session per call, on any carrier.
+
+Twilio webhooks and the FastAGI server both call this; neither knows the
+menus. A turn is: load the call's session (JSON stored on the call), feed
+the carrier event, perform the effects the session asks for (complaint,
+survey, callback request, job lookup) through the use cases, feed their
+results back, and return the media actions to render.
+
+Guarantees:
+- The session state, the turn's IVR steps and the queue hand-off are stored
+  in one transaction, guarded by the call's `ivr_version`: two processes can
+  never both advance a call from the same state; a replayed request (same
+  version already used) gets the same media again and changes nothing.
+- Effects run before the media that depends on them (a ticket is stored
+  before it is read back). A failed effect is logged with the call id and
+  the session gets `EffectFailed`, which takes it to a safe path (an agent).
+- A caller who hangs up keeps what they gave: the session's partial effects
+  (complaint without recording, incomplete survey) are performed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callcenter.clock import Clock
+from callcenter.logs import bind_call_id, mask_number
+from callcenter.metrics import REGISTRY
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.storage.uow import SqlUnitOfWork
+from crm.calls import CallRecord
+from crm.enums import (
+    Carrier,
+    ComplaintCategory,
+    ComplaintChannel,
+    Direction,
+    SurveySource,
+)
+from crm.errors import InvalidPhoneNumber
+from crm.phones import normalize_phone
+from crm.services import calls as call_log
+from crm.services import surveys
+from crm.surveys import parse_grade
+from ivr import actions as act
+from ivr import events as ev
+from ivr.flow import Flow
+from ivr.hotline import HOTLINE
+from ivr.session import Session
+
+log = logging.getLogger(__name__)
+EFFECT_FAILURES = REGISTRY.counter("callcenter_ivr_effect_failures_total", "IVR effects that failed")
+TURNS = REGISTRY.counter("callcenter_ivr_turns_total", "IVR turns by carrier")
+
+FLOWS: dict[str, Flow] = {"hotline": HOTLINE}
+_MEDIA: dict[str, type[act.Action]] = {t.__name__: t for t in act.MEDIA_ACTIONS}
+_SURVEY_ITEMS = {"repair_quality": "quality"}  # IVR slot name -> survey column
+
+
+@dataclass(frozen=True)
+class Turn:
+    call_id: int
+    media: list[act.Action]
+    ended: bool
+    transfer: act.Transfer | None
+    version: int
+    language: str
+    replayed: bool = False
+
+
+@dataclass
+class _CallCtx:
+    call: CallRecord
+    session: Session
+    flow_name: str
+    phone: str | None
+
+
+def dump_media(media: list[act.Action]) -> list[dict[str, Any]]:
+    out = []
+    for item in media:
+        data = dataclasses.asdict(item) if dataclasses.is_dataclass(item) else {}
+        out.append({"type": type(item).__name__, **data})
+    return out
+
+
+def load_media(data: list[dict[str, Any]]) -> list[act.Action]:
+    out: list[act.Action] = []
+    for item in data:
+        fields = dict(item)
+        kind = _MEDIA[fields.pop("type")]
+        if "prompt_ids" in fields:
+            fields["prompt_ids"] = tuple(fields["prompt_ids"])
+        out.append(kind(**fields))
+    return out
+
+
+class HotlineDriver:
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db)
+
+    # -- entry points -----------------------------------------------------------------------
+
+    async def begin(
+        self, carrier: Carrier, carrier_call_id: str, *, from_number: str | None,
+        to_number: str | None, flow: str = "hotline", callback_attempt_id: str | None = None,
+        direction: Direction = Direction.INBOUND, caller_number: str | None = None,
+    ) -> Turn:
+        """Log the call and start its IVR session. Idempotent on the carrier's call id.
+
+        `caller_number` is the customer's number (defaults to `from_number`;
+        for an outbound call it is `to_number`).
+        """
+        with bind_call_id(carrier_call_id):
+            if flow not in FLOWS:
+                raise ValueError(f"unknown IVR flow {flow!r}; one of {', '.join(FLOWS)}")
+            customer_number = caller_number or (
+                from_number if direction == Direction.INBOUND else to_number)
+            customer = await self._identify(customer_number)
+            now = self.clock()
+            call, created = await call_log.start_call(call_log.StartCall(
+                Carrier(carrier), carrier_call_id, direction, from_number, to_number, now,
+                customer.customer_id if customer else None,
+                customer.language if customer else self.settings.language,
+                callback_attempt_id,
+            ), self.uow())
+            if not created and call.ivr_state:
+                return self._replay(call)
+            tz = customer.timezone if customer else self.settings.timezone
+            context = ev.CallerContext(
+                caller_known=bool(customer and customer.verified),
+                customer_tz=tz,
+                language=customer.language if customer else self.settings.language,
+                agents_open=self._agents_open(now),
+                local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(),
+            )
+            session = Session(FLOWS[flow])
+            ctx = _CallCtx(call, session, flow, customer_number)
+            log.info("call started", extra={"carrier": str(carrier), "caller": mask_number(customer_number)})
+            return await self._turn(ctx, ev.Start(context))
+
+    async def feed(
+        self, carrier: Carrier, carrier_call_id: str, event: ev.Event, *,
+        expected_version: int | None = None,
+    ) -> Turn:
+        """Feed one caller event. A request for a version already used replays its media."""
+        with bind_call_id(carrier_call_id):
+            ctx = await self._load(carrier, carrier_call_id)
+            if expected_version is not None and expected_version != ctx.call.ivr_version:
+                return self._replay(ctx.call)
+            if ctx.session.ended:
+                return self._replay(ctx.call)
+            return await self._turn(ctx, event)
+
+    async def hangup(self, carrier: Carrier, carrier_call_id: str, *, end_call: bool = True) -> None:
+        """The caller is gone: save what they gave, then (optionally) end the call."""
+        with bind_call_id(carrier_call_id):
+            try:
+                ctx = await self._load(carrier, carrier_call_id)
+            except call_log.UnknownCall:
+                log.warning("hangup for a call we never saw")
+                return
+            if ctx.call.ivr_state and not ctx.session.ended:
+                await self._turn(ctx, ev.Hangup())
+            if end_call:
+                await call_log.end_call(ctx.call.id, self.clock(), self.uow())
+
+    async def transferred(self, carrier: Carrier, carrier_call_id: str, queue: str) -> None:
+        call = await call_log.get_call(carrier, carrier_call_id, self.uow())
+        await call_log.mark_queued(call.id, self.clock(), queue, self.uow())
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _agents_open(self, now: datetime) -> bool:
+        start, end = self.settings.open_hours
+        local = now.astimezone(self.settings.zone).time()
+        return start <= local < end
+
+    async def _identify(self, number: str | None):  # type: ignore[no-untyped-def]
+        from crm.services.customers import identify_caller
+
+        if not number:
+            return None
+        try:
+            return await identify_caller(
+                number, self.uow(), default_region=self.settings.default_region,
+                default_tz=self.settings.timezone,
+            )
+        except InvalidPhoneNumber:
+            log.info("withheld or invalid caller id; the call goes on without a customer")
+            return None
+
+    async def _load(self, carrier: Carrier, carrier_call_id: str) -> _CallCtx:
+        call = await call_log.get_call(carrier, carrier_call_id, self.uow())
+        if not call.ivr_state:
+            raise call_log.UnknownCall(f"call {carrier}:{carrier_call_id} has no IVR session")
+        stored = json.loads(call.ivr_state)
+        flow_name = stored.get("flow", "hotline")
+        session = Session.from_json(FLOWS[flow_name], stored["session"])
+        phone = call.from_number if call.direction == Direction.INBOUND else call.to_number
+        return _CallCtx(call, session, flow_name, phone)
+
+    def _replay(self, call: CallRecord) -> Turn:
+        stored = json.loads(call.ivr_state or "{}")
+        media = load_media(stored.get("media", []))
+        transfer = next((m for m in media if isinstance(m, act.Transfer)), None)
+        return Turn(call.id, media, bool(stored.get("ended")), transfer, call.ivr_version,
+                    stored.get("language", self.settings.language), replayed=True)
+
+    async def _turn(self, ctx: _CallCtx, event: ev.Event) -> Turn:
+        TURNS.inc(carrier=ctx.call.carrier)
+        version = ctx.call.ivr_version
+        steps: list[call_log.IvrStep] = []
+        media: list[act.Action] = []
+        pending: list[act.Action] = list(ctx.session.handle(event))
+        while pending:
+            action = pending.pop(0)
+            if isinstance(action, act.Step):
+                now = self.clock()
+                steps.append(call_log.IvrStep(now, action.node, action.keys, action.outcome,
+                                              f"{version}.{len(steps)}"))
+            elif isinstance(action, act.Effect):
+                result = await self._perform(ctx, action)
+                if result is not None and ctx.session.waiting_for is not None:
+                    pending.extend(ctx.session.handle(result))
+            else:
+                media.append(action)
+        transfer = next((m for m in media if isinstance(m, act.Transfer)), None)
+        state = json.dumps({
+            "flow": ctx.flow_name, "session": ctx.session.to_json(), "media": dump_media(media),
+            "ended": ctx.session.ended, "language": ctx.session.language,
+        }, ensure_ascii=False)
+        queued = (transfer.queue, self.clock()) if transfer is not None else None
+        new_version = await call_log.advance_ivr(ctx.call.id, state, version, steps, self.uow(),
+                                                 queued=queued)
+        return Turn(ctx.call.id, media, ctx.session.ended, transfer, new_version,
+                    ctx.session.language)
+
+    async def _perform(self, ctx: _CallCtx, effect: act.Effect) -> ev.Event | None:
+        name = type(effect).__name__
+        try:
+            performer = _PERFORMERS[type(effect)]
+            return await performer(self, ctx, effect)
+        except Exception as exc:  # a safe IVR path, never a dead call
+            EFFECT_FAILURES.inc(effect=name)
+            log.exception("IVR effect %s failed; the caller takes the safe path", name)
+            return ev.EffectFailed(name, type(exc).__name__)
+
+    async def _create_complaint(self, ctx: _CallCtx, effect: act.CreateComplaint) -> ev.Event:
+        from crm.services.complaints import Actor, OpenComplaint, open_complaint
+
+        if ctx.call.customer_id is None:
+            return ev.EffectFailed("CreateComplaint", "no customer for a withheld number")
+        opened = await open_complaint(OpenComplaint(
+            customer_id=ctx.call.customer_id, channel=ComplaintChannel.PHONE_IVR,
+            category=ComplaintCategory(effect.category), recording_url=effect.recording_url,
+            call_id=ctx.call.id, actor=Actor.system("ivr"),
+            description="" if not effect.partial else "(caller hung up before recording)",
+        ), self.uow(), clock=self.clock)
+        return ev.ComplaintCreated(opened.ticket)
+
+    async def _lookup_job(self, ctx: _CallCtx, effect: act.LookupJob) -> ev.Event:
+        job = await surveys.find_job_for_caller(ctx.call.customer_id, effect.reference, self.uow())
+        if job is None:
+            return ev.JobLookup(False)
+        return ev.JobLookup(True, job.id, job.reference)
+
+    async def _save_survey(self, ctx: _CallCtx, effect: act.SaveSurvey) -> ev.Event:
+        saved = await surveys.save_survey(surveys.SaveSurvey(
+            job_id=effect.job_id, source=SurveySource.IVR,
+            grades={_SURVEY_ITEMS.get(k, k): parse_grade(v) for k, v in effect.grades.items()},
+            at=self.clock(), customer_id=ctx.call.customer_id, call_id=ctx.call.id,
+        ), self.uow())
+        return ev.SurveySaved(saved.id)
+
+    async def _schedule_callback(self, ctx: _CallCtx, effect: act.ScheduleCallback) -> ev.Event:
+        from crm.services.callbacks import request_callback
+
+        if not ctx.phone:
+            return ev.EffectFailed("ScheduleCallback", "no number to call back")
+        tz = ctx.session.context.customer_tz
+        phone = normalize_phone(ctx.phone, self.settings.default_region)
+        record = await request_callback(
+            ctx.call.customer_id, phone, effect.window, ctx.call.id, self.uow(),  # type: ignore[arg-type]
+            self.clock, tz,
+        )
+        return ev.CallbackScheduled(record.id, record.due_at.astimezone(ZoneInfo(tz)).isoformat())
+
+
+_PERFORMERS: dict[type[act.Effect], Any] = {
+    act.CreateComplaint: HotlineDriver._create_complaint,
+    act.LookupJob: HotlineDriver._lookup_job,
+    act.SaveSurvey: HotlineDriver._save_survey,
+    act.ScheduleCallback: HotlineDriver._schedule_callback,
+}
