@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ASTERISK_BUNDLE ?= $(abspath ../shared/asterisk)
 export ASTERISK_BUNDLE
 
-.PHONY: demo test serve bench lint typecheck prompts browser clean help
+.PHONY: demo test serve bench lint typecheck prompts system-deps clean help
 
 help:
 	@echo "make demo   - venv, install, migrate SQLite, sample data, simulated calls, report"
@@ -27,15 +27,20 @@ demo: $(STAMP)
 	mkdir -p var
 	$(VENV)/bin/callcenter demo
 
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests use: chromium (agent page in a real browser),
+# espeak-ng and sox (IVR prompt generation). Installed with apt when we are root.
+SYSTEM_TOOLS := chromium espeak-ng sox
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian chromium for the browser tests"; \
-	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	     (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)); \
-	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
+	    echo "installing Debian packages:$$missing"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null)); \
+	  else echo "missing:$$missing (apt-get install$$missing); the tests that need them will be skipped"; fi; \
+	fi
 
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 serve: $(STAMP)
