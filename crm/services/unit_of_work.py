@@ -29,12 +29,18 @@ if TYPE_CHECKING:
 
 
 class UnitOfWork(Protocol):
-    customers: CustomerRepository
-    calls: CallRepository
-    surveys: SurveyRepository
-    complaints: ComplaintRepository
-    callbacks: CallbackRepository
-    leads: LeadRepository
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def calls(self) -> CallRepository: ...
+    @property
+    def surveys(self) -> SurveyRepository: ...
+    @property
+    def complaints(self) -> ComplaintRepository: ...
+    @property
+    def callbacks(self) -> CallbackRepository: ...
+    @property
+    def leads(self) -> LeadRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
