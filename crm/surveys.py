@@ -4,8 +4,9 @@ Guarantees:
 - Keypad 1..5 maps to A..E (1 = A, very satisfied; 5 = E, very dissatisfied).
 - A survey is complete only with all three items; an incomplete survey is
   kept (nothing the caller gave is lost) but never counts in scores.
-- A first-hand survey (the customer keyed it on the IVR) is verified by
-  nature; any other source starts `pending` until a supervisor or a
+- A first-hand survey (the customer keyed it themselves: on the inbound IVR,
+  or on an automated outbound callback flow) is verified by nature; any other
+  source (agent, paper) starts `pending` until a supervisor or a
   verification callback confirms (`verified`) or contradicts (`disputed`) it.
 """
 
@@ -45,8 +46,14 @@ def parse_grade(value: str | int | None) -> Grade | None:
     raise InvalidGrade(f"grade {value!r} is not A..E or 1..5")
 
 
+#: Sources where the customer keyed the grades in themselves.
+FIRST_HAND_SOURCES = frozenset({SurveySource.IVR, SurveySource.CALLBACK})
+
+
 def initial_verification(source: SurveySource) -> SurveyVerification:
-    return SurveyVerification.FIRST_HAND if source == SurveySource.IVR else SurveyVerification.PENDING
+    if SurveySource(source) in FIRST_HAND_SOURCES:
+        return SurveyVerification.FIRST_HAND
+    return SurveyVerification.PENDING
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ actions live in :mod:`ivr.events` and :mod:`ivr.actions` (both have a
 from ivr import actions, events
 from ivr.flow import Flow, FlowError, assert_valid, validate
 from ivr.hotline import HOTLINE
+from ivr.outbound import OUTBOUND_FLOWS
 from ivr.prompts import LANGUAGES, PROMPT_IDS, UnknownPrompt, prompt_text
 from ivr.session import Session
 from ivr.state import SessionError
@@ -17,6 +18,7 @@ from ivr.state import SessionError
 __all__ = [
     "HOTLINE",
     "LANGUAGES",
+    "OUTBOUND_FLOWS",
     "PROMPT_IDS",
     "Flow",
     "FlowError",

@@ -7,7 +7,9 @@ Two families, both frozen dataclasses:
   :class:`Transfer`, :class:`Hangup`;
 * effects, which the adapter performs against the database:
   :class:`CreateComplaint`, :class:`LookupJob`, :class:`SaveSurvey`,
-  :class:`ScheduleCallback`, :class:`Step`.
+  :class:`ScheduleCallback`, :class:`Step`, and on outbound calls
+  :class:`RecordFollowupVerdict`, :class:`ConfirmSurvey`,
+  :class:`CompleteCallback`.
 
 Guarantees:
 
@@ -20,6 +22,10 @@ Guarantees:
 * :class:`Step` needs no result: it records where the caller went and what
   was pressed, for the "where do callers drop out" report; the adapter adds
   the time stamp.
+* :class:`CompleteCallback` needs no result either; an outbound session
+  emits it once, as its last effect, when the callee hangs up or the flow
+  says goodbye (never on a transfer: the callback agent who takes the call
+  completes the callback by hand).
 """
 
 from __future__ import annotations
@@ -157,6 +163,52 @@ class Step(Effect):
     node: str
     keys: str
     outcome: str
+
+
+@dataclass(frozen=True)
+class RecordFollowupVerdict(Effect):
+    """The customer's answer on a complaint follow-up call (二次回访).
+
+    ``satisfied`` is the answer to "was your complaint resolved to your
+    satisfaction?"; ``service_grade`` 'A'..'E' (None when not given).
+    ``complete`` False: the service was not rated (the callee hung up or
+    pressed nothing); the verdict still counts. Result: ``FollowupRecorded``
+    when sent by the flow's step; ignored when sent as the call ends.
+    """
+
+    complaint_id: int
+    satisfied: bool
+    service_grade: str | None
+    complete: bool
+
+
+@dataclass(frozen=True)
+class ConfirmSurvey(Effect):
+    """The customer's answer on a survey verification call (001).
+
+    ``confirmed`` True: the grades recorded on the form are right. False:
+    they are not, and ``grades`` (item -> 'A'..'E', maybe empty) holds what
+    the customer says they gave, for the supervisor who corrects the form.
+    ``complete`` False: sent as the call ended (hang-up or transfer);
+    the answer still counts. Result: ``SurveyConfirmed``, ignored then.
+    """
+
+    survey_id: int
+    confirmed: bool
+    grades: Mapping[str, str]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class CompleteCallback(Effect):
+    """Close the callback this outbound call was made for: ``disposition``
+    (``surveyed``, ``satisfied``, ``dissatisfied``, ``confirmed``,
+    ``disputed``, ``partial_survey``, ``hung_up``, ``no_response``, ...) and
+    ``feedback``, a short text for the callback staff and the customer's
+    contact history. Never needs a result."""
+
+    disposition: str
+    feedback: str
 
 
 MEDIA_ACTIONS: tuple[type[Action], ...] = (Say, SayDigits, Gather, Record, Transfer, Hangup)

@@ -1,18 +1,27 @@
 """Effects built from what the caller gave: the one place that decides what
-``CreateComplaint``, ``LookupJob``, ``SaveSurvey`` and ``ScheduleCallback``
-carry.
+``CreateComplaint``, ``LookupJob``, ``SaveSurvey``, ``ScheduleCallback``,
+``RecordFollowupVerdict``, ``ConfirmSurvey`` and ``CompleteCallback`` carry.
 
 Guarantees: a complaint or a survey is built at most once per complaint /
-survey (the state remembers it was sent); :func:`unsent` returns what must
-still be stored when a call ends early (``partial=True`` complaint,
-``complete=False`` survey), and nothing when everything was already sent.
+survey, a follow-up verdict, a verification answer and a callback completion
+at most once per call (the state remembers it was sent); :func:`unsent`
+returns what must still be stored when a call ends early (``partial=True``
+complaint, ``complete=False`` survey / verdict / verification answer), only
+for effects the flow uses, and nothing when everything was already sent. On
+an outbound flow it ends with the one ``CompleteCallback`` (not on a
+transfer), whose disposition says what the callee answered.
 """
 
 from __future__ import annotations
 
 from ivr import actions as act
-from ivr.flow import Flow
+from ivr.flow import EffectStep, EndCall, Flow
 from ivr.state import CallState
+
+#: Slots of the outbound flows (ivr.outbound) read here.
+RESOLVED_SLOT = "followup_resolved"  # 'yes' | 'no'
+SERVICE_SLOT = "followup_service"  # 'A'..'E'
+CORRECT_SLOT = "verification_correct"  # 'yes' | 'no'
 
 #: Effect kind (flow data) -> action class name (what ``EffectFailed`` names).
 EFFECT_ACTIONS = {
@@ -20,6 +29,8 @@ EFFECT_ACTIONS = {
     "lookup_job": "LookupJob",
     "save_survey": "SaveSurvey",
     "schedule_callback": "ScheduleCallback",
+    "record_followup_verdict": "RecordFollowupVerdict",
+    "confirm_survey": "ConfirmSurvey",
 }
 
 
@@ -50,13 +61,75 @@ def build(flow: Flow, state: CallState, effect: str, *, partial: bool) -> act.Ef
     if effect == "schedule_callback":
         window = slots.get("window")
         return None if window is None else act.ScheduleCallback(str(window))
+    if effect == "record_followup_verdict":
+        resolved, complaint = slots.get(RESOLVED_SLOT), slots.get("complaint_id")
+        if resolved is None or complaint is None or "followup" in state.sent:
+            return None
+        state.sent.append("followup")
+        grade = slots.get(SERVICE_SLOT)
+        return act.RecordFollowupVerdict(
+            int(complaint), resolved == "yes", None if grade is None else str(grade),
+            not partial and grade is not None,
+        )
+    if effect == "confirm_survey":
+        correct, survey = slots.get(CORRECT_SLOT), slots.get("survey_id")
+        if correct is None or survey is None or "verification" in state.sent:
+            return None
+        state.sent.append("verification")
+        grades = {} if correct == "yes" else state.grades(flow)
+        return act.ConfirmSurvey(int(survey), correct == "yes", grades, not partial)
     raise ValueError(f"unknown effect {effect!r}; see ivr.flow.EFFECTS")
 
 
-def unsent(flow: Flow, state: CallState) -> list[act.Effect]:
-    """What the caller gave that must be stored now that the call ends."""
+def unsent(flow: Flow, state: CallState, how: str = "hangup") -> list[act.Effect]:
+    """What the caller gave that must be stored now that the call ends.
+
+    ``how`` is ``hangup``, ``transfer`` or ``goodbye``."""
+    used = {node.effect for node in flow.nodes.values() if isinstance(node, EffectStep)}
     pending = [
-        build(flow, state, "create_complaint", partial=True),
-        build(flow, state, "save_survey", partial=True),
+        build(flow, state, effect, partial=True)
+        for effect in ("create_complaint", "save_survey", "record_followup_verdict",
+                       "confirm_survey")
+        if effect in used
     ]
+    if flow.completes_callback and how != "transfer" and "callback" not in state.sent:
+        state.sent.append("callback")
+        pending.append(callback_outcome(flow, state, how))
     return [effect for effect in pending if effect is not None]
+
+
+def callback_outcome(flow: Flow, state: CallState, how: str) -> act.CompleteCallback:
+    """The disposition and feedback text of an outbound call that ends ``how``."""
+    slots = state.slots
+    notes: list[str] = []
+    disposition = ""
+    if slots.get(RESOLVED_SLOT) is not None:
+        disposition = "satisfied" if slots[RESOLVED_SLOT] == "yes" else "dissatisfied"
+        notes.append(f"resolved to satisfaction: {slots[RESOLVED_SLOT]}")
+        if slots.get(SERVICE_SLOT) is not None:
+            notes.append(f"service grade: {slots[SERVICE_SLOT]}")
+    elif slots.get(CORRECT_SLOT) is not None:
+        disposition = "confirmed" if slots[CORRECT_SLOT] == "yes" else "disputed"
+        notes.append(f"recorded grades correct: {slots[CORRECT_SLOT]}")
+    grades = state.grades(flow)
+    if grades:
+        said = ", ".join(f"{item} {grade}" for item, grade in grades.items())
+        if disposition:
+            notes.append(f"customer's grades: {said}")
+        else:
+            complete = slots.get("survey_id") is not None
+            disposition = "surveyed" if complete else "partial_survey"
+            notes.append(f"survey {'saved' if complete else 'not finished'}: {said}")
+    if not disposition:
+        node = flow.nodes.get(state.node)
+        if how == "hangup":
+            disposition = "hung_up"
+        elif state.reason == "effect_failed":
+            disposition = "system_error"
+        elif isinstance(node, EndCall) and node.disposition:
+            disposition = node.disposition
+        else:
+            disposition = "ended"
+    if how == "hangup":
+        notes.append(f"hung up at {state.node}")
+    return act.CompleteCallback(disposition, "; ".join(notes) or disposition)

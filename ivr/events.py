@@ -7,7 +7,8 @@ Every event is a frozen dataclass, like h11's ``_events``. Two families:
   :class:`Speech`, :class:`RecordingDone`, :class:`Hangup`;
 * result events, which the adapter feeds back after performing an effect the
   session asked for: :class:`ComplaintCreated`, :class:`JobLookup`,
-  :class:`SurveySaved`, :class:`CallbackScheduled`, :class:`EffectFailed`.
+  :class:`SurveySaved`, :class:`CallbackScheduled`, :class:`FollowupRecorded`,
+  :class:`SurveyConfirmed`, :class:`EffectFailed`.
 
 Guarantee: events carry plain data only (str, int, bool, None), so a session
 can store them in JSON and never needs a clock, a socket or a database.
@@ -27,6 +28,12 @@ class CallerContext:
 
     ``local_now_iso`` is the caller's local wall-clock time as an ISO 8601
     string (the adapter reads the clock; the IVR never does).
+
+    ``outbound`` is set on an outbound call only: what the call is about, as
+    plain values (str, int, None) keyed by slot name, e.g. ``callback_id``,
+    ``job_id``, ``job_reference``, ``ticket``, ``complaint_id``,
+    ``survey_id``, ``recorded_timeliness``. The flow's ``context_slots`` are
+    seeded from it when the call starts.
     """
 
     caller_known: bool = False
@@ -36,6 +43,14 @@ class CallerContext:
     last_job_id: int | None = None
     agents_open: bool = True
     local_now_iso: str = ""
+    outbound: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        for key, value in (self.outbound or {}).items():
+            if not isinstance(key, str) or not (value is None or isinstance(value, str | int)):
+                raise ValueError(
+                    f"outbound context {key!r} must map a name to str, int or None, not {value!r}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +65,14 @@ class CallerContext:
             last_job_id=data.get("last_job_id"),
             agents_open=bool(data.get("agents_open", True)),
             local_now_iso=str(data.get("local_now_iso", "")),
+            outbound=_plain_dict(data.get("outbound")),
         )
+
+
+def _plain_dict(value: Any) -> dict[str, Any] | None:
+    """An ``outbound`` mapping as read from JSON; absent (state stored before
+    outbound calls existed) or null is None."""
+    return None if value is None else dict(value)
 
 
 class Event:
@@ -130,6 +152,22 @@ class CallbackScheduled(Event):
 
 
 @dataclass(frozen=True)
+class FollowupRecorded(Event):
+    """Result of ``RecordFollowupVerdict``: ``reopened`` when the customer's
+    "not satisfied" sent the complaint back to work."""
+
+    reopened: bool
+
+
+@dataclass(frozen=True)
+class SurveyConfirmed(Event):
+    """Result of ``ConfirmSurvey``: the survey's verification now
+    (``"verified"`` or ``"disputed"``)."""
+
+    verification: str
+
+
+@dataclass(frozen=True)
 class EffectFailed(Event):
     """The adapter could not perform an effect; ``effect`` is the action's
     class name (``"CreateComplaint"``, ``"LookupJob"``, ...)."""
@@ -143,5 +181,7 @@ RESULT_EVENTS: tuple[type[Event], ...] = (
     JobLookup,
     SurveySaved,
     CallbackScheduled,
+    FollowupRecorded,
+    SurveyConfirmed,
     EffectFailed,
 )

@@ -7,7 +7,9 @@ The engine in :mod:`ivr.session` interprets the table; the renderers and
 
 Prompt ids may name a slot, e.g. ``"grade_{grade_timeliness}"``; the session
 fills it from what the caller chose, and the validator expands it with every
-value a menu can store in that slot.
+value a menu can store in that slot. An outbound flow also names the slots
+the call's context fills (``Flow.context_slots``: the job, the ticket, the
+grades on the form), with the values each may hold.
 
 Guarantee of :func:`validate`: an empty list means every target exists, every
 node is reachable from the start, every node has a way out that leads to an
@@ -36,6 +38,8 @@ EFFECTS: Mapping[str, str] = {
     "lookup_job": "JobLookup",
     "save_survey": "SurveySaved",
     "schedule_callback": "CallbackScheduled",
+    "record_followup_verdict": "FollowupRecorded",
+    "confirm_survey": "SurveyConfirmed",
 }
 
 
@@ -151,9 +155,12 @@ class ToAgents:
 
 @dataclass(frozen=True)
 class EndCall:
-    """Play prompts and hang up (ends the IVR)."""
+    """Play prompts and hang up (ends the IVR). On an outbound flow,
+    ``disposition`` is what the callback is recorded as when the call ends
+    here without an answer from the callee (e.g. ``no_response``)."""
 
     prompts: tuple[str, ...]
+    disposition: str | None = None
 
 
 Node = Menu | DigitEntry | Recording | Announce | Branch | EffectStep | ToAgents | EndCall
@@ -174,6 +181,12 @@ class Flow:
     survey_items: tuple[str, ...] = ("timeliness", "repair_quality", "attitude")
     survey_slot_prefix: str = "grade_"
     extra_prompts: tuple[str, ...] = field(default=())
+    #: Slots seeded from ``CallerContext.outbound`` at the start, with the
+    #: values each may hold (empty: any value, e.g. a number read digit by digit).
+    context_slots: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: An outbound flow: when the call ends (hang-up or goodbye, not a
+    #: transfer) the session emits one ``CompleteCallback``.
+    completes_callback: bool = False
 
 
 def keys(table: Mapping[str, str | tuple[str, str]]) -> dict[str, Option]:
@@ -221,8 +234,11 @@ def prompt_templates(node: Node) -> Iterator[str]:
 
 
 def slot_values(flow: Flow) -> dict[str, set[str]]:
-    """For each slot a menu stores into, every value it can hold."""
-    values: dict[str, set[str]] = {}
+    """For each slot a menu stores into (or the context seeds), every value it
+    can hold."""
+    values: dict[str, set[str]] = {
+        name: set(allowed) for name, allowed in flow.context_slots.items()
+    }
     for node in flow.nodes.values():
         if isinstance(node, Menu) and node.store is not None:
             for option in node.options.values():

@@ -160,6 +160,91 @@ _CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Sorry we could not help you this time. Please call again during "
         "opening hours. Goodbye.",
     },
+    # --- outbound calls (ivr.outbound) ---------------------------------------
+    "outbound_goodbye": {
+        "zh-CN": "感谢您的配合，再见。",
+        "en": "Thank you for your time. Goodbye.",
+    },
+    "outbound_no_response": {
+        "zh-CN": "对不起，我们没有收到您的回答。感谢您接听，再见。",
+        "en": "Sorry, we did not receive your answer. Thank you for taking our call. Goodbye.",
+    },
+    "outbound_agents_closed": {
+        "zh-CN": "对不起，工作人员暂时无法接听，我们会再与您联系。再见。",
+        "en": "Sorry, none of our staff can take the call right now. "
+        "We will contact you again. Goodbye.",
+    },
+    "post_repair_greeting": {
+        "zh-CN": "您好，这里是客户服务中心。关于您服务单号为",
+        "en": "Hello, this is the customer service centre, calling about your service "
+        "visit, job number",
+    },
+    "post_repair_intro": {
+        "zh-CN": "的上门维修服务，想请您花一分钟做个回访评价。每一项请按1到5："
+        "1表示非常满意，5表示非常不满意。需要人工服务请按0。",
+        "en": ". We would like a minute of your time to rate it. For each question press "
+        "1 to 5: 1 means very satisfied, 5 means very dissatisfied. To speak to a member "
+        "of staff, press 0.",
+    },
+    "followup_greeting": {
+        "zh-CN": "您好，这里是客户服务中心。关于您投诉单号为",
+        "en": "Hello, this is the customer service centre, following up your complaint, "
+        "ticket number",
+    },
+    "followup_intro": {
+        "zh-CN": "的投诉，我们想了解处理结果和我们的服务。",
+        "en": ". We would like to hear how it was resolved and how we served you.",
+    },
+    "followup_resolved": {
+        "zh-CN": "您的投诉是否已经得到满意的解决？满意请按1，不满意请按2。需要人工服务请按0。",
+        "en": "Was your complaint resolved to your satisfaction? For yes, press 1. "
+        "For no, press 2. To speak to a member of staff, press 0.",
+    },
+    "followup_service": {
+        "zh-CN": "请为我们的服务打分，请按1到5：1表示非常满意，5表示非常不满意。",
+        "en": "How do you rate our service? Press 1 to 5: 1 means very satisfied, "
+        "5 means very dissatisfied.",
+    },
+    "followup_thanks_yes": {
+        "zh-CN": "感谢您的反馈，您的投诉将予以结案。",
+        "en": "Thank you for your answers. Your complaint will now be closed.",
+    },
+    "followup_thanks_no": {
+        "zh-CN": "非常抱歉没有让您满意。您的投诉将重新处理，并由专人尽快与您联系。",
+        "en": "We are sorry it was not resolved to your satisfaction. Your complaint will "
+        "be reopened, and a named member of staff will contact you soon.",
+    },
+    "verify_greeting": {
+        "zh-CN": "您好，这里是客户服务中心监察部。关于您服务单号为",
+        "en": "Hello, this is the customer service supervision department, calling about "
+        "your service visit, job number",
+    },
+    "verify_intro": {
+        "zh-CN": "的上门服务，我们想核实您在意见反馈表上的评价。",
+        "en": ". We would like to check the grades recorded on your feedback form.",
+    },
+    "verify_readback_intro": {
+        "zh-CN": "反馈表上记录的评价是：",
+        "en": "The form records:",
+    },
+    "verify_correct": {
+        "zh-CN": "记录正确请按1，不正确请按2。需要人工服务请按0。",
+        "en": "If this is correct, press 1. If it is not correct, press 2. "
+        "To speak to a member of staff, press 0.",
+    },
+    "verify_reenter_offer": {
+        "zh-CN": "请告诉我们您实际给出的评价：重新评分请按1，不评分请按2。",
+        "en": "Please tell us the grades you actually gave. To rate the visit again, "
+        "press 1. Otherwise, press 2.",
+    },
+    "verify_thanks": {
+        "zh-CN": "感谢您的配合，核实结果已记录。",
+        "en": "Thank you. Your answer has been recorded.",
+    },
+    "requested_callback_greeting": {
+        "zh-CN": "您好，这里是客户服务中心，这是您预约的回电。",
+        "en": "Hello, this is the customer service centre returning your call, as you asked.",
+    },
 }
 
 #: Every prompt id, in catalogue order (the Asterisk side makes one sound

@@ -16,7 +16,13 @@ Guarantees (tests hold them):
 * **Keep what was given.** When the call ends by any path (hang-up,
   transfer, goodbye) a complaint that has a category but was not yet sent is
   sent as ``CreateComplaint(partial=True)``, and survey answers not yet sent
-  as ``SaveSurvey(complete=False)``. Nothing is sent twice.
+  as ``SaveSurvey(complete=False)`` (on outbound flows likewise a follow-up
+  verdict or a verification answer). Nothing is sent twice.
+* **Outbound calls close their callback.** A flow with
+  ``completes_callback`` ends (hang-up or goodbye) with one
+  ``CompleteCallback`` after everything else was sent; the slots named in
+  ``Flow.context_slots`` are seeded from ``CallerContext.outbound`` at
+  ``Start``.
 * **Any process can continue any call.** ``to_json``/``from_json`` round-trip
   the whole state; the flow itself is code, named in the JSON and checked.
 * Every input handled emits a ``Step`` (node, keys, outcome).
@@ -57,6 +63,8 @@ _RESULT_TYPES: dict[str, type[ev.Event]] = {
     "JobLookup": ev.JobLookup,
     "SurveySaved": ev.SurveySaved,
     "CallbackScheduled": ev.CallbackScheduled,
+    "FollowupRecorded": ev.FollowupRecorded,
+    "SurveyConfirmed": ev.SurveyConfirmed,
 }
 
 
@@ -112,7 +120,7 @@ class Session:
         out: list[act.Action] = []
         if isinstance(event, ev.Hangup):
             out.append(act.Step(s.node, "", "hangup"))
-            self._end(out)
+            self._end(out, "hangup")
         elif s.waiting is not None:
             self._on_result(event, out)
         elif isinstance(event, ev.RESULT_EVENTS):
@@ -137,6 +145,10 @@ class Session:
     def _start(self, context: ev.CallerContext) -> list[act.Action]:
         self._s.started = True
         self._s.context = context
+        seeds = context.outbound or {}
+        for name in self.flow.context_slots:
+            if seeds.get(name) is not None:
+                self._s.slots[name] = seeds[name]
         out: list[act.Action] = [act.Step(self.flow.start, "", "call_started")]
         self._enter(self.flow.start, out)
         return out
@@ -236,6 +248,10 @@ class Session:
         elif isinstance(event, ev.CallbackScheduled):
             self._s.slots["callback_id"] = event.callback_id
             self._s.slots["callback_due_local"] = event.due_local_iso
+        elif isinstance(event, ev.FollowupRecorded):
+            self._s.slots["complaint_reopened"] = event.reopened
+        elif isinstance(event, ev.SurveyConfirmed):
+            self._s.slots["verification"] = event.verification
         out.append(act.Step(self._s.node, "", "done"))
         self._enter(node.ok, out)
 
@@ -298,14 +314,14 @@ class Session:
                 return
             elif isinstance(node, ToAgents):
                 self._s.path.append(target)
-                self._end(out)
+                self._end(out, "transfer")
                 out.extend(act.Say(p) for p in self._expand_all(node.prompts))
                 path = ">".join(self._s.path[-_PATH_KEPT:])
                 out.append(act.Transfer(queue=node.queue, reason=self._s.reason, path=path))
                 return
             elif isinstance(node, EndCall):
                 self._s.path.append(target)
-                self._end(out)
+                self._end(out, "goodbye")
                 out.extend(act.Say(p) for p in self._expand_all(node.prompts))
                 out.append(act.Hangup())
                 return
@@ -366,9 +382,10 @@ class Session:
         self._s.waiting = EFFECTS[node.effect]
         out.append(effect)
 
-    def _end(self, out: list[act.Action]) -> None:
-        """The call leaves the IVR: send what the caller gave and was not sent."""
-        out.extend(effect_payloads.unsent(self.flow, self._s))
+    def _end(self, out: list[act.Action], how: str) -> None:
+        """The call leaves the IVR (``hangup``, ``transfer``, ``goodbye``):
+        send what the caller gave and was not sent."""
+        out.extend(effect_payloads.unsent(self.flow, self._s, how))
         self._s.waiting = None
         self._s.ended = True
 

@@ -142,6 +142,10 @@ def cooperative_back_office(effect: act.Effect) -> ev.Event | None:
         return ev.SurveySaved(survey_id=7)
     if isinstance(effect, act.ScheduleCallback):
         return ev.CallbackScheduled(callback_id=9, due_local_iso="")
+    if isinstance(effect, act.RecordFollowupVerdict):
+        return ev.FollowupRecorded(reopened=not effect.satisfied)
+    if isinstance(effect, act.ConfirmSurvey):
+        return ev.SurveyConfirmed("verified" if effect.confirmed else "disputed")
     return None
 
 

@@ -4,7 +4,8 @@ Guarantee: ``CallState.from_json(flow, state.to_json(flow))`` equals the
 state; JSON from another flow (by name), another state version, or a node
 the flow does not have raises :class:`SessionError`, never a half-built
 state. The caller's context travels with the state, so any process can
-continue any call.
+continue any call. State stored before outbound flows existed (no ``sent``,
+no ``context.outbound``) still loads.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class CallState:
     complaint_sent: bool = False
     survey_sent: bool = False
     context: CallerContext = field(default_factory=CallerContext)
+    #: Once-per-call effects already sent (``followup``, ``verification``,
+    #: ``callback``).
+    sent: list[str] = field(default_factory=list)
 
     def clear(self, slot: str) -> None:
         self.slots.pop(slot, None)
@@ -76,6 +80,7 @@ class CallState:
                 "complaint_sent": self.complaint_sent,
                 "survey_sent": self.survey_sent,
                 "context": self.context.to_dict(),
+                "sent": self.sent,
             },
             ensure_ascii=False,
             sort_keys=True,
@@ -106,6 +111,7 @@ class CallState:
                 complaint_sent=bool(raw["complaint_sent"]),
                 survey_sent=bool(raw["survey_sent"]),
                 context=CallerContext.from_dict(dict(raw["context"])),
+                sent=[str(name) for name in raw.get("sent", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, SessionError):

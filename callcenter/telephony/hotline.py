@@ -16,6 +16,11 @@ Guarantees:
   the session gets `EffectFailed`, which takes it to a safe path (an agent).
 - A caller who hangs up keeps what they gave: the session's partial effects
   (complaint without recording, incomplete survey) are performed.
+- An outbound call (`callback_attempt_id` given) runs the callback's flow
+  (`ivr.outbound`) about the callback's job / ticket / survey, in the
+  callee's zone and language; its answers land through
+  `callcenter.telephony.outbound`, and the callback is completed once when
+  the call ends (hang-up or goodbye; after a transfer the agent does it).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from callcenter.metrics import REGISTRY
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
+from callcenter.telephony.outbound import OUTBOUND_PERFORMERS, OutboundTarget, outbound_target
 from crm.calls import CallRecord
 from crm.enums import (
     Carrier,
@@ -51,13 +57,14 @@ from ivr import actions as act
 from ivr import events as ev
 from ivr.flow import Flow
 from ivr.hotline import HOTLINE
+from ivr.outbound import OUTBOUND_FLOWS
 from ivr.session import Session
 
 log = logging.getLogger(__name__)
 EFFECT_FAILURES = REGISTRY.counter("callcenter_ivr_effect_failures_total", "IVR effects that failed")
 TURNS = REGISTRY.counter("callcenter_ivr_turns_total", "IVR turns by carrier")
 
-FLOWS: dict[str, Flow] = {"hotline": HOTLINE}
+FLOWS: dict[str, Flow] = {"hotline": HOTLINE, **OUTBOUND_FLOWS}
 _MEDIA: dict[str, type[act.Action]] = {t.__name__: t for t in act.MEDIA_ACTIONS}
 _SURVEY_ITEMS = {"repair_quality": "quality"}  # IVR slot name -> survey column
 
@@ -111,20 +118,26 @@ class HotlineDriver:
 
     async def begin(
         self, carrier: Carrier, carrier_call_id: str, *, from_number: str | None,
-        to_number: str | None, flow: str = "hotline", callback_attempt_id: str | None = None,
-        direction: Direction = Direction.INBOUND, caller_number: str | None = None,
+        to_number: str | None, flow: str | None = None, callback_attempt_id: str | None = None,
+        direction: Direction | None = None, caller_number: str | None = None,
     ) -> Turn:
         """Log the call and start its IVR session. Idempotent on the carrier's call id.
 
         `caller_number` is the customer's number (defaults to `from_number`;
-        for an outbound call it is `to_number`).
+        for an outbound call it is `to_number`). With `callback_attempt_id`
+        the call is outbound and about that attempt's callback; `flow`
+        defaults to the callback's flow (else "hotline").
         """
         with bind_call_id(carrier_call_id):
+            target = await self._outbound_target(callback_attempt_id)
+            if direction is None:
+                direction = Direction.OUTBOUND if callback_attempt_id else Direction.INBOUND
+            flow = flow or (target.flow if target else "hotline")
             if flow not in FLOWS:
                 raise ValueError(f"unknown IVR flow {flow!r}; one of {', '.join(FLOWS)}")
             customer_number = caller_number or (
                 from_number if direction == Direction.INBOUND else to_number)
-            customer = await self._identify(customer_number)
+            customer = await self._customer(target, customer_number)
             now = self.clock()
             call, created = await call_log.start_call(call_log.StartCall(
                 Carrier(carrier), carrier_call_id, direction, from_number, to_number, now,
@@ -134,13 +147,15 @@ class HotlineDriver:
             ), self.uow())
             if not created and call.ivr_state:
                 return self._replay(call)
-            tz = customer.timezone if customer else self.settings.timezone
+            tz = target.timezone if target else (
+                customer.timezone if customer else self.settings.timezone)
             context = ev.CallerContext(
                 caller_known=bool(customer and customer.verified),
                 customer_tz=tz,
                 language=customer.language if customer else self.settings.language,
                 agents_open=self._agents_open(now),
                 local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(),
+                outbound=dict(target.seeds) if target else None,
             )
             session = Session(FLOWS[flow])
             ctx = _CallCtx(call, session, flow, customer_number)
@@ -183,6 +198,27 @@ class HotlineDriver:
         start, end = self.settings.open_hours
         local = now.astimezone(self.settings.zone).time()
         return start <= local < end
+
+    async def _outbound_target(self, attempt_id: str | None) -> OutboundTarget | None:
+        if not attempt_id:
+            return None
+        target = await outbound_target(attempt_id, self.uow())
+        if target is None:
+            log.warning("outbound call for unknown callback attempt %s; no callback context",
+                        attempt_id)
+        return target
+
+    async def _customer(self, target: OutboundTarget | None, number: str | None):  # type: ignore[no-untyped-def]
+        """The callback's customer on an outbound call, else the customer owning `number`."""
+        from crm.customers import NoSuchCustomer
+        from crm.services.customers import get_customer
+
+        if target is not None and target.customer_id is not None:
+            try:
+                return await get_customer(target.customer_id, self.uow())
+            except NoSuchCustomer:
+                log.warning("callback %s names a missing customer", target.callback_id)
+        return await self._identify(number)
 
     async def _identify(self, number: str | None):  # type: ignore[no-untyped-def]
         from crm.services.customers import identify_caller
@@ -274,8 +310,9 @@ class HotlineDriver:
         return ev.JobLookup(True, job.id, job.reference)
 
     async def _save_survey(self, ctx: _CallCtx, effect: act.SaveSurvey) -> ev.Event:
+        outbound = ctx.call.direction == Direction.OUTBOUND  # keyed on a callback flow
         saved = await surveys.save_survey(surveys.SaveSurvey(
-            job_id=effect.job_id, source=SurveySource.IVR,
+            job_id=effect.job_id, source=SurveySource.CALLBACK if outbound else SurveySource.IVR,
             grades={_SURVEY_ITEMS.get(k, k): parse_grade(v) for k, v in effect.grades.items()},
             at=self.clock(), customer_id=ctx.call.customer_id, call_id=ctx.call.id,
         ), self.uow())
@@ -300,4 +337,5 @@ _PERFORMERS: dict[type[act.Effect], Any] = {
     act.LookupJob: HotlineDriver._lookup_job,
     act.SaveSurvey: HotlineDriver._save_survey,
     act.ScheduleCallback: HotlineDriver._schedule_callback,
+    **OUTBOUND_PERFORMERS,
 }

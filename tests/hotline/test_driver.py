@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from callcenter.clock import FixedClock
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Call, CallEvent, Callback, Complaint, Customer, Survey
+from callcenter.storage.tables import Call, Callback, CallEvent, Complaint, Customer, Survey
 from callcenter.telephony.hotline import HotlineDriver, Turn
 from crm.enums import CallDisposition, Carrier
 from ivr import actions as act
