@@ -1,0 +1,289 @@
+"""N concurrent simulated Twilio callers through the whole survey, on PostgreSQL.
+
+    python bench/twilio_ivr.py                 # 1000 calls, paced like people
+    python bench/twilio_ivr.py --calls 200 --think-ms 0   # closed loop: raw capacity
+
+What it does, honestly:
+- creates a throwaway database ``cc_bench_<random>`` on 127.0.0.1:5432 (admin
+  DSN from BENCH_PG_DSN), migrates it, loads one customer with a completed
+  service job per caller, and drops the database at the end;
+- starts the real service (``create_app``, the same code ``callcenter serve``
+  runs) in ``--workers`` separate processes sharing one port (SO_REUSEPORT),
+  with the job loop, FastAGI and AMI off;
+- rings it with ``--calls`` simulated callers at once (the same simulated
+  caller the tests use: every webhook signed with Twilio's RequestValidator,
+  the TwiML parsed and followed): survey, grades, confirm, goodbye, then the
+  ``completed`` status callback: 8 webhooks ("steps") per call;
+- a caller waits ``--think-ms`` between webhooks (people need seconds; the
+  default offers the target rate), starts are spread over one think time;
+- prints steps/s (all webhooks / wall time of the run), p50 / p99 / max
+  webhook latency as the caller sees it, errors, and checks that every survey
+  was stored complete.
+
+Target on the 2-core reference machine: >= 3000 steps/s and p99 < 20 ms.
+The simulated callers, PostgreSQL and the service share the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+SURVEY = ("2", "1", "2", "1", "1", "2")  # survey; A, B, A; confirm; goodbye
+STEPS_PER_CALL = 8
+TARGET_STEPS_S = 3000
+TARGET_P99_MS = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _phone(i: int) -> str:
+    return f"+86139{i:08d}"
+
+
+# -- the throwaway database -------------------------------------------------------------------
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _load(dsn: str, calls: int) -> None:
+    """One department, and per caller a customer, a phone and a completed job (COPY: fast)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        now = datetime.now(UTC)
+        dep = await conn.fetchval(
+            "INSERT INTO departments (code, name, created_at, updated_at) "
+            "VALUES ('SVC', 'Service', $1, $1) RETURNING id", now)
+        tech = await conn.fetchval(
+            "INSERT INTO staff (username, name, roles, department_id, active, created_at, updated_at)"
+            " VALUES ('tech-bench', 'Tech', '[\"technician\"]', $1, true, $2, $2) RETURNING id",
+            dep, now)
+        await conn.copy_records_to_table(
+            "customers", columns=["id", "name", "language", "timezone", "value_grade",
+                                  "vip_high_spend", "vip_official", "vip_public_figure",
+                                  "vip_journalist", "do_not_call", "verified", "department_id",
+                                  "created_at", "updated_at"],
+            records=[(i + 1, f"caller {i}", "zh-CN", "Asia/Shanghai", "normal", False, False,
+                      False, False, False, True, dep, now, now) for i in range(calls)])
+        await conn.copy_records_to_table(
+            "customer_phones", columns=["customer_id", "e164", "is_primary", "created_at"],
+            records=[(i + 1, _phone(i), True, now) for i in range(calls)])
+        await conn.copy_records_to_table(
+            "service_jobs", columns=["reference", "customer_id", "technician_id", "department_id",
+                                     "completed_at", "created_at", "updated_at"],
+            records=[(f"B-{i}", i + 1, tech, dep, now, now, now) for i in range(calls)])
+        await conn.execute("SELECT setval('customers_id_seq', $1)", calls)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+# -- the service --------------------------------------------------------------------------------
+
+
+def serve(port: int) -> None:
+    """One worker process of the service (run by this script with --serve)."""
+    from aiohttp import web
+
+    from callcenter.app import create_app
+    from callcenter.logs import setup_logging
+    from callcenter.settings import Settings
+
+    settings = Settings()
+    setup_logging(settings.log_level, False)
+    web.run_app(create_app(settings), host="127.0.0.1", port=port, access_log=None, print=None,
+                reuse_port=True)
+
+
+def _start_workers(url: str, port: int, token: str, workers: int, pool: int) -> list[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ, "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": token,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "JOB_LOOP_ENABLED": "false",
+        "FASTAGI_ENABLED": "false", "AMI_ENABLED": "false", "LOG_LEVEL": "WARNING",
+        "LOG_JSON": "false", "DB_POOL_SIZE": str(pool), "OPENING_HOURS": "00:00-23:59",
+    }
+    return [subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
+            for _ in range(workers)]
+
+
+async def _wait_healthy(base: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(base + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the service did not answer on {base}/healthz within {timeout_s:.0f} s")
+
+
+# -- the callers --------------------------------------------------------------------------------
+
+
+async def _callers(base: str, token: str, calls: int, think_s: float,
+                   first: int = 0) -> tuple[list[float], int, int, float]:
+    from callcenter.telephony.twilio.simulate import SimulatedCaller
+
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def one(i: int) -> tuple[list[float], bool]:
+            await asyncio.sleep(think_s * i / calls)  # spread the starts over one think time
+            sim = SimulatedCaller(http, base, token, from_number=_phone(first + i))
+            result = await sim.call(SURVEY, think_s=think_s)
+            ok = result.ended_by == "twiml-hangup" and all(e.status == 200 for e in result.exchanges)
+            return result.latencies, ok
+
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(one(i) for i in range(calls)), return_exceptions=True)
+        wall = time.perf_counter() - started
+    latencies: list[float] = []
+    failed = 0
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            failed += 1
+            continue
+        latencies.extend(outcome[0])
+        failed += 0 if outcome[1] else 1
+    return latencies, len(latencies), failed, wall
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the service workers used so far (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _pct(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+async def _count_surveys(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM surveys WHERE complete"))
+    finally:
+        await conn.close()
+
+
+async def main(args: argparse.Namespace) -> int:
+    from callcenter.storage import migrate
+
+    load = os.getloadavg()[0]
+    name = f"cc_bench_{secrets.token_hex(6)}"
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
+    token = secrets.token_hex(16)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    think_s = args.think_ms / 1000 if args.think_ms is not None else \
+        args.calls / TARGET_STEPS_S
+    await _admin(f'CREATE DATABASE "{name}"')
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        if args.async_commit:
+            await _admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        await _load(dsn, args.calls + args.capacity_calls)
+        workers = _start_workers(url, port, token, args.workers, args.pool)
+        await _wait_healthy(base)
+        if args.capacity_calls:  # closed loop first: what one run of the service can take
+            cap_lat, cap_steps, cap_failed, cap_wall = await _callers(
+                base, token, args.capacity_calls, 0.0, first=args.calls)
+        cpu_before = _cpu_s([w.pid for w in workers])
+        latencies, steps, failed, wall = await _callers(base, token, args.calls, think_s)
+        cpu = _cpu_s([w.pid for w in workers]) - cpu_before
+        stored = await _count_surveys(dsn) - (args.capacity_calls - cap_failed if args.capacity_calls else 0)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        for worker in workers:
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if args.capacity_calls:
+        cap = sorted(cap_lat)
+        print(f"capacity (closed loop, {args.capacity_calls} callers, no think time): "
+              f"{cap_steps / cap_wall:.0f} steps/s, p50 {_pct(cap, 0.5) * 1000:.1f} ms, "
+              f"p99 {_pct(cap, 0.99) * 1000:.1f} ms, {cap_failed} failed calls")
+    ordered = sorted(latencies)
+    rate = steps / wall if wall else 0.0
+    p50, p99 = _pct(ordered, 0.50) * 1000, _pct(ordered, 0.99) * 1000
+    print(f"twilio_ivr: {args.calls} concurrent calls x {STEPS_PER_CALL} signed webhooks "
+          f"(whole survey + status), {args.workers} service worker(s), PostgreSQL, "
+          f"think time {think_s * 1000:.0f} ms"
+          + (", synchronous_commit=off" if args.async_commit else ""))
+    print(f"  steps:      {steps} in {wall:.2f} s = {rate:.0f} steps/s   "
+          f"(target >= {TARGET_STEPS_S}: {'met' if rate >= TARGET_STEPS_S else 'NOT met'})")
+    print(f"  latency:    p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms, "
+          f"mean {statistics.fmean(ordered) * 1000:.1f} ms   "
+          f"(target p99 < {TARGET_P99_MS:.0f} ms: {'met' if p99 < TARGET_P99_MS else 'NOT met'})")
+    print(f"  service:    {cpu * 1000 / max(steps, 1):.2f} ms CPU per step "
+          f"({cpu / wall * 100 if wall else 0:.0f} % of one core); load average before the run "
+          f"{load:.1f} on {os.cpu_count()} cores")
+    print(f"  calls:      {args.calls - failed} completed, {failed} failed; "
+          f"{stored} complete surveys stored")
+    return 0 if failed == 0 and stored == args.calls else 1
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=1000, help="concurrent simulated calls")
+    parser.add_argument("--think-ms", type=float, default=None,
+                        help="caller pause between webhooks (default: calls / 3000 s)")
+    parser.add_argument("--capacity-calls", type=int, default=50,
+                        help="closed-loop callers run first to measure capacity (0: skip)")
+    parser.add_argument("--async-commit", action="store_true",
+                        help="synchronous_commit=off for the bench database (a tuning to compare)")
+    parser.add_argument("--workers", type=int, default=1, help="service processes")
+    parser.add_argument("--pool", type=int, default=10, help="DB pool size per worker")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = _args(sys.argv[1:])
+    if arguments.serve:
+        serve(arguments.serve)
+    else:
+        sys.exit(asyncio.run(main(arguments)))

@@ -1,0 +1,18 @@
+"""The Twilio channel: signed voice webhooks driving the hotline IVR.
+
+- `webhooks`: the routes (`/twilio/voice`, `/twilio/gather`, `/twilio/record`,
+  `/twilio/status`, `/twilio/dial-status`, `/twilio/callback-flow`);
+- `signature`: every request checked with Twilio's `RequestValidator` against
+  the public URL;
+- `twiml`: action URLs (with the IVR state version) and the agent transfer
+  target for `ivr.render_twiml`;
+- `simulate`: a simulated Twilio caller that signs its requests and follows
+  the TwiML it gets (tests, demo, bench);
+- `setup.setup(app)`: registered in `callcenter.features`.
+"""
+
+from __future__ import annotations
+
+from callcenter.telephony.twilio.webhooks import CHANNEL, TwilioChannel, callback_flow_url
+
+__all__ = ["CHANNEL", "TwilioChannel", "callback_flow_url"]

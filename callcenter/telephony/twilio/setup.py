@@ -1,0 +1,38 @@
+"""`setup(app)`: mount the Twilio webhooks and give them a hotline driver.
+
+The routes are added when the app is built; the driver is attached once the
+database is open (a cleanup context that runs after the engine's), so no
+engine is made at import or build time. A bad ``TWILIO_AGENT_DIAL`` stops the
+app from being built, with a message naming the accepted forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from callcenter.appkeys import CLOCK, DB, SETTINGS
+from callcenter.telephony.hotline import HotlineDriver
+from callcenter.telephony.twilio.twiml import TwimlRenderer
+from callcenter.telephony.twilio.webhooks import CHANNEL, ROUTES, TwilioChannel, screen_pop_module
+
+
+async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
+    channel = app[CHANNEL]
+    channel.db = app[DB]
+    channel.driver = HotlineDriver(app[DB], channel.settings, channel.clock)
+    yield
+    channel.driver = None
+    channel.db = None
+
+
+def setup(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[CHANNEL] = TwilioChannel(
+        settings=settings, renderer=TwimlRenderer(settings), clock=app[CLOCK],
+        screen_pop=screen_pop_module(),
+    )
+    for path, handler in ROUTES:
+        app.router.add_post(path, handler)
+    app.cleanup_ctx.append(_attach_driver)

@@ -1,0 +1,97 @@
+"""From a hotline turn to the TwiML Twilio plays next.
+
+The IVR renderer (`ivr.render_twiml.render`) builds the XML with the
+``twilio`` package; this module supplies what only the adapter knows: our
+public action URLs (each carrying the IVR state version, so a replayed
+webhook is recognised) and where a transfer to agents goes
+(``settings.twilio_agent_dial``).
+
+Guarantees:
+- Every action URL is absolute, on ``settings.public_base_url`` (the URL
+  Twilio signs), and names the version the caller's next key applies to.
+- `transfer_target` accepts ``client:<name>``, ``queue:<name>`` (enqueue),
+  ``sip:<uri>`` and an E.164 number, and refuses anything else with a message
+  naming the accepted forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from callcenter.settings import Settings
+from callcenter.telephony.hotline import Turn
+from ivr import actions as act
+from ivr.render_twiml import TransferTarget, render
+
+GATHER_PATH = "/twilio/gather"
+RECORD_PATH = "/twilio/record"
+DIAL_STATUS_PATH = "/twilio/dial-status"
+VERSION_PARAM = "v"
+CONTENT_TYPE = "text/xml"
+
+
+class BadAgentDial(ValueError):
+    """settings.twilio_agent_dial cannot be turned into a Twilio transfer."""
+
+
+def public(settings: Settings, path: str) -> str:
+    return settings.public_base_url.rstrip("/") + path
+
+
+def transfer_target(dial: str, dial_action_url: str | None = None) -> TransferTarget:
+    """'client:agents' / 'queue:hotline' / 'sip:agent@pbx' / '+8610...' -> TransferTarget."""
+    kind, _, rest = dial.partition(":")
+    if kind == "client" and rest:
+        return TransferTarget("client", rest, dial_action_url)
+    if kind == "queue" and rest:
+        return TransferTarget("enqueue", rest, dial_action_url)
+    if kind in ("sip", "sips") and rest:
+        return TransferTarget("sip", dial, dial_action_url)
+    if dial.startswith("+") and dial[1:].isdigit():
+        return TransferTarget("number", dial, dial_action_url)
+    raise BadAgentDial(
+        f"TWILIO_AGENT_DIAL={dial!r} is not usable; write client:<name>, queue:<name>, "
+        "sip:<uri> or an E.164 number like +861012345678"
+    )
+
+
+class TwimlRenderer:
+    """Renders turns for one process's settings (URLs and transfer target built once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._gather = public(settings, GATHER_PATH) + f"?{VERSION_PARAM}="
+        self._record = public(settings, RECORD_PATH) + f"?{VERSION_PARAM}="
+        self.transfer_to = transfer_target(
+            settings.twilio_agent_dial, public(settings, DIAL_STATUS_PATH)
+        )
+
+    def turn(self, turn: Turn) -> str:
+        return self.media(turn.media, turn.language, turn.version)
+
+    def media(self, media: Sequence[act.Action], language: str, version: int) -> str:
+        return render(
+            media,
+            language=language,
+            action_url=f"{self._gather}{version}",
+            recording_url=f"{self._record}{version}",
+            transfer_to=self.transfer_to,
+        )
+
+    def goodbye(self, language: str) -> str:
+        """What a caller hears when the agents could not take the call."""
+        return render([act.Say("goodbye_unresolved"), act.Hangup()], language=language,
+                      action_url="", recording_url="")
+
+
+def empty() -> str:
+    """An empty TwiML document: the answer to callbacks whose body Twilio ignores."""
+    return str(VoiceResponse().to_xml())
+
+
+def hang_up() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response.to_xml())

@@ -1,0 +1,309 @@
+"""Twilio voice webhooks: thin handlers between signed requests and the hotline driver.
+
+Routes (all POST, all signed, see `signature`):
+- ``/twilio/voice``: an incoming call. Logs the call, starts its IVR session,
+  answers with TwiML.
+- ``/twilio/gather?v=N`` and ``/twilio/record?v=N``: the caller's keys or
+  recording for IVR state version N. A retried or replayed webhook (N already
+  used) gets the current step's TwiML again and changes nothing.
+- ``/twilio/status[?attempt=A]``: call status callbacks (ringing,
+  in-progress, completed, busy, no-answer, failed, canceled). Idempotent and
+  order-proof: a final status first saves what the caller gave (partial
+  complaint, incomplete survey), then settles the call's outcome once; with
+  an ``attempt`` (an outbound callback call) the attempt is settled too.
+- ``/twilio/dial-status``: the action of the agent ``<Dial>``/``<Enqueue>``:
+  answered, abandoned, or the queue gave up.
+- ``/twilio/callback-flow?flow=F&attempt=A``: an outbound callback call was
+  answered; runs flow F for callback attempt A.
+
+Guarantees: the signature is checked before anything touches the database;
+every log line carries the CallSid; TwiML comes from the ``twilio`` package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from callcenter.clock import Clock
+from callcenter.logs import bind_call_id
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.storage.uow import SqlUnitOfWork
+from callcenter.telephony.hotline import FLOWS, HotlineDriver, Turn
+from callcenter.telephony.twilio import twiml
+from callcenter.telephony.twilio.signature import verified_form
+from callcenter.web.errors import BadRequest
+from crm.calls import FINAL_STATUSES, status_rank
+from crm.enums import CallDisposition, Carrier, Direction
+from crm.services import calls as call_log
+from ivr import events as ev
+
+log = logging.getLogger(__name__)
+CARRIER = Carrier.TWILIO
+CALLBACK_FLOW_PATH = "/twilio/callback-flow"
+_STALE_RETRIES = 3
+ANSWERED_DIAL = frozenset({"completed", "answered"})
+ANSWERED_QUEUE = frozenset({"bridged", "bridging-in-process"})
+ABANDONED_DIAL = frozenset({"canceled"})
+ABANDONED_QUEUE = frozenset({"hangup", "leave"})
+
+
+
+@dataclass
+class TwilioChannel:
+    """What the handlers share; the driver is attached once the database is open."""
+
+    settings: Settings
+    renderer: twiml.TwimlRenderer
+    clock: Clock
+    driver: HotlineDriver | None = None
+    db: Database | None = None
+    screen_pop: ModuleType | None = field(default=None, repr=False)
+
+    def hotline(self) -> HotlineDriver:
+        if self.driver is None:
+            raise RuntimeError("the Twilio channel is used before the app started")
+        return self.driver
+
+    def uow(self) -> SqlUnitOfWork:
+        if self.db is None:
+            raise RuntimeError("the Twilio channel is used before the app started")
+        return SqlUnitOfWork(self.db)
+
+
+CHANNEL = web.AppKey("twilio_channel", TwilioChannel)
+
+
+def callback_flow_url(settings: Settings, flow: str, attempt_id: str) -> str:
+    """The URL to give Twilio's ``calls.create(url=...)`` for an outbound callback call."""
+    query = urlencode({"flow": flow, "attempt": attempt_id})
+    return twiml.public(settings, CALLBACK_FLOW_PATH) + "?" + query
+
+
+def screen_pop_module() -> ModuleType | None:
+    """`callcenter.screenpop` (offer_call, call_answered, call_ended) when it is installed."""
+    try:
+        return importlib.import_module("callcenter.screenpop")
+    except ImportError:
+        return None
+
+
+async def _tell_screen_pop(app: web.Application, channel: TwilioChannel, name: str,
+                           *args: Any) -> None:
+    """Keep the agents' screens in step; the call goes on whatever happens there."""
+    hook = getattr(channel.screen_pop, name, None) if channel.screen_pop is not None else None
+    if hook is None:
+        return
+    try:
+        await hook(app, *args)
+    except Exception:  # the safe path: the caller is never held up by the screen-pop
+        log.exception("screen pop %s failed; the call goes on without it", name)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _xml(body: str) -> web.Response:
+    return web.Response(text=body, content_type=twiml.CONTENT_TYPE)
+
+
+def _call_sid(form: MultiDictProxy[str]) -> str:
+    sid = form.get("CallSid", "")
+    if not sid:
+        raise BadRequest("CallSid is missing", [{"field": "CallSid", "message": "required"}])
+    return sid
+
+
+def _version(request: web.Request) -> int | None:
+    raw = request.query.get(twiml.VERSION_PARAM)
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def _float(form: MultiDictProxy[str], name: str) -> float | None:
+    raw = form.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number", [{"field": name, "message": "not a number"}]) \
+            from None
+
+
+async def _signed(request: web.Request) -> tuple[TwilioChannel, MultiDictProxy[str]]:
+    channel = request.app[CHANNEL]
+    return channel, await verified_form(request, channel.settings)
+
+
+async def _feed(channel: TwilioChannel, sid: str, event: ev.Event, version: int | None) -> Turn:
+    """Feed one caller event; a concurrent duplicate loses the race and gets the replay."""
+    driver = channel.hotline()
+    for _ in range(_STALE_RETRIES if version is not None else 1):
+        try:
+            return await driver.feed(CARRIER, sid, event, expected_version=version)
+        except call_log.StaleIvrState:
+            log.info("IVR state moved on under this webhook; answering with the current step")
+    return await driver.feed(CARRIER, sid, event, expected_version=version)
+
+
+async def _answer_turn(request: web.Request, channel: TwilioChannel, sid: str,
+                       form: MultiDictProxy[str], turn: Turn) -> web.Response:
+    if turn.transfer is not None and not turn.replayed:
+        await _offer_to_agents(request.app, channel, sid, form, turn)
+    return _xml(channel.renderer.turn(turn))
+
+
+async def _offer_to_agents(app: web.Application, channel: TwilioChannel, sid: str,
+                           form: MultiDictProxy[str], turn: Turn) -> None:
+    """Pop the caller's card on the agents' screens; the transfer goes on whatever happens."""
+    if channel.screen_pop is None or turn.transfer is None:
+        return
+    outbound = form.get("Direction", "inbound").startswith("outbound")
+    offer = channel.screen_pop.CallOffer(
+        carrier=CARRIER.value, carrier_call_id=sid,
+        caller_number=form.get("To" if outbound else "From", ""),
+        agent=channel.settings.twilio_agent_dial, queue=turn.transfer.queue,
+        ivr_path=turn.transfer.path or None, at=channel.clock(),
+    )
+    await _tell_screen_pop(app, channel, "offer_call", offer)
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def voice(request: web.Request) -> web.Response:
+    channel, form = await _signed(request)
+    sid = _call_sid(form)
+    with bind_call_id(sid):
+        turn = await channel.hotline().begin(
+            CARRIER, sid, from_number=form.get("From"), to_number=form.get("To"))
+        return await _answer_turn(request, channel, sid, form, turn)
+
+
+async def gather(request: web.Request) -> web.Response:
+    channel, form = await _signed(request)
+    sid = _call_sid(form)
+    with bind_call_id(sid):
+        speech = form.get("SpeechResult")
+        event: ev.Event = ev.Speech(speech) if speech else ev.Digits(form.get("Digits", ""))
+        turn = await _feed(channel, sid, event, _version(request))
+        return await _answer_turn(request, channel, sid, form, turn)
+
+
+async def record(request: web.Request) -> web.Response:
+    """``<Record action>`` (with RecordingUrl) or the ``<Redirect>`` after a silent one (without)."""
+    channel, form = await _signed(request)
+    sid = _call_sid(form)
+    with bind_call_id(sid):
+        url = form.get("RecordingUrl", "")
+        duration = _float(form, "RecordingDuration") if url else None
+        event = ev.RecordingDone(url, int(duration or 0))
+        turn = await _feed(channel, sid, event, _version(request))
+        return await _answer_turn(request, channel, sid, form, turn)
+
+
+async def status(request: web.Request) -> web.Response:
+    channel, form = await _signed(request)
+    sid = _call_sid(form)
+    with bind_call_id(sid):
+        call_status = form.get("CallStatus", "")
+        status_rank(call_status)  # UnknownCarrierStatus -> 422 before any write
+        duration = _float(form, "CallDuration")
+        attempt = request.query.get("attempt") or None
+        if call_status in FINAL_STATUSES:
+            await _caller_gone(channel, sid)
+        try:
+            await call_log.apply_carrier_status(
+                CARRIER.value, sid, call_status, channel.clock(), channel.uow(),
+                duration_s=duration)
+        except call_log.UnknownCall:
+            if attempt is None:
+                raise
+            log.info("callback attempt ended before its call was answered", extra={
+                "attempt": attempt, "status": call_status})
+        if attempt is not None:  # an outbound callback call: the attempt's outcome
+            from callcenter.telephony.twilio.rest import settle_from_status
+
+            await settle_from_status(attempt, call_status, sid, channel.uow, channel.clock)
+        if call_status in FINAL_STATUSES:
+            await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
+        return _xml(twiml.empty())
+
+
+async def _caller_gone(channel: TwilioChannel, sid: str) -> None:
+    """Feed the session its hang-up (partial data kept); the status settles the call."""
+    for _ in range(_STALE_RETRIES):
+        try:
+            await channel.hotline().hangup(CARRIER, sid, end_call=False)
+            return
+        except call_log.StaleIvrState:
+            log.info("a webhook advanced the call during its hang-up; retrying")
+    await channel.hotline().hangup(CARRIER, sid, end_call=False)
+
+
+async def dial_status(request: web.Request) -> web.Response:
+    """The agent leg is over: answered, abandoned by the caller, or the queue gave up."""
+    channel, form = await _signed(request)
+    sid = _call_sid(form)
+    with bind_call_id(sid):
+        dial = form.get("DialCallStatus", "")
+        queue_result = form.get("QueueResult", "")
+        now = channel.clock()
+        call = await call_log.get_call(CARRIER.value, sid, channel.uow())
+        if dial in ANSWERED_DIAL or queue_result in ANSWERED_QUEUE:
+            talk = _float(form, "DialCallDuration") or 0.0
+            answered = now - timedelta(seconds=talk)
+            if call.queued_at is not None and queue_result:
+                answered = call.queued_at + timedelta(seconds=_float(form, "QueueTime") or 0.0)
+            await call_log.mark_answered(call.id, answered, None, channel.uow())
+            agent = channel.settings.twilio_agent_dial
+            await _tell_screen_pop(request.app, channel, "call_answered", CARRIER.value, sid, agent)
+            await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
+            return _xml(twiml.hang_up())
+        language = call.language or channel.settings.language
+        if dial in ABANDONED_DIAL or queue_result in ABANDONED_QUEUE:
+            await call_log.end_call(call.id, now, channel.uow())  # queued, unanswered: abandoned
+            await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
+            return _xml(twiml.empty())
+        gave_up = CallDisposition.OVERFLOW if queue_result == "queue-full" else CallDisposition.TIMEOUT
+        log.info("agents did not take the call", extra={"dial": dial, "queue": queue_result})
+        await call_log.end_call(call.id, now, channel.uow(), disposition=gave_up)
+        await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
+        return _xml(channel.renderer.goodbye(language))
+
+
+async def callback_flow(request: web.Request) -> web.Response:
+    """An outbound callback call was answered: run the flow named in the URL."""
+    channel, form = await _signed(request)
+    sid = _call_sid(form)
+    flow = request.query.get("flow", "hotline")
+    if flow not in FLOWS:
+        raise BadRequest(f"unknown IVR flow {flow!r}; one of {', '.join(FLOWS)}",
+                         [{"field": "flow", "message": "unknown flow"}])
+    with bind_call_id(sid):
+        turn = await channel.hotline().begin(
+            CARRIER, sid, from_number=form.get("From"), to_number=form.get("To"), flow=flow,
+            callback_attempt_id=request.query.get("attempt") or None,
+            direction=Direction.OUTBOUND,
+        )
+        return await _answer_turn(request, channel, sid, form, turn)
+
+
+ROUTES: tuple[tuple[str, Callable[[web.Request], Awaitable[web.Response]]], ...] = (
+    ("/twilio/voice", voice),
+    (twiml.GATHER_PATH, gather),
+    (twiml.RECORD_PATH, record),
+    ("/twilio/status", status),
+    (twiml.DIAL_STATUS_PATH, dial_status),
+    (CALLBACK_FLOW_PATH, callback_flow),
+)
