@@ -286,8 +286,9 @@ async def callback_flow(request: web.Request) -> web.Response:
     """An outbound callback call was answered: run the flow named in the URL."""
     channel, form = await _signed(request)
     sid = _call_sid(form)
-    flow = request.query.get("flow", "hotline")
-    if flow not in FLOWS:
+    # no flow named: the driver plays the callback's own flow (never the inbound menu)
+    flow = request.query.get("flow") or None
+    if flow is not None and flow not in FLOWS:
         raise BadRequest(f"unknown IVR flow {flow!r}; one of {', '.join(FLOWS)}",
                          [{"field": "flow", "message": "unknown flow"}])
     with bind_call_id(sid):

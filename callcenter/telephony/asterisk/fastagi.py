@@ -1,0 +1,282 @@
+"""The asyncio FastAGI server: Asterisk connects, we drive the call with AGI commands.
+
+Built on the sans-I/O core (`agi_protocol.AgiConnection`); this module owns
+sockets, deadlines and tasks. Handlers are looked up by the script path of
+the AGI URL (`agi://host:4573/hotline` -> "hotline"; a `?query` is ignored)
+in a dict the app builds, like wazo-agid's `register`.
+
+Guarantees:
+- One task per connection; an exception in one session is logged with its
+  call id and never touches another session or the server.
+- `AgiChannel.command` waits for exactly one reply under a deadline
+  (`command_deadline_s` plus the command's own timeout). The caller hanging
+  up at any moment -- a 511 reply, an async `HANGUP` line, or the socket
+  closing -- raises `CallerGone`; handlers turn it into "save what was given".
+- A session that fails (deadline, protocol garbage, a bug) takes the safe
+  path: `IVR_ACTION=fallback` is set when the channel still answers, so the
+  dialplan can route the caller on (agents / classic AGI) instead of dropping.
+- An unknown script path gets the same fallback, and a log line.
+- `close()` stops accepting, gives running sessions `drain_s` to finish, then
+  cancels the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
+
+from callcenter.logs import bind_call_id
+from callcenter.metrics import REGISTRY
+from callcenter.telephony.asterisk import agi_commands as agi
+from callcenter.telephony.asterisk.agi_commands import AgiCommand
+from callcenter.telephony.asterisk.agi_protocol import (
+    AgiConnection,
+    AgiError,
+    AgiHangup,
+    AgiRequest,
+    AgiResponse,
+    AgiTrying,
+    AgiUsageError,
+)
+from callcenter.telephony.asterisk.errors import RemoteProtocolError
+from callcenter.telephony.asterisk.stream import NEED_DATA, ConnectionClosed
+
+log = logging.getLogger(__name__)
+
+SESSIONS = REGISTRY.counter("callcenter_fastagi_sessions_total", "FastAGI sessions by script and end")
+ACTIVE = REGISTRY.gauge("callcenter_fastagi_active_sessions", "FastAGI sessions running now")
+OVERHEAD = REGISTRY.histogram(
+    "callcenter_fastagi_turn_seconds", "our time between an AGI reply and the next command"
+)
+_READ_SIZE: Final = 16384
+
+
+class CallerGone(Exception):
+    """The channel is gone (511, HANGUP or a closed socket): stop issuing commands."""
+
+
+class AgiCommandFailed(Exception):
+    """Asterisk refused a command (510 unknown / 520 usage): a bug on our side."""
+
+
+class AgiDeadline(TimeoutError):
+    """Asterisk did not answer a command in time."""
+
+
+class AgiChannel:
+    """One FastAGI connection, seen from a handler: send a command, get its reply."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+        *, command_deadline_s: float = 30.0,
+    ) -> None:
+        self.reader, self.writer = reader, writer
+        self.conn = AgiConnection()
+        self.command_deadline_s = command_deadline_s
+        self.request: AgiRequest | None = None
+        self.hung_up = False
+        self.commands = 0
+        self.our_time = 0.0  # seconds spent between a reply and our next command
+        self.turn_times: list[float] = []  # the same, per command (bench, diagnostics)
+        self._replied_at: float | None = None
+        self._read_at = 0.0
+
+    async def read_request(self, within_s: float) -> AgiRequest:
+        async with asyncio.timeout(within_s):
+            while True:
+                event = self.conn.next_event()
+                if event is NEED_DATA:
+                    self.conn.receive_data(await self.reader.read(_READ_SIZE))
+                    continue
+                if isinstance(event, AgiRequest):
+                    self.request = event
+                    self._replied_at = time.perf_counter()
+                    return event
+                raise CallerGone("connection closed before the agi_* variables")
+
+    def deadline_for(self, command: AgiCommand) -> float:
+        own_ms = 0
+        for name in ("timeout_ms",):
+            value = getattr(command, name, None)
+            if isinstance(value, int) and value > 0:
+                own_ms = value
+        return self.command_deadline_s + own_ms / 1000
+
+    async def command(self, command: AgiCommand) -> AgiResponse:
+        """Send `command`, return its `200` reply. Raises CallerGone / AgiCommandFailed / AgiDeadline."""
+        if self.hung_up:
+            raise CallerGone("the caller already hung up")
+        if self._replied_at is not None:
+            spent = time.perf_counter() - self._replied_at
+            self.our_time += spent
+            self.turn_times.append(spent)
+            OVERHEAD.observe(spent)
+        try:
+            self.writer.write(self.conn.send(command))
+        except (ConnectionError, RuntimeError) as exc:
+            self.hung_up = True
+            raise CallerGone(f"socket closed while sending: {exc}") from exc
+        self.commands += 1
+        try:
+            async with asyncio.timeout(self.deadline_for(command)):
+                reply = await self._reply()
+        except TimeoutError:
+            raise AgiDeadline(
+                f"no reply to {type(command).__name__} within {self.deadline_for(command):.0f} s"
+            ) from None
+        self._replied_at = self._read_at  # our time starts when the reply's bytes arrived
+        return reply
+
+    async def _reply(self) -> AgiResponse:
+        while True:
+            event = self.conn.next_event()
+            if event is NEED_DATA:
+                try:
+                    data = await self.reader.read(_READ_SIZE)
+                except ConnectionError:
+                    data = b""
+                self._read_at = time.perf_counter()
+                self.conn.receive_data(data)
+                continue
+            if isinstance(event, AgiTrying):
+                continue
+            if isinstance(event, AgiHangup):
+                self.hung_up = True  # the reply (often 511) still follows
+                continue
+            if isinstance(event, ConnectionClosed):
+                self.hung_up = True
+                raise CallerGone("Asterisk closed the AGI connection")
+            if isinstance(event, AgiError):
+                if event.is_dead_channel:
+                    self.hung_up = True
+                    raise CallerGone("511: the channel is dead")
+                raise AgiCommandFailed(f"{event.code} {event.message}")
+            if isinstance(event, AgiUsageError):
+                raise AgiCommandFailed(f"520 {event.message}: {event.usage[:200]}")
+            if isinstance(event, AgiResponse):
+                return event
+            raise RemoteProtocolError(f"unexpected {type(event).__name__} while awaiting a reply")
+
+    async def get_variable(self, name: str) -> str | None:
+        reply = await self.command(agi.GetVariable(name))
+        return reply.data if reply.result == "1" else None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.command(agi.SetVariable(name, value))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+AgiHandler = Callable[[AgiChannel, AgiRequest], Awaitable[None]]
+
+
+class FastAgiServer:
+    """Accepts Asterisk's FastAGI connections and runs the handler of each script path."""
+
+    def __init__(
+        self, routes: Mapping[str, AgiHandler], *, host: str = "127.0.0.1", port: int = 4573,
+        command_deadline_s: float = 30.0, request_timeout_s: float = 5.0, drain_s: float = 5.0,
+    ) -> None:
+        self.routes = {name.strip("/"): handler for name, handler in routes.items()}
+        self.host, self.port = host, port
+        self.command_deadline_s = command_deadline_s
+        self.request_timeout_s = request_timeout_s
+        self.drain_s = drain_s
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no session is running (tests, graceful shutdown)."""
+        await self._idle.wait()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port, backlog=1024)
+        sock = self._server.sockets[0]
+        self.port = int(sock.getsockname()[1])
+        log.info("FastAGI listening on %s:%s (%s)", self.host, self.port, ", ".join(self.routes))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._sessions:
+            _, running = await asyncio.wait(set(self._sessions), timeout=self.drain_s)
+            for task in running:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    @property
+    def active(self) -> int:
+        return len(self._sessions)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        self._idle.clear()
+        ACTIVE.set(len(self._sessions))
+        try:
+            await self._session(AgiChannel(reader, writer,
+                                           command_deadline_s=self.command_deadline_s))
+        finally:
+            self._sessions.discard(task)
+            ACTIVE.set(len(self._sessions))
+            if not self._sessions:
+                self._idle.set()
+
+    async def _session(self, channel: AgiChannel) -> None:
+        try:
+            request = await channel.read_request(self.request_timeout_s)
+        except (CallerGone, TimeoutError, RemoteProtocolError, ConnectionError) as exc:
+            log.warning("FastAGI connection without a valid request: %s", exc)
+            channel.close()
+            return
+        script = request.network_script.strip("/")
+        with bind_call_id(request.uniqueid):
+            handler = self.routes.get(script)
+            end = "ok"
+            try:
+                if handler is None:
+                    end = "unknown_script"
+                    log.error("FastAGI script %r has no handler (have: %s)", script,
+                              ", ".join(self.routes))
+                    await self._fallback(channel)
+                else:
+                    await handler(channel, request)
+            except CallerGone:
+                end = "caller_gone"
+            except asyncio.CancelledError:
+                end = "cancelled"
+                raise
+            except (AgiDeadline, AgiCommandFailed, RemoteProtocolError, ConnectionError) as exc:
+                end = type(exc).__name__
+                log.error("FastAGI %s session failed: %s; safe path", script, exc)
+                await self._fallback(channel)
+            except Exception:
+                end = "error"
+                log.exception("FastAGI %s handler failed; safe path", script)
+                await self._fallback(channel)
+            finally:
+                SESSIONS.inc(script=script if handler else "unknown", end=end)
+                channel.close()
+
+    async def _fallback(self, channel: AgiChannel) -> None:
+        """Tell the dialplan to route the caller on; ignore a channel that is gone."""
+        if channel.hung_up or channel.conn.pending_command is not None:
+            return
+        with contextlib.suppress(CallerGone, AgiDeadline, AgiCommandFailed, RemoteProtocolError,
+                                 ConnectionError):
+            async with asyncio.timeout(2.0):
+                await channel.set_variable("IVR_ACTION", "fallback")
