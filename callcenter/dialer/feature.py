@@ -1,0 +1,86 @@
+"""Mount callbacks on the app: staff page and API, periodic sources, the dispatcher.
+
+- Routes: `callcenter.web.callbacks` (`/callbacks`, `/api/callbacks`, `/api/campaigns`).
+- Periodic jobs (leased through the job loop, so one process runs each):
+  `callbacks-post-repair` schedules a callback for every newly completed job;
+  `callbacks-survey-sample` samples last month's surveys for verification.
+- The dispatcher runs as a cleanup context when the job loop is enabled and a
+  carrier can dial: the Asterisk dialer (`app[SERVICES]["asterisk_dialer"]`,
+  when AMI is on) first, else Twilio when `TWILIO_CALLER_ID` is set. It
+  reconciles with every carrier it knows. Several app processes may run it
+  on PostgreSQL; on SQLite run one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.dialer.loop import Dispatcher
+from callcenter.jobs import PeriodicJob, default_holder
+from callcenter.storage.uow import SqlUnitOfWork
+from callcenter.web import callbacks as callbacks_web
+from crm.services.callback_dispatch import DispatchConfig
+from crm.services.callback_lists import schedule_survey_verifications
+from crm.services.callback_ports import Dialer
+from crm.services.callbacks import schedule_completed_jobs
+
+DISPATCHER = "callback_dispatcher"
+
+
+def _dialers(app: web.Application) -> dict[str, Dialer]:
+    dialers: dict[str, Dialer] = {}
+    asterisk = app[SERVICES].get("asterisk_dialer")
+    if asterisk is not None:
+        dialers[asterisk.carrier] = asterisk
+    if app[SETTINGS].twilio_caller_id:
+        from callcenter.telephony.twilio.rest import TwilioDialer
+
+        twilio = TwilioDialer(app[SETTINGS])
+        dialers[twilio.carrier] = twilio
+    return dialers
+
+
+async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    dialers = _dialers(app) if settings.job_loop_enabled else {}
+    task: asyncio.Task[None] | None = None
+    if dialers:
+        first = next(iter(dialers.values()))
+        config = DispatchConfig(worker=f"{default_holder()}:dialer",
+                                caller_id=settings.twilio_caller_id)
+        dispatcher = Dispatcher(app[DB], first, config, clock=app[CLOCK], reconcilers=dialers,
+                                tick=settings.job_interval_s)
+        app[SERVICES][DISPATCHER] = dispatcher
+        task = asyncio.create_task(dispatcher.run_forever(), name="callback-dispatcher")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        app[SERVICES].pop(DISPATCHER, None)
+
+
+def setup(app: web.Application) -> None:
+    callbacks_web.setup(app)
+    settings = app[SETTINGS]
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(app[DB])
+
+    async def post_repair(now: datetime) -> object:
+        return await schedule_completed_jobs(uow, app[CLOCK])  # type: ignore[arg-type]
+
+    async def survey_sample(now: datetime) -> object:
+        last_month = (now.astimezone(settings.zone).replace(day=1) - timedelta(days=1))
+        return await schedule_survey_verifications(
+            f"{last_month:%Y-%m}", uow(), app[CLOCK], settings.timezone)  # type: ignore[arg-type]
+
+    app[JOB_LOOP].add(PeriodicJob("callbacks-post-repair", timedelta(minutes=10), post_repair))
+    app[JOB_LOOP].add(PeriodicJob("callbacks-survey-sample", timedelta(hours=6), survey_sample))
+    app.cleanup_ctx.append(dispatcher_ctx)

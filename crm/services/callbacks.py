@@ -1,0 +1,457 @@
+"""Callback use cases: where callbacks come from, and what ends them.
+
+Sources (each idempotent through the callback's unique `source_key`: calling
+one twice for the same thing returns the existing callback, never a second):
+
+- `schedule_post_repair(job_id)`: due within 3 days of the job's completion (000);
+- `schedule_complaint_followup(complaint_id)`: the second follow-up call
+  after a complaint is resolved (二次回访); major complaints dial first;
+- `request_callback(customer_id, phone, window, call_id)`: the IVR choice;
+- survey verification samples and campaign lists: `crm.services.callback_lists`.
+
+A callback whose customer or number is on the do-not-call list is stored and
+at once cancelled with disposition `do_not_call`: it is reported, never dialled
+(the dispatcher checks again just before every dial).
+
+Results: `record_dial_result` / `record_call_ended` (from the carrier, any
+number of times, in any order: a result already recorded, or a late one for an
+attempt that is no longer the callback's current one, changes nothing),
+`complete_callback` (the flow or a callback agent by hand) and
+`record_verification` (the survey becomes verified or disputed, with an audit
+row). The dialing itself is in `crm.services.callback_dispatch`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from crm.call_windows import CallWindow, RequestedWindowHours, next_allowed_time, requested_window
+from crm.callbacks import (
+    CallbackAction,
+    CallbackAttempt,
+    CallbackDeadlines,
+    RetryPolicy,
+    after_attempt,
+    callback_transition,
+    deadline_for,
+    may_call,
+    priority_for,
+)
+from crm.enums import CallbackKind, CallbackState, CallbackWindow, DialOutcome, Severity
+from crm.errors import CrmError, InvalidTransition
+from crm.identity import Identity
+from crm.phones import mask_phone
+from crm.services.callback_ports import (
+    DEFAULT_FLOWS,
+    AttemptRecord,
+    CallbackRecord,
+    CallbackRepository,
+    CustomerContact,
+    Dialer,
+    DialLookup,
+    DialRejected,
+    DialRequest,
+    DialStarted,
+    NewCallback,
+    PlacedAttempt,
+)
+
+if TYPE_CHECKING:
+    from crm.services.unit_of_work import UnitOfWork
+
+__all__ = [
+    "DEFAULT_FLOWS", "AttemptRecord", "CallbackRecord", "CallbackRepository", "Dialer",
+    "DialLookup", "DialRejected", "DialRequest", "DialStarted", "NewCallback", "PlacedAttempt",
+    "CallbackConflict", "CannotSchedule", "UnknownCallback", "schedule_post_repair",
+    "schedule_complaint_followup", "request_callback", "schedule_completed_jobs",
+    "record_dial_result", "record_call_ended", "complete_callback", "record_verification",
+    "call_now", "due_on", "past_deadline",
+]
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+S = CallbackState
+CALL_TTL = timedelta(hours=1)  # a call in progress is looked up at the carrier after this
+FAR = timedelta(days=3650)
+
+
+class UnknownCallback(CrmError, LookupError):
+    http_status = 404
+
+
+class CannotSchedule(CrmError, ValueError):
+    """The source exists but no callback can be made (no phone, not completed...)."""
+
+    http_status = 422
+
+
+class CallbackConflict(InvalidTransition):
+    http_status = 409
+
+
+def parse_hhmm(value: str) -> time:
+    return time.fromisoformat(value)
+
+
+def window_of(cb: CallbackRecord) -> CallWindow:
+    return CallWindow(parse_hhmm(cb.window_start), parse_hhmm(cb.window_end))
+
+
+async def _create(repo: CallbackRepository, new: NewCallback, contact_dnc: bool,
+                  now: datetime) -> CallbackRecord:
+    """Insert `new` once; cancel it at once when a do-not-call mark forbids the call."""
+    record, created = await repo.add(new)
+    if not created:
+        return record
+    blocked = contact_dnc or bool(await repo.blocked_by_dnc([record]))
+    if not may_call(contact_dnc, blocked, new.kind):
+        cancelled = callback_transition(record.state, CallbackAction.CANCEL)
+        await repo.change(record.id, S.SCHEDULED, {
+            "state": cancelled, "disposition": "do_not_call", "completed_at": now})
+        record = replace(record, state=cancelled, disposition="do_not_call", completed_at=now)
+        log.info("callback %s not dialled: do-not-call (%s)", record.id, mask_phone(new.phone))
+    return record
+
+
+def _first_try(now: datetime, due: datetime, tz: str, window: CallWindow) -> datetime:
+    return next_allowed_time(max(now, due), ZoneInfo(tz), window)
+
+
+async def _contact(repo: CallbackRepository, customer_id: int) -> CustomerContact:
+    contact = await repo.customer_contact(customer_id)
+    if contact is None:
+        raise UnknownCallback(f"no customer {customer_id}; create the customer first")
+    if contact.phone is None:
+        raise CannotSchedule(f"customer {customer_id} has no phone number; add one to call back")
+    return contact
+
+
+async def schedule_post_repair(
+    job_id: int, uow: UnitOfWork, clock: Clock, deadlines: CallbackDeadlines | None = None
+) -> CallbackRecord:
+    """The post-repair callback of a completed job: deadline = completion + 3 days."""
+    now = clock()
+    async with uow:
+        repo = uow.callbacks
+        job = await repo.job_facts(job_id)
+        if job is None:
+            raise UnknownCallback(f"no service job {job_id}")
+        if job.completed_at is None:
+            raise CannotSchedule(f"job {job_id} is not completed; mark it completed first")
+        contact = await _contact(repo, job.customer_id)
+        assert contact.phone is not None
+        window = CallWindow()
+        record = await _create(repo, NewCallback(
+            source_key=f"post-repair:{job_id}", kind=CallbackKind.POST_REPAIR,
+            phone=contact.phone, timezone=contact.timezone,
+            priority=priority_for(CallbackKind.POST_REPAIR), due_at=job.completed_at,
+            deadline_at=deadline_for(CallbackKind.POST_REPAIR, job.completed_at, deadlines),
+            next_attempt_at=_first_try(now, job.completed_at, contact.timezone, window),
+            customer_id=job.customer_id, job_id=job_id,
+        ), contact.do_not_call, now)
+        await uow.commit()
+        return record
+
+
+async def schedule_completed_jobs(
+    uow_factory: Callable[[], UnitOfWork], clock: Clock, lookback: timedelta = timedelta(days=3)
+) -> int:
+    """Periodic job: a post-repair callback for every job completed in `lookback` without one."""
+    now = clock()
+    async with uow_factory() as uow:
+        job_ids = await uow.callbacks.completed_jobs_without_callback(now - lookback, now)
+    made = 0
+    for job_id in job_ids:
+        try:
+            await schedule_post_repair(job_id, uow_factory(), clock)
+            made += 1
+        except CannotSchedule as exc:
+            log.warning("post-repair callback for job %s not scheduled: %s", job_id, exc)
+    return made
+
+
+async def schedule_complaint_followup(
+    complaint_id: int, uow: UnitOfWork, clock: Clock, deadlines: CallbackDeadlines | None = None
+) -> CallbackRecord:
+    """The follow-up call of a resolved complaint (deadline = resolution + 2 days).
+
+    One per resolution: a complaint reopened and resolved again gets a new one.
+    """
+    now = clock()
+    async with uow:
+        repo = uow.callbacks
+        complaint = await repo.complaint_facts(complaint_id)
+        if complaint is None:
+            raise UnknownCallback(f"no complaint {complaint_id}")
+        if complaint.resolved_at is None:
+            raise CannotSchedule(f"complaint {complaint_id} is not resolved yet; resolve it first")
+        contact = await _contact(repo, complaint.customer_id)
+        assert contact.phone is not None
+        kind = CallbackKind.COMPLAINT_FOLLOWUP
+        resolved = complaint.resolved_at
+        record = await _create(repo, NewCallback(
+            source_key=f"complaint-followup:{complaint_id}:{resolved:%Y%m%dT%H%M%S}",
+            kind=kind, phone=contact.phone, timezone=contact.timezone,
+            priority=priority_for(kind, Severity(complaint.severity)), due_at=resolved,
+            deadline_at=deadline_for(kind, resolved, deadlines),
+            next_attempt_at=_first_try(now, resolved, contact.timezone, CallWindow()),
+            customer_id=complaint.customer_id, complaint_id=complaint_id,
+        ), contact.do_not_call, now)
+        await uow.commit()
+        return record
+
+
+async def request_callback(
+    customer_id: int | None, phone: str, window: CallbackWindow, call_id: int | None,
+    uow: UnitOfWork, clock: Clock, tz: tzinfo | str | None = None,
+    hours: RequestedWindowHours | None = None,
+) -> CallbackRecord:
+    """A callback the caller asked for on the IVR, in the window they chose.
+
+    `tz` defaults to the customer's zone (Asia/Shanghai without a customer).
+    Raises `WindowUnavailable` for "today" after 20:00. One per inbound call.
+    """
+    now = clock()
+    hours = hours or RequestedWindowHours()
+    async with uow:
+        repo = uow.callbacks
+        contact = await repo.customer_contact(customer_id) if customer_id is not None else None
+        zone_name = tz if isinstance(tz, str) else (
+            getattr(tz, "key", None) or (contact.timezone if contact else "Asia/Shanghai"))
+        zone = ZoneInfo(zone_name)
+        earliest, deadline = requested_window(CallbackWindow(window), now, zone, hours)
+        start, end = {
+            CallbackWindow.TODAY: (hours.day_start, hours.today_end),
+            CallbackWindow.TOMORROW_MORNING: hours.morning,
+            CallbackWindow.TOMORROW_AFTERNOON: hours.afternoon,
+        }[CallbackWindow(window)]
+        key = f"requested:call:{call_id}" if call_id is not None else (
+            f"requested:{customer_id}:{phone}:{earliest:%Y%m%dT%H%M}")
+        record = await _create(repo, NewCallback(
+            source_key=key, kind=CallbackKind.REQUESTED, phone=phone, timezone=zone_name,
+            priority=priority_for(CallbackKind.REQUESTED), due_at=earliest, deadline_at=deadline,
+            next_attempt_at=_first_try(now, earliest, zone_name, CallWindow(start, end)),
+            window_start=f"{start:%H:%M}", window_end=f"{end:%H:%M}",
+            customer_id=customer_id, requested_call_id=call_id, data={"window": str(window)},
+        ), bool(contact and contact.do_not_call), now)
+        await uow.commit()
+        return record
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def _after_outcome(
+    cb: CallbackRecord, outcome: DialOutcome, now: datetime, policy: RetryPolicy
+) -> dict[str, Any]:
+    """The changes to `cb` (dialing or unknown) once its current attempt ended with `outcome`."""
+    policy = replace(policy, max_attempts=cb.max_attempts)
+    state, next_due = after_attempt(
+        CallbackAttempt(cb.state, max(cb.attempts - 1, 0), cb.deadline_at or now + FAR),
+        outcome, now, policy, ZoneInfo(cb.timezone), window_of(cb),
+    )
+    if state is S.IN_CALL:
+        return {"state": state, "claim_expires_at": now + CALL_TTL}
+    changes: dict[str, Any] = {"state": state, "claimed_by": None, "claim_expires_at": None}
+    if state is S.RETRY_WAIT:
+        changes["next_attempt_at"] = next_due
+    else:
+        changes.update(disposition=str(outcome) if state is S.FAILED else "expired",
+                       completed_at=now)
+    return changes
+
+
+async def record_dial_result(
+    attempt_id: str, outcome: DialOutcome | str, carrier_call_id: str | None,
+    uow: UnitOfWork, clock: Clock, policy: RetryPolicy | None = None,
+) -> CallbackState | None:
+    """Apply the carrier's answer for one attempt; returns the new state, None if nothing changed.
+
+    Answered -> in_call; busy / no answer / congestion / failed -> retry_wait
+    with backoff, failed or expired (`crm.callbacks.after_attempt`).
+    """
+    outcome = DialOutcome(outcome)
+    now = clock()
+    async with uow:
+        repo = uow.callbacks
+        found = await repo.attempt_and_callback(attempt_id)
+        if found is None:
+            raise UnknownCallback(f"no callback attempt {attempt_id!r}")
+        attempt, cb = found
+        if attempt.result is not None:
+            return None  # already recorded (the same report twice, or reconciled)
+        if cb.current_attempt_id != attempt_id or cb.state not in (
+            S.DIALING, S.UNKNOWN
+        ):
+            return None  # a late report for an attempt the callback has moved past
+        changes = _after_outcome(cb, outcome, now, policy or RetryPolicy())
+        if not await repo.change(cb.id, cb.state, changes, expect_attempt=attempt_id):
+            return None
+        ended = None if outcome is DialOutcome.ANSWERED else now
+        await repo.settle_attempt(attempt_id, str(outcome), ended, carrier_call_id)
+        await uow.commit()
+        return CallbackState(changes["state"])
+
+
+async def record_call_ended(
+    attempt_id: str, uow: UnitOfWork, clock: Clock, disposition: str = "answered"
+) -> CallbackState | None:
+    """The answered call hung up: in_call -> completed (unless the flow already completed it)."""
+    now = clock()
+    async with uow:
+        repo = uow.callbacks
+        found = await repo.attempt_and_callback(attempt_id)
+        if found is None:
+            raise UnknownCallback(f"no callback attempt {attempt_id!r}")
+        attempt, cb = found
+        if attempt.ended_at is not None:
+            return None
+        state: CallbackState | None = None
+        if cb.current_attempt_id == attempt_id and cb.state in (
+            S.DIALING, S.IN_CALL, S.UNKNOWN
+        ):
+            state = callback_transition(
+                S.IN_CALL if cb.state is S.DIALING else cb.state, CallbackAction.COMPLETE
+            )
+            changed = await repo.change(cb.id, cb.state, {
+                "state": state, "disposition": cb.disposition or disposition, "completed_at": now,
+                "claimed_by": None, "claim_expires_at": None}, expect_attempt=attempt_id)
+            if not changed:
+                return None
+            await repo.record_contact(cb, now, None, disposition, "outbound callback answered")
+        await repo.settle_attempt(attempt_id, attempt.result or "answered", now)
+        await uow.commit()
+        return state
+
+
+_TO_COMPLETE: dict[CallbackState, tuple[CallbackAction, ...]] = {
+    S.IN_CALL: (CallbackAction.COMPLETE,),
+    S.UNKNOWN: (CallbackAction.COMPLETE,),
+    S.DIALING: (CallbackAction.ANSWER, CallbackAction.COMPLETE),
+    S.CLAIMED: (CallbackAction.DIAL, CallbackAction.ANSWER, CallbackAction.COMPLETE),
+    S.SCHEDULED: (CallbackAction.CLAIM, CallbackAction.DIAL, CallbackAction.ANSWER,
+                  CallbackAction.COMPLETE),
+    S.RETRY_WAIT: (CallbackAction.RETRY_DUE, CallbackAction.CLAIM, CallbackAction.DIAL,
+                   CallbackAction.ANSWER, CallbackAction.COMPLETE),
+}
+
+
+async def complete_callback(
+    callback_id: int, disposition: str, feedback: str | None, staff: Identity | None,
+    uow: UnitOfWork, clock: Clock,
+) -> CallbackRecord:
+    """Record how the callback ended (by the outbound flow, or by hand after a manual call).
+
+    A callback not in a call (the agent phoned from a desk phone) gets a
+    `manual` attempt row. A verification callback with disposition
+    `confirmed` / `disputed` verifies / disputes its survey in the same step.
+    Completing again with the same disposition and feedback changes nothing.
+    """
+    now = clock()
+    disposition = disposition.strip()
+    if not disposition:
+        raise CannotSchedule("disposition is required (e.g. satisfied, dissatisfied, unreached)")
+    async with uow:
+        repo = uow.callbacks
+        cb = await repo.get(callback_id)
+        if cb is None:
+            raise UnknownCallback(f"no callback {callback_id}")
+        if cb.state is S.COMPLETED and (cb.disposition, cb.feedback) == (disposition, feedback):
+            return cb
+        steps = _TO_COMPLETE.get(cb.state)
+        if steps is None:
+            raise CallbackConflict(f"callback {callback_id} is already {cb.state}; "
+                                   "open a new callback to call again")
+        state = cb.state
+        for step in steps:
+            state = callback_transition(state, step)
+        attempt_id = cb.current_attempt_id
+        attempts = cb.attempts
+        if cb.state in (S.SCHEDULED, S.RETRY_WAIT, S.CLAIMED):
+            attempt_id, attempts = f"manual-{callback_id}-{cb.attempts + 1}", cb.attempts + 1
+            await repo.add_attempt(AttemptRecord(
+                attempt_id, callback_id, attempts, now, staff.label if staff else "manual",
+                "manual", None, "answered", now))
+        elif attempt_id is not None:
+            await repo.settle_attempt(attempt_id, "answered", now)
+        ok = await repo.change(callback_id, cb.state, {
+            "state": state, "disposition": disposition, "feedback": feedback, "completed_at": now,
+            "claimed_by": None, "claim_expires_at": None, "current_attempt_id": attempt_id,
+            "attempts": attempts,
+            "assigned_staff_id": staff.staff_id if staff else cb.assigned_staff_id,
+        })
+        if not ok:
+            raise CallbackConflict(f"callback {callback_id} changed meanwhile; reload and retry")
+        if cb.kind is CallbackKind.SURVEY_VERIFICATION and cb.survey_id is not None and (
+            disposition in ("confirmed", "disputed")
+        ):
+            await _verify(repo, cb.survey_id, disposition == "confirmed",
+                          staff.staff_id if staff else None, now, feedback)
+        await repo.record_contact(cb, now, staff.staff_id if staff else None, disposition, feedback)
+        await uow.commit()
+        done = await repo.get(callback_id)
+        assert done is not None
+        return done
+
+
+async def call_now(callback_id: int, staff: Identity, uow: UnitOfWork, clock: Clock) -> None:
+    """Click to call: the dispatcher dials this callback on its next pass (window and DNC apply)."""
+    async with uow:
+        repo = uow.callbacks
+        cb = await repo.get(callback_id)
+        if cb is None:
+            raise UnknownCallback(f"no callback {callback_id}")
+        if cb.state not in (S.SCHEDULED, S.RETRY_WAIT):
+            raise CallbackConflict(f"callback {callback_id} is {cb.state}; it cannot be dialled now")
+        now = clock()
+        await repo.change(callback_id, cb.state, {
+            "state": S.SCHEDULED, "priority": 0, "next_attempt_at": min(now, cb.next_attempt_at),
+            "assigned_staff_id": staff.staff_id})
+        await uow.commit()
+
+
+# --- survey verification -----------------------------------------------------------------
+
+
+async def _verify(repo: CallbackRepository, survey_id: int, confirmed: bool,
+                  actor_id: int | None, now: datetime, note: str | None) -> str:
+    survey = await repo.survey_facts(survey_id)
+    if survey is None:
+        raise UnknownCallback(f"no survey {survey_id}")
+    if survey.verification == "first_hand":
+        raise CallbackConflict(f"survey {survey_id} was answered first-hand; nothing to verify")
+    wanted = "verified" if confirmed else "disputed"
+    if survey.verification != wanted:
+        await repo.set_survey_verification(survey_id, wanted, actor_id, now, note)
+    return wanted
+
+
+async def record_verification(
+    survey_id: int, confirmed: bool, uow: UnitOfWork, clock: Clock,
+    actor_id: int | None = None, note: str | None = None,
+) -> str:
+    """The customer confirmed (verified) or contradicted (disputed) the survey's grades."""
+    async with uow:
+        result = await _verify(uow.callbacks, survey_id, confirmed, actor_id, clock(), note)
+        await uow.commit()
+        return result
+
+
+# --- lists for the staff page and the reports ----------------------------------------------
+
+
+async def due_on(day_start: datetime, day_end: datetime, uow: UnitOfWork) -> list[CallbackRecord]:
+    """Open callbacks whose next try falls before `day_end` (today's work list)."""
+    async with uow:
+        return await uow.callbacks.due_between(day_start, day_end)
+
+
+async def past_deadline(uow: UnitOfWork, clock: Clock) -> list[CallbackRecord]:
+    """Callbacks whose deadline passed without a completed call (open, failed or expired)."""
+    async with uow:
+        return await uow.callbacks.past_deadline(clock())

@@ -1,0 +1,116 @@
+"""Survey verification samples and campaign lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from callcenter.clock import FixedClock
+from callcenter.storage.engine import Database
+from callcenter.storage.tables import Callback, DoNotCall, Survey, SurveyAudit
+from callcenter.storage.uow import SqlUnitOfWork
+from crm.enums import CallbackKind
+from crm.errors import InvalidCallWindow
+from crm.services.callback_lists import (
+    parse_campaign_csv,
+    parse_window,
+    schedule_survey_verifications,
+    upload_campaign,
+)
+from crm.services.callbacks import CallbackConflict, complete_callback, record_verification
+from tests import factories
+from tests.callbacks import builders
+
+Uow = Callable[[], SqlUnitOfWork]
+MAY = datetime(2026, 5, 10, 2, 0, tzinfo=UTC)
+
+
+async def surveys(db: Database, department_id: int, customer_id: int, n: int,
+                  source: str = "agent") -> list[int]:
+    return [(await builders.survey(db, department_id=department_id, customer_id=customer_id,
+                                   surveyed_at=MAY + timedelta(hours=i), source=source)).id
+            for i in range(n)]
+
+
+async def test_verification_sample_is_ten_percent_with_at_least_three_per_department(
+    db: Database, uow: Uow, clock: FixedClock
+) -> None:
+    big = await factories.department(db, "BIG")
+    small = await factories.department(db, "SMALL")
+    customer = await factories.customer(db)
+    await surveys(db, big.id, customer.id, 45)  # ceil(4.5) = 5
+    await surveys(db, small.id, customer.id, 4)  # minimum 3
+    await surveys(db, small.id, customer.id, 6, source="ivr")  # first-hand: never sampled
+    picked = await schedule_survey_verifications("2026-05", uow(), clock)
+    assert len(picked) == 5 + 3
+    async with db.sessions() as session:
+        kinds = await session.scalar(select(func.count()).select_from(Callback).where(
+            Callback.kind == CallbackKind.SURVEY_VERIFICATION))
+    assert kinds == 8
+    assert await schedule_survey_verifications("2026-05", uow(), clock) == picked
+
+
+async def test_confirmed_verification_marks_the_survey_verified_with_an_audit_row(
+    db: Database, uow: Uow, clock: FixedClock
+) -> None:
+    customer = await factories.customer(db)
+    (survey_id,) = await surveys(db, (await factories.department(db)).id, customer.id, 1)
+    assert await record_verification(survey_id, True, uow(), clock) == "verified"
+    assert await record_verification(survey_id, True, uow(), clock) == "verified"
+    async with db.sessions() as session:
+        survey = await session.get(Survey, survey_id)
+        audits = await session.scalar(select(func.count()).select_from(SurveyAudit))
+    assert survey is not None and survey.verification == "verified"
+    assert audits == 1
+
+
+async def test_customer_contradicting_the_grades_disputes_the_survey_from_the_callback(
+    db: Database, uow: Uow, clock: FixedClock
+) -> None:
+    customer = await factories.customer(db)
+    (survey_id,) = await surveys(db, (await factories.department(db)).id, customer.id, 1)
+    await schedule_survey_verifications("2026-05", uow(), clock)
+    async with db.sessions() as session:
+        cb_id = await session.scalar(select(Callback.id).where(Callback.survey_id == survey_id))
+    assert cb_id is not None
+    done = await complete_callback(cb_id, "disputed", "says attitude was D", None, uow(), clock)
+    assert done.state == "completed"
+    async with db.sessions() as session:
+        survey = await session.get(Survey, survey_id)
+    assert survey is not None and survey.verification == "disputed"
+
+
+async def test_first_hand_survey_cannot_be_verified(db: Database, uow: Uow, clock: FixedClock) -> None:
+    customer = await factories.customer(db)
+    (survey_id,) = await surveys(db, (await factories.department(db)).id, customer.id, 1, "ivr")
+    with pytest.raises(CallbackConflict):
+        await record_verification(survey_id, False, uow(), clock)
+
+
+def test_campaign_csv_reports_every_bad_line() -> None:
+    parsed = parse_campaign_csv("phone,customer_reference,name\n13800138000,,A\nabc,,B\n"
+                                "138 0013 8000,,A again\n+12125550123,C-9,C\n")
+    assert [r.phone for r in parsed.rows] == ["+8613800138000", "+12125550123"]
+    assert [b.line for b in parsed.bad] == [3]
+
+
+def test_campaign_window_may_not_reach_into_quiet_hours() -> None:
+    with pytest.raises(InvalidCallWindow):
+        parse_window("08:00-22:00")
+
+
+async def test_uploading_a_campaign_twice_adds_each_number_once_and_skips_dnc(
+    db: Database, uow: Uow, clock: FixedClock
+) -> None:
+    await factories.add(db, DoNotCall(e164="+8613900139000"))
+    rows = parse_campaign_csv("phone,name\n13800138000,A\n13900139000,B\n").rows
+    window = parse_window("10:00-18:00")
+    campaign_id, _ = await upload_campaign("spring", "campaign", window, rows, uow(), clock)
+    await upload_campaign("spring", "campaign", window, rows, uow(), clock)
+    async with db.sessions() as session:
+        states = sorted((await session.execute(
+            select(Callback.state).where(Callback.campaign_id == campaign_id))).scalars())
+    assert states == ["cancelled", "scheduled"]
