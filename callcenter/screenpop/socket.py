@@ -1,0 +1,75 @@
+"""`GET /agent/ws`: the agent page's WebSocket.
+
+Guarantees: only a logged-in agent (or manager / admin) connects, and only
+from our own origin (no cross-site WebSocket hijacking with the session
+cookie). On connect the socket gets `{"type": "state"}` with the agent's
+status and current offer, so a reconnecting browser shows the ringing or
+answered call again. The page may send `{"type": "status", "status":
+"ready" | "not_ready"}` and `{"type": "ping"}`; anything else is answered with
+an `error` message, never by closing the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from callcenter.screenpop.offers import AgentStatus, message
+from callcenter.screenpop.service import ScreenPop
+from callcenter.web.auth import current, requires
+from crm.enums import Role
+
+log = logging.getLogger(__name__)
+SCREENPOP = "screenpop"
+
+
+def service(app: web.Application) -> ScreenPop:
+    from callcenter.appkeys import SERVICES
+
+    found = app[SERVICES].get(SCREENPOP)
+    if found is None:
+        raise web.HTTPServiceUnavailable(reason="screen-pop is starting; retry in a moment")
+    return found  # type: ignore[no-any-return]
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True  # not a browser (bench, tests): the session cookie still decides
+    return urlsplit(origin).netloc == request.host
+
+
+@requires(Role.AGENT, Role.MANAGER)
+async def agent_socket(request: web.Request) -> web.StreamResponse:
+    if not _same_origin(request):
+        raise web.HTTPForbidden(reason="WebSocket from another site refused")
+    identity = current(request)
+    pop = service(request.app)
+    ws = web.WebSocketResponse(heartbeat=25.0)
+    await ws.prepare(request)
+    pop.hub.add(identity.staff_id, ws)
+    try:
+        status, offer = await pop.state_of(identity.staff_id)
+        await ws.send_json(message("state", status=status, offer=offer, staff_id=identity.staff_id,
+                                   name=identity.name))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(msg.data)
+                kind = data.get("type")
+            except (ValueError, AttributeError):
+                await ws.send_json(message("error", error="send JSON objects"))
+                continue
+            if kind == "ping":
+                await ws.send_json(message("pong"))
+            elif kind == "status" and data.get("status") in ("ready", "not_ready"):
+                await pop.set_status(identity.staff_id, AgentStatus(data["status"]))
+            else:
+                await ws.send_json(message("error", error=f"unknown message {kind!r}"))
+    finally:
+        pop.hub.remove(identity.staff_id, ws)
+    return ws

@@ -1,0 +1,314 @@
+"""SQL implementation of `CustomerRepository` (crm.services.customers).
+
+Guarantees: returns `crm.customers` dataclasses, never ORM rows; the unique
+index on `customer_phones.e164` decides races (a lost insert is undone by its
+SAVEPOINT and the winner is returned); `merge` moves every row that points at
+the source customer before deleting it, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from callcenter.storage.tables import (
+    Call,
+    Callback,
+    Complaint,
+    Contact,
+    CustomerPhone,
+    Lead,
+    ServiceJob,
+    Staff,
+    Survey,
+)
+from callcenter.storage.tables import (
+    Customer as CustomerRow,
+)
+from crm.customers import (
+    CallEntry,
+    ComplaintSummary,
+    ContactEntry,
+    Customer,
+    CustomerCard,
+    JobSummary,
+    LeadSummary,
+    Phone,
+    PhoneTaken,
+    SurveySummary,
+)
+from crm.enums import ContactKind, LeadState, ValueGrade
+from crm.services.customers import ContactDraft, CustomerDraft, DuplicateJob, JobRecord
+
+PROFILE = (
+    "name", "reference", "company", "title", "address", "language", "timezone",
+    "vip_high_spend", "vip_official", "vip_public_figure", "vip_journalist", "do_not_call",
+    "verified", "preferences", "equipment", "department_id",
+)
+# Every table whose rows follow a customer through a merge.
+OWNED = (Call, Contact, Complaint, ServiceJob, Survey, Lead, Callback)
+
+
+def _grade(value: str) -> ValueGrade:
+    return ValueGrade(value) if value in ValueGrade._value2member_map_ else ValueGrade.NORMAL
+
+
+def to_customer(row: CustomerRow, phones: list[CustomerPhone]) -> Customer:
+    ordered = sorted(phones, key=lambda p: (not p.is_primary, p.id))
+    return Customer(
+        customer_id=row.id,
+        phones=tuple(Phone(p.e164, p.label, p.is_primary) for p in ordered),
+        value_grade=_grade(row.value_grade),
+        **{name: getattr(row, name) for name in PROFILE},
+    )
+
+
+def _job(row: ServiceJob) -> JobRecord:
+    return JobRecord(
+        row.id, row.reference, row.customer_id, row.technician_id, row.department_id,
+        row.description, row.completed_at,
+    )
+
+
+class SqlCustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _phones(self, customer_id: int) -> list[CustomerPhone]:
+        rows = await self.session.scalars(
+            select(CustomerPhone).where(CustomerPhone.customer_id == customer_id)
+        )
+        return list(rows)
+
+    async def get(self, customer_id: int) -> Customer | None:
+        row = await self.session.get(CustomerRow, customer_id, populate_existing=True)
+        if row is None:
+            return None
+        return to_customer(row, await self._phones(row.id))
+
+    async def by_phone(self, e164: str) -> Customer | None:
+        owner = await self.session.scalar(
+            select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
+        )
+        return None if owner is None else await self.get(owner)
+
+    async def add(self, draft: CustomerDraft) -> Customer:
+        values = {name: getattr(draft, name) for name in PROFILE}
+        row = CustomerRow(value_grade=draft.value_grade.value, **values)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+                for i, e164 in enumerate(draft.phones):
+                    self.session.add(CustomerPhone(customer_id=row.id, e164=e164, is_primary=i == 0))
+                await self.session.flush()
+        except IntegrityError as exc:
+            raise PhoneTaken(
+                "a number or the reference already belongs to another customer"
+            ) from exc
+        found = await self.get(row.id)
+        assert found is not None
+        return found
+
+    async def add_unknown_caller(self, e164: str, timezone: str) -> Customer:
+        try:
+            async with self.session.begin_nested():
+                row = CustomerRow(name="", verified=False, timezone=timezone)
+                self.session.add(row)
+                await self.session.flush()
+                self.session.add(CustomerPhone(customer_id=row.id, e164=e164, is_primary=True))
+                await self.session.flush()
+        except IntegrityError:
+            winner = await self.by_phone(e164)
+            if winner is None:
+                raise
+            return winner
+        found = await self.get(row.id)
+        assert found is not None
+        return found
+
+    async def save(self, customer: Customer) -> None:
+        values = {name: getattr(customer, name) for name in PROFILE}
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    update(CustomerRow)
+                    .where(CustomerRow.id == customer.customer_id)
+                    .values(value_grade=ValueGrade(customer.value_grade).value, **values)
+                )
+        except IntegrityError as exc:
+            raise PhoneTaken("this reference already belongs to another customer") from exc
+
+    async def add_phone(self, customer_id: int, phone: Phone) -> None:
+        try:
+            async with self.session.begin_nested():
+                if phone.is_primary:
+                    await self.session.execute(
+                        update(CustomerPhone)
+                        .where(CustomerPhone.customer_id == customer_id)
+                        .values(is_primary=False)
+                    )
+                self.session.add(CustomerPhone(
+                    customer_id=customer_id, e164=phone.e164, label=phone.label,
+                    is_primary=phone.is_primary,
+                ))
+                await self.session.flush()
+        except IntegrityError as exc:
+            raise PhoneTaken("this number already belongs to another customer") from exc
+
+    async def remove_phone(self, customer_id: int, e164: str) -> bool:
+        result = await self.session.execute(
+            delete(CustomerPhone).where(
+                CustomerPhone.customer_id == customer_id, CustomerPhone.e164 == e164
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def merge(self, source_id: int, target_id: int) -> None:
+        await self.session.execute(
+            update(CustomerPhone)
+            .where(CustomerPhone.customer_id == source_id)
+            .values(customer_id=target_id, is_primary=False)
+        )
+        for table in OWNED:
+            await self.session.execute(
+                update(table).where(table.customer_id == source_id).values(customer_id=target_id)
+            )
+        await self.session.execute(delete(CustomerRow).where(CustomerRow.id == source_id))
+        self.session.expunge_all()
+
+    async def add_contact(self, contact: ContactDraft) -> int:
+        row = Contact(
+            customer_id=contact.customer_id, kind=ContactKind(contact.kind).value, at=contact.at,
+            call_id=contact.call_id, staff_id=contact.staff_id, job_id=contact.job_id,
+            complaint_id=contact.complaint_id, subject=contact.subject,
+            disposition=contact.disposition, summary=contact.summary, notes=contact.notes,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def contact_for_call(self, call_id: int) -> int | None:
+        found = await self.session.scalar(
+            select(Contact.id).where(Contact.call_id == call_id).order_by(Contact.id).limit(1)
+        )
+        return None if found is None else int(found)
+
+    async def update_contact(self, contact_id: int, **values: object) -> None:
+        await self.session.execute(update(Contact).where(Contact.id == contact_id).values(**values))
+
+    async def add_job(self, job: JobRecord) -> JobRecord:
+        row = ServiceJob(
+            reference=job.reference, customer_id=job.customer_id, technician_id=job.technician_id,
+            department_id=job.department_id, description=job.description,
+            completed_at=job.completed_at,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError as exc:
+            raise DuplicateJob(
+                f"job reference {job.reference!r} exists, or the technician / department is unknown"
+            ) from exc
+        return _job(row)
+
+    async def get_job(self, job_id: int) -> JobRecord | None:
+        row = await self.session.get(ServiceJob, job_id)
+        return None if row is None else _job(row)
+
+    async def jobs(self, customer_id: int | None, *, limit: int, offset: int) -> list[JobRecord]:
+        query = select(ServiceJob).order_by(ServiceJob.id.desc()).limit(limit).offset(offset)
+        if customer_id is not None:
+            query = query.where(ServiceJob.customer_id == customer_id)
+        return [_job(r) for r in await self.session.scalars(query)]
+
+    async def search(
+        self, *, text: str | None, department_id: int | None, limit: int, offset: int
+    ) -> list[Customer]:
+        query = select(CustomerRow).order_by(CustomerRow.id).limit(limit).offset(offset)
+        if department_id is not None:
+            query = query.where(
+                or_(CustomerRow.department_id == department_id, CustomerRow.department_id.is_(None))
+            )
+        if text:
+            like = f"%{text.strip()}%"
+            digits = "".join(ch for ch in text if ch.isdigit())
+            by_phone = select(CustomerPhone.customer_id).where(
+                CustomerPhone.e164.like(f"%{digits}%") if digits else CustomerPhone.id.is_(None)
+            )
+            query = query.where(or_(
+                CustomerRow.name.like(like), CustomerRow.reference.like(like),
+                CustomerRow.company.like(like), CustomerRow.id.in_(by_phone),
+            ))
+        rows = list(await self.session.scalars(query))
+        phones: dict[int, list[CustomerPhone]] = {r.id: [] for r in rows}
+        if rows:
+            for phone in await self.session.scalars(
+                select(CustomerPhone).where(CustomerPhone.customer_id.in_(list(phones)))
+            ):
+                phones[phone.customer_id].append(phone)
+        return [to_customer(r, phones[r.id]) for r in rows]
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count(CustomerRow.id))) or 0)
+
+    # -- the card -------------------------------------------------------------------------
+
+    async def card(self, customer: Customer, *, history_limit: int = 50) -> CustomerCard:
+        params = {"cid": customer.customer_id, "lim": history_limit}
+        run = self.session.execute
+        jobs = [JobSummary(*row) for row in await run(CARD_JOBS, params)]
+        complaints = [ComplaintSummary(*row) for row in await run(CARD_COMPLAINTS, params)]
+        surveys = [SurveySummary(*row) for row in await run(CARD_SURVEYS, params)]
+        contacts = [ContactEntry(*row) for row in await run(CARD_CONTACTS, params)]
+        calls = [CallEntry(*row) for row in await run(CARD_CALLS, params)]
+        leads = [
+            LeadSummary(r[0], r[1], r[2], r[3], LeadState(r[4]), r[5], r[6], r[7])
+            for r in await run(CARD_LEADS, params)
+        ]
+        return CustomerCard(customer, jobs, complaints, surveys, contacts, calls, leads)
+
+
+# The card's statements are built once (column lists, bound customer id and limit): the
+# screen-pop runs them on every offered call.
+_cid, _lim = bindparam("cid"), bindparam("lim")
+_tech, _finder, _follower = aliased(Staff), aliased(Staff), aliased(Staff)
+CARD_JOBS = (
+    select(ServiceJob.id, ServiceJob.reference, ServiceJob.description, _tech.name,
+           ServiceJob.completed_at)
+    .outerjoin(_tech, _tech.id == ServiceJob.technician_id).where(ServiceJob.customer_id == _cid)
+    .order_by(ServiceJob.completed_at.desc().nulls_first(), ServiceJob.id.desc()).limit(_lim)
+)
+CARD_COMPLAINTS = (
+    select(Complaint.id, Complaint.ticket, Complaint.category, Complaint.state, Complaint.major,
+           Complaint.opened_at, _tech.name)
+    .outerjoin(_tech, _tech.id == Complaint.owner_id).where(Complaint.customer_id == _cid)
+    .order_by(Complaint.opened_at.desc(), Complaint.id.desc()).limit(_lim)
+)
+CARD_SURVEYS = (
+    select(Survey.id, Survey.surveyed_at, Survey.timeliness, Survey.quality, Survey.attitude,
+           Survey.verification)
+    .where(Survey.customer_id == _cid).order_by(Survey.surveyed_at.desc()).limit(_lim)
+)
+CARD_CONTACTS = (
+    select(Contact.id, Contact.kind, Contact.at, _tech.name, Contact.disposition, Contact.summary,
+           Contact.notes, Contact.call_id, Call.ivr_path, Call.disposition)
+    .outerjoin(_tech, _tech.id == Contact.staff_id).outerjoin(Call, Call.id == Contact.call_id)
+    .where(Contact.customer_id == _cid).order_by(Contact.at.desc(), Contact.id.desc()).limit(_lim)
+)
+CARD_CALLS = (
+    select(Call.id, Call.carrier, Call.direction, Call.started_at, Call.disposition, Call.ivr_path,
+           _tech.name, Call.duration_s)
+    .outerjoin(_tech, _tech.id == Call.agent_id).where(Call.customer_id == _cid)
+    .order_by(Call.started_at.desc(), Call.id.desc()).limit(_lim)
+)
+CARD_LEADS = (
+    select(Lead.id, Lead.need, Lead.equipment, Lead.demand_level, Lead.state, _finder.name,
+           _follower.name, Lead.follow_up_at)
+    .outerjoin(_finder, _finder.id == Lead.found_by_id)
+    .outerjoin(_follower, _follower.id == Lead.assigned_to_id)
+    .where(Lead.customer_id == _cid).order_by(Lead.id.desc()).limit(_lim)
+)

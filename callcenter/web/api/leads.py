@@ -1,0 +1,74 @@
+"""`/api/leads`: latent needs (004) followed up until won or lost; a win credits the finder."""
+
+from __future__ import annotations
+
+from callcenter.web.api.routing import ApiCall, api
+from callcenter.web.api.schemas import LeadActionIn, LeadActionOut, LeadCreate, LeadOut, LeadSearch
+from crm.enums import Role
+from crm.services import leads as svc
+
+READERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER, Role.SUPERVISOR)
+WRITERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER)
+
+
+def lead_out(record: svc.LeadRecord) -> LeadOut:
+    lead = record.lead
+    return LeadOut(
+        lead_id=lead.lead_id, customer_id=lead.customer_id, need=lead.need,
+        equipment=record.equipment, demand_level=lead.demand_level, state=lead.state,
+        found_by_id=lead.finder_id, assigned_to_id=lead.follower_id,
+        follow_up_at=record.follow_up_at, won_at=record.won_at, notes=record.notes,
+    )
+
+
+@api("GET", "/api/leads", summary="Leads, by customer, follower or state", roles=READERS,
+     tag="leads", query=LeadSearch, response=list[LeadOut])
+async def search(call: ApiCall) -> list[LeadOut]:
+    q: LeadSearch = call.query
+    if q.customer_id is not None:  # department check through the customer
+        from crm.services.customers import get_customer
+
+        await get_customer(q.customer_id, call.uow(), identity=call.identity)
+    found = await svc.list_leads(
+        call.uow(), customer_id=q.customer_id, assigned_to_id=q.assigned_to_id, state=q.state,
+        limit=q.limit, offset=q.offset,
+    )
+    return [lead_out(r) for r in found]
+
+
+@api("POST", "/api/leads", summary="Record a latent need; you are credited as its finder",
+     roles=WRITERS, tag="leads", body=LeadCreate, response=LeadOut, status=201)
+async def create(call: ApiCall) -> LeadOut:
+    body: LeadCreate = call.body
+    new = svc.NewLead(
+        customer_id=body.customer_id, need=body.need, demand_level=body.demand_level,
+        follow_up_staff_id=body.follow_up_staff_id, found_by_id=call.identity.staff_id,
+        equipment=body.equipment, notes=body.notes,
+    )
+    return lead_out(await svc.record_latent_need(new, call.uow(), at=call.now(), identity=call.identity))
+
+
+@api("GET", "/api/leads/{lead_id}", summary="One lead", roles=READERS, tag="leads", response=LeadOut)
+async def get(call: ApiCall) -> LeadOut:
+    record = await svc.get_lead(call.path_id("lead_id"), call.uow())
+    from crm.services.customers import get_customer
+
+    await get_customer(record.lead.customer_id, call.uow(), identity=call.identity)
+    return lead_out(record)
+
+
+@api("POST", "/api/leads/{lead_id}/actions", summary="contact / quote / win / lose a lead",
+     roles=WRITERS, tag="leads", body=LeadActionIn, response=LeadActionOut)
+async def act(call: ApiCall) -> LeadActionOut:
+    body: LeadActionIn = call.body
+    lead_id = call.path_id("lead_id")
+    record = await svc.get_lead(lead_id, call.uow())
+    from crm.services.customers import get_customer
+
+    await get_customer(record.lead.customer_id, call.uow(), identity=call.identity)
+    updated, credit = await svc.advance_lead(
+        lead_id, body.action, call.uow(), at=call.now(), closed_by=call.identity.staff_id,
+        note=body.note,
+    )
+    return LeadActionOut(lead=lead_out(updated),
+                         finder_credited_staff_id=credit.finder_id if credit else None)

@@ -1,0 +1,400 @@
+"""The API's request and response models (pydantic), which also feed `/api/openapi.json`.
+
+Guarantee: every input field is bounded (ids to 1..2**31-1, text to its column
+length), so a value that passes validation always fits the database; output
+models are built from the domain dataclasses with `from_attributes`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm.customers import CustomerCard, WrapUpDisposition
+from crm.enums import ComplaintCategory, ContactKind, LeadState, ValueGrade
+from crm.leads import LeadAction
+
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+PhoneText = Annotated[str, Field(min_length=1, max_length=64, examples=["138 0013 8000"])]
+Name = Annotated[str, Field(max_length=200)]
+Short = Annotated[str, Field(max_length=120)]
+Text = Annotated[str, Field(max_length=5000)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(In):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+# -- customers ----------------------------------------------------------------------------
+
+
+class PhoneOut(Out):
+    e164: str
+    label: str | None
+    is_primary: bool
+
+
+class CustomerOut(Out):
+    customer_id: int
+    name: str
+    phones: list[PhoneOut]
+    reference: str | None
+    company: str | None
+    title: str | None
+    address: str | None
+    language: str
+    timezone: str
+    value_grade: ValueGrade
+    vip_high_spend: bool
+    vip_official: bool
+    vip_public_figure: bool
+    vip_journalist: bool
+    do_not_call: bool
+    verified: bool
+    preferences: str | None
+    equipment: str | None
+    department_id: int | None
+
+
+class CustomerFields(In):
+    reference: Annotated[str, Field(max_length=80)] | None = None
+    company: Name | None = None
+    title: Short | None = None
+    address: Text | None = None
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    timezone: Annotated[str, Field(max_length=64)] = "Asia/Shanghai"
+    value_grade: ValueGrade = ValueGrade.NORMAL
+    vip_high_spend: bool = False
+    vip_official: bool = False
+    vip_public_figure: bool = False
+    vip_journalist: bool = False
+    do_not_call: bool = False
+    preferences: Text | None = None
+    equipment: Text | None = None
+    department_id: DbId | None = None
+
+
+class CustomerCreate(CustomerFields):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    phones: Annotated[list[PhoneText], Field(max_length=10)] = []
+
+
+class CustomerPatch(In):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    reference: Annotated[str, Field(max_length=80)] | None = None
+    company: Name | None = None
+    title: Short | None = None
+    address: Text | None = None
+    language: Literal["zh-CN", "en"] | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    value_grade: ValueGrade | None = None
+    vip_high_spend: bool | None = None
+    vip_official: bool | None = None
+    vip_public_figure: bool | None = None
+    vip_journalist: bool | None = None
+    do_not_call: bool | None = None
+    preferences: Text | None = None
+    equipment: Text | None = None
+    department_id: DbId | None = None
+
+
+class CustomerSearch(Page):
+    q: Annotated[str, Field(max_length=100)] | None = None
+
+
+class PhoneLink(In):
+    phone: PhoneText
+    label: Annotated[str, Field(max_length=40)] | None = None
+    primary: bool = False
+
+
+class MergeIn(In):
+    source_customer_id: DbId = Field(description="the unverified caller record to fold in")
+
+
+# -- the card -----------------------------------------------------------------------------
+
+
+class JobOut(Out):
+    job_id: int
+    reference: str
+    description: str | None
+    technician: str | None
+    completed_at: datetime | None
+
+
+class ComplaintOut(Out):
+    complaint_id: int
+    ticket: str
+    category: str
+    state: str
+    major: bool
+    opened_at: datetime
+    owner: str | None
+
+
+class SurveyOut(Out):
+    survey_id: int
+    surveyed_at: datetime
+    timeliness: str | None
+    quality: str | None
+    attitude: str | None
+    verification: str
+
+
+class ContactOut(Out):
+    contact_id: int
+    kind: str
+    at: datetime
+    staff: str | None
+    disposition: str | None
+    summary: str | None
+    notes: str | None
+    call_id: int | None
+    ivr_path: str | None
+    call_outcome: str | None
+
+
+class CallEntryOut(Out):
+    call_id: int
+    carrier: str
+    direction: str
+    started_at: datetime
+    disposition: str
+    ivr_path: str | None
+    agent: str | None
+    duration_s: float | None
+
+
+class LeadSummaryOut(Out):
+    lead_id: int
+    need: str
+    equipment: str | None
+    demand_level: int
+    state: LeadState
+    found_by: str | None
+    assigned_to: str | None
+    follow_up_at: datetime | None
+
+
+class CardOut(Out):
+    customer: CustomerOut
+    unknown_caller: bool
+    vip: list[str]
+    open_complaints: list[ComplaintOut]
+    jobs: list[JobOut]
+    complaints: list[ComplaintOut]
+    surveys: list[SurveyOut]
+    contacts: list[ContactOut]
+    calls: list[CallEntryOut]
+    leads: list[LeadSummaryOut]
+
+
+def card_out(card: CustomerCard) -> CardOut:
+    return CardOut.model_validate({
+        "customer": card.customer, "unknown_caller": card.unknown_caller,
+        "vip": [str(v) for v in card.vip], "open_complaints": card.open_complaints,
+        "jobs": card.jobs, "complaints": card.complaints, "surveys": card.surveys,
+        "contacts": card.contacts, "calls": card.calls, "leads": card.leads,
+    })
+
+
+# -- contacts and wrap-up -----------------------------------------------------------------
+
+
+class ContactCreate(In):
+    customer_id: DbId
+    kind: ContactKind
+    at: datetime | None = Field(None, description="aware time; default now")
+    job_id: DbId | None = None
+    subject: Annotated[str, Field(max_length=80)] | None = None
+    disposition: Annotated[str, Field(max_length=40)] | None = None
+    summary: Text | None = None
+    notes: Text | None = None
+
+
+class CreatedOut(Out):
+    id: int
+
+
+class LatentNeedIn(In):
+    need: Annotated[str, Field(min_length=1, max_length=2000)]
+    demand_level: int = Field(ge=1, le=3, description="1 low, 2 medium, 3 ready to buy")
+    follow_up_staff_id: DbId = Field(description="the named person who follows up")
+    equipment: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ComplaintIn(In):
+    category: ComplaintCategory
+    description: Annotated[str, Field(min_length=1, max_length=5000)]
+    emotional: bool = False
+    compensation_claimed: Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=2)] | None = None
+
+
+class WrapUpIn(In):
+    customer_id: DbId
+    disposition: WrapUpDisposition
+    notes: Text | None = None
+    subject: Annotated[str, Field(max_length=80)] | None = None
+    call_id: DbId | None = None
+    carrier: Literal["asterisk", "twilio"] | None = None
+    carrier_call_id: Annotated[str, Field(max_length=80)] | None = None
+    latent_need: LatentNeedIn | None = None
+    complaint: ComplaintIn | None = None
+
+
+class WrapUpOut(Out):
+    contact_id: int
+    lead_id: int | None
+    complaint_id: int | None
+    complaint_ticket: str | None
+
+
+# -- calls --------------------------------------------------------------------------------
+
+
+class CallOut(BaseModel):
+    id: int
+    carrier: str
+    carrier_call_id: str
+    direction: str
+    from_number: str | None
+    to_number: str | None
+    customer_id: int | None
+    agent_id: int | None
+    queue: str | None
+    started_at: datetime
+    queued_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    disposition: str
+    ivr_path: str | None
+
+
+class CallEventOut(BaseModel):
+    at: datetime
+    kind: str
+    node: str | None
+    detail: dict[str, object]
+
+
+class CallDetailOut(CallOut):
+    events: list[CallEventOut]
+
+
+class CallSearch(Page):
+    customer_id: DbId | None = None
+
+
+class OfferIn(In):
+    carrier: Literal["asterisk", "twilio"]
+    carrier_call_id: Annotated[str, Field(min_length=1, max_length=80)]
+    caller_number: Annotated[str, Field(max_length=64)]
+    agent: Annotated[str, Field(min_length=1, max_length=120)]
+    queue: Annotated[str, Field(max_length=80)] | None = None
+    ivr_path: Annotated[str, Field(max_length=500)] | None = None
+    at: datetime | None = None
+
+
+class OfferOut(BaseModel):
+    delivered_to: list[int] = Field(description="staff ids whose screens got the pop")
+
+
+# -- jobs ---------------------------------------------------------------------------------
+
+
+class JobCreate(In):
+    reference: Annotated[str, Field(min_length=1, max_length=80)]
+    customer_id: DbId
+    technician_id: DbId | None = None
+    department_id: DbId | None = None
+    description: Text | None = None
+    completed_at: datetime | None = None
+
+
+class JobDetailOut(BaseModel):
+    job_id: int
+    reference: str
+    customer_id: int
+    technician_id: int | None
+    department_id: int | None
+    description: str | None
+    completed_at: datetime | None
+
+
+class JobSearch(Page):
+    customer_id: DbId | None = None
+
+
+# -- leads --------------------------------------------------------------------------------
+
+
+class LeadCreate(In):
+    customer_id: DbId
+    need: Annotated[str, Field(min_length=1, max_length=2000)]
+    demand_level: int = Field(ge=1, le=3)
+    follow_up_staff_id: DbId
+    equipment: Annotated[str, Field(max_length=2000)] | None = None
+    notes: Text | None = None
+
+
+class LeadOut(BaseModel):
+    lead_id: int
+    customer_id: int
+    need: str
+    equipment: str | None
+    demand_level: int
+    state: LeadState
+    found_by_id: int | None
+    assigned_to_id: int | None
+    follow_up_at: datetime | None
+    won_at: datetime | None
+    notes: str | None
+
+
+class LeadActionIn(In):
+    action: LeadAction
+    note: Text | None = None
+
+
+class LeadActionOut(BaseModel):
+    lead: LeadOut
+    finder_credited_staff_id: int | None
+
+
+class LeadSearch(Page):
+    customer_id: DbId | None = None
+    assigned_to_id: DbId | None = None
+    state: LeadState | None = None
+
+
+# -- agent ----------------------------------------------------------------------------------
+
+
+class AgentStatusIn(In):
+    status: Literal["ready", "not_ready"]
+
+
+class AgentStateOut(BaseModel):
+    staff_id: int
+    status: str
+    current_offer: dict[str, object] | None
+
+
+class StaffOut(BaseModel):
+    staff_id: int
+    name: str
+    department_id: int | None
+    roles: list[str]

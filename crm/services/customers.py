@@ -1,0 +1,343 @@
+"""Customer use cases: identify a caller, read the card, create, edit, link numbers, merge.
+
+Guarantees:
+- `identify_caller` always returns a customer for a dialable number: the one
+  owning it (whatever form the number was written in), or a new unverified
+  record; two processes identifying the same unknown number at once end with
+  one customer (the repository resolves the unique-number race).
+- A number belongs to at most one customer (`PhoneTaken` otherwise).
+- Every read that takes an `Identity` applies `Identity.may_see_department`:
+  an agent of one department never gets another department's customer
+  (`PermissionDenied`, 403).
+- Merging folds an unverified caller record into a real customer: its phones,
+  calls, contacts, complaints, jobs, surveys, leads and callbacks move over, and
+  the empty record is deleted, all in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from crm.customers import (
+    Customer,
+    CustomerCard,
+    NoSuchCustomer,
+    Phone,
+    PhoneTaken,
+    apply_changes,
+    plan_merge,
+)
+from crm.enums import ContactKind, ValueGrade
+from crm.errors import CrmError, aware_utc
+from crm.identity import Identity, PermissionDenied
+from crm.phones import normalize_phone
+
+if TYPE_CHECKING:
+    from crm.services.unit_of_work import UnitOfWork
+
+
+class CustomerRepository(Protocol):
+    async def get(self, customer_id: int) -> Customer | None: ...
+
+    async def by_phone(self, e164: str) -> Customer | None: ...
+
+    async def add(self, draft: CustomerDraft) -> Customer:
+        """Insert; raises `PhoneTaken` when a number is already someone's."""
+        ...
+
+    async def add_unknown_caller(self, e164: str, timezone: str) -> Customer:
+        """Insert an unverified customer owning `e164`, or return the one that won a race."""
+        ...
+
+    async def save(self, customer: Customer) -> None:
+        """Write the profile fields (not the phones)."""
+        ...
+
+    async def add_phone(self, customer_id: int, phone: Phone) -> None: ...
+
+    async def remove_phone(self, customer_id: int, e164: str) -> bool: ...
+
+    async def merge(self, source_id: int, target_id: int) -> None:
+        """Move everything of `source_id` to `target_id`, then delete `source_id`."""
+        ...
+
+    async def card(self, customer: Customer, *, history_limit: int = 50) -> CustomerCard: ...
+
+    # contacts (000: every contact) live with the customer they belong to
+    async def add_contact(self, contact: ContactDraft) -> int: ...
+
+    async def contact_for_call(self, call_id: int) -> int | None: ...
+
+    async def update_contact(self, contact_id: int, **values: object) -> None: ...
+
+    # service jobs (repairs, visits) belong to the customer they were done for
+    async def add_job(self, job: JobRecord) -> JobRecord:
+        """Insert; raises `PhoneTaken`-like `DuplicateJob` when the reference exists."""
+        ...
+
+    async def get_job(self, job_id: int) -> JobRecord | None: ...
+
+    async def jobs(self, customer_id: int | None, *, limit: int, offset: int) -> list[JobRecord]: ...
+
+    async def search(
+        self, *, text: str | None, department_id: int | None, limit: int, offset: int
+    ) -> list[Customer]:
+        """Customers matching `text` (name, reference, company or number); `department_id`
+        restricts to that department plus customers of no department."""
+        ...
+
+
+@dataclass(frozen=True)
+class CustomerDraft:
+    name: str
+    phones: Sequence[str] = ()  # any written form; normalised by the use case
+    reference: str | None = None
+    company: str | None = None
+    title: str | None = None
+    address: str | None = None
+    language: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    value_grade: ValueGrade = ValueGrade.NORMAL
+    vip_high_spend: bool = False
+    vip_official: bool = False
+    vip_public_figure: bool = False
+    vip_journalist: bool = False
+    do_not_call: bool = False
+    preferences: str | None = None
+    equipment: str | None = None
+    department_id: int | None = None
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class ContactDraft:
+    customer_id: int
+    kind: ContactKind
+    at: datetime
+    staff_id: int | None = None
+    call_id: int | None = None
+    job_id: int | None = None
+    complaint_id: int | None = None
+    subject: str | None = None
+    disposition: str | None = None
+    summary: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: int | None
+    reference: str
+    customer_id: int
+    technician_id: int | None = None
+    department_id: int | None = None
+    description: str | None = None
+    completed_at: datetime | None = None
+
+
+class DuplicateJob(CrmError):
+    """A service job with this reference exists already: use another reference."""
+
+    http_status = 409
+
+
+def _visible(customer: Customer, identity: Identity | None) -> Customer:
+    if identity is not None and not identity.may_see_department(customer.department_id):
+        raise PermissionDenied(
+            f"customer {customer.customer_id} belongs to another department; "
+            "ask a supervisor or that department's agents"
+        )
+    return customer
+
+
+async def _get(uow: UnitOfWork, customer_id: int, identity: Identity | None) -> Customer:
+    customer = await uow.customers.get(customer_id)
+    if customer is None:
+        raise NoSuchCustomer(f"no customer {customer_id}; search by phone or create one")
+    return _visible(customer, identity)
+
+
+async def identify_caller(
+    phone_raw: str, uow: UnitOfWork, *, default_region: str, default_tz: str
+) -> Customer:
+    """The customer owning `phone_raw`, or a new unverified one created for it.
+
+    Raises `InvalidPhoneNumber` (a `ValueError`) for a withheld or undialable
+    caller ID; the caller decides what an anonymous call gets.
+    """
+    e164 = normalize_phone(phone_raw, default_region)
+    async with uow:
+        found = await uow.customers.by_phone(e164)
+        if found is not None:
+            return found
+        customer = await uow.customers.add_unknown_caller(e164, default_tz)
+        await uow.commit()
+        return customer
+
+
+async def find_by_phone(
+    phone_raw: str, uow: UnitOfWork, *, default_region: str, identity: Identity | None = None
+) -> Customer:
+    e164 = normalize_phone(phone_raw, default_region)
+    async with uow:
+        found = await uow.customers.by_phone(e164)
+    if found is None:
+        raise NoSuchCustomer("no customer has this number; create one or link it to a customer")
+    return _visible(found, identity)
+
+
+async def customer_card(
+    customer_id: int, uow: UnitOfWork, *, identity: Identity | None = None, history_limit: int = 50
+) -> CustomerCard:
+    async with uow:
+        customer = await _get(uow, customer_id, identity)
+        return await uow.customers.card(customer, history_limit=history_limit)
+
+
+async def get_customer(
+    customer_id: int, uow: UnitOfWork, *, identity: Identity | None = None
+) -> Customer:
+    async with uow:
+        return await _get(uow, customer_id, identity)
+
+
+async def search_customers(
+    uow: UnitOfWork, *, identity: Identity, text: str | None = None, limit: int = 50, offset: int = 0
+) -> list[Customer]:
+    department = None if identity.sees_all_departments else identity.department_id
+    async with uow:
+        found = await uow.customers.search(
+            text=text, department_id=department, limit=limit, offset=offset
+        )
+    return [c for c in found if identity.may_see_department(c.department_id)]
+
+
+async def create_customer(
+    draft: CustomerDraft, uow: UnitOfWork, *, default_region: str, identity: Identity | None = None
+) -> Customer:
+    phones = list(dict.fromkeys(normalize_phone(p, default_region) for p in draft.phones))
+    if identity is not None and not identity.may_see_department(draft.department_id):
+        raise PermissionDenied("you may only create customers of your own department")
+    async with uow:
+        for e164 in phones:
+            if await uow.customers.by_phone(e164) is not None:
+                raise PhoneTaken(
+                    "this number already belongs to another customer: open that card, "
+                    "or move the number with the phones API"
+                )
+        customer = await uow.customers.add(
+            replace(draft, phones=tuple(phones))
+        )
+        await uow.commit()
+        return customer
+
+
+async def update_customer(
+    customer_id: int,
+    changes: dict[str, object],
+    uow: UnitOfWork,
+    *,
+    identity: Identity | None = None,
+) -> Customer:
+    async with uow:
+        customer = await _get(uow, customer_id, identity)
+        updated = apply_changes(customer, changes)
+        _visible(updated, identity)  # cannot move a customer out of one's own reach
+        await uow.customers.save(updated)
+        await uow.commit()
+        return updated
+
+
+async def link_phone(
+    customer_id: int,
+    phone_raw: str,
+    uow: UnitOfWork,
+    *,
+    default_region: str,
+    label: str | None = None,
+    primary: bool = False,
+    identity: Identity | None = None,
+) -> Customer:
+    """Give `customer_id` another number. A number held by an unverified caller
+    record is taken over by merging that record (its history follows)."""
+    e164 = normalize_phone(phone_raw, default_region)
+    async with uow:
+        customer = await _get(uow, customer_id, identity)
+        owner = await uow.customers.by_phone(e164)
+        if owner is not None and owner.customer_id == customer_id:
+            return customer
+        if owner is not None:
+            plan_merge(owner, customer)  # raises MergeRefused for a verified owner
+            await uow.customers.merge(owner.customer_id, customer_id)
+        else:
+            await uow.customers.add_phone(customer_id, Phone(e164, label, primary))
+        await uow.commit()
+        result = await uow.customers.get(customer_id)
+    assert result is not None
+    return result
+
+
+async def unlink_phone(
+    customer_id: int,
+    phone_raw: str,
+    uow: UnitOfWork,
+    *,
+    default_region: str,
+    identity: Identity | None = None,
+) -> None:
+    e164 = normalize_phone(phone_raw, default_region)
+    async with uow:
+        await _get(uow, customer_id, identity)
+        if not await uow.customers.remove_phone(customer_id, e164):
+            raise NoSuchCustomer("this customer has no such number")
+        await uow.commit()
+
+
+async def merge_caller_into(
+    source_id: int, target_id: int, uow: UnitOfWork, *, identity: Identity | None = None
+) -> Customer:
+    """Fold the unverified caller record `source_id` into the real customer `target_id`."""
+    async with uow:
+        source = await _get(uow, source_id, identity)
+        target = await _get(uow, target_id, identity)
+        plan_merge(source, target)
+        await uow.customers.merge(source_id, target_id)
+        await uow.commit()
+        merged = await uow.customers.get(target_id)
+    assert merged is not None
+    return merged
+
+
+async def add_job(job: JobRecord, uow: UnitOfWork, *, identity: Identity | None = None) -> JobRecord:
+    if job.completed_at is not None:
+        job = replace(job, completed_at=aware_utc(job.completed_at, "completed_at"))
+    async with uow:
+        await _get(uow, job.customer_id, identity)
+        saved = await uow.customers.add_job(job)
+        await uow.commit()
+        return saved
+
+
+async def get_job(job_id: int, uow: UnitOfWork, *, identity: Identity | None = None) -> JobRecord:
+    async with uow:
+        job = await uow.customers.get_job(job_id)
+        if job is None:
+            raise NoSuchJob(f"no service job {job_id}")
+        await _get(uow, job.customer_id, identity)
+        return job
+
+
+async def list_jobs(
+    uow: UnitOfWork, *, customer_id: int, identity: Identity | None = None,
+    limit: int = 50, offset: int = 0,
+) -> list[JobRecord]:
+    async with uow:
+        await _get(uow, customer_id, identity)
+        return await uow.customers.jobs(customer_id, limit=limit, offset=offset)
+
+
+class NoSuchJob(CrmError, LookupError):
+    http_status = 404

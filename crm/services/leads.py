@@ -1,0 +1,168 @@
+"""Lead use cases (004): record a latent need, follow it up, win or lose it.
+
+Guarantees:
+- A lead is created with a demand level 1..3 (`validate_demand_level`), a
+  named follow-up person who is active staff, and the staff member who found
+  the need; its first follow-up date comes from `next_follow_up`.
+- State changes follow `LEAD_TRANSITIONS` only (`InvalidTransition` otherwise);
+  each contact moves the follow-up date on; won and lost leads have none.
+- Winning a lead stamps `won_at` and returns the finder's credit
+  (`credit_finder`), whoever closed the sale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from crm.enums import LeadState
+from crm.errors import CrmError, aware_utc
+from crm.identity import Identity, PermissionDenied
+from crm.leads import (
+    FinderCredit,
+    Lead,
+    LeadAction,
+    lead_transition,
+    next_follow_up,
+    validate_demand_level,
+    win_lead,
+)
+
+if TYPE_CHECKING:
+    from crm.services.unit_of_work import UnitOfWork
+
+class UnknownLead(CrmError, LookupError):
+    http_status = 404
+
+
+class UnknownStaff(CrmError, ValueError):
+    """The named follow-up person is not active staff: pick someone from the staff list."""
+
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """A lead with what the rules in `crm.leads` do not need but people read."""
+
+    lead: Lead
+    equipment: str | None
+    follow_up_at: datetime | None
+    won_at: datetime | None
+    contact_id: int | None
+    notes: str | None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewLead:
+    customer_id: int
+    need: str
+    demand_level: int
+    follow_up_staff_id: int
+    found_by_id: int | None
+    equipment: str | None = None
+    contact_id: int | None = None
+    notes: str | None = None
+
+
+class LeadRepository(Protocol):
+    async def add(self, lead: NewLead, follow_up_at: datetime | None) -> LeadRecord: ...
+
+    async def get(self, lead_id: int) -> LeadRecord | None: ...
+
+    async def save(self, record: LeadRecord) -> None:
+        """Write state, follow-up date, won_at and notes."""
+        ...
+
+    async def active_staff(self, staff_id: int) -> bool: ...
+
+    async def customer_department(self, customer_id: int) -> tuple[bool, int | None]:
+        """(customer exists, its department)."""
+        ...
+
+    async def find(
+        self, *, customer_id: int | None, assigned_to_id: int | None, state: LeadState | None,
+        limit: int, offset: int,
+    ) -> list[LeadRecord]: ...
+
+
+async def _check_new(lead: NewLead, uow: UnitOfWork) -> None:
+    validate_demand_level(lead.demand_level)
+    if not lead.need.strip():
+        raise ValueError("describe the need (what the customer lacks or wants)")
+    if not await uow.leads.active_staff(lead.follow_up_staff_id):
+        raise UnknownStaff(
+            f"staff {lead.follow_up_staff_id} is not an active staff member: "
+            "name someone from the staff list to follow up"
+        )
+
+
+async def add_lead_in(lead: NewLead, uow: UnitOfWork, *, at: datetime) -> LeadRecord:
+    """Add `lead` inside the caller's open unit of work (used by the wrap-up)."""
+    await _check_new(lead, uow)
+    probe = Lead(0, lead.customer_id, lead.found_by_id, lead.follow_up_staff_id, lead.demand_level)
+    return await uow.leads.add(lead, next_follow_up(probe, aware_utc(at, "at")))
+
+
+async def record_latent_need(
+    lead: NewLead, uow: UnitOfWork, *, at: datetime, identity: Identity | None = None
+) -> LeadRecord:
+    async with uow:
+        exists, department = await uow.leads.customer_department(lead.customer_id)
+        if not exists:
+            raise UnknownLead(f"no customer {lead.customer_id}; create the customer first")
+        if identity is not None and not identity.may_see_department(department):
+            raise PermissionDenied("this customer belongs to another department")
+        record = await add_lead_in(lead, uow, at=at)
+        await uow.commit()
+        return record
+
+
+async def get_lead(lead_id: int, uow: UnitOfWork) -> LeadRecord:
+    async with uow:
+        record = await uow.leads.get(lead_id)
+    if record is None:
+        raise UnknownLead(f"no lead {lead_id}")
+    return record
+
+
+async def list_leads(
+    uow: UnitOfWork, *, customer_id: int | None = None, assigned_to_id: int | None = None,
+    state: LeadState | None = None, limit: int = 50, offset: int = 0,
+) -> list[LeadRecord]:
+    async with uow:
+        return await uow.leads.find(
+            customer_id=customer_id, assigned_to_id=assigned_to_id, state=state,
+            limit=limit, offset=offset,
+        )
+
+
+async def advance_lead(
+    lead_id: int, action: LeadAction, uow: UnitOfWork, *, at: datetime,
+    closed_by: int | None = None, note: str | None = None,
+) -> tuple[LeadRecord, FinderCredit | None]:
+    """Apply `action`; on a win return the finder's credit as well."""
+    at = aware_utc(at, "at")
+    async with uow:
+        record = await uow.leads.get(lead_id)
+        if record is None:
+            raise UnknownLead(f"no lead {lead_id}")
+        credit: FinderCredit | None = None
+        if LeadAction(action) is LeadAction.WIN:
+            lead, credit = win_lead(record.lead, at, closed_by)
+            won_at: datetime | None = at
+        else:
+            lead = replace(record.lead, state=lead_transition(record.lead.state, action))
+            won_at = record.won_at
+        notes = record.notes
+        if note:
+            stamp = f"[{at:%Y-%m-%d %H:%M}Z {action}] {note}"
+            notes = f"{notes}\n{stamp}" if notes else stamp
+        updated = replace(
+            record, lead=lead, follow_up_at=next_follow_up(lead, at), won_at=won_at, notes=notes
+        )
+        await uow.leads.save(updated)
+        await uow.commit()
+        return updated, credit
