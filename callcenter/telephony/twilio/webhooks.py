@@ -44,7 +44,7 @@ from callcenter.telephony.twilio import twiml
 from callcenter.telephony.twilio.signature import verified_form
 from callcenter.web.errors import BadRequest
 from crm.calls import FINAL_STATUSES, status_rank
-from crm.enums import CallDisposition, Carrier, Direction
+from crm.enums import CallDisposition, Carrier, DialOutcome, Direction
 from crm.services import calls as call_log
 from ivr import events as ev
 
@@ -291,11 +291,19 @@ async def callback_flow(request: web.Request) -> web.Response:
     if flow is not None and flow not in FLOWS:
         raise BadRequest(f"unknown IVR flow {flow!r}; one of {', '.join(FLOWS)}",
                          [{"field": "flow", "message": "unknown flow"}])
+    attempt = request.query.get("attempt") or None
     with bind_call_id(sid):
+        if attempt is not None:  # Twilio asks for the flow when the callee answers
+            from crm.services.callbacks import UnknownCallback, record_dial_result
+
+            try:
+                await record_dial_result(attempt, DialOutcome.ANSWERED, sid, channel.uow(),
+                                         channel.clock)
+            except UnknownCallback:  # the callee is on the line: run the flow all the same
+                log.warning("answered call for an unknown callback attempt", extra={"attempt": attempt})
         turn = await channel.hotline().begin(
             CARRIER, sid, from_number=form.get("From"), to_number=form.get("To"), flow=flow,
-            callback_attempt_id=request.query.get("attempt") or None,
-            direction=Direction.OUTBOUND,
+            callback_attempt_id=attempt, direction=Direction.OUTBOUND,
         )
         return await _answer_turn(request, channel, sid, form, turn)
 
