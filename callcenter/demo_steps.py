@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from callcenter.commands.demo import DemoStep
+from callcenter.complaint_demo import complaints_step
+from callcenter.reporting.demo import supervision_step
+from callcenter.telephony.twilio.demo import run_demo as twilio_demo
 
 
 def load_steps() -> list[tuple[str, DemoStep]]:
     steps: list[tuple[str, DemoStep]] = []
+    steps.append(("Twilio hotline: simulated callers on the live server", twilio_demo))
+    steps.append(("Complaints: three channels, major rules, one escalation pass", complaints_step))
+    steps.append(("Supervision report: this month's score, written to var/reports", supervision_step))
     return steps

@@ -10,8 +10,24 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from callcenter import screenpop
+from callcenter.dialer import feature as callbacks_feature
+from callcenter.telephony.asterisk import setup as asterisk_setup
+from callcenter.telephony.twilio import setup as twilio_setup
+from callcenter.web import agent as agent_page
+from callcenter.web import api as rest_api
+from callcenter.web import complaints as complaints_web
 from callcenter.web import home
+from callcenter.web import reports as reports_web
 
 FEATURES: list[Callable[[web.Application], None]] = [
     home.setup,
+    twilio_setup.setup,  # Twilio voice webhooks (issue 4)
+    complaints_web.setup,  # complaints API, /complaints page, public /complaint form, escalation job (issue 7)
+    rest_api.setup,  # REST API /api/ customers, phones, contacts, calls, jobs, leads + /api/openapi.json (issue 6)
+    screenpop.setup,  # screen-pop hub, /agent/ws, LISTEN/NOTIFY fan-out (issue 6)
+    agent_page.setup,  # the /agent page (issue 6)
+    asterisk_setup.setup,  # FastAGI server, AMI client + call log + dialer, fallback spool job (issue 5)
+    reports_web.setup,  # /api/reports, /supervisor page, scheduled-report job (issue 9)
+    callbacks_feature.setup,  # /callbacks page, /api/callbacks, campaigns, dispatcher, sources (issue 8)
 ]

@@ -8,6 +8,7 @@ case); README.md lists them all with their defaults.
 from __future__ import annotations
 
 from datetime import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -74,6 +75,52 @@ class Settings(BaseSettings):
     job_loop_enabled: bool = Field(True, description="run escalation, dialer and report jobs")
     job_interval_s: float = Field(5.0, description="seconds between job loop passes")
     reports_dir: Path = Field(Path("var/reports"), description="where generated reports are kept")
+    # complaints (issue 7): time limits, major-complaint thresholds, routing, public form limits
+    complaint_major_respond_hours: float = Field(2, gt=0, description="major: first response within")
+    complaint_major_resolve_hours: float = Field(24, gt=0, description="major: resolve within")
+    complaint_major_step_hours: float = Field(4, gt=0, description="major: next escalation level after")
+    complaint_ordinary_respond_hours: float = Field(24, gt=0, description="ordinary: first response within")
+    complaint_ordinary_resolve_hours: float = Field(72, gt=0, description="ordinary: resolve within")
+    complaint_ordinary_step_hours: float = Field(24, gt=0, description="ordinary: next escalation level after")
+    complaint_compensation_threshold: float = Field(
+        5000, ge=0, description="compensation claimed above this (yuan) makes a complaint major"
+    )
+    complaint_repeat_window_days: int = Field(
+        30, gt=0, description="same customer, same category within this many days: a repeat (major)"
+    )
+    complaint_media_keywords: str = Field(
+        "", description="comma-separated media-threat keywords; empty = the built-in zh/en list"
+    )
+    complaint_category_departments: str = Field(
+        "", description="category=department code pairs routing complaints, e.g. billing=FIN,attitude=SVC"
+    )
+    complaint_default_department: str = Field(
+        "", description="department code owning complaints no rule routes elsewhere"
+    )
+    complaint_escalation_interval_s: float = Field(60, gt=0, description="seconds between escalation passes")
+    complaint_form_per_ip_hour: int = Field(5, ge=1, description="public form: submissions per IP per hour")
+    complaint_form_per_phone_hour: int = Field(3, ge=1, description="public form: submissions per phone per hour")
+    complaint_form_max_description: int = Field(2000, ge=1, description="public form: description length limit")
+    complaint_form_max_body_bytes: int = Field(16384, ge=1024, description="public form: request body limit")
+    # reports (issue 9): schedule, supervision amounts (seed 001), call KPI thresholds (kpi.md)
+    reports_enabled: bool = Field(True, description="generate the scheduled reports in the job loop")
+    report_daily_at: str = Field("07:30", description="local time the daily report (previous day) is made; weekly on Monday, monthly on the 5th")
+    report_monthly_day: int = Field(5, ge=1, le=28, description="day of month the previous month's reports are made")
+    report_formats: str = Field("json,xlsx,html", description="files kept for scheduled reports (json,csv,xlsx,html,pdf)")
+    report_trend_months: int = Field(6, ge=1, le=24, description="months shown in the supervision trend charts")
+    supervision_reward: Decimal = Field(Decimal(1000), ge=0, description="reward when the monthly average rises (yuan)")
+    supervision_penalty: Decimal = Field(Decimal(1000), ge=0, description="penalty when the monthly average falls (yuan)")
+    supervision_all_a_bonus: Decimal = Field(Decimal(1000), ge=0, description="extra bonus when every item of every survey is A")
+    supervision_all_e_penalty: Decimal = Field(Decimal(1000), ge=0, description="extra penalty when every item of every survey is E")
+    supervision_complaint_bands: str = Field(
+        "0:5000,1-5:0,6-10:-3000,11-15:-5000,16+:-10000",
+        description="complaint count bands and amounts (yuan), gap-free from 0, last open-ended",
+    )
+    supervision_administrative_action_at: int = Field(30, ge=1, description="complaints in a month that flag administrative action")
+    kpi_sl_threshold_s: float = Field(20, gt=0, description="service level: answered within this many seconds")
+    kpi_short_abandon_s: float = Field(5, ge=0, description="abandons shorter than this are excluded")
+    kpi_queue_thresholds: str = Field("", description="per-queue overrides queue=SL/short, e.g. vip=10/3,sales=60/5")
+    kpi_fcr_window_days: int = Field(7, ge=1, description="first contact resolution window (days)")
     # logging
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable)")

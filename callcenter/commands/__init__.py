@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from callcenter.commands import db, demo, imports, serve, staff
+from callcenter.commands import db, demo, imports, prompts, report, serve, spool, staff
 
-COMMANDS: list[ModuleType] = [serve, db, imports, staff, demo]
+COMMANDS: list[ModuleType] = [serve, db, imports, staff, demo, prompts, spool, report]

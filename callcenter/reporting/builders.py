@@ -1,0 +1,291 @@
+"""Build each report's payload (the stable JSON) from the database.
+
+Loaders fetch rows, the pure `reports` modules compute, this module only
+chooses the windows and assembles. Every payload has the same envelope:
+
+``kind`` (supervision / daily / weekly / monthly / kpi), ``period`` ("2026-05",
+"2026-05-18", "2026-W21", "20260501-20260531"), ``scope`` ("all" or
+"department:<code>"), ``time_zone``, ``window`` (`ReportWindow.to_dict`),
+``settings`` (the rules used: ``supervision`` and / or ``kpi``), ``names``
+({``departments``: {id: {code, name}}, ``staff``: {id: {username, name,
+department_id}}}), then the kind's own sections (README "Report JSON").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from callcenter.reporting import loaders
+from callcenter.reporting.config import kpi_rules, supervision_rules
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from reports.callback_kpi import callback_kpis
+from reports.csat import csat
+from reports.ivr_dropout import ivr_dropout
+from reports.kpi import Scope, call_kpis
+from reports.operational import (
+    callback_results,
+    classification_counts,
+    complaint_week,
+    monthly_satisfaction_table,
+    problem_customers,
+    window_satisfaction,
+)
+from reports.periods import Granularity, Month, ReportWindow, report_window
+from reports.resolution import first_contact_resolution
+from reports.scoring import score_month_frame
+
+__all__ = ["UnknownDepartment", "parse_week", "parse_day", "build", "Progress"]
+
+Progress = Callable[[str], None]
+
+
+class UnknownDepartment(LookupError):
+    http_status = 404
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ValueError(f"date must look like 2026-05-18, got {text!r}") from exc
+
+
+def parse_week(text: str) -> date:
+    """``"2026-W21"`` -> that ISO week's Monday."""
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", text.strip())
+    if not match:
+        raise ValueError(f"week must look like 2026-W21, got {text!r}")
+    try:
+        return date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError as exc:
+        raise ValueError(f"no ISO week {text!r}") from exc
+
+
+def _envelope(kind: str, period: str, scope: str, settings: Settings, window: ReportWindow,
+              rules: dict[str, Any], names: tuple[dict[int, Any], dict[int, Any]]) -> dict[str, Any]:
+    return {
+        "kind": kind, "period": period, "scope": scope, "time_zone": settings.timezone,
+        "window": window.to_dict(), "settings": rules,
+        "names": {"departments": {str(k): v for k, v in names[0].items()},
+                  "staff": {str(k): v for k, v in names[1].items()}},
+    }
+
+
+def _no_progress(_: str) -> None:
+    return None
+
+
+async def _department(db: Database, wanted: str | None,
+                      departments: dict[int, dict[str, Any]]) -> int | None:
+    if wanted is None:
+        return None
+    for dept_id, info in departments.items():
+        if info["code"] == wanted or str(dept_id) == wanted:
+            return dept_id
+    raise UnknownDepartment(f"no department with code or id {wanted!r}; "
+                            f"known codes: {sorted(d['code'] for d in departments.values())}")
+
+
+async def supervision(db: Database, settings: Settings, month: Month, department: str | None = None,
+                      progress: Progress = _no_progress) -> dict[str, Any]:
+    """The monthly supervision score (001), with a trend of ``report_trend_months`` months."""
+    tz, rules = settings.timezone, supervision_rules(settings)
+    names = await loaders.load_names(db)
+    chosen = await _department(db, department, names[0])
+    first = month
+    for _ in range(max(settings.report_trend_months - 1, 1)):
+        first = first.previous()
+    start = report_window(Granularity.MONTH, first.first_day, tz).start_utc
+    window = report_window(Granularity.MONTH, month.first_day, tz)
+    progress("loading surveys")
+    recent = report_window(Granularity.MONTH, month.previous().first_day, tz).start_utc
+    surveys = await loaders.load_surveys(db, recent, window.end_utc, tz)  # rows: staff figures
+    earlier = await loaders.load_survey_counts(db, start, recent, tz) if start < recent else None
+    progress("loading complaints and leads")
+    complaints = await loaders.load_supervision_complaints(db, start, window.end_utc, tz)
+    leads = await loaders.load_leads(db, window.start_utc, window.end_utc, tz)
+    unassigned = surveys["department_id"].isna() & (surveys["month"] == str(month))
+    surveys = surveys.loc[surveys["department_id"].notna()].astype({"department_id": "int64"})
+    complaints = complaints.loc[complaints["department_id"].notna()]
+    leads = leads.loc[leads["department_id"].notna()]
+    scored = sorted(set(await loaders.service_departments(db))
+                    | set(surveys.loc[surveys["month"] == str(month), "department_id"].dropna().astype(int))
+                    | set(complaints.loc[complaints["month"] == str(month), "department_id"].dropna().astype(int)))
+    if chosen is not None:
+        scored = [chosen]
+    progress("scoring")
+    report = score_month_frame(month, surveys, complaints, leads, rules, scored)
+    trend = []
+    if earlier is not None:  # department-level rows, each standing for n surveys
+        earlier = earlier.loc[earlier["department_id"].notna()]
+        earlier = earlier.loc[earlier.index.repeat(earlier["n"].astype("int64"))]
+        earlier = earlier.assign(staff_id=None).astype({"department_id": "int64"})
+    m = first
+    while m <= month:
+        progress(f"trend {m}")
+        if m == month:
+            past = report
+        else:
+            frame = surveys if m >= month.previous() or earlier is None else earlier
+            past = score_month_frame(m, frame, complaints, None, rules, scored)
+        trend.append({"month": str(m), "departments": {
+            str(d.department_id): {
+                "average": d.satisfaction.to_dict()["average"],
+                "surveys": d.satisfaction.surveys.counted,
+                "complaints": d.complaints.complaints, "band": d.complaints.band,
+                "complaint_amount": str(d.complaints.amount),
+            } for d in past.departments}})
+        m = m.next()
+    scope = "all" if chosen is None else f"department:{names[0][chosen]['code']}"
+    payload = _envelope("supervision", str(month), scope, settings, window,
+                        {"supervision": rules.to_dict()}, names)
+    payload.update(supervision=report.to_dict(), unassigned_surveys=int(unassigned.sum()),
+                   trend=trend)
+    return payload
+
+
+async def daily(db: Database, settings: Settings, day: date, now: datetime,
+                progress: Progress = _no_progress) -> dict[str, Any]:
+    """Problem customers of the day's callbacks, classified, with the day's satisfaction."""
+    tz, window = settings.timezone, report_window(Granularity.DAY, day, settings.timezone)
+    names = await loaders.load_names(db)
+    progress("loading callbacks, complaints, surveys, calls")
+    callbacks = await loaders.load_callbacks(db, window.start_utc, window.end_utc)
+    complaints = await loaders.load_complaints(db, window.start_utc, window.end_utc)
+    surveys = await loaders.load_surveys(db, window.start_utc, window.end_utc, tz)
+    calls = await loaders.load_calls(db, window.start_utc, window.end_utc)
+    problems = problem_customers(callbacks, complaints, window)
+    satisfaction = window_satisfaction(surveys, window)
+    rules = kpi_rules(settings)
+    kpis = call_kpis(calls, Granularity.DAY, tz, rules) if len(calls) else []
+    payload = _envelope("daily", day.isoformat(), "all", settings, window,
+                        {"kpi": rules.to_dict()}, names)
+    payload.update(
+        problem_customers=[p.to_dict() for p in problems],
+        classification=classification_counts(problems),
+        callbacks=callback_results(callbacks, window).to_dict(),
+        satisfaction=None if satisfaction is None else satisfaction.to_dict(),
+        calls=[k.to_dict() for k in kpis],
+        generated_as_of=now.astimezone(UTC).isoformat(),
+    )
+    return payload
+
+
+async def weekly(db: Database, settings: Settings, monday: date, now: datetime,
+                 progress: Progress = _no_progress) -> dict[str, Any]:
+    """The week's callback results, satisfaction, problem customers and complaint report."""
+    tz, window = settings.timezone, report_window(Granularity.WEEK, monday, settings.timezone)
+    names = await loaders.load_names(db)
+    progress("loading callbacks, complaints, surveys")
+    callbacks = await loaders.load_callbacks(db, window.start_utc, window.end_utc)
+    complaints = await loaders.load_complaints(db, window.start_utc, window.end_utc)
+    surveys = await loaders.load_surveys(db, window.start_utc, window.end_utc, tz)
+    problems = problem_customers(callbacks, complaints, window)
+    satisfaction = window_satisfaction(surveys, window)
+    created = callbacks.loc[(callbacks["created_at"] >= pd.Timestamp(window.start_utc))
+                            & (callbacks["created_at"] < pd.Timestamp(window.end_utc))]
+    kpis = callback_kpis(created, Granularity.WEEK, tz, as_of=now, by_kind=True) if len(created) else []
+    as_of = min(now, window.end_utc)
+    payload = _envelope("weekly", window.label, "all", settings, window, {}, names)
+    payload.update(
+        callbacks=callback_results(callbacks, window).to_dict(),
+        callback_kpis=[k.to_dict() for k in kpis],
+        satisfaction=None if satisfaction is None else satisfaction.to_dict(),
+        problem_customers=[p.to_dict() for p in problems],
+        classification=classification_counts(problems),
+        complaints=complaint_week(complaints, window, as_of).to_dict(),
+        generated_as_of=now.astimezone(UTC).isoformat(),
+    )
+    return payload
+
+
+async def monthly(db: Database, settings: Settings, month: Month, now: datetime,
+                  progress: Progress = _no_progress) -> dict[str, Any]:
+    """The previous month's customer-satisfaction callback table (月客户满意度回访表)."""
+    tz, window = settings.timezone, report_window(Granularity.MONTH, month.first_day, settings.timezone)
+    names = await loaders.load_names(db)
+    progress("loading callbacks, complaints, surveys")
+    callbacks = await loaders.load_callbacks(db, window.start_utc, window.end_utc)
+    complaints = await loaders.load_complaints(db, window.start_utc, window.end_utc)
+    surveys = await loaders.load_surveys(db, window.start_utc, window.end_utc, tz)
+    problems = problem_customers(callbacks, complaints, window)
+    satisfaction = window_satisfaction(surveys, window)
+    payload = _envelope("monthly", str(month), "all", settings, window, {}, names)
+    payload.update(
+        satisfaction_table=[r.to_dict() for r in monthly_satisfaction_table(callbacks, surveys, window)],
+        callbacks=callback_results(callbacks, window).to_dict(),
+        satisfaction=None if satisfaction is None else satisfaction.to_dict(),
+        problem_customers=[p.to_dict() for p in problems],
+        classification=classification_counts(problems),
+        generated_as_of=now.astimezone(UTC).isoformat(),
+    )
+    return payload
+
+
+async def kpi(db: Database, settings: Settings, first: date, last: date,
+              granularity: Granularity = Granularity.DAY, now: datetime | None = None,
+              progress: Progress = _no_progress) -> dict[str, Any]:
+    """Call KPIs per window, centre-wide, per queue and per agent, with CSAT, callbacks,
+    IVR drop-out and FCR, for the local dates ``first..last`` (inclusive)."""
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}")
+    tz, rules = settings.timezone, kpi_rules(settings)
+    start = report_window(Granularity.DAY, first, tz).start_utc
+    end = report_window(Granularity.DAY, last, tz).end_utc
+    window = ReportWindow("range", f"{first}..{last}", tz, start, end)
+    names = await loaders.load_names(db)
+    progress("loading calls")
+    calls = await loaders.load_calls(db, start, end)
+    progress("loading IVR steps, surveys, callbacks, contacts")
+    steps = await loaders.load_ivr_steps(db, start, end)
+    surveys = await loaders.load_surveys(db, start, end, tz)
+    callbacks = await loaders.load_callbacks(db, start, end)
+    created = callbacks.loc[(callbacks["created_at"] >= pd.Timestamp(start))
+                            & (callbacks["created_at"] < pd.Timestamp(end))]
+    contacts = await loaders.load_contacts(db, start, end + timedelta(days=rules.fcr_window_days))
+    progress("computing KPIs")
+    sections: dict[str, Any] = {}
+    for name, scope in (("centre", Scope.CENTRE), ("queues", Scope.QUEUE), ("agents", Scope.AGENT)):
+        sections[name] = [k.to_dict() for k in call_kpis(calls, granularity, tz, rules, scope)] \
+            if len(calls) else []
+    sections["csat"] = [c.to_dict() for c in csat(surveys, granularity, tz)] if len(surveys) else []
+    sections["callbacks"] = [c.to_dict() for c in callback_kpis(created, granularity, tz, as_of=now)] \
+        if len(created) else []
+    sections["ivr_dropout"] = [d.to_dict() for d in ivr_dropout(calls, steps, granularity, tz)] \
+        if len(calls) else []
+    # contacts after the range are read only to see repeats of issues opened inside it
+    fcr = first_contact_resolution(contacts, granularity, tz, rules.fcr_window_days, as_of=now) \
+        if len(contacts) else []
+    sections["fcr"] = [f.to_dict() for f in fcr if f.window.start_utc < end]
+    period = f"{first:%Y%m%d}-{last:%Y%m%d}"  # fits report_runs.period (20 characters)
+    payload = _envelope("kpi", period, "all", settings, window, {"kpi": rules.to_dict()}, names)
+    payload.update(granularity=str(granularity), **sections)
+    return payload
+
+
+async def build(db: Database, settings: Settings, kind: str, period: str, now: datetime,
+                department: str | None = None, progress: Progress = _no_progress) -> dict[str, Any]:
+    """Dispatch on ``kind`` with ``period`` in that kind's format."""
+    if kind == "supervision":
+        return await supervision(db, settings, Month.parse(period), department, progress)
+    if kind == "daily":
+        return await daily(db, settings, parse_day(period), now, progress)
+    if kind == "weekly":
+        return await weekly(db, settings, parse_week(period), now, progress)
+    if kind == "monthly":
+        return await monthly(db, settings, Month.parse(period), now, progress)
+    if kind == "kpi":
+        compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})-(\d{4})(\d{2})(\d{2})", period.strip())
+        if compact:
+            first, last = "-".join(compact.groups()[:3]), "-".join(compact.groups()[3:])
+        else:
+            first, _, last = period.partition("..")
+        return await kpi(db, settings, parse_day(first), parse_day(last or first), now=now,
+                         progress=progress)
+    raise ValueError(f"unknown report kind {kind!r}")

@@ -1,0 +1,234 @@
+"""Reports on the web: `/api/reports/...` (JSON or a file) and the `/supervisor` page.
+
+Guarantees (001: supervision is separated from execution):
+- Supervision scores, survey verification and re-runs: supervisors and
+  admins only. Operational reports (daily / weekly / monthly / KPIs):
+  supervisors, managers and admins.
+- Any logged-in staff member reads their *own* figures for a month
+  (`/api/reports/supervision/me`) and nothing of anyone else's; no route
+  here lets the scored staff change a survey, complaint or report.
+- The page's verify / dispute buttons go through
+  `crm.services.surveys.verify_survey` (role-checked, audited) with the
+  session's CSRF token.
+- `setup(app)` also registers the scheduled-report job on the job loop
+  (when ``reports_enabled``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
+from callcenter.jobs import PeriodicJob
+from callcenter.reporting import builders, exports, runs, schedule
+from callcenter.reporting.verification_queue import pending_surveys
+from callcenter.storage.uow import SqlUnitOfWork
+from callcenter.web.auth import CSRF, current, requires
+from callcenter.web.errors import BadRequest, parse_json
+from crm.enums import Role
+from crm.services.surveys import verify_survey
+from reports.periods import Granularity, Month, report_window
+
+__all__ = ["setup"]
+
+_KINDS = ("daily", "weekly", "monthly", "kpi")
+_MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+          "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def _month(request: web.Request) -> Month:
+    text = request.query.get("month")
+    if not text:
+        local = request.app[CLOCK]().astimezone(request.app[SETTINGS].zone).date()
+        return Month.of(local)
+    try:
+        return Month.parse(text)
+    except ValueError as exc:
+        raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
+
+
+def _answer(payload: dict[str, Any], fmt: str) -> web.Response:
+    if fmt not in _MEDIA:
+        raise BadRequest(f"format must be one of {sorted(_MEDIA)}", [{"field": "format", "message": fmt}])
+    if fmt == "json":
+        return web.json_response(payload, dumps=_dumps)
+    name = runs.file_stem(payload["kind"], payload["period"], payload["scope"]) + f".{fmt}"
+    return web.Response(body=exports.render(payload, fmt), headers={
+        "Content-Type": _MEDIA[fmt], "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def _supervision_payload(request: web.Request, month: Month,
+                               department: str | None) -> dict[str, Any]:
+    try:
+        return await builders.supervision(request.app[DB], request.app[SETTINGS], month, department)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+@requires(Role.SUPERVISOR)
+async def supervision_api(request: web.Request) -> web.Response:
+    payload = await _supervision_payload(request, _month(request), request.query.get("department"))
+    return _answer(payload, request.query.get("format", "json"))
+
+
+@requires()
+async def my_figures_api(request: web.Request) -> web.Response:
+    """The caller's own line of the month's score, and their department's headline."""
+    me = current(request)
+    if me.department_id is None:
+        raise web.HTTPNotFound(reason="you belong to no department, so you have no score")
+    payload = await _supervision_payload(request, _month(request), str(me.department_id))
+    department = payload["supervision"]["departments"][0]
+    mine = next((s for s in department["staff"] if s["staff_id"] == me.staff_id), None)
+    return web.json_response({
+        "month": payload["period"], "staff_id": me.staff_id, "department_id": me.department_id,
+        "figures": mine or {"staff_id": me.staff_id, "surveys": 0, "surveys_excluded": 0,
+                            "points": 0, "average": None, "complaints": 0, "leads_found": 0,
+                            "leads_won": 0},
+        "department": {"satisfaction": department["satisfaction"],
+                       "complaints": department["complaints"],
+                       "total_amount": department["total_amount"]},
+    }, dumps=_dumps)
+
+
+@requires(Role.SUPERVISOR, Role.MANAGER)
+async def operational_api(request: web.Request) -> web.Response:
+    kind = request.match_info["kind"]
+    period = request.query.get("period", "")
+    if kind == "kpi":
+        period = f"{request.query.get('from', '')}..{request.query.get('to', '')}"
+    try:
+        payload = await builders.build(request.app[DB], request.app[SETTINGS], kind, period,
+                                       request.app[CLOCK]())
+    except ValueError as exc:
+        raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
+    return _answer(payload, request.query.get("format", "json"))
+
+
+@requires(Role.SUPERVISOR)
+async def rerun_api(request: web.Request) -> web.Response:
+    """Re-run and keep a report for any period: body {"kind", "period", "department"?}."""
+    body = await parse_json(request)
+    if not isinstance(body, dict) or body.get("kind") not in ("supervision", *_KINDS):
+        raise BadRequest("kind must be supervision, daily, weekly, monthly or kpi",
+                         [{"field": "kind", "message": "unknown"}])
+    settings = request.app[SETTINGS]
+    try:
+        stored = await runs.run_report(
+            request.app[DB], settings, body["kind"], str(body.get("period", "")),
+            now=request.app[CLOCK](), generated_by=current(request).label,
+            department=body.get("department"), formats=("json", "xlsx", "html"))
+    except ValueError as exc:
+        raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
+    assert stored is not None
+    return web.json_response({"id": stored.id, "kind": stored.kind, "period": stored.period,
+                              "scope": stored.scope, "files": stored.files}, status=201)
+
+
+@requires(Role.SUPERVISOR)
+async def pending_api(request: web.Request) -> web.Response:
+    month, zone = _month(request), request.app[SETTINGS].timezone
+    window = report_window(Granularity.MONTH, month.first_day, zone)
+    rows = await pending_surveys(request.app[DB], window.start_utc, window.end_utc)
+    return web.json_response({"month": str(month), "surveys": [r.to_dict() for r in rows]},
+                             dumps=_dumps)
+
+
+@requires(Role.SUPERVISOR)
+async def verify_api(request: web.Request) -> web.Response:
+    body = await parse_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("confirmed"), bool):
+        raise BadRequest("send {\"confirmed\": true|false, \"note\": \"...\"}",
+                         [{"field": "confirmed", "message": "true or false"}])
+    survey = await verify_survey(int(request.match_info["survey_id"]), body["confirmed"],
+                                 current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]),
+                                 note=body.get("note"))
+    return web.json_response({"survey_id": survey.id, "verification": survey.verification.value})
+
+
+_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>监察 Supervision · {month}</title>
+<link rel="stylesheet" href="/static/app.css"><style>{css}</style></head><body>
+<header class="top"><h1>监察 Supervision</h1><nav><a href="/">Home</a></nav>
+<form method="get" action="/supervisor" style="margin-left:auto"><label style="display:inline">月份 Month
+<input type="month" name="month" value="{month}"></label> <button>Show</button></form></header>
+<main><div class="card">{report}</div>
+<div class="card"><h2>待核实问卷 Surveys awaiting verification ({pending_count})</h2>{pending}</div>
+<div class="card"><p>Exports: {exports}</p></div></main></body></html>"""
+
+
+def _pending_table(rows: list[Any], csrf: str, month: Month) -> str:
+    if not rows:
+        return "<p>Nothing to verify this month.</p>"
+    body = []
+    for r in rows:
+        buttons = "".join(
+            f'<form method="post" action="/supervisor/surveys/{r.survey_id}/verify" style="display:inline">'
+            f'<input type="hidden" name="csrf_token" value="{html.escape(csrf)}">'
+            f'<input type="hidden" name="month" value="{month}">'
+            f'<input type="hidden" name="decision" value="{d}"><button class="{cls}">{label}</button></form> '
+            for d, cls, label in (("verify", "", "核实 Verify"), ("dispute", "secondary", "有异议 Dispute")))
+        body.append(f"<tr><td>{r.survey_id}</td><td>{html.escape(r.surveyed_at.isoformat()[:16])}</td>"
+                    f"<td>{html.escape(r.job or '-')}</td><td>{html.escape(r.department or '-')}</td>"
+                    f"<td>{html.escape(r.technician or '-')}</td><td>{html.escape(r.source)}</td>"
+                    f"<td>{html.escape(r.grades)}</td><td>{buttons}</td></tr>")
+    return ("<table><thead><tr><th>#</th><th>surveyed (UTC)</th><th>job</th><th>department</th>"
+            "<th>technician</th><th>source</th><th>grades</th><th></th></tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")
+
+
+@requires(Role.SUPERVISOR)
+async def supervisor_page(request: web.Request) -> web.Response:
+    month = _month(request)
+    payload = await _supervision_payload(request, month, None)
+    window = report_window(Granularity.MONTH, month.first_day, request.app[SETTINGS].timezone)
+    rows = await pending_surveys(request.app[DB], window.start_utc, window.end_utc)
+    links = " · ".join(f'<a href="/api/reports/supervision?month={month}&format={f}">{f.upper()}</a>'
+                       for f in ("json", "csv", "xlsx", "html", "pdf"))
+    page = _PAGE.format(month=month, css=".cards{display:flex;flex-wrap:wrap;gap:.6rem}"
+                        "figure svg{max-width:100%;height:auto}td.n{text-align:right}"
+                        ".neg{color:#b3261e}.pos{color:#1b7a3a}",
+                        report=exports.html_body(payload), pending_count=len(rows),
+                        pending=_pending_table(rows, request.get(CSRF) or "", month), exports=links)
+    return web.Response(text=page, content_type="text/html")
+
+
+@requires(Role.SUPERVISOR)
+async def verify_form(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    decision = str(form.get("decision", ""))
+    if decision not in ("verify", "dispute"):
+        raise BadRequest("decision must be verify or dispute")
+    await verify_survey(int(request.match_info["survey_id"]), decision == "verify",
+                        current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]))
+    month = str(form.get("month", ""))
+    raise web.HTTPSeeOther(f"/supervisor?month={month}" if month else "/supervisor")
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/reports/supervision", supervision_api)
+    r.add_get("/api/reports/supervision/me", my_figures_api)
+    r.add_get("/api/reports/surveys/pending", pending_api)
+    r.add_post("/api/reports/surveys/{survey_id:\\d+}/verify", verify_api)
+    r.add_post("/api/reports/runs", rerun_api)
+    r.add_get("/api/reports/{kind:daily|weekly|monthly|kpi}", operational_api)
+    r.add_get("/supervisor", supervisor_page)
+    r.add_post("/supervisor/surveys/{survey_id:\\d+}/verify", verify_form)
+    settings = app[SETTINGS]
+    if settings.reports_enabled:
+        async def make_reports(now: Any) -> object:
+            return await schedule.make_due_reports(app[DB], settings, now, app[JOB_LOOP].holder)
+
+        app[JOB_LOOP].add(PeriodicJob(schedule.JOB_NAME, timedelta(seconds=60), make_reports,
+                                      lease=timedelta(minutes=20)))
