@@ -36,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_json and args.command == "serve")
+    # the demo prints its own story; only warnings from the services interrupt it
+    level = "WARNING" if args.command == "demo" else settings.log_level
+    setup_logging(level, settings.log_json and args.command == "serve")
     result: int = args.func(args, settings)
     return result
 
