@@ -18,7 +18,14 @@ What it does, honestly:
   default offers the target rate), starts are spread over one think time;
 - prints steps/s (all webhooks / wall time of the run), p50 / p99 / max
   webhook latency as the caller sees it, errors, and checks that every survey
-  was stored complete.
+  was stored complete;
+- prints where the CPU went, per step: the service workers, the load
+  generator (this process) and the PostgreSQL backends of the bench
+  database: these hardly depend on what else the machine is doing, unlike
+  steps/s and latency, so the load average before and after is printed too;
+- first audits one call in-process and prints the database round trips of
+  each webhook (statements + BEGIN/COMMIT/ROLLBACK + pool pings), the
+  number that decides the latency floor.
 
 Target on the 2-core reference machine: >= 3000 steps/s and p99 < 20 ms.
 The simulated callers, PostgreSQL and the service share the same cores.
@@ -38,9 +45,11 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,6 +59,12 @@ SURVEY = ("2", "1", "2", "1", "1", "2")  # survey; A, B, A; confirm; goodbye
 STEPS_PER_CALL = 8
 TARGET_STEPS_S = 3000
 TARGET_P99_MS = 20.0
+
+
+def _with_database(dsn: str, name: str) -> str:
+    """`dsn` naming database `name` (keeps ``?host=/run/postgresql``: a Unix socket)."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def _free_port() -> int:
@@ -196,6 +211,79 @@ def _pct(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+async def _round_trips(url: str, token: str, phone: str) -> list[tuple[str, int, str]]:
+    """One survey call against an in-process service whose engine counts what it sends:
+    (webhook, round trips, breakdown) per webhook."""
+    from aiohttp import web
+
+    from callcenter.app import create_app
+    from callcenter.settings import Settings
+    from callcenter.storage.engine import Database
+    from callcenter.telephony.twilio.simulate import SimulatedCaller
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    db = Database.open(url)
+    counts: dict[str, int] = {}
+
+    def count(kind: str) -> None:
+        counts[kind] = counts.get(kind, 0) + 1
+
+    def statement(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        count(sql.split(None, 1)[0].upper())
+
+    sync = db.engine.sync_engine
+    event.listen(sync, "before_cursor_execute", statement)
+    event.listen(sync, "begin", lambda _conn: count("BEGIN"))
+    event.listen(sync, "commit", lambda _conn: count("COMMIT"))
+    event.listen(sync, "rollback", lambda _conn: count("ROLLBACK"))
+    if sync.pool._pre_ping:  # one ping per checkout
+        event.listen(sync.pool, "checkout", lambda *_args: count("PING"))
+    settings = Settings(
+        database_url=url, twilio_auth_token=token, public_base_url=base,  # type: ignore[arg-type]
+        job_loop_enabled=False, fastagi_enabled=False, ami_enabled=False, log_json=False,
+        opening_hours="00:00-23:59", log_level="WARNING")  # type: ignore[arg-type]
+    runner = web.AppRunner(create_app(settings, db=db), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    rows: list[tuple[str, int, str]] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            sim = SimulatedCaller(http, base, token, from_number=phone)
+            post = sim.post
+
+            async def counted(url_or_path: str, params: dict[str, str], **kw: object):  # type: ignore[no-untyped-def]
+                counts.clear()
+                exchange = await post(url_or_path, params, **kw)  # type: ignore[arg-type]
+                path = exchange.url[len(base):]
+                rows.append((path, sum(counts.values()),
+                             ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+                return exchange
+
+            sim.post = counted  # type: ignore[method-assign]
+            await sim.call(SURVEY)
+    finally:
+        await runner.cleanup()
+        await db.close()
+    return rows
+
+
+def _pg_cpu_s(db_name: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving `db_name` (Linux /proc)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if db_name not in (proc / "cmdline").read_text():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 async def _count_surveys(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
@@ -209,7 +297,7 @@ async def main(args: argparse.Namespace) -> int:
 
     load = os.getloadavg()[0]
     name = f"cc_bench_{secrets.token_hex(6)}"
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    dsn = _with_database(ADMIN_DSN, name)
     url = dsn.replace("postgresql://", "postgresql+asyncpg://")
     token = secrets.token_hex(16)
     port = _free_port()
@@ -222,16 +310,21 @@ async def main(args: argparse.Namespace) -> int:
         await asyncio.to_thread(migrate.upgrade, url)
         if args.async_commit:
             await _admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-        await _load(dsn, args.calls + args.capacity_calls)
+        await _load(dsn, args.calls + args.capacity_calls + 1)
+        audit = await _round_trips(url, token, _phone(args.calls + args.capacity_calls))
         workers = _start_workers(url, port, token, args.workers, args.pool)
         await _wait_healthy(base)
         if args.capacity_calls:  # closed loop first: what one run of the service can take
             cap_lat, cap_steps, cap_failed, cap_wall = await _callers(
                 base, token, args.capacity_calls, 0.0, first=args.calls)
         cpu_before = _cpu_s([w.pid for w in workers])
+        pg_before, own_before = _pg_cpu_s(name), time.process_time()
         latencies, steps, failed, wall = await _callers(base, token, args.calls, think_s)
         cpu = _cpu_s([w.pid for w in workers]) - cpu_before
-        stored = await _count_surveys(dsn) - (args.capacity_calls - cap_failed if args.capacity_calls else 0)
+        pg_cpu, own_cpu = _pg_cpu_s(name) - pg_before, time.process_time() - own_before
+        load_after = os.getloadavg()[0]
+        stored = await _count_surveys(dsn) - 1 - (  # the audit's call, the capacity run's
+            args.capacity_calls - cap_failed if args.capacity_calls else 0)
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGINT)
@@ -241,6 +334,9 @@ async def main(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print("round trips to PostgreSQL per webhook (one survey call, audited in-process):")
+    for path, trips, breakdown in audit:
+        print(f"  {path:<22} {trips:3d}   ({breakdown})")
     if args.capacity_calls:
         cap = sorted(cap_lat)
         print(f"capacity (closed loop, {args.capacity_calls} callers, no think time): "
@@ -258,9 +354,12 @@ async def main(args: argparse.Namespace) -> int:
     print(f"  latency:    p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms, "
           f"mean {statistics.fmean(ordered) * 1000:.1f} ms   "
           f"(target p99 < {TARGET_P99_MS:.0f} ms: {'met' if p99 < TARGET_P99_MS else 'NOT met'})")
-    print(f"  service:    {cpu * 1000 / max(steps, 1):.2f} ms CPU per step "
-          f"({cpu / wall * 100 if wall else 0:.0f} % of one core); load average before the run "
-          f"{load:.1f} on {os.cpu_count()} cores")
+    per_step = 1000 / max(steps, 1)
+    print(f"  CPU/step:   service {cpu * per_step:.2f} ms ({cpu / wall * 100 if wall else 0:.0f} % "
+          f"of one core), load generator {own_cpu * per_step:.2f} ms, PostgreSQL "
+          f"{pg_cpu * per_step:.2f} ms")
+    print(f"  machine:    load average {load:.1f} before, {load_after:.1f} after the run, on "
+          f"{os.cpu_count()} cores shared by the service, the load generator and PostgreSQL")
     print(f"  calls:      {args.calls - failed} completed, {failed} failed; "
           f"{stored} complete surveys stored")
     return 0 if failed == 0 and stored == args.calls else 1
@@ -275,7 +374,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
                         help="closed-loop callers run first to measure capacity (0: skip)")
     parser.add_argument("--async-commit", action="store_true",
                         help="synchronous_commit=off for the bench database (a tuning to compare)")
-    parser.add_argument("--workers", type=int, default=1, help="service processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="service processes sharing the port (default: one per core)")
     parser.add_argument("--pool", type=int, default=10, help="DB pool size per worker")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

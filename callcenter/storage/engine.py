@@ -3,6 +3,14 @@
 Nothing connects at import time: `Database.open(url)` builds the engine, and
 `close()` disposes it. SQLite gets WAL, foreign keys and a busy timeout on
 every connection so several tasks (and a second process) can share the file.
+
+PostgreSQL connections are not pinged on every checkout (``pool_pre_ping``
+costs one round trip per transaction; pass ``pre_ping=True`` to get it back):
+they are recycled after `POOL_RECYCLE_S`, and when a statement finds its
+connection dead SQLAlchemy invalidates it *and every connection opened
+before it*, so a caller that retries once (see `is_disconnect`) gets a fresh
+one. asyncpg keeps a per-connection prepared-statement cache
+(`STATEMENT_CACHE`), so the hot path's statements are parsed once.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -30,7 +39,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+POOL_RECYCLE_S = 1800
+STATEMENT_CACHE = 500
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """The statement failed because its connection died (server restart, idle cut):
+    the pool has dropped it, and retrying the whole transaction once is safe."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False,
+                pre_ping: bool = False) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
@@ -41,7 +61,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping,
+            pool_recycle=POOL_RECYCLE_S,
+            connect_args={"prepared_statement_cache_size": STATEMENT_CACHE},
         )
     raise ValueError(
         f"unsupported DATABASE_URL backend {parsed.get_backend_name()!r}: use "
@@ -58,8 +80,8 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def open(cls, url: str, *, pool_size: int = 10) -> Database:
-        engine = make_engine(url, pool_size=pool_size)
+    def open(cls, url: str, *, pool_size: int = 10, pre_ping: bool = False) -> Database:
+        engine = make_engine(url, pool_size=pool_size, pre_ping=pre_ping)
         return cls(url, engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @property

@@ -7,13 +7,21 @@ survey, callback request, job lookup) through the use cases, feed their
 results back, and return the media actions to render.
 
 Guarantees:
-- The session state, the turn's IVR steps and the queue hand-off are stored
-  in one transaction, guarded by the call's `ivr_version`: two processes can
-  never both advance a call from the same state; a replayed request (same
-  version already used) gets the same media again and changes nothing.
-- Effects run before the media that depends on them (a ticket is stored
-  before it is read back). A failed effect is logged with the call id and
-  the session gets `EffectFailed`, which takes it to a safe path (an agent).
+- One turn is one transaction: the call is read, the session runs, its
+  effects are performed, and the session state, the turn's IVR steps and the
+  queue hand-off are stored, then committed once. The state is written only
+  if the call's `ivr_version` is still the one read: two processes can never
+  both advance a call from the same state (the loser's whole turn, effects
+  included, rolls back: `StaleIvrState`); a replayed request (same version
+  already used) gets the same media again and changes nothing.
+- Effects are committed before the media that depends on them (a ticket is
+  stored before it is read back): they run through their use cases inside
+  the turn's transaction (`JoinedUnitOfWork`: a savepoint each), and the
+  turn commits before its media is returned. A failed effect is rolled back
+  to its savepoint, logged with the call id, and the session gets
+  `EffectFailed`, which takes it to a safe path (an agent).
+- A turn whose connection died (database restart) is retried once on a
+  fresh connection; it is one transaction, so the retry is clean.
 - A caller who hangs up keeps what they gave: the session's partial effects
   (complaint without recording, incomplete survey) are performed.
 - An outbound call (`callback_attempt_id` given) runs the callback's flow
@@ -28,19 +36,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from callcenter.clock import Clock
 from callcenter.logs import bind_call_id, mask_number
 from callcenter.metrics import REGISTRY
 from callcenter.settings import Settings
-from callcenter.storage.engine import Database
+from callcenter.storage.engine import Database, is_disconnect
+from callcenter.storage.joined_uow import JoinedUnitOfWork
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.outbound import OUTBOUND_PERFORMERS, OutboundTarget, outbound_target
-from crm.calls import CallRecord
+from crm.calls import FINAL_STATUSES, CallRecord
+from crm.customers import Customer
 from crm.enums import (
     Carrier,
     ComplaintCategory,
@@ -67,6 +80,9 @@ TURNS = REGISTRY.counter("callcenter_ivr_turns_total", "IVR turns by carrier")
 FLOWS: dict[str, Flow] = {"hotline": HOTLINE, **OUTBOUND_FLOWS}
 _MEDIA: dict[str, type[act.Action]] = {t.__name__: t for t in act.MEDIA_ACTIONS}
 _SURVEY_ITEMS = {"repair_quality": "quality"}  # IVR slot name -> survey column
+#: the transaction of the turn running in this task: use cases called from it join it
+_TURN_UOW: ContextVar[SqlUnitOfWork | None] = ContextVar("hotline_turn_uow", default=None)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,8 @@ class Turn:
     version: int
     language: str
     replayed: bool = False
+    #: the call as stored after this turn (None for a replay)
+    call: CallRecord | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -112,7 +130,28 @@ class HotlineDriver:
         self.db, self.settings, self.clock = db, settings, clock
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db)
+        """A unit of work for a use case: inside a turn, a savepoint of the turn's transaction."""
+        outer = _TURN_UOW.get()
+        return SqlUnitOfWork(self.db) if outer is None else JoinedUnitOfWork(outer)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[SqlUnitOfWork]:
+        """The turn's transaction; effects performed inside join it (see `uow`)."""
+        async with SqlUnitOfWork(self.db) as uow:
+            token = _TURN_UOW.set(uow)
+            try:
+                yield uow
+            finally:
+                _TURN_UOW.reset(token)
+
+    async def _once_more_if_disconnected(self, turn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await turn()
+        except Exception as exc:
+            if not is_disconnect(exc):
+                raise
+            log.warning("the database connection died during a turn; retrying once")
+            return await turn()
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -137,30 +176,40 @@ class HotlineDriver:
                 raise ValueError(f"unknown IVR flow {flow!r}; one of {', '.join(FLOWS)}")
             customer_number = caller_number or (
                 from_number if direction == Direction.INBOUND else to_number)
-            customer = await self._customer(target, customer_number)
-            now = self.clock()
-            call, created = await call_log.start_call(call_log.StartCall(
-                Carrier(carrier), carrier_call_id, direction, from_number, to_number, now,
-                customer.customer_id if customer else None,
-                customer.language if customer else self.settings.language,
-                callback_attempt_id,
-            ), self.uow())
-            if not created and call.ivr_state:
-                return self._replay(call)
-            tz = target.timezone if target else (
-                customer.timezone if customer else self.settings.timezone)
-            context = ev.CallerContext(
-                caller_known=bool(customer and customer.verified),
-                customer_tz=tz,
-                language=customer.language if customer else self.settings.language,
-                agents_open=self._agents_open(now),
-                local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(),
-                outbound=dict(target.seeds) if target else None,
-            )
-            session = Session(FLOWS[flow])
-            ctx = _CallCtx(call, session, flow, customer_number)
-            log.info("call started", extra={"carrier": str(carrier), "caller": mask_number(customer_number)})
-            return await self._turn(ctx, ev.Start(context))
+            known = await self._callback_customer(target)
+
+            async def turn() -> Turn:
+                async with self._transaction() as uow:
+                    customer = known or await self._identify(uow, customer_number)
+                    now = self.clock()
+                    cmd = call_log.StartCall(
+                        Carrier(carrier), carrier_call_id, direction, from_number, to_number, now,
+                        customer.customer_id if customer else None,
+                        customer.language if customer else self.settings.language,
+                        callback_attempt_id,
+                    )
+                    call, created = await call_log.open_call(uow, cmd, started_event=False)
+                    if not created and call.ivr_state:
+                        return self._replay(call)
+                    tz = target.timezone if target else (
+                        customer.timezone if customer else self.settings.timezone)
+                    context = ev.CallerContext(
+                        caller_known=bool(customer and customer.verified),
+                        customer_tz=tz,
+                        language=customer.language if customer else self.settings.language,
+                        agents_open=self._agents_open(now),
+                        local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(),
+                        outbound=dict(target.seeds) if target else None,
+                    )
+                    ctx = _CallCtx(call, Session(FLOWS[flow]), flow, customer_number)
+                    started = [call_log.started_event_for(cmd)] if created else []
+                    result = await self._turn(uow, ctx, ev.Start(context), events=started)
+                    await uow.commit()
+                log.info("call started", extra={"carrier": str(carrier),
+                                                "caller": mask_number(customer_number)})
+                return result
+
+            return await self._once_more_if_disconnected(turn)
 
     async def feed(
         self, carrier: Carrier, carrier_call_id: str, event: ev.Event, *,
@@ -168,25 +217,57 @@ class HotlineDriver:
     ) -> Turn:
         """Feed one caller event. A request for a version already used replays its media."""
         with bind_call_id(carrier_call_id):
-            ctx = await self._load(carrier, carrier_call_id)
-            if expected_version is not None and expected_version != ctx.call.ivr_version:
-                return self._replay(ctx.call)
-            if ctx.session.ended:
-                return self._replay(ctx.call)
-            return await self._turn(ctx, event)
+            async def turn() -> Turn:
+                async with self._transaction() as uow:
+                    ctx = await self._load(uow, carrier, carrier_call_id)
+                    if expected_version is not None and expected_version != ctx.call.ivr_version:
+                        return self._replay(ctx.call)
+                    if ctx.session.ended:
+                        return self._replay(ctx.call)
+                    result = await self._turn(uow, ctx, event)
+                    await uow.commit()
+                    return result
+
+            return await self._once_more_if_disconnected(turn)
 
     async def hangup(self, carrier: Carrier, carrier_call_id: str, *, end_call: bool = True) -> None:
         """The caller is gone: save what they gave, then (optionally) end the call."""
         with bind_call_id(carrier_call_id):
-            try:
-                ctx = await self._load(carrier, carrier_call_id)
-            except call_log.UnknownCall:
-                log.warning("hangup for a call we never saw")
-                return
-            if ctx.call.ivr_state and not ctx.session.ended:
-                await self._turn(ctx, ev.Hangup())
-            if end_call:
-                await call_log.end_call(ctx.call.id, self.clock(), self.uow())
+            async def turn() -> None:
+                async with self._transaction() as uow:
+                    try:
+                        call = await self._caller_gone(uow, carrier, carrier_call_id)
+                    except call_log.UnknownCall:
+                        log.warning("hangup for a call we never saw")
+                        return
+                    if end_call:
+                        await call_log.settle_end(uow, call, self.clock())
+                    await uow.commit()
+
+            await self._once_more_if_disconnected(turn)
+
+    async def carrier_status(
+        self, carrier: Carrier, carrier_call_id: str, status: str, *,
+        duration_s: float | None = None,
+    ) -> CallRecord:
+        """A carrier status callback in one transaction: on a final status the session
+        first gets its hang-up (partial data kept), then the call's outcome is settled
+        (`call_log.settle_status`: idempotent and order-proof). `UnknownCall` when the
+        call was never started."""
+        with bind_call_id(carrier_call_id):
+            async def turn() -> CallRecord:
+                async with self._transaction() as uow:
+                    now = self.clock()
+                    if status in FINAL_STATUSES:
+                        call = await self._caller_gone(uow, carrier, carrier_call_id)
+                    else:
+                        call = await call_log.load_call(uow, carrier, carrier_call_id)
+                    call = await call_log.settle_status(uow, call, status, now,
+                                                        duration_s=duration_s)
+                    await uow.commit()
+                    return call
+
+            return await self._once_more_if_disconnected(turn)
 
     async def transferred(self, carrier: Carrier, carrier_call_id: str, queue: str) -> None:
         call = await call_log.get_call(carrier, carrier_call_id, self.uow())
@@ -208,41 +289,58 @@ class HotlineDriver:
                         attempt_id)
         return target
 
-    async def _customer(self, target: OutboundTarget | None, number: str | None):  # type: ignore[no-untyped-def]
-        """The callback's customer on an outbound call, else the customer owning `number`."""
+    async def _callback_customer(self, target: OutboundTarget | None) -> Customer | None:
+        """The callback's customer on an outbound call (None: identify by number)."""
         from crm.customers import NoSuchCustomer
         from crm.services.customers import get_customer
 
-        if target is not None and target.customer_id is not None:
-            try:
-                return await get_customer(target.customer_id, self.uow())
-            except NoSuchCustomer:
-                log.warning("callback %s names a missing customer", target.callback_id)
-        return await self._identify(number)
+        if target is None or target.customer_id is None:
+            return None
+        try:
+            return await get_customer(target.customer_id, self.uow())
+        except NoSuchCustomer:
+            log.warning("callback %s names a missing customer", target.callback_id)
+            return None
 
-    async def _identify(self, number: str | None):  # type: ignore[no-untyped-def]
-        from crm.services.customers import identify_caller
+    async def _identify(self, uow: SqlUnitOfWork, number: str | None) -> Customer | None:
+        """The customer owning `number` (a new unverified one for a stranger), in the turn."""
+        from crm.services.customers import find_or_add_caller
 
         if not number:
             return None
         try:
-            return await identify_caller(
-                number, self.uow(), default_region=self.settings.default_region,
+            return await find_or_add_caller(
+                uow, number, default_region=self.settings.default_region,
                 default_tz=self.settings.timezone,
             )
         except InvalidPhoneNumber:
             log.info("withheld or invalid caller id; the call goes on without a customer")
             return None
 
-    async def _load(self, carrier: Carrier, carrier_call_id: str) -> _CallCtx:
-        call = await call_log.get_call(carrier, carrier_call_id, self.uow())
+    async def _load(self, uow: SqlUnitOfWork, carrier: Carrier, carrier_call_id: str) -> _CallCtx:
+        call = await call_log.load_call(uow, carrier, carrier_call_id)
         if not call.ivr_state:
             raise call_log.UnknownCall(f"call {carrier}:{carrier_call_id} has no IVR session")
-        stored = json.loads(call.ivr_state)
+        return self._ctx(call)
+
+    def _ctx(self, call: CallRecord) -> _CallCtx:
+        stored = json.loads(call.ivr_state or "{}")
         flow_name = stored.get("flow", "hotline")
         session = Session.from_json(FLOWS[flow_name], stored["session"])
         phone = call.from_number if call.direction == Direction.INBOUND else call.to_number
         return _CallCtx(call, session, flow_name, phone)
+
+    async def _caller_gone(self, uow: SqlUnitOfWork, carrier: Carrier,
+                           carrier_call_id: str) -> CallRecord:
+        """Feed a live session its hang-up; the call as now stored."""
+        call = await call_log.load_call(uow, carrier, carrier_call_id)
+        if not call.ivr_state:
+            return call
+        ctx = self._ctx(call)
+        if ctx.session.ended:
+            return call
+        turn = await self._turn(uow, ctx, ev.Hangup())
+        return turn.call or call
 
     def _replay(self, call: CallRecord) -> Turn:
         stored = json.loads(call.ivr_state or "{}")
@@ -251,7 +349,8 @@ class HotlineDriver:
         return Turn(call.id, media, bool(stored.get("ended")), transfer, call.ivr_version,
                     stored.get("language", self.settings.language), replayed=True)
 
-    async def _turn(self, ctx: _CallCtx, event: ev.Event) -> Turn:
+    async def _turn(self, uow: SqlUnitOfWork, ctx: _CallCtx, event: ev.Event, *,
+                    events: list[call_log.CallEventIn] | None = None) -> Turn:
         TURNS.inc(carrier=ctx.call.carrier)
         version = ctx.call.ivr_version
         steps: list[call_log.IvrStep] = []
@@ -275,10 +374,10 @@ class HotlineDriver:
             "ended": ctx.session.ended, "language": ctx.session.language,
         }, ensure_ascii=False)
         queued = (transfer.queue, self.clock()) if transfer is not None else None
-        new_version = await call_log.advance_ivr(ctx.call.id, state, version, steps, self.uow(),
-                                                 queued=queued)
-        return Turn(ctx.call.id, media, ctx.session.ended, transfer, new_version,
-                    ctx.session.language)
+        saved = await call_log.save_turn(uow, ctx.call, state, steps, queued=queued,
+                                         events=events or ())
+        return Turn(ctx.call.id, media, ctx.session.ended, transfer, saved.ivr_version,
+                    ctx.session.language, call=saved)
 
     async def _perform(self, ctx: _CallCtx, effect: act.Effect) -> ev.Event | None:
         name = type(effect).__name__

@@ -8,11 +8,19 @@ Guarantees:
   a `call` contact is written for its customer, once.
 - The IVR session state is saved with optimistic locking (`ivr_version`), so
   two processes cannot both continue the same call from the same state.
+
+Two shapes of function: the use cases (`start_call`, `end_call`, ...) open
+and commit their own transaction; the *turn steps* (`open_call`,
+`load_call`, `save_turn`, `settle_status`, `settle_end`) run inside a
+transaction the caller already opened (``async with uow:``) and never
+commit, so the IVR driver can make one webhook turn one transaction. Each
+use case is its turn steps plus the transaction around them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -61,40 +69,59 @@ class CallRepository(Protocol):
     async def update(self, call_id: int, **values: Any) -> None: ...
     async def add_event(self, call_id: int, event: CallEventIn) -> bool:
         """False when an event with the same dedupe key is already stored."""
-    async def save_ivr_state(self, call_id: int, state: str, expected_version: int) -> bool: ...
+    async def add_events(self, call_id: int, events: Sequence[CallEventIn]) -> list[str | None]:
+        """Store in one statement; the dedupe keys of those actually stored (new ones)."""
+    async def save_ivr_state(self, call_id: int, state: str, expected_version: int,
+                             **values: Any) -> bool:
+        """Write state (and `values`) only if `ivr_version` is still `expected_version`."""
     async def add_call_contact(self, call: CallRecord, at: datetime) -> None: ...
     async def events(self, call_id: int) -> list[CallEventIn]: ...
+
+
+async def open_call(uow: UnitOfWork, cmd: StartCall, *,
+                    started_event: bool = True) -> tuple[CallRecord, bool]:
+    """Turn step: log a new call or find the one logged already. Returns (call, created).
+
+    A concurrent insert of the same (carrier, call id) loses on the unique
+    key without aborting the transaction, and gets the winner's row. With
+    `started_event` the "started" timeline event is written with a new call;
+    without, the caller writes it (`started_event_for`) with the turn's steps.
+    """
+    call = await uow.calls.add(cmd)
+    if call is not None:
+        if started_event:
+            await uow.calls.add_event(call.id, started_event_for(cmd))
+        return call, True
+    found = await uow.calls.by_carrier_id(cmd.carrier, cmd.carrier_call_id)
+    if found is None:
+        raise UnknownCall(f"call {cmd.carrier}:{cmd.carrier_call_id} vanished after insert")
+    return found, False
+
+
+def started_event_for(cmd: StartCall) -> CallEventIn:
+    return CallEventIn(cmd.at, "started", detail={"direction": cmd.direction.value},
+                       dedupe_key="started")
 
 
 async def start_call(cmd: StartCall, uow: UnitOfWork) -> tuple[CallRecord, bool]:
     """Log a new call, or return the one already logged. Returns (call, created)."""
     async with uow:
-        existing = await uow.calls.by_carrier_id(cmd.carrier, cmd.carrier_call_id)
-        if existing is not None:
-            return existing, False
-        call = await uow.calls.add(cmd)
-        if call is None:  # lost a race with another process: theirs stands
-            await uow.rollback()
-        else:
-            await uow.calls.add_event(
-                call.id, CallEventIn(cmd.at, "started", detail={"direction": cmd.direction.value},
-                                     dedupe_key="started")
-            )
-            await uow.commit()
-            return call, True
-    async with uow:
-        found = await uow.calls.by_carrier_id(cmd.carrier, cmd.carrier_call_id)
-        if found is None:
-            raise UnknownCall(f"call {cmd.carrier}:{cmd.carrier_call_id} vanished after insert")
-        return found, False
+        call, created = await open_call(uow, cmd)
+        await uow.commit()
+    return call, created
+
+
+async def load_call(uow: UnitOfWork, carrier: str, carrier_call_id: str) -> CallRecord:
+    """Turn step: the call, or `UnknownCall`."""
+    call = await uow.calls.by_carrier_id(carrier, carrier_call_id)
+    if call is None:
+        raise UnknownCall(f"no call {carrier}:{carrier_call_id}; start it first")
+    return call
 
 
 async def get_call(carrier: str, carrier_call_id: str, uow: UnitOfWork) -> CallRecord:
     async with uow:
-        call = await uow.calls.by_carrier_id(carrier, carrier_call_id)
-    if call is None:
-        raise UnknownCall(f"no call {carrier}:{carrier_call_id}; start it first")
-    return call
+        return await load_call(uow, carrier, carrier_call_id)
 
 
 async def record_ivr_step(
@@ -158,60 +185,77 @@ async def end_call(
         call = await uow.calls.get(call_id)
         if call is None:
             raise UnknownCall(f"no call with id {call_id}")
-        if call.ended_at is None:
-            if disposition is not None:
-                call = _with(call, disposition=disposition)
-            settled = settle_disposition(call, final_status)
-            await uow.calls.update(call_id, ended_at=at, disposition=settled.value,
-                                   duration_s=duration_s)
-            await uow.calls.add_event(call_id, CallEventIn(
-                at, "ended", detail={"disposition": settled.value, "status": final_status},
-                dedupe_key="ended"))
-            ended = await uow.calls.get(call_id)
-            assert ended is not None
-            if ended.customer_id is not None:
-                await uow.calls.add_call_contact(ended, at)
-            await uow.commit()
-            return ended
-        if duration_s is not None:
-            await uow.calls.update(call_id, duration_s=duration_s)
-            await uow.commit()
-        return call
+        ended = await settle_end(uow, call, at, final_status=final_status,
+                                 disposition=disposition, duration_s=duration_s)
+        await uow.commit()
+    return ended
+
+
+async def settle_end(
+    uow: UnitOfWork, call: CallRecord, at: datetime, *, final_status: str | None = None,
+    disposition: CallDisposition | None = None, duration_s: float | None = None,
+    also: dict[str, Any] | None = None,
+) -> CallRecord:
+    """Turn step of `end_call`: `call` as read in this transaction; returns it as now stored.
+
+    `also`: more columns for the same UPDATE (the final carrier status)."""
+    if call.ended_at is None:
+        if disposition is not None:
+            call = replace(call, disposition=disposition)
+        settled = settle_disposition(call, final_status)
+        await uow.calls.update(call.id, ended_at=at, disposition=settled.value,
+                               duration_s=duration_s, **(also or {}))
+        await uow.calls.add_event(call.id, CallEventIn(
+            at, "ended", detail={"disposition": settled.value, "status": final_status},
+            dedupe_key="ended"))
+        ended = replace(call, ended_at=at, disposition=settled)
+        if ended.customer_id is not None:
+            await uow.calls.add_call_contact(ended, at)
+        return ended
+    if duration_s is not None or also:
+        await uow.calls.update(call.id, **({"duration_s": duration_s} if duration_s is not None
+                                           else {}), **(also or {}))
+    return call
 
 
 async def apply_carrier_status(
     carrier: str, carrier_call_id: str, status: str, at: datetime, uow: UnitOfWork,
     *, duration_s: float | None = None,
 ) -> CallRecord:
-    """A carrier status callback: idempotent and order-proof (see crm.calls.STATUS_RANK)."""
-    rank = status_rank(status)
+    """A carrier status callback: idempotent and order-proof (see crm.calls.STATUS_RANK).
+
+    A final status also ends the call (`end_call`), in the same transaction."""
+    status_rank(status)  # UnknownCarrierStatus before any read
     async with uow:
-        call = await uow.calls.by_carrier_id(carrier, carrier_call_id)
-        if call is None:
-            raise UnknownCall(f"no call {carrier}:{carrier_call_id}")
-        await uow.calls.add_event(call.id, CallEventIn(
-            at, "status", detail={"status": status, "duration_s": duration_s},
-            dedupe_key=f"status:{status}"))
-        news = moves_forward(call.status_rank, status)
-        if news:
-            values: dict[str, Any] = {"carrier_status": status, "status_rank": rank}
-            if status in ("in-progress", "answered") and call.direction == Direction.OUTBOUND \
-                    and call.answered_at is None:
-                values["answered_at"] = at
-            await uow.calls.update(call.id, **values)
+        call = await load_call(uow, carrier, carrier_call_id)
+        call = await settle_status(uow, call, status, at, duration_s=duration_s)
         await uow.commit()
-    if rank == 4:
-        return await end_call(call.id, at, uow, final_status=status, duration_s=duration_s)
-    async with uow:
-        refreshed = await uow.calls.get(call.id)
-    assert refreshed is not None
-    return refreshed
+    return call
 
 
-def _with(call: CallRecord, **changes: Any) -> CallRecord:
-    from dataclasses import replace
-
-    return replace(call, **changes)
+async def settle_status(
+    uow: UnitOfWork, call: CallRecord, status: str, at: datetime, *,
+    duration_s: float | None = None,
+) -> CallRecord:
+    """Turn step of `apply_carrier_status`: returns the call as now stored."""
+    rank = status_rank(status)
+    await uow.calls.add_event(call.id, CallEventIn(
+        at, "status", detail={"status": status, "duration_s": duration_s},
+        dedupe_key=f"status:{status}"))
+    values: dict[str, Any] = {}
+    if moves_forward(call.status_rank, status):
+        values = {"carrier_status": status, "status_rank": rank}
+        if status in ("in-progress", "answered") and call.direction == Direction.OUTBOUND \
+                and call.answered_at is None:
+            values["answered_at"] = at
+        call = replace(call, carrier_status=status, status_rank=rank,
+                       answered_at=values.get("answered_at", call.answered_at))
+    if rank == 4:  # one UPDATE for the status and the end
+        return await settle_end(uow, call, at, final_status=status, duration_s=duration_s,
+                                also=values)
+    if values:
+        await uow.calls.update(call.id, **values)
+    return call
 
 
 @dataclass(frozen=True)
@@ -236,23 +280,44 @@ async def advance_ivr(
         call = await uow.calls.get(call_id)
         if call is None:
             raise UnknownCall(f"no call with id {call_id}")
-        if not await uow.calls.save_ivr_state(call_id, state, expected_version):
-            raise StaleIvrState(f"call {call_id} was advanced by another process")
-        path = call.ivr_path
-        for step in steps:
-            if await uow.calls.add_event(call_id, CallEventIn(
-                step.at, "ivr_step", step.node, {"keys": step.keys, "outcome": step.outcome},
-                f"ivr:{step.seq}",
-            )):
-                path = extend_path(path, step.node)
-        values: dict[str, Any] = {}
-        if path != call.ivr_path:
-            values["ivr_path"] = path
-        if queued is not None and call.queued_at is None:
-            values.update(queue=queued[0], queued_at=queued[1])
-            await uow.calls.add_event(call_id, CallEventIn(
-                queued[1], "queued", detail={"queue": queued[0]}, dedupe_key=f"queued:{queued[0]}"))
-        if values:
-            await uow.calls.update(call_id, **values)
+        saved = await save_turn(uow, replace(call, ivr_version=expected_version), state, steps,
+                                queued=queued)
         await uow.commit()
-    return expected_version + 1
+    return saved.ivr_version
+
+
+async def save_turn(
+    uow: UnitOfWork, call: CallRecord, state: str, steps: Sequence[IvrStep], *,
+    queued: tuple[str, datetime] | None = None, events: Sequence[CallEventIn] = (),
+) -> CallRecord:
+    """Turn step: store one IVR turn of `call` (as read in this transaction).
+
+    One UPDATE guarded by ``ivr_version == call.ivr_version`` (raises
+    StaleIvrState when another process got there first: roll back) writes the
+    state, the version bump, the IVR path and the queue hand-off; one INSERT
+    writes the turn's steps and `events`. The steps' dedupe keys carry the
+    version (``ivr:<version>.<n>``), and only the transaction that moved the
+    version on can write them, so the path is extended with every step here,
+    before the insert. Returns the call as now stored.
+    """
+    path = call.ivr_path
+    for step in steps:
+        path = extend_path(path, step.node)
+    values: dict[str, Any] = {}
+    if path != call.ivr_path:
+        values["ivr_path"] = path
+    timeline = list(events)
+    if queued is not None and call.queued_at is None:
+        values.update(queue=queued[0], queued_at=queued[1])
+        timeline.append(CallEventIn(queued[1], "queued", detail={"queue": queued[0]},
+                                    dedupe_key=f"queued:{queued[0]}"))
+    if not await uow.calls.save_ivr_state(call.id, state, call.ivr_version, **values):
+        raise StaleIvrState(f"call {call.id} was advanced by another process")
+    timeline.extend(
+        CallEventIn(step.at, "ivr_step", step.node, {"keys": step.keys, "outcome": step.outcome},
+                    f"ivr:{step.seq}")
+        for step in steps)
+    await uow.calls.add_events(call.id, timeline)
+    return replace(call, ivr_state=state, ivr_version=call.ivr_version + 1, ivr_path=path,
+                   queue=values.get("queue", call.queue),
+                   queued_at=values.get("queued_at", call.queued_at))

@@ -168,14 +168,25 @@ async def identify_caller(
     Raises `InvalidPhoneNumber` (a `ValueError`) for a withheld or undialable
     caller ID; the caller decides what an anonymous call gets.
     """
-    e164 = normalize_phone(phone_raw, default_region)
     async with uow:
-        found = await uow.customers.by_phone(e164)
-        if found is not None:
-            return found
-        customer = await uow.customers.add_unknown_caller(e164, default_tz)
+        customer = await find_or_add_caller(
+            uow, phone_raw, default_region=default_region, default_tz=default_tz)
         await uow.commit()
         return customer
+
+
+async def find_or_add_caller(
+    uow: UnitOfWork, phone_raw: str, *, default_region: str, default_tz: str
+) -> Customer:
+    """`identify_caller` inside a transaction the caller opened (it commits, not this).
+
+    The IVR driver calls it in the call's first turn, so identifying the
+    caller, logging the call and starting the session are one transaction."""
+    e164 = normalize_phone(phone_raw, default_region)
+    found = await uow.customers.by_phone(e164)
+    if found is not None:
+        return found
+    return await uow.customers.add_unknown_caller(e164, default_tz)
 
 
 async def find_by_phone(

@@ -65,6 +65,20 @@ def to_customer(row: CustomerRow, phones: list[CustomerPhone]) -> Customer:
     )
 
 
+_OWNER = aliased(CustomerPhone)
+_PHONE = aliased(CustomerPhone)
+_BY_PHONE = (
+    select(CustomerRow.id, CustomerRow.value_grade,
+           *(getattr(CustomerRow, name) for name in PROFILE),
+           _PHONE.id.label("phone_id"), _PHONE.e164.label("phone_e164"),
+           _PHONE.label.label("phone_label"), _PHONE.is_primary.label("phone_is_primary"))
+    .select_from(_OWNER)
+    .join(CustomerRow, CustomerRow.id == _OWNER.customer_id)
+    .join(_PHONE, _PHONE.customer_id == CustomerRow.id)
+    .where(_OWNER.e164 == bindparam("e164"))
+)
+
+
 def _job(row: ServiceJob) -> JobRecord:
     return JobRecord(
         row.id, row.reference, row.customer_id, row.technician_id, row.department_id,
@@ -89,10 +103,18 @@ class SqlCustomerRepository:
         return to_customer(row, await self._phones(row.id))
 
     async def by_phone(self, e164: str) -> Customer | None:
-        owner = await self.session.scalar(
-            select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
+        """One round trip (every caller's first webhook asks): the owner and all its phones."""
+        rows = (await self.session.execute(_BY_PHONE, {"e164": e164})).all()
+        if not rows:
+            return None
+        first = rows[0]
+        phones = sorted(rows, key=lambda r: (not r.phone_is_primary, r.phone_id))
+        return Customer(
+            customer_id=first.id,
+            phones=tuple(Phone(r.phone_e164, r.phone_label, r.phone_is_primary) for r in phones),
+            value_grade=_grade(first.value_grade),
+            **{name: getattr(first, name) for name in PROFILE},
         )
-        return None if owner is None else await self.get(owner)
 
     async def add(self, draft: CustomerDraft) -> Customer:
         values = {name: getattr(draft, name) for name in PROFILE}

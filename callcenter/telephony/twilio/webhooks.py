@@ -220,12 +220,8 @@ async def status(request: web.Request) -> web.Response:
         status_rank(call_status)  # UnknownCarrierStatus -> 422 before any write
         duration = _float(form, "CallDuration")
         attempt = request.query.get("attempt") or None
-        if call_status in FINAL_STATUSES:
-            await _caller_gone(channel, sid)
         try:
-            await call_log.apply_carrier_status(
-                CARRIER.value, sid, call_status, channel.clock(), channel.uow(),
-                duration_s=duration)
+            await _carrier_status(channel, sid, call_status, duration)
         except call_log.UnknownCall:
             if attempt is None:
                 raise
@@ -240,15 +236,18 @@ async def status(request: web.Request) -> web.Response:
         return _xml(twiml.empty())
 
 
-async def _caller_gone(channel: TwilioChannel, sid: str) -> None:
-    """Feed the session its hang-up (partial data kept); the status settles the call."""
+async def _carrier_status(channel: TwilioChannel, sid: str, call_status: str,
+                          duration: float | None) -> None:
+    """One transaction: a final status first feeds the session its hang-up (partial
+    data kept), then the status settles the call."""
+    driver = channel.hotline()
     for _ in range(_STALE_RETRIES):
         try:
-            await channel.hotline().hangup(CARRIER, sid, end_call=False)
+            await driver.carrier_status(CARRIER, sid, call_status, duration_s=duration)
             return
         except call_log.StaleIvrState:
             log.info("a webhook advanced the call during its hang-up; retrying")
-    await channel.hotline().hangup(CARRIER, sid, end_call=False)
+    await driver.carrier_status(CARRIER, sid, call_status, duration_s=duration)
 
 
 async def dial_status(request: web.Request) -> web.Response:
