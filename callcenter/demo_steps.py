@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from callcenter.commands.demo import DemoStep
 from callcenter.complaint_demo import complaints_step
+from callcenter.dialer.demo import callbacks_step
 from callcenter.reporting.demo import supervision_step
+from callcenter.telephony.asterisk.demo import run_demo as asterisk_demo
 from callcenter.telephony.twilio.demo import run_demo as twilio_demo
 
 
 def load_steps() -> list[tuple[str, DemoStep]]:
     steps: list[tuple[str, DemoStep]] = []
     steps.append(("Twilio hotline: simulated callers on the live server", twilio_demo))
+    steps.append(("Asterisk hotline: simulated Asterisk channels on the FastAGI server",
+                  asterisk_demo))
+    steps.append(("Callbacks: post-repair calls placed by the dispatcher on a simulated carrier",
+                  callbacks_step))
     steps.append(("Complaints: three channels, major rules, one escalation pass", complaints_step))
     steps.append(("Supervision report: this month's score, written to var/reports", supervision_step))
     return steps

@@ -7,7 +7,7 @@ case); README.md lists them all with their defaults.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -121,6 +121,25 @@ class Settings(BaseSettings):
     kpi_short_abandon_s: float = Field(5, ge=0, description="abandons shorter than this are excluded")
     kpi_queue_thresholds: str = Field("", description="per-queue overrides queue=SL/short, e.g. vip=10/3,sales=60/5")
     kpi_fcr_window_days: int = Field(7, ge=1, description="first contact resolution window (days)")
+    # callbacks (issue 8, seed 000/001): who dials, how often, when, and the verification sample.
+    # Read by callcenter.dialer.config (RetryPolicy, DispatchConfig, source defaults).
+    outbound_carrier: Literal["auto", "asterisk", "twilio"] = Field(
+        "auto", description="carrier for callbacks: auto = Asterisk when AMI is on, else Twilio when TWILIO_CALLER_ID is set"
+    )
+    callback_max_attempts: int = Field(3, ge=1, le=10, description="dial attempts per callback before it fails")
+    callback_backoff: str = Field(
+        "15m,2h,1d", description="waits before attempt 2, 3... (s/m/h/d units); the last one repeats"
+    )
+    callback_window: str = Field(
+        "09:00-20:00", description="default call window, in the callee's own time zone (never inside 21:00-08:00)"
+    )
+    callback_verification_percent: float = Field(
+        10, ge=0, le=100, description="share of agent-entered surveys verified by phone, per department and month (%)"
+    )
+    callback_verification_minimum: int = Field(
+        3, ge=0, description="surveys verified at least, per department and month (all of them when fewer)"
+    )
+    callback_dial_timeout_s: int = Field(30, ge=5, le=300, description="ring time before an outbound call counts as no answer (s)")
     # logging
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(True, description="JSON log lines (false: human-readable)")
@@ -138,6 +157,25 @@ class Settings(BaseSettings):
     @classmethod
     def _hours(cls, value: str) -> str:
         parse_hours(value)
+        return value
+
+    @field_validator("callback_backoff")
+    @classmethod
+    def _backoff(cls, value: str) -> str:
+        parse_durations(value)
+        return value
+
+    @field_validator("callback_window")
+    @classmethod
+    def _callback_window(cls, value: str) -> str:
+        from crm.call_windows import CallWindow
+        from crm.errors import InvalidCallWindow
+
+        start, end = parse_hours(value)
+        try:
+            CallWindow(start, end).checked()
+        except InvalidCallWindow as exc:
+            raise ValueError(str(exc)) from exc
         return value
 
     @property
@@ -163,3 +201,17 @@ def parse_hours(value: str) -> tuple[time, time]:
     if start >= end:
         raise ValueError(f"hours must start before they end, got {value!r}")
     return start, end
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_durations(value: str) -> tuple[timedelta, ...]:
+    """'15m,2h,1d' -> (15 min, 2 h, 1 day); raises ValueError with the expected format."""
+    delays: list[timedelta] = []
+    for part in (p.strip() for p in value.split(",")):
+        number, unit = part[:-1], part[-1:].lower()
+        if unit not in _UNITS or not number.isdigit() or int(number) <= 0:
+            raise ValueError(f"delays must look like 15m,2h,1d (positive, s/m/h/d), got {value!r}")
+        delays.append(timedelta(seconds=int(number) * _UNITS[unit]))
+    return tuple(delays)

@@ -17,11 +17,11 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
+from callcenter.dialer.config import dispatch_config
 from callcenter.dialer.loop import Dispatcher
 from callcenter.jobs import default_holder
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from crm.services.callback_dispatch import DispatchConfig
 from crm.services.callback_ports import Dialer
 
 
@@ -50,9 +50,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         made = factory(settings, db, args.worker)
         dialer = await made if inspect.isawaitable(made) else made
         assert dialer is not None
-        config = DispatchConfig(
-            worker=args.worker, batch=args.batch, claim_ttl=timedelta(seconds=args.claim_ttl),
-            dial_ttl=timedelta(seconds=args.dial_ttl), caller_id=settings.twilio_caller_id)
+        config = dispatch_config(
+            settings, args.worker, batch=args.batch, claim_ttl=timedelta(seconds=args.claim_ttl),
+            dial_ttl=timedelta(seconds=args.dial_ttl))
         loop = Dispatcher(db, dialer, config, tick=args.tick,
                           sweep_every=timedelta(seconds=args.sweep_every))
         settle = getattr(dialer, "settle", None)

@@ -5,10 +5,12 @@
   `callbacks-post-repair` schedules a callback for every newly completed job;
   `callbacks-survey-sample` samples last month's surveys for verification.
 - The dispatcher runs as a cleanup context when the job loop is enabled and a
-  carrier can dial: the Asterisk dialer (`app[SERVICES]["asterisk_dialer"]`,
-  when AMI is on) first, else Twilio when `TWILIO_CALLER_ID` is set. It
-  reconciles with every carrier it knows. Several app processes may run it
-  on PostgreSQL; on SQLite run one.
+  carrier can dial: `OUTBOUND_CARRIER` picks it (auto: the Asterisk dialer,
+  `app[SERVICES]["asterisk_dialer"]`, when AMI is on, else Twilio when
+  `TWILIO_CALLER_ID` is set). It reconciles with every carrier it knows.
+  Several app processes may run it on PostgreSQL; on SQLite run one.
+- Retries, ring time, call window, attempts and the verification sample come
+  from the `# callbacks` settings (`callcenter.dialer.config`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.dialer import config as callback_config
 from callcenter.dialer.loop import Dispatcher
 from callcenter.jobs import PeriodicJob, default_holder
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web import callbacks as callbacks_web
-from crm.services.callback_dispatch import DispatchConfig
 from crm.services.callback_lists import schedule_survey_verifications
 from crm.services.callback_ports import Dialer
 from crm.services.callbacks import schedule_completed_jobs
@@ -50,10 +52,10 @@ async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     dialers = _dialers(app) if settings.job_loop_enabled else {}
     task: asyncio.Task[None] | None = None
-    if dialers:
-        first = next(iter(dialers.values()))
-        config = DispatchConfig(worker=f"{default_holder()}:dialer",
-                                caller_id=settings.twilio_caller_id)
+    first = callback_config.choose_carrier(settings, dialers) if settings.job_loop_enabled \
+        else None
+    if first is not None:
+        config = callback_config.dispatch_config(settings, f"{default_holder()}:dialer")
         dispatcher = Dispatcher(app[DB], first, config, clock=app[CLOCK], reconcilers=dialers,
                                 tick=settings.job_interval_s)
         app[SERVICES][DISPATCHER] = dispatcher
@@ -74,12 +76,14 @@ def setup(app: web.Application) -> None:
         return SqlUnitOfWork(app[DB])
 
     async def post_repair(now: datetime) -> object:
-        return await schedule_completed_jobs(uow, app[CLOCK])  # type: ignore[arg-type]
+        return await schedule_completed_jobs(  # type: ignore[arg-type]
+            uow, app[CLOCK], defaults=callback_config.callback_defaults(settings))
 
     async def survey_sample(now: datetime) -> object:
         last_month = (now.astimezone(settings.zone).replace(day=1) - timedelta(days=1))
         return await schedule_survey_verifications(
-            f"{last_month:%Y-%m}", uow(), app[CLOCK], settings.timezone)  # type: ignore[arg-type]
+            f"{last_month:%Y-%m}", uow(), app[CLOCK], settings.timezone,  # type: ignore[arg-type]
+            **callback_config.verification_sample(settings))
 
     app[JOB_LOOP].add(PeriodicJob("callbacks-post-repair", timedelta(minutes=10), post_repair))
     app[JOB_LOOP].add(PeriodicJob("callbacks-survey-sample", timedelta(hours=6), survey_sample))

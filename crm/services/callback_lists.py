@@ -35,7 +35,7 @@ from crm.errors import InvalidCallWindow, InvalidPhoneNumber
 from crm.phones import normalize_phone
 from crm.records import BadRow
 from crm.services.callback_ports import NewCallback
-from crm.services.callbacks import CannotSchedule, _create
+from crm.services.callbacks import CallbackDefaults, CannotSchedule, _create
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -54,9 +54,11 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
 async def schedule_survey_verifications(
     month: str, uow: UnitOfWork, clock: Clock, centre_tz: str = "Asia/Shanghai",
     percentage: float = 10, minimum: int = 3, deadlines: CallbackDeadlines | None = None,
+    defaults: CallbackDefaults | None = None,
 ) -> list[int]:
     """Verification callbacks for `month`'s sample; returns the sampled survey ids."""
     now = clock()
+    defaults = defaults or CallbackDefaults()
     start, end = month_bounds(month, ZoneInfo(centre_tz))
     async with uow:
         repo = uow.callbacks
@@ -77,8 +79,10 @@ async def schedule_survey_verifications(
                 source_key=f"survey-verification:{survey.survey_id}", kind=kind,
                 phone=contact.phone, timezone=contact.timezone, priority=priority_for(kind),
                 due_at=now, deadline_at=deadline_for(kind, now, deadlines),
-                next_attempt_at=next_allowed_time(now, ZoneInfo(contact.timezone)),
+                next_attempt_at=next_allowed_time(now, ZoneInfo(contact.timezone),
+                                                  defaults.window),
                 customer_id=contact.customer_id, survey_id=survey.survey_id,
+                **defaults.as_new(),
             ), contact.do_not_call, now)
         await uow.commit()
     return [c.survey_id for c in picked]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_FLOWS", "AttemptRecord", "CallbackRecord", "CallbackRepository", "Dialer",
     "DialLookup", "DialRejected", "DialRequest", "DialStarted", "NewCallback", "PlacedAttempt",
-    "CallbackConflict", "CannotSchedule", "UnknownCallback", "schedule_post_repair",
+    "CallbackConflict", "CallbackDefaults", "CannotSchedule", "UnknownCallback", "schedule_post_repair",
     "schedule_complaint_followup", "request_callback", "schedule_completed_jobs",
     "record_dial_result", "record_call_ended", "complete_callback", "record_verification",
     "call_now", "due_on", "past_deadline",
@@ -92,6 +92,19 @@ class CannotSchedule(CrmError, ValueError):
 
 class CallbackConflict(InvalidTransition):
     http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDefaults:
+    """What a new service callback gets unless its source says otherwise (configurable)."""
+
+    window: CallWindow = field(default_factory=CallWindow)  # in the callee's own zone
+    max_attempts: int = 3
+
+    def as_new(self) -> dict[str, Any]:
+        """The `NewCallback` fields these defaults fill."""
+        return {"window_start": f"{self.window.start:%H:%M}",
+                "window_end": f"{self.window.end:%H:%M}", "max_attempts": self.max_attempts}
 
 
 def parse_hhmm(value: str) -> time:
@@ -132,10 +145,12 @@ async def _contact(repo: CallbackRepository, customer_id: int) -> CustomerContac
 
 
 async def schedule_post_repair(
-    job_id: int, uow: UnitOfWork, clock: Clock, deadlines: CallbackDeadlines | None = None
+    job_id: int, uow: UnitOfWork, clock: Clock, deadlines: CallbackDeadlines | None = None,
+    defaults: CallbackDefaults | None = None,
 ) -> CallbackRecord:
     """The post-repair callback of a completed job: deadline = completion + 3 days."""
     now = clock()
+    defaults = defaults or CallbackDefaults()
     async with uow:
         repo = uow.callbacks
         job = await repo.job_facts(job_id)
@@ -145,21 +160,22 @@ async def schedule_post_repair(
             raise CannotSchedule(f"job {job_id} is not completed; mark it completed first")
         contact = await _contact(repo, job.customer_id)
         assert contact.phone is not None
-        window = CallWindow()
+        window = defaults.window
         record = await _create(repo, NewCallback(
             source_key=f"post-repair:{job_id}", kind=CallbackKind.POST_REPAIR,
             phone=contact.phone, timezone=contact.timezone,
             priority=priority_for(CallbackKind.POST_REPAIR), due_at=job.completed_at,
             deadline_at=deadline_for(CallbackKind.POST_REPAIR, job.completed_at, deadlines),
             next_attempt_at=_first_try(now, job.completed_at, contact.timezone, window),
-            customer_id=job.customer_id, job_id=job_id,
+            customer_id=job.customer_id, job_id=job_id, **defaults.as_new(),
         ), contact.do_not_call, now)
         await uow.commit()
         return record
 
 
 async def schedule_completed_jobs(
-    uow_factory: Callable[[], UnitOfWork], clock: Clock, lookback: timedelta = timedelta(days=3)
+    uow_factory: Callable[[], UnitOfWork], clock: Clock, lookback: timedelta = timedelta(days=3),
+    defaults: CallbackDefaults | None = None,
 ) -> int:
     """Periodic job: a post-repair callback for every job completed in `lookback` without one."""
     now = clock()
@@ -168,7 +184,7 @@ async def schedule_completed_jobs(
     made = 0
     for job_id in job_ids:
         try:
-            await schedule_post_repair(job_id, uow_factory(), clock)
+            await schedule_post_repair(job_id, uow_factory(), clock, defaults=defaults)
             made += 1
         except CannotSchedule as exc:
             log.warning("post-repair callback for job %s not scheduled: %s", job_id, exc)
@@ -176,13 +192,15 @@ async def schedule_completed_jobs(
 
 
 async def schedule_complaint_followup(
-    complaint_id: int, uow: UnitOfWork, clock: Clock, deadlines: CallbackDeadlines | None = None
+    complaint_id: int, uow: UnitOfWork, clock: Clock, deadlines: CallbackDeadlines | None = None,
+    defaults: CallbackDefaults | None = None,
 ) -> CallbackRecord:
     """The follow-up call of a resolved complaint (deadline = resolution + 2 days).
 
     One per resolution: a complaint reopened and resolved again gets a new one.
     """
     now = clock()
+    defaults = defaults or CallbackDefaults()
     async with uow:
         repo = uow.callbacks
         complaint = await repo.complaint_facts(complaint_id)
@@ -199,8 +217,8 @@ async def schedule_complaint_followup(
             kind=kind, phone=contact.phone, timezone=contact.timezone,
             priority=priority_for(kind, Severity(complaint.severity)), due_at=resolved,
             deadline_at=deadline_for(kind, resolved, deadlines),
-            next_attempt_at=_first_try(now, resolved, contact.timezone, CallWindow()),
-            customer_id=complaint.customer_id, complaint_id=complaint_id,
+            next_attempt_at=_first_try(now, resolved, contact.timezone, defaults.window),
+            customer_id=complaint.customer_id, complaint_id=complaint_id, **defaults.as_new(),
         ), contact.do_not_call, now)
         await uow.commit()
         return record

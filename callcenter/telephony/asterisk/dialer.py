@@ -32,6 +32,7 @@ from callcenter.telephony.asterisk import ami_actions
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiNotConnected
 from callcenter.telephony.asterisk.ami_protocol import AmiEvent, AmiResponse, EventListResult
 from callcenter.telephony.asterisk.call_log import AmiCallLog, OutboundCall
+from crm.callbacks import RetryPolicy
 from crm.enums import Carrier, DialOutcome
 from crm.services.callback_ports import (
     DialLookup,
@@ -71,8 +72,10 @@ class AsteriskDialer:
     def __init__(
         self, ami: AmiClient, db: Database, clock: Clock, *, trunk: str = "PJSIP/{number}@trunk",
         context: str = CALLBACK_CONTEXT, memory: int = 10_000,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.ami, self.db, self.clock = ami, db, clock
+        self.policy = policy  # retries after busy / no answer (None: the built-in defaults)
         self.trunk, self.context = trunk, context
         self._placed: OrderedDict[str, OutboundCall] = OrderedDict()
         self._outcomes: OrderedDict[str, DialOutcome] = OrderedDict()
@@ -128,7 +131,7 @@ class AsteriskDialer:
             log.info("callback dial %s", outcome)
             try:
                 await record_dial_result(attempt_id, outcome, carrier_call_id,
-                                         SqlUnitOfWork(self.db), self.clock)
+                                         SqlUnitOfWork(self.db), self.clock, self.policy)
             except UnknownCallback:
                 log.warning("OriginateResponse for an attempt the callbacks do not know")
 

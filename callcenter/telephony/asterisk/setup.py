@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.dialer.config import retry_policy
 from callcenter.jobs import PeriodicJob
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig
@@ -81,7 +82,8 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
 
     call_log.ended_hooks.append(screen_ended)
     call_log.attach(client)
-    dialer = AsteriskDialer(client, app[DB], app[CLOCK], trunk=settings.outbound_trunk)
+    dialer = AsteriskDialer(client, app[DB], app[CLOCK], trunk=settings.outbound_trunk,
+                            policy=retry_policy(settings))
     dialer.attach(call_log)
     app[SERVICES].update({AMI: client, CALL_LOG: call_log, DIALER: dialer})
     await client.start()

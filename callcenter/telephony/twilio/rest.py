@@ -34,6 +34,7 @@ from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.twilio.webhooks import callback_flow_url
+from crm.callbacks import RetryPolicy
 from crm.enums import Carrier, DialOutcome
 from crm.phones import mask_phone
 from crm.services.callback_ports import (
@@ -145,14 +146,15 @@ def _started(call: Any) -> datetime | None:
 
 async def settle_from_status(
     attempt_id: str, call_status: str, call_sid: str | None, uow_factory: Callable[[], Any],
-    clock: Callable[[], datetime],
+    clock: Callable[[], datetime], policy: RetryPolicy | None = None,
 ) -> None:
     """A status callback of an outbound callback call -> the callback use cases (idempotent)."""
     found = lookup_of(call_status, call_sid)
     if found.outcome is None:
         return
     if found.outcome is not DialOutcome.ANSWERED or not found.ended:
-        await record_dial_result(attempt_id, found.outcome, call_sid, uow_factory(), clock)
+        await record_dial_result(attempt_id, found.outcome, call_sid, uow_factory(), clock,
+                                 policy)
     if found.outcome is DialOutcome.ANSWERED and found.ended:
         await record_call_ended(attempt_id, uow_factory(), clock)
 

@@ -28,7 +28,10 @@ from typing import Literal
 
 import aiohttp
 
+from callcenter.settings import Settings
 from callcenter.telephony.twilio.signature import signed_headers
+from crm.enums import Carrier
+from crm.services.callback_ports import DialLookup, DialRequest, DialStarted, PlacedAttempt
 
 ACCOUNT_SID = "AC" + "0" * 32
 HOTLINE_NUMBER = "+864008001234"
@@ -104,12 +107,15 @@ class SimulatedCaller:
 
     `base_url` is the server's public URL (what Twilio signs); `connect_url`
     is where requests really go when that differs (a proxy in between).
+    `direction="outbound-api"` makes it the callee of a call we placed
+    (`From` is then our number, `To` the callee's).
     """
 
     def __init__(
         self, http: aiohttp.ClientSession, base_url: str, auth_token: str, *,
         from_number: str = "+8613800138000", to_number: str = HOTLINE_NUMBER,
         call_sid: str | None = None, connect_url: str | None = None,
+        direction: str = "inbound",
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
@@ -118,6 +124,7 @@ class SimulatedCaller:
         self.from_number = from_number
         self.to_number = to_number
         self.call_sid = call_sid or new_call_sid()
+        self.direction = direction
 
     # -- the request primitives ------------------------------------------------------------
 
@@ -126,7 +133,7 @@ class SimulatedCaller:
         return {
             "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": self.call_sid,
             "From": self.from_number, "To": self.to_number, "Caller": self.from_number,
-            "Called": self.to_number, "Direction": "inbound", "CallStatus": "in-progress",
+            "Called": self.to_number, "Direction": self.direction, "CallStatus": "in-progress",
             **extra,
         }
 
@@ -150,11 +157,12 @@ class SimulatedCaller:
         return await self.post(exchange.url, exchange.params)
 
     async def status(self, call_status: str, result: CallResult | None = None,
-                     duration_s: int | None = None) -> Exchange:
+                     duration_s: int | None = None, url: str = "/twilio/status") -> Exchange:
+        """The status callback to `url` (a path, or the full URL given with the call)."""
         extra = {"CallStatus": call_status}
         if duration_s is not None:
             extra["CallDuration"] = str(duration_s)
-        exchange = await self.post("/twilio/status", self.params(**extra))
+        exchange = await self.post(url, self.params(**extra))
         if result is not None:
             result.exchanges.append(exchange)
         return exchange
@@ -164,14 +172,17 @@ class SimulatedCaller:
     async def call(
         self, script: Iterable[ScriptItem], *, agent: AgentReply = "answer",
         talk_s: int = 60, send_status: bool = True, think_s: float = 0.0,
+        answer_url: str = "/twilio/voice", status_url: str = "/twilio/status",
     ) -> CallResult:
         """Ring the hotline, follow its TwiML with the scripted inputs, then hang up.
 
         `think_s` is how long the caller listens and thinks before each next
-        webhook (a load test's pacing); the tests leave it at 0."""
+        webhook (a load test's pacing); the tests leave it at 0. For a call we
+        placed, `answer_url` and `status_url` are the URLs given to calls.create."""
         result = CallResult(self.call_sid)
         inputs: deque[ScriptItem] = deque(script)
-        exchange = await self.post("/twilio/voice", self.params(CallStatus="ringing"))
+        first_status = "in-progress" if self.direction.startswith("outbound") else "ringing"
+        exchange = await self.post(answer_url, self.params(CallStatus=first_status))
         while True:
             result.exchanges.append(exchange)
             if exchange.status != 200:
@@ -185,7 +196,8 @@ class SimulatedCaller:
             exchange = following
         result.unused = tuple(inputs)
         if send_status:
-            await self.status("completed", result, duration_s=5 * len(result.exchanges))
+            await self.status("completed", result, duration_s=5 * len(result.exchanges),
+                              url=status_url)
         return result
 
     async def _follow(
@@ -257,3 +269,99 @@ class SimulatedCaller:
 
 def _next_input(inputs: deque[ScriptItem]) -> ScriptItem:
     return inputs.popleft() if inputs else HANGUP
+
+
+# -- the outbound side: a simulated carrier for callbacks -------------------------------------
+
+
+@dataclass(frozen=True)
+class Callee:
+    """How one simulated callee takes our call: answers and presses `keys`, or does not."""
+
+    picks_up: Literal["answer", "busy", "no-answer", "failed"] = "answer"
+    keys: tuple[ScriptItem, ...] = ()
+
+
+@dataclass
+class PlacedCall:
+    """One call the simulated carrier placed, as Twilio's Call resource would show it."""
+
+    sid: str
+    request: DialRequest
+    status: str = "queued"
+    result: CallResult | None = None
+
+
+class SimulatedTwilioCarrier:
+    """A `Dialer` (crm.services.callback_ports) that places calls on a simulated Twilio.
+
+    `dial` answers at once with a CallSid, as calls.create does, and the call
+    goes on in the background like a real one: the callee answers (a signed
+    POST to the same `/twilio/callback-flow?flow=&attempt=` URL the
+    `TwilioDialer` gives Twilio), follows the TwiML pressing its keys, hangs
+    up, and a signed status callback (`/twilio/status?attempt=`) reports
+    `completed`; or the callee is busy / does not answer and only that status
+    callback comes. `lookup` answers from the carrier's own record of the
+    call, so the dispatcher's reconcile works as against Twilio. `settle()`
+    waits for every call in flight; `close()` hangs them all up.
+    """
+
+    carrier: str = Carrier.TWILIO
+
+    def __init__(self, http: aiohttp.ClientSession, settings: Settings,
+                 callees: Mapping[str, Callee], *, unknown: Callee = Callee("no-answer")) -> None:
+        self.http = http
+        self.settings = settings
+        self.callees = dict(callees)
+        self.unknown = unknown
+        self.calls: dict[str, PlacedCall] = {}  # attempt id -> call
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def dial(self, req: DialRequest) -> DialStarted:
+        placed = PlacedCall(new_call_sid(), req)
+        self.calls[req.attempt_id] = placed
+        task = asyncio.create_task(self._ring(placed), name=f"simulated-call-{placed.sid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return DialStarted(self.carrier, placed.sid)
+
+    async def lookup(self, attempt: PlacedAttempt) -> DialLookup | None:
+        from callcenter.telephony.twilio.rest import lookup_of
+
+        placed = self.calls.get(attempt.attempt_id)
+        return None if placed is None else lookup_of(placed.status, placed.sid)
+
+    async def settle(self) -> None:
+        """Wait until every call placed so far has ended and reported its status."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _ring(self, placed: PlacedCall) -> None:
+        from callcenter.telephony.twilio.rest import status_callback_url
+        from callcenter.telephony.twilio.webhooks import callback_flow_url
+
+        req = placed.request
+        callee = self.callees.get(req.number, self.unknown)
+        caller = SimulatedCaller(
+            self.http, self.settings.public_base_url,
+            self.settings.twilio_auth_token.get_secret_value(),
+            from_number=req.caller_id or self.settings.twilio_caller_id or HOTLINE_NUMBER,
+            to_number=req.number, call_sid=placed.sid, direction="outbound-api")
+        status_url = status_callback_url(self.settings, req.attempt_id)
+        placed.status = "ringing"
+        if callee.picks_up != "answer":
+            placed.status = callee.picks_up
+            await caller.status(callee.picks_up, url=status_url)
+            return
+        placed.status = "in-progress"
+        placed.result = await caller.call(
+            callee.keys, send_status=False,
+            answer_url=callback_flow_url(self.settings, req.flow, req.attempt_id))
+        placed.status = "completed"
+        await caller.status("completed", placed.result,
+                            duration_s=5 * placed.result.steps, url=status_url)
