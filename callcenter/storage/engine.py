@@ -9,7 +9,9 @@ costs one round trip per transaction; pass ``pre_ping=True`` to get it back):
 they are recycled after `POOL_RECYCLE_S`, and when a statement finds its
 connection dead SQLAlchemy invalidates it *and every connection opened
 before it*, so a caller that retries once (see `is_disconnect`) gets a fresh
-one. asyncpg keeps a per-connection prepared-statement cache
+one. The pool keeps all its connections (``2 * pool_size``, no overflow that
+would be closed and reopened under load: a connect plus a re-prepare of every
+statement each time); callers beyond that wait for a free connection. asyncpg keeps a per-connection prepared-statement cache
 (`STATEMENT_CACHE`), so the hot path's statements are parsed once.
 """
 
@@ -60,8 +62,11 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False,
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
+        # every connection is kept (no overflow): an overflow connection is closed on its
+        # return, so under steady load each burst paid a connect (TLS probe, auth, codec
+        # set-up) and re-prepared every statement on the new connection
         return create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping,
+            url, echo=echo, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=pre_ping,
             pool_recycle=POOL_RECYCLE_S,
             connect_args={"prepared_statement_cache_size": STATEMENT_CACHE},
         )

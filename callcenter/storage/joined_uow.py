@@ -31,11 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
 
+from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from callcenter.storage.repositories.calls import SqlCallRepository
 
 R = TypeVar("R")
 
@@ -91,3 +95,90 @@ async def _open_sqlite_transaction(session: AsyncSession) -> None:
     raw = await connection.get_raw_connection()
     if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
         await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class TurnUnitOfWork(SqlUnitOfWork):
+    """The IVR turn's transaction on a Core connection; an ORM session only when asked.
+
+    Most turns are a plain menu key: read the call, write its state and steps.
+    Those statements are Core (`SqlCallRepository` runs on the connection), so
+    the turn skips the ORM session's bookkeeping. A repository or an effect
+    that needs the ORM gets a session bound to the same connection, inside the
+    same transaction (its blocks become savepoints, see `JoinedUnitOfWork`).
+    Guarantees as `SqlUnitOfWork`: nothing is written unless `commit()` is
+    called inside the block; leaving it otherwise rolls everything back.
+    """
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._conn: AsyncConnection | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._conn is None:
+            raise RuntimeError("use the unit of work inside `async with uow:`")
+        if self._session is None:
+            # joins the connection's transaction and never ends it (SQLAlchemy's default)
+            self._session = AsyncSession(bind=self._conn, expire_on_commit=False)
+        return self._session
+
+    @property
+    def calls(self) -> SqlCallRepository:
+        from callcenter.storage.repositories.calls import SqlCallRepository
+
+        if self._conn is None:
+            raise RuntimeError("use the unit of work inside `async with uow:`")
+        return self._repo_on("calls", lambda: SqlCallRepository(self._conn))  # type: ignore[arg-type]
+
+    def _repo_on(self, name: str, factory: Callable[[], R]) -> R:
+        repo = self._repos.get(name)
+        if repo is None:
+            repo = self._repos[name] = factory()
+        return repo  # type: ignore[no-any-return]
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self.db.engine.connect()
+        self._session, self._repos = None, {}
+        try:
+            await self._conn.begin()
+        except BaseException:
+            await self._conn.close()
+            self._conn = None
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, session = self._conn, self._session
+        self._conn, self._session, self._repos = None, None, {}
+        if conn is None:
+            return
+        try:
+            if session is not None:
+                await session.close()
+        finally:
+            try:
+                if conn.in_transaction():
+                    await conn.rollback()
+            finally:
+                await conn.close()
+
+    async def commit(self) -> None:
+        if self._conn is None:
+            raise RuntimeError("use the unit of work inside `async with uow:`")
+        if self._session is not None:
+            await self._session.flush()
+        await self._conn.commit()
+
+    async def rollback(self) -> None:
+        if self._conn is None:
+            raise RuntimeError("use the unit of work inside `async with uow:`")
+        session, self._session, self._repos = self._session, None, {}
+        if session is not None:  # a fresh one is bound on next use
+            await session.close()
+        await self._conn.rollback()
+        await self._conn.begin()

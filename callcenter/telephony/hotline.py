@@ -49,7 +49,7 @@ from callcenter.logs import bind_call_id, mask_number
 from callcenter.metrics import REGISTRY
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database, is_disconnect
-from callcenter.storage.joined_uow import JoinedUnitOfWork
+from callcenter.storage.joined_uow import JoinedUnitOfWork, TurnUnitOfWork
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.outbound import OUTBOUND_PERFORMERS, OutboundTarget, outbound_target
 from crm.calls import FINAL_STATUSES, CallRecord
@@ -136,8 +136,9 @@ class HotlineDriver:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[SqlUnitOfWork]:
-        """The turn's transaction; effects performed inside join it (see `uow`)."""
-        async with SqlUnitOfWork(self.db) as uow:
+        """The turn's transaction on a Core connection (`TurnUnitOfWork`); effects performed
+        inside join it (see `uow`)."""
+        async with TurnUnitOfWork(self.db) as uow:
             token = _TURN_UOW.set(uow)
             try:
                 yield uow

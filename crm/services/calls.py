@@ -194,24 +194,27 @@ async def end_call(
 async def settle_end(
     uow: UnitOfWork, call: CallRecord, at: datetime, *, final_status: str | None = None,
     disposition: CallDisposition | None = None, duration_s: float | None = None,
-    also: dict[str, Any] | None = None,
+    also: dict[str, Any] | None = None, events: Sequence[CallEventIn] = (),
 ) -> CallRecord:
     """Turn step of `end_call`: `call` as read in this transaction; returns it as now stored.
 
-    `also`: more columns for the same UPDATE (the final carrier status)."""
+    `also`: more columns for the same UPDATE (the final carrier status); `events`:
+    more timeline events for the same INSERT (the status callback's own)."""
     if call.ended_at is None:
         if disposition is not None:
             call = replace(call, disposition=disposition)
         settled = settle_disposition(call, final_status)
         await uow.calls.update(call.id, ended_at=at, disposition=settled.value,
                                duration_s=duration_s, **(also or {}))
-        await uow.calls.add_event(call.id, CallEventIn(
+        await uow.calls.add_events(call.id, [*events, CallEventIn(
             at, "ended", detail={"disposition": settled.value, "status": final_status},
-            dedupe_key="ended"))
+            dedupe_key="ended")])
         ended = replace(call, ended_at=at, disposition=settled)
         if ended.customer_id is not None:
             await uow.calls.add_call_contact(ended, at)
         return ended
+    if events:
+        await uow.calls.add_events(call.id, events)
     if duration_s is not None or also:
         await uow.calls.update(call.id, **({"duration_s": duration_s} if duration_s is not None
                                            else {}), **(also or {}))
@@ -239,9 +242,8 @@ async def settle_status(
 ) -> CallRecord:
     """Turn step of `apply_carrier_status`: returns the call as now stored."""
     rank = status_rank(status)
-    await uow.calls.add_event(call.id, CallEventIn(
-        at, "status", detail={"status": status, "duration_s": duration_s},
-        dedupe_key=f"status:{status}"))
+    seen = CallEventIn(at, "status", detail={"status": status, "duration_s": duration_s},
+                       dedupe_key=f"status:{status}")
     values: dict[str, Any] = {}
     if moves_forward(call.status_rank, status):
         values = {"carrier_status": status, "status_rank": rank}
@@ -250,9 +252,10 @@ async def settle_status(
             values["answered_at"] = at
         call = replace(call, carrier_status=status, status_rank=rank,
                        answered_at=values.get("answered_at", call.answered_at))
-    if rank == 4:  # one UPDATE for the status and the end
+    if rank == 4:  # one UPDATE for the status and the end, one INSERT for their events
         return await settle_end(uow, call, at, final_status=status, duration_s=duration_s,
-                                also=values)
+                                also=values, events=(seen,))
+    await uow.calls.add_event(call.id, seen)
     if values:
         await uow.calls.update(call.id, **values)
     return call

@@ -25,8 +25,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, TextClause, bindparam, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, TextClause, bindparam, exists, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from callcenter.storage.tables import Call, CallEvent, Contact
 from callcenter.storage.types import utcnow
@@ -50,7 +50,14 @@ _CALL_BY_ID = _SELECT_CALL.where(CALLS.c.id == bindparam("b_id"))
 _CALL_BY_CARRIER_ID = _SELECT_CALL.where(
     CALLS.c.carrier == bindparam("b_carrier"),
     CALLS.c.carrier_call_id == bindparam("b_carrier_call_id"))
-_CONTACT_OF_CALL = select(Contact.id).where(Contact.call_id == bindparam("b_call_id")).limit(1)
+_CONTACTS = Contact.__table__
+_CONTACT_FIELDS = ("customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary")
+# built once (a prebuilt statement keeps its cache key): INSERT ... SELECT ... WHERE NOT EXISTS
+_INSERT_CONTACT_ONCE = insert(_CONTACTS).from_select(
+    list(_CONTACT_FIELDS),
+    select(*(bindparam(name, type_=_CONTACTS.c[name].type) for name in _CONTACT_FIELDS))
+    .where(~exists().where(_CONTACTS.c.call_id == bindparam("call_id"))),
+)
 
 
 def to_record(row: Call | Row[Any]) -> CallRecord:
@@ -121,7 +128,8 @@ def _event_params(call_id: int, events: Sequence[CallEventIn]) -> dict[str, Any]
 
 
 class SqlCallRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
+        #: an ORM session or, on the IVR turn's hot path, a bare Core connection
         self.session = session
 
     async def get(self, call_id: int) -> CallRecord | None:
@@ -173,19 +181,18 @@ class SqlCallRepository:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def add_call_contact(self, call: CallRecord, at: datetime) -> None:
+        """The call's contact on its customer's record, once: one INSERT that adds
+        nothing when the call already has a contact."""
         if call.customer_id is None:
-            return
-        exists = await self.session.scalar(_CONTACT_OF_CALL, {"b_call_id": call.id})
-        if exists is not None:
             return
         summary = f"{call.direction.value} call, {call.disposition.value}"
         if call.ivr_path:
             summary += f", IVR {call.ivr_path}"
-        await self.session.execute(insert(Contact.__table__).values(
-            customer_id=call.customer_id, kind=ContactKind.CALL.value, at=call.started_at,
-            call_id=call.id, staff_id=call.agent_id, disposition=call.disposition.value,
-            summary=summary,
-        ))
+        await self.session.execute(_INSERT_CONTACT_ONCE, {
+            "customer_id": call.customer_id, "kind": ContactKind.CALL.value,
+            "at": call.started_at, "call_id": call.id, "staff_id": call.agent_id,
+            "disposition": call.disposition.value, "summary": summary,
+        })
 
     async def events(self, call_id: int) -> list[CallEventIn]:
         rows = await self.session.execute(

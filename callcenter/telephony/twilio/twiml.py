@@ -9,6 +9,8 @@ webhook is recognised) and where a transfer to agents goes
 Guarantees:
 - Every action URL is absolute, on ``settings.public_base_url`` (the URL
   Twilio signs), and names the version the caller's next key applies to.
+- Identical turns (same media, language and version) get the same document,
+  rendered once per process and kept (bounded): rendering is pure.
 - `transfer_target` accepts ``client:<name>``, ``queue:<name>`` (enqueue),
   ``sip:<uri>`` and an E.164 number, and refuses anything else with a message
   naming the accepted forms.
@@ -30,6 +32,7 @@ RECORD_PATH = "/twilio/record"
 DIAL_STATUS_PATH = "/twilio/dial-status"
 VERSION_PARAM = "v"
 CONTENT_TYPE = "text/xml"
+_DOCUMENTS_KEPT = 4096  # rendered TwiML documents a renderer keeps (then starts over)
 
 
 class BadAgentDial(ValueError):
@@ -67,18 +70,30 @@ class TwimlRenderer:
         self.transfer_to = transfer_target(
             settings.twilio_agent_dial, public(settings, DIAL_STATUS_PATH)
         )
+        self._documents: dict[tuple[str, str, int], str] = {}
 
     def turn(self, turn: Turn) -> str:
         return self.media(turn.media, turn.language, turn.version)
 
     def media(self, media: Sequence[act.Action], language: str, version: int) -> str:
-        return render(
-            media,
-            language=language,
-            action_url=f"{self._gather}{version}",
-            recording_url=f"{self._record}{version}",
-            transfer_to=self.transfer_to,
-        )
+        # `render` is pure and, for this renderer, depends only on the media, the
+        # language and the version (the URLs carry no call id): callers at the same
+        # step of a menu share one document. Actions hold dicts (unhashable), so the
+        # key is their repr: frozen dataclasses, every field shown.
+        key = (repr(tuple(media)), language, version)
+        document = self._documents.get(key)
+        if document is None:
+            document = render(
+                media,
+                language=language,
+                action_url=f"{self._gather}{version}",
+                recording_url=f"{self._record}{version}",
+                transfer_to=self.transfer_to,
+            )
+            if len(self._documents) >= _DOCUMENTS_KEPT:
+                self._documents.clear()
+            self._documents[key] = document
+        return document
 
     def goodbye(self, language: str) -> str:
         """What a caller hears when the agents could not take the call."""
