@@ -17,7 +17,7 @@ from callcenter.clock import FixedClock
 from callcenter.dialer.config import dispatch_config
 from callcenter.dialer.loop import Dispatcher
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Survey
+from callcenter.storage.tables import Call, Survey
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.twilio.simulate import Callee, SimulatedTwilioCarrier
 from crm.enums import DialOutcome
@@ -69,6 +69,18 @@ async def test_callee_who_answers_the_post_repair_call_leaves_a_first_hand_surve
     assert survey is not None
     assert (survey.timeliness, survey.quality, survey.attitude, survey.verification) == (
         "A", "B", "A", "first_hand")
+
+
+async def test_an_answered_callback_call_is_logged_as_answered(
+        served: Served, db: Database, clock: FixedClock, http: aiohttp.ClientSession) -> None:
+    await repaired_job(db, clock)
+    carrier = SimulatedTwilioCarrier(http, served.settings,
+                                     {PHONE: Callee("answer", ("1", "2", "1", "1"))})
+    assert await one_pass(served, db, clock, carrier) == 1
+    async with db.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.direction == "outbound"))
+    assert call is not None and call.answered_at is not None
+    assert call.disposition == "answered"
 
 
 async def test_busy_callee_puts_the_callback_back_to_wait_for_the_backoff(

@@ -104,6 +104,9 @@ class HotlineAgi:
             log.error("no outbound IVR flow %r; hanging up politely", flow)
             await channel.set_variable("IVR_ACTION", "hangup")
             return
+        # the dialplan runs this route only once the callee has answered
+        await calls.mark_answered(turn.call_id, self.driver.clock(), None,
+                                  SqlUnitOfWork(self.driver.db))
         await self.converse(channel, linkedid, turn)
 
     async def queue_result(self, channel: AgiChannel, request: AgiRequest) -> None:

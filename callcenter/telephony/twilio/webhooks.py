@@ -228,9 +228,11 @@ async def status(request: web.Request) -> web.Response:
             log.info("callback attempt ended before its call was answered", extra={
                 "attempt": attempt, "status": call_status})
         if attempt is not None:  # an outbound callback call: the attempt's outcome
+            from callcenter.dialer.config import retry_policy
             from callcenter.telephony.twilio.rest import settle_from_status
 
-            await settle_from_status(attempt, call_status, sid, channel.uow, channel.clock)
+            await settle_from_status(attempt, call_status, sid, channel.uow, channel.clock,
+                                     policy=retry_policy(channel.settings))
         if call_status in FINAL_STATUSES:
             await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
         return _xml(twiml.empty())
@@ -304,6 +306,8 @@ async def callback_flow(request: web.Request) -> web.Response:
             CARRIER, sid, from_number=form.get("From"), to_number=form.get("To"), flow=flow,
             callback_attempt_id=attempt, direction=Direction.OUTBOUND,
         )
+        # Twilio fetches the flow only once the callee has answered
+        await call_log.mark_answered(turn.call_id, channel.clock(), None, channel.uow())
         return await _answer_turn(request, channel, sid, form, turn)
 
 
