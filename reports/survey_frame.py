@@ -13,7 +13,9 @@ Column contract (extra columns are ignored):
     ``timeliness``, ``quality``, ``attitude`` (either points as small ints
     -2..2, nullable, or letter codes "A".."E", null when not graded),
     ``source`` (`SurveySource` values), ``verification``
-    (`SurveyVerification` values), ``complete`` (bool).
+    (`SurveyVerification` values), ``complete`` (bool); optionally ``n``
+    (a non-negative int: the row stands for ``n`` identical surveys, as SQL
+    ``GROUP BY ... count(*)`` returns them; default 1).
 ``complaints``
     ``department_id``, ``staff_id`` (nullable), ``month``.
 ``leads``
@@ -236,6 +238,17 @@ def survey_buckets(frame: pd.DataFrame) -> SurveyBuckets:
     return SurveyBuckets(bucket, points["timeliness"], points["quality"], points["attitude"])
 
 
+def _weights(frame: pd.DataFrame) -> npt.NDArray[np.float64] | None:
+    """How many surveys each row stands for (column ``n``), or None: one each."""
+    if "n" not in frame.columns:
+        return None
+    weight: npt.NDArray[np.float64] = frame["n"].to_numpy(dtype=np.float64, na_value=np.nan)
+    if weight.size and (np.isnan(weight).any() or weight.min() < 0
+                        or np.any(weight != np.round(weight))):
+        raise ValueError("column 'n': survey counts must be whole numbers >= 0")
+    return weight
+
+
 def _tally_surveys(
     frame: pd.DataFrame, month: Month
 ) -> tuple[dict[tuple[DepartmentId, StaffId], SurveyTally],
@@ -260,7 +273,11 @@ def _tally_surveys(
     else:
         group_codes, sparse_keys = pd.factorize(combined)
         size = len(sparse_keys)
-    per_bucket = np.bincount(group_codes * 5 + buckets.bucket, minlength=size * 5).reshape(size, 5)
+    weight = _weights(frame)
+    per_bucket = np.bincount(group_codes * 5 + buckets.bucket, weights=weight,
+                             minlength=size * 5).reshape(size, 5)
+    if weight is not None:
+        per_bucket = per_bucket.round().astype(np.int64)
     present = np.flatnonzero(per_bucket.sum(axis=1))
     counted = buckets.counted
     sums = {
@@ -273,6 +290,8 @@ def _tally_surveys(
     sums["counted"] = sums["first_hand"] + sums["verified"]
     for item in ("timeliness", "quality", "attitude"):
         weights = np.where(counted, getattr(buckets, item), 0)
+        if weight is not None:
+            weights = weights * weight
         sums[item] = np.bincount(group_codes, weights=weights, minlength=size).round()
     columns = {name: values[present].astype(np.int64).tolist() for name, values in sums.items()}
     group_keys = present if sparse_keys is None else np.asarray(sparse_keys)[present]

@@ -13,6 +13,7 @@ department_id}}}), then the kind's own sections (README "Report JSON").
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -104,9 +105,12 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     start = report_window(Granularity.MONTH, first.first_day, tz).start_utc
     window = report_window(Granularity.MONTH, month.first_day, tz)
     progress("loading surveys")
-    recent = report_window(Granularity.MONTH, month.previous().first_day, tz).start_utc
-    surveys = await loaders.load_surveys(db, recent, window.end_utc, tz)  # rows: staff figures
-    earlier = await loaders.load_survey_counts(db, start, recent, tz) if start < recent else None
+    # the month's rows (staff figures); the months before (the previous month's average,
+    # the trend) as department counts grouped by the server: two connections at once
+    async with asyncio.TaskGroup() as reads:
+        rows = reads.create_task(loaders.load_surveys(db, window.start_utc, window.end_utc, tz))
+        counts = reads.create_task(loaders.load_survey_counts(db, start, window.start_utc, tz))
+    surveys, earlier = rows.result(), counts.result()
     progress("loading complaints and leads")
     complaints = await loaders.load_supervision_complaints(db, start, window.end_utc, tz)
     leads = await loaders.load_leads(db, window.start_utc, window.end_utc, tz)
@@ -120,20 +124,20 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     if chosen is not None:
         scored = [chosen]
     progress("scoring")
-    report = score_month_frame(month, surveys, complaints, leads, rules, scored)
+    # department-level rows, each standing for n surveys (column n)
+    earlier = earlier.loc[earlier["department_id"].notna()]
+    earlier = earlier.assign(staff_id=None).astype({"department_id": "int64"})
+    before = earlier.loc[earlier["month"].astype("string") == str(month.previous())]
+    report = score_month_frame(month, pd.concat([surveys.assign(n=1), before], ignore_index=True),
+                               complaints, leads, rules, scored)
     trend = []
-    if earlier is not None:  # department-level rows, each standing for n surveys
-        earlier = earlier.loc[earlier["department_id"].notna()]
-        earlier = earlier.loc[earlier.index.repeat(earlier["n"].astype("int64"))]
-        earlier = earlier.assign(staff_id=None).astype({"department_id": "int64"})
     m = first
     while m <= month:
         progress(f"trend {m}")
         if m == month:
             past = report
         else:
-            frame = surveys if m >= month.previous() or earlier is None else earlier
-            past = score_month_frame(m, frame, complaints, None, rules, scored)
+            past = score_month_frame(m, earlier, complaints, None, rules, scored)
         trend.append({"month": str(m), "departments": {
             str(d.department_id): {
                 "average": d.satisfaction.to_dict()["average"],
@@ -240,15 +244,18 @@ async def kpi(db: Database, settings: Settings, first: date, last: date,
     end = report_window(Granularity.DAY, last, tz).end_utc
     window = ReportWindow("range", f"{first}..{last}", tz, start, end)
     names = await loaders.load_names(db)
-    progress("loading calls")
-    calls = await loaders.load_calls(db, start, end)
-    progress("loading IVR steps, surveys, callbacks, contacts")
-    steps = await loaders.load_ivr_steps(db, start, end)
-    surveys = await loaders.load_surveys(db, start, end, tz)
-    callbacks = await loaders.load_callbacks(db, start, end)
+    progress("loading calls, IVR steps, surveys, callbacks, contacts")
+    async with asyncio.TaskGroup() as reads:  # one connection each: the server works meanwhile
+        calls_read = reads.create_task(loaders.load_calls(db, start, end))
+        steps_read = reads.create_task(loaders.load_ivr_steps(db, start, end))
+        surveys_read = reads.create_task(loaders.load_surveys(db, start, end, tz))
+        callbacks_read = reads.create_task(loaders.load_callbacks(db, start, end))
+        contacts_read = reads.create_task(loaders.load_contacts(
+            db, start, end + timedelta(days=rules.fcr_window_days)))
+    calls, steps, surveys = calls_read.result(), steps_read.result(), surveys_read.result()
+    callbacks, contacts = callbacks_read.result(), contacts_read.result()
     created = callbacks.loc[(callbacks["created_at"] >= pd.Timestamp(start))
                             & (callbacks["created_at"] < pd.Timestamp(end))]
-    contacts = await loaders.load_contacts(db, start, end + timedelta(days=rules.fcr_window_days))
     progress("computing KPIs")
     sections: dict[str, Any] = {}
     for name, scope in (("centre", Scope.CENTRE), ("queues", Scope.QUEUE), ("agents", Scope.AGENT)):

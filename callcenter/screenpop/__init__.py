@@ -71,6 +71,7 @@ async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
         bus = PgBus(hub, app[DB].url, pop.load_offer)
     pop.bus = bus
     await bus.start()
+    await pop.warm_up()
     app[SERVICES][SCREENPOP] = pop
     yield
     app[SERVICES].pop(SCREENPOP, None)

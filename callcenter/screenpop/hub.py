@@ -11,6 +11,8 @@ Guarantees:
   notifications are skipped (origin id). A lost LISTEN connection is re-opened
   with back-off. Payloads above the NOTIFY limit travel as a reference: the
   receiver reads the offer from `agent_states`.
+- A message is JSON-encoded once: the same text goes to every local socket,
+  inside the NOTIFY envelope, and (sliced back out) to the remote sockets.
 """
 
 from __future__ import annotations
@@ -70,12 +72,14 @@ class Hub:
         elif kind == "cleared":
             self.current[staff_id] = None
 
-    async def deliver(self, staff_id: int, msg: dict[str, Any]) -> None:
+    async def deliver(self, staff_id: int, msg: dict[str, Any], text: str | None = None) -> None:
+        """`text` is `dumps(msg)` when the caller has it already (encode once per offer)."""
         self.remember(staff_id, msg)
         sockets = list(self.sockets.get(staff_id, ()))
         if not sockets:
             return
-        text = dumps(msg)
+        if text is None:
+            text = dumps(msg)
         for ws in sockets:
             if ws.closed:
                 continue
@@ -86,7 +90,7 @@ class Hub:
 
 
 class Bus(Protocol):
-    async def publish(self, staff_id: int, msg: dict[str, Any]) -> None: ...
+    async def publish(self, staff_id: int, msg: dict[str, Any], text: str | None = None) -> None: ...
 
     async def start(self) -> None: ...
 
@@ -97,8 +101,8 @@ class LocalBus:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    async def publish(self, staff_id: int, msg: dict[str, Any]) -> None:
-        await self.hub.deliver(staff_id, msg)
+    async def publish(self, staff_id: int, msg: dict[str, Any], text: str | None = None) -> None:
+        await self.hub.deliver(staff_id, msg, text)
 
     async def start(self) -> None:
         return None
@@ -143,9 +147,12 @@ class PgBus:
         if self._notify is not None:
             await self._notify.close()
 
-    async def publish(self, staff_id: int, msg: dict[str, Any]) -> None:
-        await self.hub.deliver(staff_id, msg)
-        payload = dumps({"origin": self.origin, "staff_id": staff_id, "msg": msg})
+    async def publish(self, staff_id: int, msg: dict[str, Any], text: str | None = None) -> None:
+        if text is None:
+            text = dumps(msg)
+        await self.hub.deliver(staff_id, msg, text)
+        # the envelope wraps the encoded message as it is: the message is encoded once
+        payload = f'{{"origin":"{self.origin}","staff_id":{int(staff_id)},"msg":{text}}}'
         if len(payload.encode()) > NOTIFY_LIMIT:
             payload = dumps({"origin": self.origin, "staff_id": staff_id, "ref": msg.get("type")})
         async with self._notify_lock:
@@ -166,17 +173,22 @@ class PgBus:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignored a malformed screen-pop notification: %s", exc)
             return
-        task = asyncio.create_task(self._deliver_remote(staff_id, data))
+        task = asyncio.create_task(self._deliver_remote(staff_id, data, payload))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver_remote(self, staff_id: int, data: dict[str, Any]) -> None:
+    async def _deliver_remote(self, staff_id: int, data: dict[str, Any], payload: str) -> None:
         msg = data.get("msg")
+        text: str | None = None
         if msg is None:  # too large for NOTIFY: the sender stored it first
             msg = await self.load_offer(staff_id)
             if msg is None:
                 return
-        await self.hub.deliver(staff_id, msg)
+        else:  # the sender's envelope (see `publish`) holds the socket text as it is
+            head = f'{{"origin":"{data.get("origin")}","staff_id":{staff_id},"msg":'
+            if payload.startswith(head) and payload.endswith("}"):
+                text = payload[len(head):-1]
+        await self.hub.deliver(staff_id, msg, text)
 
     async def _listen_forever(self) -> None:
         delay = 0.5

@@ -8,7 +8,24 @@ the source customer before deleting it, inside the caller's transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    CompoundSelect,
+    Row,
+    Select,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -280,18 +297,24 @@ class SqlCustomerRepository:
     # -- the card -------------------------------------------------------------------------
 
     async def card(self, customer: Customer, *, history_limit: int = 50) -> CustomerCard:
+        """The whole card in one round trip (the screen-pop runs it on every offered call)."""
         params = {"cid": customer.customer_id, "lim": history_limit}
-        run = self.session.execute
-        jobs = [JobSummary(*row) for row in await run(CARD_JOBS, params)]
-        complaints = [ComplaintSummary(*row) for row in await run(CARD_COMPLAINTS, params)]
-        surveys = [SurveySummary(*row) for row in await run(CARD_SURVEYS, params)]
-        contacts = [ContactEntry(*row) for row in await run(CARD_CONTACTS, params)]
-        calls = [CallEntry(*row) for row in await run(CARD_CALLS, params)]
-        leads = [
-            LeadSummary(r[0], r[1], r[2], r[3], LeadState(r[4]), r[5], r[6], r[7])
-            for r in await run(CARD_LEADS, params)
-        ]
-        return CustomerCard(customer, jobs, complaints, surveys, contacts, calls, leads)
+        parts: list[list[Row[Any]]] = [[] for _ in CARD_PARTS]
+        for row in await self.session.execute(CARD, params):
+            parts[row[0]].append(row)
+        lists: list[list[tuple[Any, ...]]] = []
+        for index, (start, stop) in enumerate(CARD_SLICES):
+            lists.append([tuple(r[start:stop]) for r in sorted(parts[index], key=lambda r: r[1])])
+        jobs, complaints, surveys, contacts, calls, leads = lists
+        return CustomerCard(
+            customer,
+            [JobSummary(*r) for r in jobs],
+            [ComplaintSummary(*r) for r in complaints],
+            [SurveySummary(*r) for r in surveys],
+            [ContactEntry(*r) for r in contacts],
+            [CallEntry(*r) for r in calls],
+            [LeadSummary(r[0], r[1], r[2], r[3], LeadState(r[4]), r[5], r[6], r[7]) for r in leads],
+        )
 
 
 # The card's statements are built once (column lists, bound customer id and limit): the
@@ -313,7 +336,8 @@ CARD_COMPLAINTS = (
 CARD_SURVEYS = (
     select(Survey.id, Survey.surveyed_at, Survey.timeliness, Survey.quality, Survey.attitude,
            Survey.verification)
-    .where(Survey.customer_id == _cid).order_by(Survey.surveyed_at.desc()).limit(_lim)
+    .where(Survey.customer_id == _cid).order_by(Survey.surveyed_at.desc(), Survey.id.desc())
+    .limit(_lim)
 )
 CARD_CONTACTS = (
     select(Contact.id, Contact.kind, Contact.at, _tech.name, Contact.disposition, Contact.summary,
@@ -334,3 +358,45 @@ CARD_LEADS = (
     .outerjoin(_follower, _follower.id == Lead.assigned_to_id)
     .where(Lead.customer_id == _cid).order_by(Lead.id.desc()).limit(_lim)
 )
+
+
+# One statement for the whole card: each part above (newest first, `lim` rows) becomes a
+# subquery, numbered by a window in the same order, and the parts are stacked with UNION
+# ALL. A row is (part index, rank, the columns of every part, NULL outside its own), so
+# the column types line up on both engines; `card` splits and orders them again.
+CARD_PARTS = (CARD_JOBS, CARD_COMPLAINTS, CARD_SURVEYS, CARD_CONTACTS, CARD_CALLS, CARD_LEADS)
+CARD_ORDERS: tuple[Callable[[list[Any]], list[Any]], ...] = (
+    lambda c: [c[4].desc().nulls_first(), c[0].desc()],  # jobs: completed_at, id
+    lambda c: [c[5].desc(), c[0].desc()],  # complaints: opened_at, id
+    lambda c: [c[1].desc(), c[0].desc()],  # surveys: surveyed_at, id
+    lambda c: [c[2].desc(), c[0].desc()],  # contacts: at, id
+    lambda c: [c[3].desc(), c[0].desc()],  # calls: started_at, id
+    lambda c: [c[0].desc()],  # leads: id
+)
+
+
+def _card_statement() -> tuple[CompoundSelect[Any], tuple[tuple[int, int], ...]]:
+    parts: tuple[Select[Any], ...] = CARD_PARTS
+    subs = [part.subquery(f"card_{i}") for i, part in enumerate(parts)]
+    widths = [len(sub.c) for sub in subs]
+    slices: list[tuple[int, int]] = []
+    start = 2
+    for width in widths:
+        slices.append((start, start + width))
+        start += width
+    every = [col for sub in subs for col in sub.c]
+    selects = []
+    for i, sub in enumerate(subs):
+        own = list(sub.c)
+        columns: list[Any] = [
+            literal_column(str(i)).label("part"),
+            func.row_number().over(order_by=CARD_ORDERS[i](own)).label("rank"),
+        ]
+        for j, col in enumerate(every):
+            inside = slices[i][0] - 2 <= j < slices[i][1] - 2
+            columns.append((col if inside else cast(null(), col.type)).label(f"c{j}"))
+        selects.append(select(*columns).select_from(sub))
+    return union_all(*selects), tuple(slices)
+
+
+CARD, CARD_SLICES = _card_statement()
