@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,34 +39,28 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+from harness import (
+    ADMIN_DSN,
+    free_port,
+    pct,
+    phone,
+    serve,
+    start_workers,
+    wait_healthy,
+    with_database,
+)
+from harness import (
+    admin as admin_sql,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_P99_MS = 50.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _phone(i: int) -> str:
-    return f"+86139{i:08d}"
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def _load(dsn: str, agents: int) -> tuple[list[str], str]:
@@ -100,7 +92,7 @@ async def _load(dsn: str, agents: int) -> tuple[list[str], str]:
         await conn.execute("SELECT setval('customers_id_seq', $1)", agents)
         await conn.copy_records_to_table(
             "customer_phones", columns=["customer_id", "e164", "is_primary", "created_at"],
-            records=[(i + 1, _phone(i), True, now) for i in range(agents)])
+            records=[(i + 1, phone(i), True, now) for i in range(agents)])
         await conn.copy_records_to_table(
             "service_jobs", columns=["reference", "customer_id", "department_id", "completed_at",
                                      "created_at", "updated_at"],
@@ -109,44 +101,6 @@ async def _load(dsn: str, agents: int) -> tuple[list[str], str]:
         return tokens[:agents], tokens[agents]
     finally:
         await conn.close()
-
-
-def serve(port: int) -> None:
-    """One worker process of the service (run by this script with --serve)."""
-    from aiohttp import web
-
-    from callcenter.app import create_app
-    from callcenter.logs import setup_logging
-    from callcenter.settings import Settings
-
-    settings = Settings()
-    setup_logging(settings.log_level, False)
-    web.run_app(create_app(settings), host="127.0.0.1", port=port, access_log=None, print=None,
-                reuse_port=True)
-
-
-def _start_workers(url: str, port: int, workers: int, pool: int) -> list[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ, "DATABASE_URL": url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "JOB_LOOP_ENABLED": "false", "FASTAGI_ENABLED": "false", "AMI_ENABLED": "false",
-        "LOG_LEVEL": "WARNING", "LOG_JSON": "false", "DB_POOL_SIZE": str(pool),
-    }
-    return [subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
-            for _ in range(workers)]
-
-
-async def _wait_healthy(base: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(base + "/api/openapi.json") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the service did not come up")
 
 
 async def _run(base: str, tokens: list[str], admin: str, rate: float, seconds: float,
@@ -190,7 +144,7 @@ async def _run(base: str, tokens: list[str], admin: str, rate: float, seconds: f
             agent = random.randrange(len(tokens))
             call_id = f"bench-{i}"
             body = {"carrier": "asterisk", "carrier_call_id": call_id,
-                    "caller_number": _phone(random.randrange(len(tokens))),
+                    "caller_number": phone(random.randrange(len(tokens))),
                     "agent": f"PJSIP/{1000 + agent}", "queue": "hotline-agents",
                     "ivr_path": "main>complaint>repair_quality"}
             started = sent[call_id] = time.perf_counter()
@@ -222,25 +176,21 @@ async def _run(base: str, tokens: list[str], admin: str, rate: float, seconds: f
     return latencies, cards, posts, inside, total - len(cards), failed
 
 
-def _pct(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
-
-
 async def main(args: argparse.Namespace) -> int:
     from callcenter.storage import migrate
 
     name = f"cc_bench_{secrets.token_hex(6)}"
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    dsn = with_database(ADMIN_DSN, name)
     url = dsn.replace("postgresql://", "postgresql+asyncpg://")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin_sql(f'CREATE DATABASE "{name}"')
     workers: list[subprocess.Popen[bytes]] = []
     try:
         await asyncio.to_thread(migrate.upgrade, url)
         tokens, admin = await _load(dsn, args.agents)
-        workers = _start_workers(url, port, args.workers, args.pool)
-        await _wait_healthy(base)
+        workers = start_workers(url, port, args.workers, args.pool)
+        await wait_healthy(base, "/api/openapi.json")
         latencies, cards, posts, inside, lost, failed = await _run(base, tokens, admin, args.rate, args.seconds,
                                                     args.workers)
     finally:
@@ -251,22 +201,22 @@ async def main(args: argparse.Namespace) -> int:
                 worker.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 worker.kill()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     ordered = sorted(latencies) or [float("nan")]
-    p50, p99 = _pct(ordered, 0.50) * 1000, _pct(ordered, 0.99) * 1000
+    p50, p99 = pct(ordered, 0.50) * 1000, pct(ordered, 0.99) * 1000
     posted, carded = sorted(posts), sorted(cards) or [float("nan")]
     print(f"screenpop: {args.agents} agents on WebSockets, {args.rate:g} offers/s for "
           f"{args.seconds:g} s, {args.workers} service worker(s), PostgreSQL LISTEN/NOTIFY")
     print(f"  ring-to-pop: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms, "
           f"mean {statistics.fmean(ordered) * 1000:.1f} ms   "
           f"(target p99 < {TARGET_P99_MS:.0f} ms: {'met' if p99 < TARGET_P99_MS else 'NOT met'})")
-    print(f"  ring-to-card: p50 {_pct(carded, 0.5) * 1000:.1f} ms, p99 {_pct(carded, 0.99) * 1000:.1f} ms, "
+    print(f"  ring-to-card: p50 {pct(carded, 0.5) * 1000:.1f} ms, p99 {pct(carded, 0.99) * 1000:.1f} ms, "
           f"{sum(1 for c in carded if c > 1.0)} past the 1 s lookup deadline (popped 'loading' first)")
     service_side = sorted(inside) or [float("nan")]
-    print(f"  in-service:  p50 {_pct(service_side, 0.5) * 1000:.1f} ms, p99 "
-          f"{_pct(service_side, 0.99) * 1000:.1f} ms  (offer_call -> socket: the path AMI / Twilio take, "
+    print(f"  in-service:  p50 {pct(service_side, 0.5) * 1000:.1f} ms, p99 "
+          f"{pct(service_side, 0.99) * 1000:.1f} ms  (offer_call -> socket: the path AMI / Twilio take, "
           f"no HTTP)")
-    print(f"  offer POST:  p50 {_pct(posted, 0.5) * 1000:.1f} ms, p99 {_pct(posted, 0.99) * 1000:.1f} ms")
+    print(f"  offer POST:  p50 {pct(posted, 0.5) * 1000:.1f} ms, p99 {pct(posted, 0.99) * 1000:.1f} ms")
     print(f"  pops:        {len(ordered)} received with the card, {lost} missing, {failed} offers refused")
     return 0 if lost == 0 and failed == 0 else 1
 

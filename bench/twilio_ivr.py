@@ -38,54 +38,38 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
+from harness import (
+    ADMIN_DSN,
+    admin,
+    free_port,
+    pct,
+    phone,
+    serve,
+    start_workers,
+    wait_healthy,
+    with_database,
+)
 from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SURVEY = ("2", "1", "2", "1", "1", "2")  # survey; A, B, A; confirm; goodbye
 STEPS_PER_CALL = 8
 TARGET_STEPS_S = 3000
 TARGET_P99_MS = 20.0
 
 
-def _with_database(dsn: str, name: str) -> str:
-    """`dsn` naming database `name` (keeps ``?host=/run/postgresql``: a Unix socket)."""
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _phone(i: int) -> str:
-    return f"+86139{i:08d}"
-
-
 # -- the throwaway database -------------------------------------------------------------------
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def _load(dsn: str, calls: int) -> None:
@@ -109,7 +93,7 @@ async def _load(dsn: str, calls: int) -> None:
                       False, False, False, True, dep, now, now) for i in range(calls)])
         await conn.copy_records_to_table(
             "customer_phones", columns=["customer_id", "e164", "is_primary", "created_at"],
-            records=[(i + 1, _phone(i), True, now) for i in range(calls)])
+            records=[(i + 1, phone(i), True, now) for i in range(calls)])
         await conn.copy_records_to_table(
             "service_jobs", columns=["reference", "customer_id", "technician_id", "department_id",
                                      "completed_at", "created_at", "updated_at"],
@@ -123,43 +107,9 @@ async def _load(dsn: str, calls: int) -> None:
 # -- the service --------------------------------------------------------------------------------
 
 
-def serve(port: int) -> None:
-    """One worker process of the service (run by this script with --serve)."""
-    from aiohttp import web
-
-    from callcenter.app import create_app
-    from callcenter.logs import setup_logging
-    from callcenter.settings import Settings
-
-    settings = Settings()
-    setup_logging(settings.log_level, False)
-    web.run_app(create_app(settings), host="127.0.0.1", port=port, access_log=None, print=None,
-                reuse_port=True)
-
-
 def _start_workers(url: str, port: int, token: str, workers: int, pool: int) -> list[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ, "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": token,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "JOB_LOOP_ENABLED": "false",
-        "FASTAGI_ENABLED": "false", "AMI_ENABLED": "false", "LOG_LEVEL": "WARNING",
-        "LOG_JSON": "false", "DB_POOL_SIZE": str(pool), "OPENING_HOURS": "00:00-23:59",
-    }
-    return [subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
-            for _ in range(workers)]
-
-
-async def _wait_healthy(base: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(base + "/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"the service did not answer on {base}/healthz within {timeout_s:.0f} s")
+    return start_workers(url, port, workers, pool,
+                         {"TWILIO_AUTH_TOKEN": token, "OPENING_HOURS": "00:00-23:59"})
 
 
 # -- the callers --------------------------------------------------------------------------------
@@ -174,7 +124,7 @@ async def _callers(base: str, token: str, calls: int, think_s: float,
 
         async def one(i: int) -> tuple[list[float], bool]:
             await asyncio.sleep(think_s * i / calls)  # spread the starts over one think time
-            sim = SimulatedCaller(http, base, token, from_number=_phone(first + i))
+            sim = SimulatedCaller(http, base, token, from_number=phone(first + i))
             result = await sim.call(SURVEY, think_s=think_s)
             ok = result.ended_by == "twiml-hangup" and all(e.status == 200 for e in result.exchanges)
             return result.latencies, ok
@@ -205,12 +155,6 @@ def _cpu_s(pids: list[int]) -> float:
     return total
 
 
-def _pct(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
 async def _round_trips(url: str, token: str, phone: str) -> list[tuple[str, int, str]]:
     """One survey call against an in-process service whose engine counts what it sends:
     (webhook, round trips, breakdown) per webhook."""
@@ -221,7 +165,7 @@ async def _round_trips(url: str, token: str, phone: str) -> list[tuple[str, int,
     from callcenter.storage.engine import Database
     from callcenter.telephony.twilio.simulate import SimulatedCaller
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     db = Database.open(url)
     counts: dict[str, int] = {}
@@ -297,23 +241,23 @@ async def main(args: argparse.Namespace) -> int:
 
     load = os.getloadavg()[0]
     name = f"cc_bench_{secrets.token_hex(6)}"
-    dsn = _with_database(ADMIN_DSN, name)
+    dsn = with_database(ADMIN_DSN, name)
     url = dsn.replace("postgresql://", "postgresql+asyncpg://")
     token = secrets.token_hex(16)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     think_s = args.think_ms / 1000 if args.think_ms is not None else \
         args.calls / TARGET_STEPS_S
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin(f'CREATE DATABASE "{name}"')
     workers: list[subprocess.Popen[bytes]] = []
     try:
         await asyncio.to_thread(migrate.upgrade, url)
         if args.async_commit:
-            await _admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+            await admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         await _load(dsn, args.calls + args.capacity_calls + 1)
-        audit = await _round_trips(url, token, _phone(args.calls + args.capacity_calls))
+        audit = await _round_trips(url, token, phone(args.calls + args.capacity_calls))
         workers = _start_workers(url, port, token, args.workers, args.pool)
-        await _wait_healthy(base)
+        await wait_healthy(base)
         if args.capacity_calls:  # closed loop first: what one run of the service can take
             cap_lat, cap_steps, cap_failed, cap_wall = await _callers(
                 base, token, args.capacity_calls, 0.0, first=args.calls)
@@ -333,18 +277,18 @@ async def main(args: argparse.Namespace) -> int:
                 worker.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 worker.kill()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print("round trips to PostgreSQL per webhook (one survey call, audited in-process):")
     for path, trips, breakdown in audit:
         print(f"  {path:<22} {trips:3d}   ({breakdown})")
     if args.capacity_calls:
         cap = sorted(cap_lat)
         print(f"capacity (closed loop, {args.capacity_calls} callers, no think time): "
-              f"{cap_steps / cap_wall:.0f} steps/s, p50 {_pct(cap, 0.5) * 1000:.1f} ms, "
-              f"p99 {_pct(cap, 0.99) * 1000:.1f} ms, {cap_failed} failed calls")
+              f"{cap_steps / cap_wall:.0f} steps/s, p50 {pct(cap, 0.5) * 1000:.1f} ms, "
+              f"p99 {pct(cap, 0.99) * 1000:.1f} ms, {cap_failed} failed calls")
     ordered = sorted(latencies)
     rate = steps / wall if wall else 0.0
-    p50, p99 = _pct(ordered, 0.50) * 1000, _pct(ordered, 0.99) * 1000
+    p50, p99 = pct(ordered, 0.50) * 1000, pct(ordered, 0.99) * 1000
     print(f"twilio_ivr: {args.calls} concurrent calls x {STEPS_PER_CALL} signed webhooks "
           f"(whole survey + status), {args.workers} service worker(s), PostgreSQL, "
           f"think time {think_s * 1000:.0f} ms"
