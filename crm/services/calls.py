@@ -270,25 +270,6 @@ class IvrStep:
     seq: str
 
 
-async def advance_ivr(
-    call_id: int, state: str, expected_version: int, steps: list[IvrStep], uow: UnitOfWork,
-    *, queued: tuple[str, datetime] | None = None,
-) -> int:
-    """One IVR turn in one transaction: the session state, its steps, and the queue hand-off.
-
-    Raises StaleIvrState (and writes nothing) when another process advanced
-    the call since `expected_version` was read.
-    """
-    async with uow:
-        call = await uow.calls.get(call_id)
-        if call is None:
-            raise UnknownCall(f"no call with id {call_id}")
-        saved = await save_turn(uow, replace(call, ivr_version=expected_version), state, steps,
-                                queued=queued)
-        await uow.commit()
-    return saved.ivr_version
-
-
 async def save_turn(
     uow: UnitOfWork, call: CallRecord, state: str, steps: Sequence[IvrStep], *,
     queued: tuple[str, datetime] | None = None, events: Sequence[CallEventIn] = (),
