@@ -24,6 +24,13 @@ Guarantees:
   fresh connection; it is one transaction, so the retry is clean.
 - A caller who hangs up keeps what they gave: the session's partial effects
   (complaint without recording, incomplete survey) are performed.
+- On PostgreSQL a turn that writes nothing but its own state and steps (a
+  menu key, a job lookup) takes the fast path (`PgTurnStore`): the call is
+  read and the turn saved by batched raw statements, one round trip each,
+  under the same version guard; the session is run first on what was read,
+  and a turn that asks for any other effect (complaint, survey, callback,
+  transfer) is run again from the start in a transaction as above. Same
+  rows, same media, same replay and stale rules either way.
 - An outbound call (`callback_attempt_id` given) runs the callback's flow
   (`ivr.outbound`) about the callback's job / ticket / survey, in the
   callee's zone and language; its answers land through
@@ -50,9 +57,10 @@ from callcenter.metrics import REGISTRY
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database, is_disconnect
 from callcenter.storage.joined_uow import JoinedUnitOfWork, TurnUnitOfWork
+from callcenter.storage.pg_turns import FAILURES, PgTurnStore, StepRow, TurnSave
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.outbound import OUTBOUND_PERFORMERS, OutboundTarget, outbound_target
-from crm.calls import FINAL_STATUSES, CallRecord
+from crm.calls import FINAL_STATUSES, CallRecord, extend_path
 from crm.customers import Customer
 from crm.enums import (
     Carrier,
@@ -125,9 +133,34 @@ def load_media(data: list[dict[str, Any]]) -> list[act.Action]:
     return out
 
 
+#: effects the fast path performs itself (reads); any other sends the turn to a transaction
+_FAST_EFFECTS = (act.LookupJob,)
+FAST_TURNS = REGISTRY.counter("callcenter_ivr_fast_turns_total",
+                              "IVR turns stored by the batched fast path, by outcome")
+
+
+class _NotFast(Exception):
+    """The turn needs the transactional path (an effect that writes, a transfer)."""
+
+
+class _JobReads:
+    """The `UnitOfWork` port, read-only, for `surveys.find_job_for_caller` on the fast path."""
+
+    def __init__(self, store: PgTurnStore) -> None:
+        self.surveys = store
+
+    async def __aenter__(self) -> _JobReads:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 class HotlineDriver:
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock,
+                 fast: PgTurnStore | None = None) -> None:
         self.db, self.settings, self.clock = db, settings, clock
+        self.fast = fast
 
     def uow(self) -> SqlUnitOfWork:
         """A unit of work for a use case: inside a turn, a savepoint of the turn's transaction."""
@@ -218,6 +251,11 @@ class HotlineDriver:
     ) -> Turn:
         """Feed one caller event. A request for a version already used replays its media."""
         with bind_call_id(carrier_call_id):
+            if self.fast is not None:
+                fast = await self._fast_feed(carrier, carrier_call_id, event, expected_version)
+                if fast is not None:
+                    return fast
+
             async def turn() -> Turn:
                 async with self._transaction() as uow:
                     ctx = await self._load(uow, carrier, carrier_call_id)
@@ -273,6 +311,73 @@ class HotlineDriver:
     async def transferred(self, carrier: Carrier, carrier_call_id: str, queue: str) -> None:
         call = await call_log.get_call(carrier, carrier_call_id, self.uow())
         await call_log.mark_queued(call.id, self.clock(), queue, self.uow())
+
+    # -- the fast path (PostgreSQL) ---------------------------------------------------------
+
+    async def _fast_feed(self, carrier: Carrier, carrier_call_id: str, event: ev.Event,
+                         expected_version: int | None) -> Turn | None:
+        """The turn through `PgTurnStore`; None when it needs the transactional path."""
+        assert self.fast is not None
+        try:
+            call = await self.fast.load(str(carrier), carrier_call_id)
+            if call is None or not call.ivr_state:
+                return None  # the transactional path says why (UnknownCall)
+            if expected_version is not None and expected_version != call.ivr_version:
+                FAST_TURNS.inc(outcome="replayed")
+                return self._replay(call)
+            ctx = self._ctx(call)
+            if ctx.session.ended:
+                return self._replay(call)
+            turn = await self._fast_turn(ctx, event)
+        except _NotFast:
+            FAST_TURNS.inc(outcome="transaction")
+            return None
+        except FAILURES as exc:
+            # the transactional path re-reads: a save that did land is replayed from there
+            log.warning("fast IVR path failed (%s); running the turn in a transaction",
+                        type(exc).__name__)
+            FAST_TURNS.inc(outcome="error")
+            return None
+        FAST_TURNS.inc(outcome="stored")
+        return turn
+
+    async def _fast_turn(self, ctx: _CallCtx, event: ev.Event) -> Turn:
+        assert self.fast is not None
+        call, version = ctx.call, ctx.call.ivr_version
+        steps: list[StepRow] = []
+        media: list[act.Action] = []
+        path = call.ivr_path
+        pending: list[act.Action] = list(ctx.session.handle(event))
+        while pending:
+            action = pending.pop(0)
+            if isinstance(action, act.Step):
+                steps.append(StepRow(self.clock(), action.node, action.keys, action.outcome,
+                                     f"ivr:{version}.{len(steps)}"))
+                path = extend_path(path, action.node)
+            elif isinstance(action, _FAST_EFFECTS):
+                found = await surveys.find_job_for_caller(
+                    call.customer_id, action.reference, _JobReads(self.fast))  # type: ignore[arg-type]
+                result = ev.JobLookup(False) if found is None else \
+                    ev.JobLookup(True, found.id, found.reference)
+                if ctx.session.waiting_for is not None:
+                    pending.extend(ctx.session.handle(result))
+            elif isinstance(action, (act.Effect, act.Transfer)):
+                raise _NotFast(type(action).__name__)
+            else:
+                media.append(action)
+        TURNS.inc(carrier=call.carrier)
+        state = self._state(ctx, media)
+        saved = await self.fast.save(TurnSave(call, state, path, steps))
+        if saved is None:
+            raise call_log.StaleIvrState(f"call {call.id} was advanced by another process")
+        return Turn(call.id, media, ctx.session.ended, None, saved.ivr_version,
+                    ctx.session.language, call=saved)
+
+    def _state(self, ctx: _CallCtx, media: list[act.Action]) -> str:
+        return json.dumps({
+            "flow": ctx.flow_name, "session": ctx.session.to_json(), "media": dump_media(media),
+            "ended": ctx.session.ended, "language": ctx.session.language,
+        }, ensure_ascii=False)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -370,10 +475,7 @@ class HotlineDriver:
             else:
                 media.append(action)
         transfer = next((m for m in media if isinstance(m, act.Transfer)), None)
-        state = json.dumps({
-            "flow": ctx.flow_name, "session": ctx.session.to_json(), "media": dump_media(media),
-            "ended": ctx.session.ended, "language": ctx.session.language,
-        }, ensure_ascii=False)
+        state = self._state(ctx, media)
         queued = (transfer.queue, self.clock()) if transfer is not None else None
         saved = await call_log.save_turn(uow, ctx.call, state, steps, queued=queued,
                                          events=events or ())

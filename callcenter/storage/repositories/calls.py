@@ -36,7 +36,7 @@ from crm.services.calls import CallEventIn, StartCall
 
 CALLS = Call.__table__
 EVENTS = CallEvent.__table__
-_RECORD_COLUMNS = (
+RECORD_COLUMNS = (
     CALLS.c.id, CALLS.c.carrier, CALLS.c.carrier_call_id, CALLS.c.direction, CALLS.c.from_number,
     CALLS.c.to_number, CALLS.c.customer_id, CALLS.c.agent_id, CALLS.c.queue, CALLS.c.started_at,
     CALLS.c.queued_at, CALLS.c.answered_at, CALLS.c.ended_at, CALLS.c.disposition,
@@ -45,7 +45,7 @@ _RECORD_COLUMNS = (
 )
 # Built once: a statement object memoises its cache key, so executing a prebuilt
 # statement with new parameters skips building it and hashing it again.
-_SELECT_CALL = select(*_RECORD_COLUMNS)
+_SELECT_CALL = select(*RECORD_COLUMNS)
 _CALL_BY_ID = _SELECT_CALL.where(CALLS.c.id == bindparam("b_id"))
 _CALL_BY_CARRIER_ID = _SELECT_CALL.where(
     CALLS.c.carrier == bindparam("b_carrier"),
@@ -111,9 +111,9 @@ _INSERT_CALL = text(
     f"INSERT INTO calls ({', '.join(_CALL_FIELDS)}) "
     f"VALUES ({', '.join(':' + field for field in _CALL_FIELDS)}) "
     "ON CONFLICT (carrier, carrier_call_id) DO NOTHING "
-    f"RETURNING {', '.join(column.name for column in _RECORD_COLUMNS)}"
+    f"RETURNING {', '.join(column.name for column in RECORD_COLUMNS)}"
 ).bindparams(*(_typed(field, CALLS.c[field]) for field in _CALL_FIELDS)
-             ).columns(*_RECORD_COLUMNS)
+             ).columns(*RECORD_COLUMNS)
 
 
 def _event_params(call_id: int, events: Sequence[CallEventIn]) -> dict[str, Any]:

@@ -1,0 +1,319 @@
+"""The IVR turn's hot path on PostgreSQL: raw asyncpg statements, batched across calls.
+
+Most webhooks of a call are a plain menu key: read the call, run the session,
+store the new state and the IVR steps. On PostgreSQL the driver
+(`callcenter.telephony.hotline`) does those through this store instead of a
+SQLAlchemy transaction, because on a 2-core machine the hotline's cost is
+the number of messages that cross between processes, and SQLAlchemy's
+statement machinery, not the IVR:
+
+- every call read waiting in this process goes in one ``SELECT ... WHERE
+  (carrier, carrier_call_id) IN (unnest(...))``;
+- every turn save waiting goes in one statement: an ``UPDATE ... FROM
+  unnest(...) WHERE ivr_version = expected`` (the optimistic lock, per call)
+  and, chained to it, the ``INSERT`` of the steps of exactly the calls whose
+  update took (``JOIN`` on its ``RETURNING``), ``ON CONFLICT (call_id,
+  dedupe_key) DO NOTHING``. One statement is one transaction: a turn's state
+  and its steps are stored together or not at all;
+- a batch is whatever queued while the previous one was in flight, so one
+  quiet call pays one round trip and a busy process shares one among many.
+
+Guarantees:
+- a turn whose version moved on (a replayed or concurrent webhook) is not
+  written; `save` says so (None) and the caller treats it as stale, as the
+  transactional path does;
+- two turns of the same call are never in one batch (the second waits for
+  the next), so "updated" is unambiguous per call;
+- a batch that fails as a whole (a bad row) is retried item by item, so one
+  bad turn fails alone; a dropped connection fails its batch with the error
+  (`is_disconnect` says so) and the next batch opens a new connection;
+- nothing is cached: every read comes from the database, so any process can
+  continue any call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from callcenter.storage.repositories.calls import RECORD_COLUMNS, to_record
+from callcenter.storage.types import utcnow
+from crm.calls import CallRecord
+from crm.surveys import JobRef
+
+log = logging.getLogger(__name__)
+I = TypeVar("I")  # noqa: E741
+O = TypeVar("O")  # noqa: E741
+Flush = Callable[[asyncpg.Connection, list[I]], Awaitable[list[O]]]
+#: what a failed read or save of this store raises (the driver falls back on these)
+FAILURES: tuple[type[BaseException], ...] = (
+    OSError, asyncpg.InterfaceError, asyncpg.PostgresError, RuntimeError)
+
+_COLUMNS = ", ".join(f"c.{column.name}" for column in RECORD_COLUMNS)
+_LOAD = (
+    f"SELECT {_COLUMNS} FROM calls c "
+    "JOIN unnest($1::text[], $2::text[]) AS k(carrier, sid) "
+    "ON c.carrier = k.carrier AND c.carrier_call_id = k.sid"
+)
+_SAVE = """
+WITH t AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[])
+        AS t(id, expected, state, path)
+), u AS (
+    UPDATE calls c SET ivr_state = t.state, ivr_version = t.expected + 1,
+                       ivr_path = t.path, updated_at = $5
+    FROM t WHERE c.id = t.id AND c.ivr_version = t.expected
+    RETURNING c.id
+), e AS (
+    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
+    SELECT s.call_id, s.at, 'ivr_step', s.node, s.detail::json, s.dedupe_key
+    FROM unnest($6::bigint[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
+        AS s(call_id, at, node, detail, dedupe_key)
+    JOIN u ON u.id = s.call_id
+    ON CONFLICT (call_id, dedupe_key) DO NOTHING
+)
+SELECT id FROM u
+"""
+_JOB_COLUMNS = "id, reference, customer_id, department_id, technician_id, completed_at"
+_LAST_JOBS = (
+    f"SELECT DISTINCT ON (customer_id) {_JOB_COLUMNS} FROM service_jobs "
+    "WHERE customer_id = ANY($1::bigint[]) AND completed_at IS NOT NULL "
+    "ORDER BY customer_id, completed_at DESC, id DESC"
+)
+_JOBS_BY_REFERENCE = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE reference = ANY($1::text[])"
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One IVR step of a turn, as `save` stores it (kind ``ivr_step``)."""
+
+    at: datetime
+    node: str
+    keys: str
+    outcome: str
+    dedupe_key: str
+
+
+@dataclass(frozen=True)
+class TurnSave:
+    """One turn to store: the call as read, its new state and path, its steps."""
+
+    call: CallRecord
+    state: str
+    path: str | None
+    steps: Sequence[StepRow]
+
+
+class Batcher(Generic[I, O]):
+    """Runs `flush(connection, items)` on whatever is waiting, on `connections` connections.
+
+    `submit` returns the item's own result (or raises its own error). Items
+    with the same key never share a batch.
+    """
+
+    def __init__(self, name: str, dsn: str, flush: Flush[I, O], *, connections: int = 2,
+                 max_batch: int = 256) -> None:
+        self.name, self._dsn, self._flush = name, dsn, flush
+        self._size, self._max = connections, max_batch
+        self._queue: deque[tuple[I, Hashable, asyncio.Future[O]]] = deque()
+        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        #: statements sent and items they carried (items / flushes = the mean batch)
+        self.flushes = self.items = 0
+
+    async def submit(self, item: I, key: Hashable = None) -> O:
+        if self._closed:
+            raise RuntimeError(f"the {self.name} batcher is closed")
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._run(), name=f"pg-{self.name}-{i}")
+                           for i in range(self._size)]
+        future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, key, future))
+        self._ready.set()
+        return await future
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        while self._queue:
+            _item, _key, future = self._queue.popleft()
+            if not future.done():
+                future.set_exception(RuntimeError(f"the {self.name} batcher closed"))
+
+    def _take(self) -> list[tuple[I, Hashable, asyncio.Future[O]]]:
+        batch: list[tuple[I, Hashable, asyncio.Future[O]]] = []
+        keys: set[Hashable] = set()
+        later: list[tuple[I, Hashable, asyncio.Future[O]]] = []
+        while self._queue and len(batch) < self._max:
+            entry = self._queue.popleft()
+            if entry[2].done():  # its caller gave up before it was sent
+                continue
+            if entry[1] is not None and entry[1] in keys:
+                later.append(entry)
+                continue
+            keys.add(entry[1])
+            batch.append(entry)
+        self._queue.extendleft(reversed(later))
+        return batch
+
+    async def _run(self) -> None:
+        conn: asyncpg.Connection | None = None
+        try:
+            while True:
+                if not self._queue:
+                    self._ready.clear()
+                    await self._ready.wait()
+                    continue
+                batch = self._take()
+                if not batch:
+                    continue
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(self._dsn)
+                    await self._send(conn, batch)
+                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+                    log.warning("the %s connection failed; the next batch reconnects", self.name)
+                    if conn is not None:
+                        conn.terminate()
+                    conn = None
+                    for _item, _key, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+        finally:
+            if conn is not None:
+                conn.terminate()
+
+    async def _send(self, conn: asyncpg.Connection,
+                    batch: list[tuple[I, Hashable, asyncio.Future[O]]]) -> None:
+        self.flushes += 1
+        self.items += len(batch)
+        try:
+            results = await self._flush(conn, [item for item, _key, _future in batch])
+        except asyncpg.PostgresError as exc:
+            if len(batch) == 1:
+                if not batch[0][2].done():
+                    batch[0][2].set_exception(exc)
+                return
+            log.warning("a %s batch of %d failed (%s); storing them one by one",
+                        self.name, len(batch), type(exc).__name__)
+            for entry in batch:
+                await self._send(conn, [entry])
+            return
+        for (_item, _key, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+def _job(row: asyncpg.Record) -> JobRef:
+    return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
+                  row["technician_id"], row["completed_at"])
+
+
+class PgTurnStore:
+    """Call reads, turn saves and job lookups for the IVR hot path (see the module doc)."""
+
+    @classmethod
+    def for_database(cls, url: str, enabled: bool) -> PgTurnStore | None:
+        """A store for `url` when it is PostgreSQL and the fast path is `enabled`."""
+        if not enabled or make_url(url).get_backend_name() != "postgresql":
+            return None
+        return cls(url)
+
+    def __init__(self, url: str, *, connections: int = 2) -> None:
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self._loads: Batcher[tuple[str, str], CallRecord | None] = Batcher(
+            "call-reads", self.dsn, self._load_many, connections=connections)
+        self._saves: Batcher[TurnSave, bool] = Batcher(
+            "turn-saves", self.dsn, self._save_many, connections=connections)
+        self._jobs: Batcher[tuple[str, Any], JobRef | None] = Batcher(
+            "job-reads", self.dsn, self._jobs_many, connections=1)
+
+    async def close(self) -> None:
+        await asyncio.gather(self._loads.close(), self._saves.close(), self._jobs.close())
+
+    @property
+    def batchers(self) -> tuple[Batcher[Any, Any], ...]:
+        return (self._loads, self._saves, self._jobs)
+
+    # -- the three operations -----------------------------------------------------------------
+
+    async def load(self, carrier: str, carrier_call_id: str) -> CallRecord | None:
+        """The call as stored now (None: no such call)."""
+        return await self._loads.submit((carrier, carrier_call_id))
+
+    async def save(self, turn: TurnSave) -> CallRecord | None:
+        """Store `turn` if the call is still at the version it was read at: the call as
+        now stored, or None when another webhook advanced it first (nothing written)."""
+        stored = await self._saves.submit(turn, key=turn.call.id)
+        if not stored:
+            return None
+        return replace(turn.call, ivr_state=turn.state, ivr_version=turn.call.ivr_version + 1,
+                       ivr_path=turn.path)
+
+    async def last_completed_job(self, customer_id: int) -> JobRef | None:
+        return await self._jobs.submit(("customer", customer_id))
+
+    async def job_by_reference(self, reference: str) -> JobRef | None:
+        return await self._jobs.submit(("reference", reference))
+
+    # -- the batched statements ---------------------------------------------------------------
+
+    @staticmethod
+    async def _load_many(conn: asyncpg.Connection,
+                         keys: list[tuple[str, str]]) -> list[CallRecord | None]:
+        rows = await conn.fetch(_LOAD, [k[0] for k in keys], [k[1] for k in keys])
+        found = {(row["carrier"], row["carrier_call_id"]): row for row in rows}
+        out: list[CallRecord | None] = []
+        for key in keys:
+            row = found.get(key)
+            out.append(to_record(SimpleNamespace(**dict(row))) if row is not None else None)
+        return out
+
+    @staticmethod
+    async def _save_many(conn: asyncpg.Connection, turns: list[TurnSave]) -> list[bool]:
+        step_calls, step_at, step_node, step_detail, step_key = [], [], [], [], []
+        for turn in turns:
+            for step in turn.steps:
+                step_calls.append(turn.call.id)
+                step_at.append(step.at)
+                step_node.append(step.node)
+                step_detail.append(json.dumps({"keys": step.keys, "outcome": step.outcome},
+                                              ensure_ascii=False))
+                step_key.append(step.dedupe_key)
+        rows = await conn.fetch(
+            _SAVE, [t.call.id for t in turns], [t.call.ivr_version for t in turns],
+            [t.state for t in turns], [t.path for t in turns], utcnow(),
+            step_calls, step_at, step_node, step_detail, step_key)
+        stored = {row["id"] for row in rows}
+        return [turn.call.id in stored for turn in turns]
+
+    @staticmethod
+    async def _jobs_many(conn: asyncpg.Connection,
+                         asks: list[tuple[str, Any]]) -> list[JobRef | None]:
+        customers = [value for kind, value in asks if kind == "customer"]
+        references = [value for kind, value in asks if kind == "reference"]
+        by_customer: dict[Any, JobRef] = {}
+        by_reference: dict[Any, JobRef] = {}
+        if customers:
+            for row in await conn.fetch(_LAST_JOBS, customers):
+                by_customer[row["customer_id"]] = _job(row)
+        if references:
+            for row in await conn.fetch(_JOBS_BY_REFERENCE, references):
+                by_reference[row["reference"]] = _job(row)
+        return [(by_customer if kind == "customer" else by_reference).get(value)
+                for kind, value in asks]

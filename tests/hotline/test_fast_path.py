@@ -1,0 +1,184 @@
+"""The PostgreSQL fast path: batched raw statements store the same turns as the transactions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import select
+
+from callcenter.clock import FixedClock
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.storage.pg_turns import PgTurnStore, StepRow, TurnSave
+from callcenter.storage.tables import Call, CallEvent, Survey
+from callcenter.telephony.hotline import FAST_TURNS, HotlineDriver, Turn
+from crm.enums import Carrier
+from crm.services import calls as call_log
+from ivr import events as ev
+from tests.hotline.test_driver import CALLER, _setup
+
+SURVEY = ["2", "1", "2", "1", "1", "2"]  # survey; A, B, A; confirm; goodbye
+
+
+@pytest.fixture
+async def pg(pg_url: str) -> AsyncIterator[Database]:
+    database = Database.open(pg_url)
+    await _setup(database)
+    yield database
+    await database.close()
+
+
+def _settings(db: Database, tmp_path: Path, fast: bool) -> Settings:
+    return Settings(database_url=db.url, job_loop_enabled=False, fastagi_enabled=False,  # type: ignore[arg-type]
+                    ami_enabled=False, ivr_fast_path=fast, log_json=False,
+                    reports_dir=tmp_path / "reports", opening_hours="00:00-23:59")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(pg: Database) -> AsyncIterator[PgTurnStore]:
+    fast = PgTurnStore.for_database(pg.url, True)
+    assert fast is not None
+    yield fast
+    await fast.close()
+
+
+async def _run(driver: HotlineDriver, sid: str, keys: list[str]) -> list[Turn]:
+    turns = [await driver.begin(Carrier.TWILIO, sid, from_number=CALLER, to_number="+864008001234")]
+    for key in keys:
+        turns.append(await driver.feed(Carrier.TWILIO, sid, ev.Digits(key),
+                                       expected_version=turns[-1].version))
+    return turns
+
+
+async def _timeline(db: Database, sid: str) -> tuple[Any, list[tuple[Any, ...]]]:
+    async with db.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.carrier_call_id == sid))
+        assert call is not None
+        events = await session.scalars(
+            select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id))
+        return ((call.ivr_path, call.ivr_version),
+                [(e.kind, e.node, e.detail, e.dedupe_key) for e in events])
+
+
+def _media(turns: list[Turn]) -> list[Any]:
+    return [(t.media, t.ended, t.version) for t in turns]
+
+
+async def test_a_survey_stores_the_same_rows_and_media_on_the_fast_path(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    stored_before = FAST_TURNS.get(outcome="stored")
+
+    slow_turns = await _run(slow, "CA-slow", SURVEY)
+    fast_turns = await _run(fast, "CA-fast", SURVEY)
+
+    assert _media(fast_turns) == _media(slow_turns)
+    assert await _timeline(pg, "CA-fast") == await _timeline(pg, "CA-slow")
+    # the plain keys and the job lookup went the fast way; the survey save did not
+    assert FAST_TURNS.get(outcome="stored") - stored_before == 5
+    async with pg.sessions() as session:
+        surveys = list(await session.scalars(select(Survey).order_by(Survey.id)))
+    assert [(s.timeliness, s.quality, s.attitude, s.complete) for s in surveys] == \
+        [("A", "B", "A", True)] * 2
+
+
+async def test_a_replayed_webhook_gets_the_same_media_and_writes_nothing(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    turns = await _run(driver, "CA-replay", ["2", "1"])
+    before = await _timeline(pg, "CA-replay")
+
+    again = await driver.feed(Carrier.TWILIO, "CA-replay", ev.Digits("1"),
+                              expected_version=turns[-2].version)
+
+    assert again.replayed and again.media == turns[-1].media
+    assert await _timeline(pg, "CA-replay") == before
+
+
+async def test_two_webhooks_racing_on_one_version_advance_the_call_once(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    turns = await _run(driver, "CA-race", ["2"])
+    version = turns[-1].version
+
+    async def press(key: str) -> Turn | Exception:
+        try:
+            return await driver.feed(Carrier.TWILIO, "CA-race", ev.Digits(key),
+                                     expected_version=version)
+        except call_log.StaleIvrState as exc:
+            return exc
+
+    first, second = await asyncio.gather(press("1"), press("3"))
+
+    (path, stored_version), events = await _timeline(pg, "CA-race")
+    assert stored_version == version + 1
+    winners = [t for t in (first, second) if isinstance(t, Turn) and not t.replayed]
+    assert len(winners) == 1
+    # the loser is told it is stale (the webhook then answers with the stored step)
+    assert sum(isinstance(t, call_log.StaleIvrState) or (isinstance(t, Turn) and t.replayed)
+               for t in (first, second)) == 1
+    assert len([e for e in events if e[3] and e[3].startswith(f"ivr:{version}.")]) >= 1
+
+
+async def test_concurrent_turns_share_statements_and_a_bad_turn_fails_alone(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    driver = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    sids = [f"CA-batch-{i}" for i in range(30)]
+    for sid in sids:
+        await driver.begin(Carrier.TWILIO, sid, from_number=CALLER, to_number="+864008001234")
+
+    calls = await asyncio.gather(*(store.load("twilio", sid) for sid in sids))
+    assert all(c is not None and c.ivr_version == 1 for c in calls)
+    saves = [TurnSave(c, '{"moved": true}', "main_menu", [StepRow(  # type: ignore[union-attr]
+        clock(), "main_menu", "9", "repeat", "ivr:1.0")]) for c in calls]
+    saves[7] = replace(saves[7], steps=[StepRow(clock(), "n" * 200, "9", "repeat", "ivr:1.0")])
+    saver = store.batchers[1]
+    flushes, items = saver.flushes, saver.items
+
+    results = await asyncio.gather(*(store.save(s) for s in saves), return_exceptions=True)
+
+    assert isinstance(results[7], asyncpg.StringDataRightTruncationError)
+    assert all(r is not None and not isinstance(r, BaseException) and r.ivr_version == 2
+               for i, r in enumerate(results) if i != 7)
+    # one statement carried many turns; when it failed, each was stored alone
+    assert saver.items - items > saver.flushes - flushes
+    async with pg.sessions() as session:
+        rows = {c.carrier_call_id: c.ivr_version for c in await session.scalars(select(Call))}
+        steps = set(await session.scalars(
+            select(Call.carrier_call_id).join(CallEvent, CallEvent.call_id == Call.id)
+            .where(CallEvent.dedupe_key == "ivr:1.0")))
+    assert rows[sids[7]] == 1 and sids[7] not in steps  # nothing of the bad turn
+    assert all(rows[s] == 2 and s in steps for i, s in enumerate(sids) if i != 7)
+
+
+async def test_a_dropped_connection_falls_back_to_a_transaction_and_loses_nothing(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    turns = await _run(driver, "CA-drop", ["2", "1"])
+    admin = await asyncpg.connect(store.dsn)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await admin.close()
+    assert killed >= 2
+    stored = FAST_TURNS.get(outcome="stored")
+
+    for key in ["2", "1", "1", "2"]:
+        turns.append(await driver.feed(Carrier.TWILIO, "CA-drop", ev.Digits(key),
+                                       expected_version=turns[-1].version))
+
+    # the fast path reconnected (or fell back once) and kept going: two keys and the goodbye
+    assert FAST_TURNS.get(outcome="stored") - stored >= 2
+    assert turns[-1].ended
+    async with pg.sessions() as session:
+        survey = await session.scalar(select(Survey))
+    assert survey is not None and survey.complete
