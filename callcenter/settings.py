@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # web
     http_host: str = Field("127.0.0.1", description="HTTP bind address")
     http_port: int = Field(8080, description="HTTP bind port")
+    http_workers: int = Field(
+        1, ge=1, description="`callcenter serve` worker processes sharing the HTTP port "
+        "(SO_REUSEPORT); only the first runs the job loop, FastAGI and AMI")
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto", description="event loop of the service: auto = uvloop when installed "
+        "(the `fast` extra), else asyncio's own")
     public_base_url: str = Field(
         "http://127.0.0.1:8080",
         description="URL the carrier and browsers use to reach us (Twilio signs this URL)",

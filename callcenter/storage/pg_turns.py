@@ -46,9 +46,10 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from callcenter.storage.repositories.calls import RECORD_COLUMNS, to_record
+from callcenter.storage.repositories.calls import RECORD_COLUMNS, contact_values, to_record
 from callcenter.storage.types import utcnow
 from crm.calls import CallRecord
+from crm.services.calls import CallEventIn
 from crm.surveys import JobRef
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,54 @@ WITH t AS (
 )
 SELECT id FROM u
 """
+#: the columns a call's settling may set (`crm.services.calls.settle_status`), and their types
+_SETTLE_TYPES = {
+    "ended_at": "timestamptz", "disposition": "text", "duration_s": "float8",
+    "carrier_status": "text", "status_rank": "int", "answered_at": "timestamptz",
+}
+_SETTLE = """
+WITH u AS (
+    UPDATE calls SET updated_at = $5{sets}
+    WHERE id = $1 AND ivr_version = $2 AND status_rank = $3 AND ended_at IS NOT DISTINCT FROM $4
+    RETURNING id
+), e AS (
+    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
+    SELECT u.id, s.at, s.kind, s.node, s.detail::json, s.dedupe_key
+    FROM u, unnest($6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[])
+        AS s(at, kind, node, detail, dedupe_key)
+    ON CONFLICT (call_id, dedupe_key) DO NOTHING
+), c AS (
+    INSERT INTO contacts (customer_id, kind, at, call_id, staff_id, disposition, summary,
+                          created_at)
+    SELECT $11::bigint, $12::text, $13::timestamptz, u.id, $14::bigint, $15::text, $16::text, $5
+    FROM u
+    WHERE $11::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contacts WHERE call_id = $1)
+)
+SELECT id FROM u
+"""
+_CALLER = (
+    "SELECT p.e164, c.id, c.verified, c.language, c.timezone FROM customer_phones p "
+    "JOIN customers c ON c.id = p.customer_id WHERE p.e164 = ANY($1::text[])"
+)
+_OPEN_FIELDS = (
+    "carrier", "carrier_call_id", "direction", "from_number", "to_number", "customer_id",
+    "started_at", "language", "callback_attempt_id", "disposition", "status_rank",
+    "ivr_version", "hold_s", "wrapup_s", "created_at", "updated_at", "ivr_state", "ivr_path",
+)
+_OPEN = f"""
+WITH c AS (
+    INSERT INTO calls ({", ".join(_OPEN_FIELDS)})
+    VALUES ({", ".join(f"${i + 1}" for i in range(len(_OPEN_FIELDS)))})
+    ON CONFLICT (carrier, carrier_call_id) DO NOTHING
+    RETURNING {", ".join(column.name for column in RECORD_COLUMNS)}
+), e AS (
+    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
+    SELECT c.id, s.at, s.kind, s.node, s.detail::json, s.dedupe_key
+    FROM c, unnest($19::timestamptz[], $20::text[], $21::text[], $22::text[], $23::text[])
+        AS s(at, kind, node, detail, dedupe_key)
+)
+SELECT * FROM c
+"""
 _JOB_COLUMNS = "id, reference, customer_id, department_id, technician_id, completed_at"
 _LAST_JOBS = (
     f"SELECT DISTINCT ON (customer_id) {_JOB_COLUMNS} FROM service_jobs "
@@ -102,6 +151,52 @@ class StepRow:
     keys: str
     outcome: str
     dedupe_key: str
+
+
+@dataclass
+class CallWrites:
+    """The writes a call's settling asked for (the `CallRepository` methods it calls),
+    stored by `PgTurnStore.settle` in one statement."""
+
+    values: dict[str, Any]
+    events: list[CallEventIn]
+    contact: CallRecord | None = None
+
+    # the part of `crm.services.calls.CallRepository` that settling uses
+    async def update(self, call_id: int, **values: Any) -> None:
+        unknown = set(values) - set(_SETTLE_TYPES)
+        if unknown:
+            raise NotImplementedError(f"the fast settle does not write {sorted(unknown)}")
+        self.values.update(values)
+
+    async def add_event(self, call_id: int, event: CallEventIn) -> bool:
+        self.events.append(event)
+        return True
+
+    async def add_events(self, call_id: int, events: Sequence[CallEventIn]) -> list[str | None]:
+        self.events.extend(events)
+        return [event.dedupe_key for event in events]
+
+    async def add_call_contact(self, call: CallRecord, at: datetime) -> None:
+        self.contact = call
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What the first turn needs of the customer owning a number."""
+
+    customer_id: int
+    verified: bool
+    language: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class CallOpen:
+    """A new call with its first turn: the row's values (``_OPEN_FIELDS``) and its events."""
+
+    values: dict[str, Any]
+    events: Sequence[CallEventIn]
 
 
 @dataclass(frozen=True)
@@ -242,13 +337,19 @@ class PgTurnStore:
             "turn-saves", self.dsn, self._save_many, connections=connections)
         self._jobs: Batcher[tuple[str, Any], JobRef | None] = Batcher(
             "job-reads", self.dsn, self._jobs_many, connections=1)
+        self._callers: Batcher[str, Caller | None] = Batcher(
+            "caller-reads", self.dsn, self._callers_many, connections=1)
+        self._opens: Batcher[CallOpen, CallRecord | None] = Batcher(
+            "call-opens", self.dsn, self._open_one, connections=connections, max_batch=1)
+        self._settles: Batcher[tuple[CallRecord, CallWrites], bool] = Batcher(
+            "call-settles", self.dsn, self._settle_one, connections=connections, max_batch=1)
 
     async def close(self) -> None:
-        await asyncio.gather(self._loads.close(), self._saves.close(), self._jobs.close())
+        await asyncio.gather(*(batcher.close() for batcher in self.batchers))
 
     @property
     def batchers(self) -> tuple[Batcher[Any, Any], ...]:
-        return (self._loads, self._saves, self._jobs)
+        return (self._loads, self._saves, self._jobs, self._settles, self._callers, self._opens)
 
     # -- the three operations -----------------------------------------------------------------
 
@@ -264,6 +365,21 @@ class PgTurnStore:
             return None
         return replace(turn.call, ivr_state=turn.state, ivr_version=turn.call.ivr_version + 1,
                        ivr_path=turn.path)
+
+    async def caller(self, e164: str) -> Caller | None:
+        """The customer owning `e164` (None: nobody; the transaction adds a stranger)."""
+        return await self._callers.submit(e164)
+
+    async def open(self, new: CallOpen) -> CallRecord | None:
+        """Insert a call with its first turn's state and events in one statement: the call
+        as stored, or None when the call is logged already (nothing written)."""
+        return await self._opens.submit(new, key=new.values["carrier_call_id"])
+
+    async def settle(self, call: CallRecord, writes: CallWrites) -> bool:
+        """Store `writes` if `call` (as read) is unchanged in what settling depends on
+        (IVR version, status rank, end): True when stored, False when it moved on
+        (nothing written; settle it in a transaction)."""
+        return await self._settles.submit((call, writes), key=call.id)
 
     async def last_completed_job(self, customer_id: int) -> JobRef | None:
         return await self._jobs.submit(("customer", customer_id))
@@ -301,6 +417,50 @@ class PgTurnStore:
             step_calls, step_at, step_node, step_detail, step_key)
         stored = {row["id"] for row in rows}
         return [turn.call.id in stored for turn in turns]
+
+    @staticmethod
+    async def _callers_many(conn: asyncpg.Connection, numbers: list[str]) -> list[Caller | None]:
+        found = {row["e164"]: Caller(row["id"], row["verified"], row["language"], row["timezone"])
+                 for row in await conn.fetch(_CALLER, numbers)}
+        return [found.get(number) for number in numbers]
+
+    @staticmethod
+    async def _open_one(conn: asyncpg.Connection,
+                        items: list[CallOpen]) -> list[CallRecord | None]:
+        out: list[CallRecord | None] = []
+        for new in items:
+            events = new.events
+            row = await conn.fetchrow(
+                _OPEN, *(new.values[name] for name in _OPEN_FIELDS),
+                [e.at for e in events], [e.kind for e in events], [e.node for e in events],
+                [json.dumps(e.detail or {}, ensure_ascii=False) for e in events],
+                [e.dedupe_key for e in events])
+            out.append(to_record(SimpleNamespace(**dict(row))) if row is not None else None)
+        return out
+
+    @staticmethod
+    async def _settle_one(conn: asyncpg.Connection,
+                          items: list[tuple[CallRecord, CallWrites]]) -> list[bool]:
+        out = []
+        for call, writes in items:
+            columns = sorted(writes.values)
+            sets = "".join(f", {column} = ${17 + i}::{_SETTLE_TYPES[column]}"
+                           for i, column in enumerate(columns))
+            contact = contact_values(writes.contact) if writes.contact is not None else None
+            contact = contact or dict.fromkeys(
+                ("customer_id", "kind", "at", "staff_id", "disposition", "summary"))
+            events = writes.events
+            row = await conn.fetchrow(
+                _SETTLE.format(sets=sets), call.id, call.ivr_version, call.status_rank,
+                call.ended_at, utcnow(),
+                [e.at for e in events], [e.kind for e in events], [e.node for e in events],
+                [json.dumps(e.detail or {}, ensure_ascii=False) for e in events],
+                [e.dedupe_key for e in events],
+                contact["customer_id"], contact["kind"], contact["at"], contact["staff_id"],
+                contact["disposition"], contact["summary"],
+                *(writes.values[column] for column in columns))
+            out.append(row is not None)
+        return out
 
     @staticmethod
     async def _jobs_many(conn: asyncpg.Connection,

@@ -57,12 +57,21 @@ from callcenter.metrics import REGISTRY
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database, is_disconnect
 from callcenter.storage.joined_uow import JoinedUnitOfWork, TurnUnitOfWork
-from callcenter.storage.pg_turns import FAILURES, PgTurnStore, StepRow, TurnSave
+from callcenter.storage.pg_turns import (
+    FAILURES,
+    CallOpen,
+    CallWrites,
+    PgTurnStore,
+    StepRow,
+    TurnSave,
+)
+from callcenter.storage.types import utcnow
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.outbound import OUTBOUND_PERFORMERS, OutboundTarget, outbound_target
 from crm.calls import FINAL_STATUSES, CallRecord, extend_path
 from crm.customers import Customer
 from crm.enums import (
+    CallDisposition,
     Carrier,
     ComplaintCategory,
     ComplaintChannel,
@@ -156,6 +165,14 @@ class _JobReads:
         return None
 
 
+class _FastWrites:
+    """The `UnitOfWork` port for `call_log.settle_status` on the fast path: its call writes
+    are recorded (`CallWrites`) and stored in one statement."""
+
+    def __init__(self, writes: CallWrites) -> None:
+        self.calls = writes
+
+
 class HotlineDriver:
     def __init__(self, db: Database, settings: Settings, clock: Clock,
                  fast: PgTurnStore | None = None) -> None:
@@ -211,6 +228,12 @@ class HotlineDriver:
             customer_number = caller_number or (
                 from_number if direction == Direction.INBOUND else to_number)
             known = await self._callback_customer(target)
+            if self.fast is not None and callback_attempt_id is None:
+                fast = await self._fast_begin(
+                    call_log.StartCall(Carrier(carrier), carrier_call_id, direction, from_number,
+                                       to_number, self.clock()), flow, customer_number)
+                if fast is not None:
+                    return fast
 
             async def turn() -> Turn:
                 async with self._transaction() as uow:
@@ -227,14 +250,10 @@ class HotlineDriver:
                         return self._replay(call)
                     tz = target.timezone if target else (
                         customer.timezone if customer else self.settings.timezone)
-                    context = ev.CallerContext(
-                        caller_known=bool(customer and customer.verified),
-                        customer_tz=tz,
-                        language=customer.language if customer else self.settings.language,
-                        agents_open=self._agents_open(now),
-                        local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(),
-                        outbound=dict(target.seeds) if target else None,
-                    )
+                    context = self._context(
+                        now, tz, bool(customer and customer.verified),
+                        customer.language if customer else self.settings.language,
+                        dict(target.seeds) if target else None)
                     ctx = _CallCtx(call, Session(FLOWS[flow]), flow, customer_number)
                     started = [call_log.started_event_for(cmd)] if created else []
                     result = await self._turn(uow, ctx, ev.Start(context), events=started)
@@ -294,6 +313,11 @@ class HotlineDriver:
         (`call_log.settle_status`: idempotent and order-proof). `UnknownCall` when the
         call was never started."""
         with bind_call_id(carrier_call_id):
+            if self.fast is not None:
+                fast = await self._fast_status(carrier, carrier_call_id, status, duration_s)
+                if fast is not None:
+                    return fast
+
             async def turn() -> CallRecord:
                 async with self._transaction() as uow:
                     now = self.clock()
@@ -341,7 +365,69 @@ class HotlineDriver:
         FAST_TURNS.inc(outcome="stored")
         return turn
 
-    async def _fast_turn(self, ctx: _CallCtx, event: ev.Event) -> Turn:
+    async def _fast_begin(self, cmd: call_log.StartCall, flow: str,
+                          number: str | None) -> Turn | None:
+        """A known caller's new call through `PgTurnStore`: identified, logged and its first
+        turn stored in one statement; None: start it in a transaction (a stranger to add,
+        a call logged already, an effect)."""
+        assert self.fast is not None
+        try:
+            if not number:
+                return None
+            try:
+                e164 = normalize_phone(number, self.settings.default_region)
+            except InvalidPhoneNumber:
+                return None
+            caller = await self.fast.caller(e164)
+            if caller is None:
+                return None
+            cmd = dataclasses.replace(cmd, customer_id=caller.customer_id,
+                                      language=caller.language)
+            draft = CallRecord(
+                id=0, carrier=cmd.carrier.value, carrier_call_id=cmd.carrier_call_id,
+                direction=cmd.direction, from_number=cmd.from_number, to_number=cmd.to_number,
+                customer_id=cmd.customer_id, agent_id=None, queue=None, started_at=cmd.at,
+                queued_at=None, answered_at=None, ended_at=None,
+                disposition=CallDisposition.IN_PROGRESS, carrier_status=None, status_rank=0,
+                ivr_path=None, ivr_state=None, ivr_version=0, language=cmd.language,
+                callback_attempt_id=None)
+            context = self._context(cmd.at, caller.timezone, caller.verified, caller.language,
+                                    None)
+            ctx = _CallCtx(draft, Session(FLOWS[flow]), flow, number)
+            steps, media, path = await self._fast_run(ctx, ev.Start(context))
+            stamp = utcnow()
+            events = [call_log.started_event_for(cmd), *(
+                call_log.CallEventIn(step.at, "ivr_step", step.node,
+                                     {"keys": step.keys, "outcome": step.outcome},
+                                     step.dedupe_key) for step in steps)]
+            stored = await self.fast.open(CallOpen({
+                "carrier": cmd.carrier.value, "carrier_call_id": cmd.carrier_call_id,
+                "direction": cmd.direction.value, "from_number": cmd.from_number,
+                "to_number": cmd.to_number, "customer_id": cmd.customer_id,
+                "started_at": cmd.at, "language": cmd.language, "callback_attempt_id": None,
+                "disposition": CallDisposition.IN_PROGRESS.value, "status_rank": 0,
+                "ivr_version": 1, "hold_s": 0.0, "wrapup_s": 0.0, "created_at": stamp,
+                "updated_at": stamp, "ivr_state": self._state(ctx, media), "ivr_path": path,
+            }, events))
+            if stored is None:
+                return None  # logged already: the transaction replays its first turn
+        except _NotFast:
+            FAST_TURNS.inc(outcome="transaction")
+            return None
+        except FAILURES as exc:
+            log.warning("fast IVR path failed (%s); starting the call in a transaction",
+                        type(exc).__name__)
+            FAST_TURNS.inc(outcome="error")
+            return None
+        FAST_TURNS.inc(outcome="opened")
+        log.info("call started", extra={"carrier": str(cmd.carrier), "caller": mask_number(number)})
+        return Turn(stored.id, media, ctx.session.ended, None, stored.ivr_version,
+                    ctx.session.language, call=stored)
+
+    async def _fast_run(self, ctx: _CallCtx,
+                        event: ev.Event) -> tuple[list[StepRow], list[act.Action], str | None]:
+        """Run the session on `event` with the fast path's effects: the steps, the media
+        and the IVR path; `_NotFast` when the turn needs a transaction."""
         assert self.fast is not None
         call, version = ctx.call, ctx.call.ivr_version
         steps: list[StepRow] = []
@@ -366,12 +452,45 @@ class HotlineDriver:
             else:
                 media.append(action)
         TURNS.inc(carrier=call.carrier)
+        return steps, media, path
+
+    async def _fast_turn(self, ctx: _CallCtx, event: ev.Event) -> Turn:
+        assert self.fast is not None
+        call = ctx.call
+        steps, media, path = await self._fast_run(ctx, event)
         state = self._state(ctx, media)
         saved = await self.fast.save(TurnSave(call, state, path, steps))
         if saved is None:
             raise call_log.StaleIvrState(f"call {call.id} was advanced by another process")
         return Turn(call.id, media, ctx.session.ended, None, saved.ivr_version,
                     ctx.session.language, call=saved)
+
+    async def _fast_status(self, carrier: Carrier, carrier_call_id: str, status: str,
+                           duration_s: float | None) -> CallRecord | None:
+        """A status callback through `PgTurnStore` when it needs no IVR turn (the session
+        is over, or the status is not final); None: settle it in a transaction."""
+        assert self.fast is not None
+        try:
+            call = await self.fast.load(str(carrier), carrier_call_id)
+            if call is None:
+                return None  # the transactional path raises UnknownCall
+            if status in FINAL_STATUSES and call.ivr_state and \
+                    not json.loads(call.ivr_state).get("ended"):
+                return None  # the caller hung up mid-flow: the session keeps what they gave
+            writes = CallWrites({}, [])
+            settled = await call_log.settle_status(
+                _FastWrites(writes), call, status, self.clock(),  # type: ignore[arg-type]
+                duration_s=duration_s)
+            if not await self.fast.settle(call, writes):
+                FAST_TURNS.inc(outcome="transaction")
+                return None
+        except FAILURES as exc:
+            log.warning("fast status path failed (%s); settling in a transaction",
+                        type(exc).__name__)
+            FAST_TURNS.inc(outcome="error")
+            return None
+        FAST_TURNS.inc(outcome="settled")
+        return settled
 
     def _state(self, ctx: _CallCtx, media: list[act.Action]) -> str:
         return json.dumps({
@@ -380,6 +499,14 @@ class HotlineDriver:
         }, ensure_ascii=False)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _context(self, now: datetime, tz: str, known: bool, language: str,
+                 outbound: dict[str, Any] | None) -> ev.CallerContext:
+        return ev.CallerContext(
+            caller_known=known, customer_tz=tz, language=language,
+            agents_open=self._agents_open(now),
+            local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(), outbound=outbound,
+        )
 
     def _agents_open(self, now: datetime) -> bool:
         start, end = self.settings.open_hours

@@ -1,8 +1,13 @@
-"""`/healthz` (is the database reachable?) and `/metrics` (Prometheus text)."""
+"""`/healthz` (is the database reachable?) and `/metrics` (Prometheus text).
+
+`/metrics` is per worker process: with several HTTP workers a scrape reaches
+one of them, named by `callcenter_event_loop_info{loop=...,pid=...}`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from aiohttp import web
@@ -12,6 +17,15 @@ from callcenter.appkeys import DB
 from callcenter.metrics import REGISTRY
 
 HTTP_LATENCY = REGISTRY.histogram("callcenter_http_request_seconds", "HTTP handling time")
+EVENT_LOOP_INFO = REGISTRY.gauge(
+    "callcenter_event_loop_info",
+    "the event loop this worker process runs (loop: uvloop or asyncio; pid: the worker)",
+)
+
+
+def running_loop_name() -> str:
+    """`uvloop` or `asyncio`: the kind of the running event loop."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -32,6 +46,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(_request: web.Request) -> web.Response:
+    EVENT_LOOP_INFO.values.clear()  # one series: the loop and pid of this process
+    EVENT_LOOP_INFO.set(1, loop=running_loop_name(), pid=str(os.getpid()))
     return web.Response(text=REGISTRY.render(), content_type="text/plain", charset="utf-8")
 
 

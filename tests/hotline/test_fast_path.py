@@ -182,3 +182,87 @@ async def test_a_dropped_connection_falls_back_to_a_transaction_and_loses_nothin
     async with pg.sessions() as session:
         survey = await session.scalar(select(Survey))
     assert survey is not None and survey.complete
+
+
+async def _settled(db: Database, sid: str) -> tuple[Any, ...]:
+    from callcenter.storage.tables import Contact
+
+    async with db.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.carrier_call_id == sid))
+        assert call is not None
+        contacts = list(await session.scalars(select(Contact).where(Contact.call_id == call.id)))
+    return (call.ended_at, call.disposition, call.duration_s, call.carrier_status,
+            call.status_rank, call.answered_at,
+            [(c.kind, c.customer_id, c.disposition, c.summary) for c in contacts])
+
+
+async def test_status_callbacks_settle_the_call_the_same_way_on_the_fast_path(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    settled = FAST_TURNS.get(outcome="settled")
+    # in order, a duplicate final status, then a late one out of order
+    statuses = [("in-progress", None), ("completed", 42.0), ("completed", 42.0), ("ringing", None)]
+    for driver, sid in ((slow, "CA-st-slow"), (fast, "CA-st-fast")):
+        await _run(driver, sid, SURVEY)
+        for status, duration in statuses:
+            await driver.carrier_status(Carrier.TWILIO, sid, status, duration_s=duration)
+
+    assert await _settled(pg, "CA-st-fast") == await _settled(pg, "CA-st-slow")
+    assert await _timeline(pg, "CA-st-fast") == await _timeline(pg, "CA-st-slow")
+    assert FAST_TURNS.get(outcome="settled") - settled == len(statuses)
+    slow_end = await _settled(pg, "CA-st-slow")
+    assert slow_end[0] is not None and slow_end[3] == "completed" and len(slow_end[6]) == 1
+
+
+async def test_a_hang_up_mid_flow_is_settled_in_a_transaction_that_keeps_the_answers(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    await _run(fast, "CA-st-gone", ["2", "1", "2"])  # two grades given, then the caller is gone
+    settled = FAST_TURNS.get(outcome="settled")
+
+    await fast.carrier_status(Carrier.TWILIO, "CA-st-gone", "completed", duration_s=20.0)
+
+    assert FAST_TURNS.get(outcome="settled") == settled  # the session needed its hang-up turn
+    async with pg.sessions() as session:
+        survey = await session.scalar(select(Survey))
+    assert survey is not None and not survey.complete
+    assert (survey.timeliness, survey.quality) == ("A", "B")
+
+
+async def test_a_known_caller_is_logged_and_greeted_in_one_statement_and_a_retry_replays(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    opened = FAST_TURNS.get(outcome="opened")
+
+    first = await _run(fast, "CA-open-fast", [])
+    again = await fast.begin(Carrier.TWILIO, "CA-open-fast", from_number=CALLER,
+                             to_number="+864008001234")
+    reference = await _run(slow, "CA-open-slow", [])
+
+    assert FAST_TURNS.get(outcome="opened") - opened == 1  # the retry went the long way
+    assert again.replayed and again.media == first[0].media and again.version == 1
+    assert _media(first) == _media(reference)
+    assert await _timeline(pg, "CA-open-fast") == await _timeline(pg, "CA-open-slow")
+    async with pg.sessions() as session:
+        calls = {c.carrier_call_id: c for c in await session.scalars(select(Call))}
+    a, b = calls["CA-open-fast"], calls["CA-open-slow"]
+    assert (a.customer_id, a.language, a.direction, a.disposition, a.status_rank) == \
+        (b.customer_id, b.language, b.direction, b.disposition, b.status_rank)
+
+
+async def test_a_stranger_is_added_by_the_transaction_not_the_fast_path(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    from callcenter.storage.tables import Customer
+
+    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    opened = FAST_TURNS.get(outcome="opened")
+
+    turn = await fast.begin(Carrier.TWILIO, "CA-stranger", from_number="+8613911112222",
+                            to_number="+864008001234")
+
+    assert FAST_TURNS.get(outcome="opened") == opened and turn.version == 1
+    async with pg.sessions() as session:
+        stranger = await session.scalar(select(Customer).where(Customer.verified.is_(False)))
+    assert stranger is not None

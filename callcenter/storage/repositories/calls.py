@@ -73,6 +73,20 @@ def to_record(row: Call | Row[Any]) -> CallRecord:
     )
 
 
+def contact_values(call: CallRecord) -> dict[str, Any] | None:
+    """The contact a call leaves on its customer's record (None: no customer)."""
+    if call.customer_id is None:
+        return None
+    summary = f"{call.direction.value} call, {call.disposition.value}"
+    if call.ivr_path:
+        summary += f", IVR {call.ivr_path}"
+    return {
+        "customer_id": call.customer_id, "kind": ContactKind.CALL.value,
+        "at": call.started_at, "call_id": call.id, "staff_id": call.agent_id,
+        "disposition": call.disposition.value, "summary": summary,
+    }
+
+
 _EVENT_FIELDS = ("call_id", "at", "kind", "node", "detail", "dedupe_key")
 _CALL_FIELDS = (
     "carrier", "carrier_call_id", "direction", "from_number", "to_number", "customer_id",
@@ -183,16 +197,9 @@ class SqlCallRepository:
     async def add_call_contact(self, call: CallRecord, at: datetime) -> None:
         """The call's contact on its customer's record, once: one INSERT that adds
         nothing when the call already has a contact."""
-        if call.customer_id is None:
-            return
-        summary = f"{call.direction.value} call, {call.disposition.value}"
-        if call.ivr_path:
-            summary += f", IVR {call.ivr_path}"
-        await self.session.execute(_INSERT_CONTACT_ONCE, {
-            "customer_id": call.customer_id, "kind": ContactKind.CALL.value,
-            "at": call.started_at, "call_id": call.id, "staff_id": call.agent_id,
-            "disposition": call.disposition.value, "summary": summary,
-        })
+        values = contact_values(call)
+        if values is not None:
+            await self.session.execute(_INSERT_CONTACT_ONCE, values)
 
     async def events(self, call_id: int) -> list[CallEventIn]:
         rows = await self.session.execute(

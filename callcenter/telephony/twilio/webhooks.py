@@ -43,7 +43,7 @@ from callcenter.telephony.hotline import FLOWS, HotlineDriver, Turn
 from callcenter.telephony.twilio import twiml
 from callcenter.telephony.twilio.signature import verified_form
 from callcenter.web.errors import BadRequest
-from crm.calls import FINAL_STATUSES, status_rank
+from crm.calls import FINAL_STATUSES, CallRecord, status_rank
 from crm.enums import CallDisposition, Carrier, DialOutcome, Direction
 from crm.services import calls as call_log
 from ivr import events as ev
@@ -220,8 +220,9 @@ async def status(request: web.Request) -> web.Response:
         status_rank(call_status)  # UnknownCarrierStatus -> 422 before any write
         duration = _float(form, "CallDuration")
         attempt = request.query.get("attempt") or None
+        call: CallRecord | None = None
         try:
-            await _carrier_status(channel, sid, call_status, duration)
+            call = await _carrier_status(channel, sid, call_status, duration)
         except call_log.UnknownCall:
             if attempt is None:
                 raise
@@ -233,23 +234,28 @@ async def status(request: web.Request) -> web.Response:
 
             await settle_from_status(attempt, call_status, sid, channel.uow, channel.clock,
                                      policy=retry_policy(channel.settings))
-        if call_status in FINAL_STATUSES:
+        if call_status in FINAL_STATUSES and _may_be_on_a_screen(call):
             await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
         return _xml(twiml.empty())
 
 
+def _may_be_on_a_screen(call: CallRecord | None) -> bool:
+    """Agents' screens only ever show a call handed to them (queued or taken by an agent):
+    a call that ended in the IVR needs no screen-pop look-up."""
+    return call is None or call.queued_at is not None or call.agent_id is not None
+
+
 async def _carrier_status(channel: TwilioChannel, sid: str, call_status: str,
-                          duration: float | None) -> None:
+                          duration: float | None) -> CallRecord:
     """One transaction: a final status first feeds the session its hang-up (partial
     data kept), then the status settles the call."""
     driver = channel.hotline()
     for _ in range(_STALE_RETRIES):
         try:
-            await driver.carrier_status(CARRIER, sid, call_status, duration_s=duration)
-            return
+            return await driver.carrier_status(CARRIER, sid, call_status, duration_s=duration)
         except call_log.StaleIvrState:
             log.info("a webhook advanced the call during its hang-up; retrying")
-    await driver.carrier_status(CARRIER, sid, call_status, duration_s=duration)
+    return await driver.carrier_status(CARRIER, sid, call_status, duration_s=duration)
 
 
 async def dial_status(request: web.Request) -> web.Response:
