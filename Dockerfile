@@ -10,7 +10,7 @@ COPY ivr ./ivr
 COPY crm ./crm
 COPY reports ./reports
 COPY deploy ./deploy
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir '.[fast]'
 RUN useradd --system --home /app callcenter && mkdir -p /app/var && chown -R callcenter /app/var
 USER callcenter
 EXPOSE 8080 4573

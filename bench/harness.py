@@ -58,16 +58,25 @@ async def admin(sql: str) -> None:
 def serve(port: int) -> None:
     """One worker process of the service; several share the port (reuse_port)."""
     sys.path.insert(0, str(ROOT))
-    from aiohttp import web
-
-    from callcenter.app import create_app
+    from callcenter.commands.serve import serve_http  # the path `callcenter serve` takes
     from callcenter.logs import setup_logging
     from callcenter.settings import Settings
 
     settings = Settings()
     setup_logging(settings.log_level, False)
-    web.run_app(create_app(settings), host="127.0.0.1", port=port, access_log=None, print=None,
-                reuse_port=True)
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # CPU profile of each worker, on exit
+    profiler = None
+    if profile_dir:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+    try:
+        serve_http(settings, host="127.0.0.1", port=port, reuse_port=True)  # EVENT_LOOP applies
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(Path(profile_dir) / f"worker-{os.getpid()}.prof")
 
 
 def start_workers(url: str, port: int, workers: int, pool: int,

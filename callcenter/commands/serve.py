@@ -42,8 +42,8 @@ from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_S = 30.0
-"""How long stopping workers get to finish their requests before SIGKILL."""
+STOP_GRACE_S = 65.0
+"""How long stopping workers get before SIGKILL: aiohttp's own 60 s shutdown timeout, and a bit."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
