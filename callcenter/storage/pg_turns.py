@@ -133,6 +133,39 @@ WITH c AS (
 )
 SELECT * FROM c
 """
+_SURVEY_FIELDS = (
+    "id", "job_id", "customer_id", "department_id", "staff_id", "call_id", "surveyed_at",
+    "source", "timeliness", "quality", "attitude", "complete", "verification", "verified_by",
+    "verified_at", "entered_by", "note",
+)
+_SURVEY_TYPES = (
+    "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "timestamptz", "text", "text",
+    "text", "text", "boolean", "text", "bigint", "timestamptz", "bigint", "text",
+)
+_SAVE_WITH_SURVEY = """
+WITH u AS (
+    UPDATE calls SET ivr_state = $3, ivr_version = $2 + 1, ivr_path = $4, updated_at = $5
+    WHERE id = $1 AND ivr_version = $2
+    RETURNING id
+), e AS (
+    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
+    SELECT u.id, s.at, 'ivr_step', s.node, s.detail::json, s.dedupe_key
+    FROM u, unnest($6::timestamptz[], $7::text[], $8::text[], $9::text[])
+        AS s(at, node, detail, dedupe_key)
+    ON CONFLICT (call_id, dedupe_key) DO NOTHING
+), s AS (
+    INSERT INTO surveys (SURVEY_FIELDS, created_at, updated_at)
+    SELECT SURVEY_VALUES, $5, $5 FROM u
+    RETURNING id
+), a AS (
+    INSERT INTO survey_audit (survey_id, at, actor_id, action, before, after)
+    SELECT s.id, $10::timestamptz, $11::bigint, $12::text, $13::json, $14::json FROM s
+)
+SELECT id FROM u
+""".replace("SURVEY_FIELDS", ", ".join(_SURVEY_FIELDS)).replace(
+    "SURVEY_VALUES", ", ".join(f"${15 + i}::{t}" for i, t in enumerate(_SURVEY_TYPES)))
+_NEXT_SURVEY_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('surveys', 'id')) FROM generate_series(1, $1)")
 _JOB_COLUMNS = "id, reference, customer_id, department_id, technician_id, completed_at"
 _LAST_JOBS = (
     f"SELECT DISTINCT ON (customer_id) {_JOB_COLUMNS} FROM service_jobs "
@@ -140,6 +173,7 @@ _LAST_JOBS = (
     "ORDER BY customer_id, completed_at DESC, id DESC"
 )
 _JOBS_BY_REFERENCE = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE reference = ANY($1::text[])"
+_JOBS_BY_ID = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE id = ANY($1::bigint[])"
 
 
 @dataclass(frozen=True)
@@ -200,13 +234,24 @@ class CallOpen:
 
 
 @dataclass(frozen=True)
+class SurveyWrite:
+    """A survey the turn saved (`crm.services.surveys.save_survey`): its row, id
+    included (`PgTurnStore.next_survey_id`), and its audit entry."""
+
+    row: dict[str, Any]
+    audit: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class TurnSave:
-    """One turn to store: the call as read, its new state and path, its steps."""
+    """One turn to store: the call as read, its new state and path, its steps, and the
+    survey it saved (if any), stored together or not at all."""
 
     call: CallRecord
     state: str
     path: str | None
     steps: Sequence[StepRow]
+    survey: SurveyWrite | None = None
 
 
 class Batcher(Generic[I, O]):
@@ -337,6 +382,11 @@ class PgTurnStore:
             "turn-saves", self.dsn, self._save_many, connections=connections)
         self._jobs: Batcher[tuple[str, Any], JobRef | None] = Batcher(
             "job-reads", self.dsn, self._jobs_many, connections=1)
+        self._survey_turns: Batcher[TurnSave, bool] = Batcher(
+            "survey-turns", self.dsn, self._save_with_survey, connections=connections,
+            max_batch=1)
+        self._survey_ids: Batcher[None, int] = Batcher(
+            "survey-ids", self.dsn, self._next_survey_ids, connections=1)
         self._callers: Batcher[str, Caller | None] = Batcher(
             "caller-reads", self.dsn, self._callers_many, connections=1)
         self._opens: Batcher[CallOpen, CallRecord | None] = Batcher(
@@ -349,7 +399,8 @@ class PgTurnStore:
 
     @property
     def batchers(self) -> tuple[Batcher[Any, Any], ...]:
-        return (self._loads, self._saves, self._jobs, self._settles, self._callers, self._opens)
+        return (self._loads, self._saves, self._jobs, self._settles, self._callers, self._opens,
+                self._survey_turns, self._survey_ids)
 
     # -- the three operations -----------------------------------------------------------------
 
@@ -360,7 +411,8 @@ class PgTurnStore:
     async def save(self, turn: TurnSave) -> CallRecord | None:
         """Store `turn` if the call is still at the version it was read at: the call as
         now stored, or None when another webhook advanced it first (nothing written)."""
-        stored = await self._saves.submit(turn, key=turn.call.id)
+        saver = self._saves if turn.survey is None else self._survey_turns
+        stored = await saver.submit(turn, key=turn.call.id)
         if not stored:
             return None
         return replace(turn.call, ivr_state=turn.state, ivr_version=turn.call.ivr_version + 1,
@@ -380,6 +432,13 @@ class PgTurnStore:
         (IVR version, status rank, end): True when stored, False when it moved on
         (nothing written; settle it in a transaction)."""
         return await self._settles.submit((call, writes), key=call.id)
+
+    async def next_survey_id(self) -> int:
+        """A survey id from the table's own sequence (the turn inserts the row with it)."""
+        return await self._survey_ids.submit(None)
+
+    async def job(self, job_id: int) -> JobRef | None:
+        return await self._jobs.submit(("id", job_id))
 
     async def last_completed_job(self, customer_id: int) -> JobRef | None:
         return await self._jobs.submit(("customer", customer_id))
@@ -417,6 +476,28 @@ class PgTurnStore:
             step_calls, step_at, step_node, step_detail, step_key)
         stored = {row["id"] for row in rows}
         return [turn.call.id in stored for turn in turns]
+
+    @staticmethod
+    async def _save_with_survey(conn: asyncpg.Connection, turns: list[TurnSave]) -> list[bool]:
+        out = []
+        for turn in turns:
+            assert turn.survey is not None
+            survey, audit, steps = turn.survey.row, turn.survey.audit, turn.steps
+            row = await conn.fetchrow(
+                _SAVE_WITH_SURVEY, turn.call.id, turn.call.ivr_version, turn.state, turn.path,
+                utcnow(), [step.at for step in steps], [step.node for step in steps],
+                [json.dumps({"keys": step.keys, "outcome": step.outcome}, ensure_ascii=False)
+                 for step in steps], [step.dedupe_key for step in steps],
+                audit["at"], audit["actor_id"], audit["action"],
+                None if audit["before"] is None else json.dumps(audit["before"]),
+                None if audit["after"] is None else json.dumps(audit["after"]),
+                *(survey.get(name) for name in _SURVEY_FIELDS))
+            out.append(row is not None)
+        return out
+
+    @staticmethod
+    async def _next_survey_ids(conn: asyncpg.Connection, asks: list[None]) -> list[int]:
+        return [row[0] for row in await conn.fetch(_NEXT_SURVEY_IDS, len(asks))]
 
     @staticmethod
     async def _callers_many(conn: asyncpg.Connection, numbers: list[str]) -> list[Caller | None]:
@@ -465,15 +546,12 @@ class PgTurnStore:
     @staticmethod
     async def _jobs_many(conn: asyncpg.Connection,
                          asks: list[tuple[str, Any]]) -> list[JobRef | None]:
-        customers = [value for kind, value in asks if kind == "customer"]
-        references = [value for kind, value in asks if kind == "reference"]
-        by_customer: dict[Any, JobRef] = {}
-        by_reference: dict[Any, JobRef] = {}
-        if customers:
-            for row in await conn.fetch(_LAST_JOBS, customers):
-                by_customer[row["customer_id"]] = _job(row)
-        if references:
-            for row in await conn.fetch(_JOBS_BY_REFERENCE, references):
-                by_reference[row["reference"]] = _job(row)
-        return [(by_customer if kind == "customer" else by_reference).get(value)
-                for kind, value in asks]
+        found: dict[str, dict[Any, JobRef]] = {"customer": {}, "reference": {}, "id": {}}
+        for kind, sql, column in (("customer", _LAST_JOBS, "customer_id"),
+                                  ("reference", _JOBS_BY_REFERENCE, "reference"),
+                                  ("id", _JOBS_BY_ID, "id")):
+            wanted = [value for asked, value in asks if asked == kind]
+            if wanted:
+                for row in await conn.fetch(sql, wanted):
+                    found[kind][row[column]] = _job(row)
+        return [found[kind].get(value) for kind, value in asks]

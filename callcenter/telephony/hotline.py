@@ -48,6 +48,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -63,8 +64,10 @@ from callcenter.storage.pg_turns import (
     CallWrites,
     PgTurnStore,
     StepRow,
+    SurveyWrite,
     TurnSave,
 )
+from callcenter.storage.repositories.surveys import to_record as survey_record
 from callcenter.storage.types import utcnow
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.outbound import OUTBOUND_PERFORMERS, OutboundTarget, outbound_target
@@ -82,7 +85,7 @@ from crm.errors import InvalidPhoneNumber
 from crm.phones import normalize_phone
 from crm.services import calls as call_log
 from crm.services import surveys
-from crm.surveys import parse_grade
+from crm.surveys import JobRef, SurveyRecord, parse_grade
 from ivr import actions as act
 from ivr import events as ev
 from ivr.flow import Flow
@@ -142,27 +145,74 @@ def load_media(data: list[dict[str, Any]]) -> list[act.Action]:
     return out
 
 
-#: effects the fast path performs itself (reads); any other sends the turn to a transaction
-_FAST_EFFECTS = (act.LookupJob,)
+#: effects the fast path performs itself (their reads and writes go through `_FastUnitOfWork`);
+#: any other sends the turn to a transaction
+_FAST_EFFECTS: tuple[type[act.Effect], ...] = (act.LookupJob, act.SaveSurvey)
 FAST_TURNS = REGISTRY.counter("callcenter_ivr_fast_turns_total",
                               "IVR turns stored by the batched fast path, by outcome")
+#: the fast path's unit of work while a fast turn performs its effects (see `uow`)
+_FAST_UOW: ContextVar[_FastUnitOfWork | None] = ContextVar("hotline_fast_uow", default=None)
 
 
 class _NotFast(Exception):
     """The turn needs the transactional path (an effect that writes, a transfer)."""
 
 
-class _JobReads:
-    """The `UnitOfWork` port, read-only, for `surveys.find_job_for_caller` on the fast path."""
+class _FastSurveys:
+    """The survey repository for the fast path: job reads from the store; the survey a
+    use case adds (and its audit entry) is kept, to be stored with the turn."""
 
     def __init__(self, store: PgTurnStore) -> None:
-        self.surveys = store
+        self.store = store
+        self.written: SurveyWrite | None = None
+        self._row: dict[str, Any] | None = None
 
-    async def __aenter__(self) -> _JobReads:
+    async def job(self, job_id: int) -> JobRef | None:
+        return await self.store.job(job_id)
+
+    async def job_by_reference(self, reference: str) -> JobRef | None:
+        return await self.store.job_by_reference(reference)
+
+    async def last_completed_job(self, customer_id: int) -> JobRef | None:
+        return await self.store.last_completed_job(customer_id)
+
+    async def add(self, values: dict[str, Any]) -> SurveyRecord:
+        if self._row is not None:
+            raise _NotFast("a second survey in one turn")
+        self._row = {**values, "id": await self.store.next_survey_id()}
+        row = {name: self._row.get(name) for name in SurveyRecord.__dataclass_fields__}
+        return survey_record(SimpleNamespace(**row))
+
+    async def audit(self, survey_id: int, at: datetime, actor_id: int | None, action: str,
+                    before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        if self._row is None or self._row["id"] != survey_id:
+            raise _NotFast("an audit entry for a survey this turn did not add")
+        self.written = SurveyWrite(self._row, {"at": at, "actor_id": actor_id,
+                                               "action": action, "before": before, "after": after})
+
+
+class _FastUnitOfWork:
+    """The `UnitOfWork` port inside a fast turn: surveys only (`_FastSurveys`); its writes
+    are stored with the turn's state, in one statement, so `commit` here stores nothing
+    yet. Anything else a use case asks for sends the turn to a transaction."""
+
+    def __init__(self, store: PgTurnStore) -> None:
+        self.surveys = _FastSurveys(store)
+
+    async def __aenter__(self) -> _FastUnitOfWork:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+    async def commit(self) -> None:
+        return None
+
+    async def rollback(self) -> None:
+        raise _NotFast("a use case rolled back")
+
+    def __getattr__(self, name: str) -> Any:
+        raise _NotFast(f"the fast path has no {name} repository")
 
 
 class _FastWrites:
@@ -180,7 +230,11 @@ class HotlineDriver:
         self.fast = fast
 
     def uow(self) -> SqlUnitOfWork:
-        """A unit of work for a use case: inside a turn, a savepoint of the turn's transaction."""
+        """A unit of work for a use case: inside a turn, a savepoint of the turn's transaction
+        (or, in a fast turn, the fast path's, stored with the turn)."""
+        fast = _FAST_UOW.get()
+        if fast is not None:
+            return fast  # type: ignore[return-value]
         outer = _TURN_UOW.get()
         return SqlUnitOfWork(self.db) if outer is None else JoinedUnitOfWork(outer)
 
@@ -394,7 +448,9 @@ class HotlineDriver:
             context = self._context(cmd.at, caller.timezone, caller.verified, caller.language,
                                     None)
             ctx = _CallCtx(draft, Session(FLOWS[flow]), flow, number)
-            steps, media, path = await self._fast_run(ctx, ev.Start(context))
+            steps, media, path, survey = await self._fast_run(ctx, ev.Start(context))
+            if survey is not None:
+                raise _NotFast("a survey in the first turn")
             stamp = utcnow()
             events = [call_log.started_event_for(cmd), *(
                 call_log.CallEventIn(step.at, "ivr_step", step.node,
@@ -424,11 +480,21 @@ class HotlineDriver:
         return Turn(stored.id, media, ctx.session.ended, None, stored.ivr_version,
                     ctx.session.language, call=stored)
 
-    async def _fast_run(self, ctx: _CallCtx,
-                        event: ev.Event) -> tuple[list[StepRow], list[act.Action], str | None]:
-        """Run the session on `event` with the fast path's effects: the steps, the media
-        and the IVR path; `_NotFast` when the turn needs a transaction."""
+    async def _fast_run(self, ctx: _CallCtx, event: ev.Event,
+                        ) -> tuple[list[StepRow], list[act.Action], str | None, SurveyWrite | None]:
+        """Run the session on `event` with the fast path's effects: the steps, the media,
+        the IVR path and the survey to store; `_NotFast` when the turn needs a transaction."""
         assert self.fast is not None
+        uow = _FastUnitOfWork(self.fast)
+        token = _FAST_UOW.set(uow)
+        try:
+            steps, media, path = await self._fast_actions(ctx, event)
+        finally:
+            _FAST_UOW.reset(token)
+        return steps, media, path, uow.surveys.written
+
+    async def _fast_actions(self, ctx: _CallCtx, event: ev.Event,
+                            ) -> tuple[list[StepRow], list[act.Action], str | None]:
         call, version = ctx.call, ctx.call.ivr_version
         steps: list[StepRow] = []
         media: list[act.Action] = []
@@ -441,11 +507,13 @@ class HotlineDriver:
                                      f"ivr:{version}.{len(steps)}"))
                 path = extend_path(path, action.node)
             elif isinstance(action, _FAST_EFFECTS):
-                found = await surveys.find_job_for_caller(
-                    call.customer_id, action.reference, _JobReads(self.fast))  # type: ignore[arg-type]
-                result = ev.JobLookup(False) if found is None else \
-                    ev.JobLookup(True, found.id, found.reference)
-                if ctx.session.waiting_for is not None:
+                try:  # the same performer as in a transaction, on `_FastUnitOfWork`
+                    result = await _PERFORMERS[type(action)](self, ctx, action)
+                except _NotFast:
+                    raise
+                except Exception as exc:  # the transaction performs it again and takes
+                    raise _NotFast(type(exc).__name__) from exc  # the safe path if need be
+                if result is not None and ctx.session.waiting_for is not None:
                     pending.extend(ctx.session.handle(result))
             elif isinstance(action, (act.Effect, act.Transfer)):
                 raise _NotFast(type(action).__name__)
@@ -457,9 +525,9 @@ class HotlineDriver:
     async def _fast_turn(self, ctx: _CallCtx, event: ev.Event) -> Turn:
         assert self.fast is not None
         call = ctx.call
-        steps, media, path = await self._fast_run(ctx, event)
+        steps, media, path, survey = await self._fast_run(ctx, event)
         state = self._state(ctx, media)
-        saved = await self.fast.save(TurnSave(call, state, path, steps))
+        saved = await self.fast.save(TurnSave(call, state, path, steps, survey))
         if saved is None:
             raise call_log.StaleIvrState(f"call {call.id} was advanced by another process")
         return Turn(call.id, media, ctx.session.ended, None, saved.ivr_version,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from callcenter.clock import FixedClock
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import PgTurnStore, StepRow, TurnSave
-from callcenter.storage.tables import Call, CallEvent, Survey
+from callcenter.storage.tables import Call, CallEvent, Survey, SurveyAudit
 from callcenter.telephony.hotline import FAST_TURNS, HotlineDriver, Turn
 from crm.enums import Carrier
 from crm.services import calls as call_log
@@ -81,12 +82,25 @@ async def test_a_survey_stores_the_same_rows_and_media_on_the_fast_path(
 
     assert _media(fast_turns) == _media(slow_turns)
     assert await _timeline(pg, "CA-fast") == await _timeline(pg, "CA-slow")
-    # the plain keys and the job lookup went the fast way; the survey save did not
-    assert FAST_TURNS.get(outcome="stored") - stored_before == 5
+    # every key went the fast way: menus, the job lookup and the survey save
+    assert FAST_TURNS.get(outcome="stored") - stored_before == len(SURVEY)
     async with pg.sessions() as session:
         surveys = list(await session.scalars(select(Survey).order_by(Survey.id)))
-    assert [(s.timeliness, s.quality, s.attitude, s.complete) for s in surveys] == \
-        [("A", "B", "A", True)] * 2
+        audits = list(await session.scalars(select(SurveyAudit).order_by(SurveyAudit.id)))
+    columns = [c.key for c in Survey.__table__.columns if c.key not in ("id", "call_id")]
+    rows = [{c: getattr(s, c) for c in columns if c not in ("created_at", "updated_at")}
+            for s in surveys]
+    assert len(rows) == 2 and rows[0] == rows[1]
+    assert (surveys[1].timeliness, surveys[1].quality, surveys[1].attitude,
+            surveys[1].complete, surveys[1].source) == ("A", "B", "A", True, "ivr")
+    assert [(a.survey_id, a.action, a.before, a.after, a.actor_id, a.at) for a in audits] == \
+        [(s.id, "created", None, audits[0].after, None, clock()) for s in surveys]
+    assert audits[0].after == audits[1].after
+    # the session holds the id the survey was stored under
+    stored_call = fast_turns[-2].call
+    assert stored_call is not None and stored_call.ivr_state is not None
+    session_state = json.loads(json.loads(stored_call.ivr_state)["session"])
+    assert session_state["slots"]["survey_id"] == surveys[1].id
 
 
 async def test_a_replayed_webhook_gets_the_same_media_and_writes_nothing(
@@ -178,6 +192,7 @@ async def test_a_dropped_connection_falls_back_to_a_transaction_and_loses_nothin
 
     # the fast path reconnected (or fell back once) and kept going: two keys and the goodbye
     assert FAST_TURNS.get(outcome="stored") - stored >= 2
+    await pg.engine.dispose()  # this test's own pooled connections were cut too
     assert turns[-1].ended
     async with pg.sessions() as session:
         survey = await session.scalar(select(Survey))
