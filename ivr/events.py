@@ -16,7 +16,7 @@ can store them in JSON and never needs a clock, a socket or a database.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_LANGUAGE = "zh-CN"
@@ -53,7 +53,14 @@ class CallerContext:
                 )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies every value, on every IVR turn
+        return {
+            "caller_known": self.caller_known, "customer_tz": self.customer_tz,
+            "language": self.language, "last_job_reference": self.last_job_reference,
+            "last_job_id": self.last_job_id, "agents_open": self.agents_open,
+            "local_now_iso": self.local_now_iso,
+            "outbound": None if self.outbound is None else dict(self.outbound),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CallerContext:

@@ -126,11 +126,28 @@ class _CallCtx:
     phone: str | None
 
 
+def _media_fields(kind: type[act.Action]) -> tuple[str, ...]:
+    names = _MEDIA_FIELDS.get(kind)
+    if names is None:
+        names = _MEDIA_FIELDS[kind] = tuple(
+            f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else ()
+    return names
+
+
+_MEDIA_FIELDS: dict[type[act.Action], tuple[str, ...]] = {}
+
+
 def dump_media(media: list[act.Action]) -> list[dict[str, Any]]:
+    """The media as JSON-ready dicts (`load_media` reverses it). Field by field: media are
+    frozen, and dataclasses.asdict would deep-copy every value on every turn."""
     out = []
     for item in media:
-        data = dataclasses.asdict(item) if dataclasses.is_dataclass(item) else {}
-        out.append({"type": type(item).__name__, **data})
+        data: dict[str, Any] = {"type": type(item).__name__}
+        for name in _media_fields(type(item)):
+            value = getattr(item, name)
+            data[name] = list(value) if isinstance(value, tuple) else \
+                dict(value) if isinstance(value, dict) else value
+        out.append(data)
     return out
 
 

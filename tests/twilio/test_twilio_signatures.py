@@ -129,3 +129,20 @@ async def test_behind_a_proxy_signatures_are_checked_against_the_public_url(
     async with db.sessions() as session:
         calls = list(await session.scalars(select(Call)))
     assert [c.carrier_call_id for c in calls] == [via_proxy.call_sid]
+
+
+async def test_a_signature_over_the_url_with_its_default_port_is_accepted_too(
+    db: Database, hotline: Hotline, behind_proxy: tuple[str, Settings],
+) -> None:
+    """Twilio's signing is inconsistent about ports: the check falls back to both forms."""
+    local, settings = behind_proxy
+    token = settings.twilio_auth_token.get_secret_value()
+    async with aiohttp.ClientSession() as http:
+        with_port = SimulatedCaller(http, "https://hotline.example.com:443/cc", token,
+                                    connect_url=local)
+        answer = await with_port.post("/twilio/voice", with_port.params())
+        forged = SimulatedCaller(http, "https://hotline.example.com:443/cc", "wrong-token",
+                                 connect_url=local)
+        refused = await forged.post("/twilio/voice", forged.params())
+    assert answer.status == 200 and "<Gather" in answer.body
+    assert refused.status == 403
