@@ -79,7 +79,9 @@ def is_valid(
 async def verified_form(request: web.Request, settings: Settings) -> MultiDictProxy[str]:
     """The webhook's POST parameters, or 403 when the signature is missing or wrong."""
     form = await request.post()
-    params = MultiDictProxy(MultiDict((key, str(value)) for key, value in form.items()))
+    if any(not isinstance(value, str) for value in form.values()):  # a file part: as text
+        form = MultiDictProxy(MultiDict((key, str(value)) for key, value in form.items()))
+    params: MultiDictProxy[str] = form  # type: ignore[assignment]
     url = public_url(settings, request)
     if not settings.twilio_auth_token.get_secret_value():
         log.error("TWILIO_AUTH_TOKEN is empty: refusing Twilio webhooks until it is set")
