@@ -25,8 +25,11 @@ Guarantees:
 - two turns of the same call are never in one batch (the second waits for
   the next), so "updated" is unambiguous per call;
 - a batch that fails as a whole (a bad row) is retried item by item, so one
-  bad turn fails alone; a dropped connection fails its batch with the error
-  (`is_disconnect` says so) and the next batch opens a new connection;
+  bad turn fails alone; a dropped connection, a statement past its time limit
+  (10 s: a lock never released) or any other error fails its batch with that
+  error (the driver then runs the turn in a transaction) and the next batch
+  opens a new connection: a caller is never left waiting and the batcher
+  never stops;
 - nothing is cached: every read comes from the database, so any process can
   continue any call.
 """
@@ -34,6 +37,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections import deque
@@ -56,9 +60,6 @@ log = logging.getLogger(__name__)
 I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
 Flush = Callable[[asyncpg.Connection, list[I]], Awaitable[list[O]]]
-#: what a failed read or save of this store raises (the driver falls back on these)
-FAILURES: tuple[type[BaseException], ...] = (
-    OSError, asyncpg.InterfaceError, asyncpg.PostgresError, RuntimeError)
 
 _COLUMNS = ", ".join(f"c.{column.name}" for column in RECORD_COLUMNS)
 _LOAD = (
@@ -262,8 +263,8 @@ class Batcher(Generic[I, O]):
     """
 
     def __init__(self, name: str, dsn: str, flush: Flush[I, O], *, connections: int = 2,
-                 max_batch: int = 256) -> None:
-        self.name, self._dsn, self._flush = name, dsn, flush
+                 max_batch: int = 256, timeout_s: float = 10.0) -> None:
+        self.name, self._dsn, self._flush, self._timeout = name, dsn, flush, timeout_s
         self._size, self._max = connections, max_batch
         self._queue: deque[tuple[I, Hashable, asyncio.Future[O]]] = deque()
         self._ready = asyncio.Event()
@@ -323,16 +324,23 @@ class Batcher(Generic[I, O]):
                     continue
                 try:
                     if conn is None or conn.is_closed():
-                        conn = await asyncpg.connect(self._dsn)
+                        conn = await asyncpg.connect(self._dsn, timeout=self._timeout,
+                                                     command_timeout=self._timeout)
                     await self._send(conn, batch)
-                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
-                    log.warning("the %s connection failed; the next batch reconnects", self.name)
-                    if conn is not None:
-                        conn.terminate()
-                    conn = None
-                    for _item, _key, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
+                except asyncio.CancelledError:
+                    _fail(batch, RuntimeError(f"the {self.name} batcher closed"))
+                    raise
+                except Exception as exc:  # never leave a caller waiting, never stop serving
+                    if isinstance(exc, asyncpg.PostgresError) and \
+                            not isinstance(exc, asyncpg.PostgresConnectionError):
+                        log.error("a %s batch failed: %s", self.name, exc)
+                    else:  # the connection's state is unknown (dropped, timed out): a new one
+                        log.warning("the %s connection failed (%s); the next batch reconnects",
+                                    self.name, type(exc).__name__)
+                        if conn is not None:
+                            conn.terminate()
+                        conn = None
+                    _fail(batch, exc)
         finally:
             if conn is not None:
                 conn.terminate()
@@ -358,6 +366,12 @@ class Batcher(Generic[I, O]):
                 future.set_result(result)
 
 
+def _fail(batch: list[tuple[Any, Hashable, asyncio.Future[Any]]], exc: BaseException) -> None:
+    for _item, _key, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
 def _job(row: asyncpg.Record) -> JobRef:
     return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
                   row["technician_id"], row["completed_at"])
@@ -373,25 +387,26 @@ class PgTurnStore:
             return None
         return cls(url)
 
-    def __init__(self, url: str, *, connections: int = 2) -> None:
+    def __init__(self, url: str, *, connections: int = 2, timeout_s: float = 10.0) -> None:
         self.dsn = make_url(url).set(drivername="postgresql").render_as_string(
             hide_password=False)
-        self._loads: Batcher[tuple[str, str], CallRecord | None] = Batcher(
+        batcher = functools.partial(Batcher, timeout_s=timeout_s)
+        self._loads: Batcher[tuple[str, str], CallRecord | None] = batcher(
             "call-reads", self.dsn, self._load_many, connections=connections)
-        self._saves: Batcher[TurnSave, bool] = Batcher(
+        self._saves: Batcher[TurnSave, bool] = batcher(
             "turn-saves", self.dsn, self._save_many, connections=connections)
-        self._jobs: Batcher[tuple[str, Any], JobRef | None] = Batcher(
+        self._jobs: Batcher[tuple[str, Any], JobRef | None] = batcher(
             "job-reads", self.dsn, self._jobs_many, connections=1)
-        self._survey_turns: Batcher[TurnSave, bool] = Batcher(
+        self._survey_turns: Batcher[TurnSave, bool] = batcher(
             "survey-turns", self.dsn, self._save_with_survey, connections=connections,
             max_batch=1)
-        self._survey_ids: Batcher[None, int] = Batcher(
+        self._survey_ids: Batcher[None, int] = batcher(
             "survey-ids", self.dsn, self._next_survey_ids, connections=1)
-        self._callers: Batcher[str, Caller | None] = Batcher(
+        self._callers: Batcher[str, Caller | None] = batcher(
             "caller-reads", self.dsn, self._callers_many, connections=1)
-        self._opens: Batcher[CallOpen, CallRecord | None] = Batcher(
+        self._opens: Batcher[CallOpen, CallRecord | None] = batcher(
             "call-opens", self.dsn, self._open_one, connections=connections, max_batch=1)
-        self._settles: Batcher[tuple[CallRecord, CallWrites], bool] = Batcher(
+        self._settles: Batcher[tuple[CallRecord, CallWrites], bool] = batcher(
             "call-settles", self.dsn, self._settle_one, connections=connections, max_batch=1)
 
     async def close(self) -> None:

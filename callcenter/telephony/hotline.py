@@ -59,7 +59,6 @@ from callcenter.settings import Settings
 from callcenter.storage.engine import Database, is_disconnect
 from callcenter.storage.joined_uow import JoinedUnitOfWork, TurnUnitOfWork
 from callcenter.storage.pg_turns import (
-    FAILURES,
     CallOpen,
     CallWrites,
     PgTurnStore,
@@ -427,10 +426,12 @@ class HotlineDriver:
         except _NotFast:
             FAST_TURNS.inc(outcome="transaction")
             return None
-        except FAILURES as exc:
+        except call_log.StaleIvrState:
+            raise  # another webhook moved the call on: the caller answers with its step
+        except Exception as exc:  # never worse than the transaction: fall back to it
             # the transactional path re-reads: a save that did land is replayed from there
-            log.warning("fast IVR path failed (%s); running the turn in a transaction",
-                        type(exc).__name__)
+            log.warning("fast IVR path failed (%s: %s); running the turn in a transaction",
+                        type(exc).__name__, exc)
             FAST_TURNS.inc(outcome="error")
             return None
         FAST_TURNS.inc(outcome="stored")
@@ -487,9 +488,9 @@ class HotlineDriver:
         except _NotFast:
             FAST_TURNS.inc(outcome="transaction")
             return None
-        except FAILURES as exc:
-            log.warning("fast IVR path failed (%s); starting the call in a transaction",
-                        type(exc).__name__)
+        except Exception as exc:  # never worse than the transaction: fall back to it
+            log.warning("fast IVR path failed (%s: %s); starting the call in a transaction",
+                        type(exc).__name__, exc)
             FAST_TURNS.inc(outcome="error")
             return None
         FAST_TURNS.inc(outcome="opened")
@@ -569,9 +570,9 @@ class HotlineDriver:
             if not await self.fast.settle(call, writes):
                 FAST_TURNS.inc(outcome="transaction")
                 return None
-        except FAILURES as exc:
-            log.warning("fast status path failed (%s); settling in a transaction",
-                        type(exc).__name__)
+        except Exception as exc:  # never worse than the transaction: fall back to it
+            log.warning("fast status path failed (%s: %s); settling in a transaction",
+                        type(exc).__name__, exc)
             FAST_TURNS.inc(outcome="error")
             return None
         FAST_TURNS.inc(outcome="settled")

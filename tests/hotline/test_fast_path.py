@@ -281,3 +281,70 @@ async def test_a_stranger_is_added_by_the_transaction_not_the_fast_path(
     async with pg.sessions() as session:
         stranger = await session.scalar(select(Customer).where(Customer.verified.is_(False)))
     assert stranger is not None
+
+
+async def test_a_batch_that_raises_fails_its_callers_and_the_batcher_keeps_serving(
+        pg: Database) -> None:
+    from callcenter.storage.pg_turns import Batcher
+
+    seen: list[list[int]] = []
+
+    async def flush(conn: asyncpg.Connection, items: list[int]) -> list[int]:
+        seen.append(items)
+        if 13 in items:
+            raise TypeError("a bug in preparing the statement")
+        return [int(await conn.fetchval("SELECT $1::int * 2", item)) for item in items]
+
+    store = PgTurnStore(pg.url)
+    batcher: Batcher[int, int] = Batcher("test", store.dsn, flush, connections=1)
+    try:
+        with pytest.raises(TypeError):
+            await batcher.submit(13)
+        assert await asyncio.wait_for(batcher.submit(4), 5) == 8  # still serving
+    finally:
+        await batcher.close()
+    assert seen == [[13], [4]]
+
+
+async def test_a_row_locked_past_the_time_limit_sends_the_turn_to_a_transaction(
+        pg: Database, tmp_path: Path, clock: FixedClock) -> None:
+    store = PgTurnStore(pg.url, timeout_s=1.0)
+    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    try:
+        turns = await _run(driver, "CA-locked", ["2"])
+        holder = await asyncpg.connect(store.dsn)
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM calls WHERE carrier_call_id = 'CA-locked' FOR UPDATE")
+        errors = FAST_TURNS.get(outcome="error")
+
+        async def release_later() -> None:
+            await asyncio.sleep(2.0)
+            await tx.rollback()
+            await holder.close()
+
+        releaser = asyncio.create_task(release_later())
+        answers: list[Turn] = []
+        for _ in range(3):  # what the webhook does (twilio.webhooks._feed): stale -> again
+            try:
+                answers.append(await asyncio.wait_for(driver.feed(
+                    Carrier.TWILIO, "CA-locked", ev.Digits("1"),
+                    expected_version=turns[-1].version), 30))
+                break
+            except call_log.StaleIvrState:
+                continue
+        await releaser
+    finally:
+        await store.close()
+
+    assert FAST_TURNS.get(outcome="error") - errors == 1  # timed out, then the transaction
+    # the timed-out statement may still land once the lock goes (the server had it): either
+    # way exactly one turn is stored, and the caller hears that turn's media
+    (_path, version), events = await _timeline(pg, "CA-locked")
+    assert version == turns[-1].version + 1
+    assert len(answers) == 1 and answers[0].version == version
+    reference = await _run(HotlineDriver(pg, _settings(pg, tmp_path, False), clock),
+                           "CA-locked-ref", ["2", "1"])
+    assert answers[0].media == reference[-1].media
+    assert len([e for e in events if e[0] == "ivr_step"]) == \
+        len([e for e in (await _timeline(pg, "CA-locked-ref"))[1] if e[0] == "ivr_step"])
