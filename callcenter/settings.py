@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size")
     ivr_fast_path: bool = Field(
         True, description="PostgreSQL: store plain IVR turns by batched raw statements "
-        "(5 more connections per process); off: every turn in its own transaction")
+        "(up to 10 more connections per process, opened on first use); off: every turn "
+        "in its own transaction")
     # web
     http_host: str = Field("127.0.0.1", description="HTTP bind address")
     http_port: int = Field(8080, description="HTTP bind port")

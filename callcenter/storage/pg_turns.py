@@ -398,16 +398,16 @@ class PgTurnStore:
         self._jobs: Batcher[tuple[str, Any], JobRef | None] = batcher(
             "job-reads", self.dsn, self._jobs_many, connections=1)
         self._survey_turns: Batcher[TurnSave, bool] = batcher(
-            "survey-turns", self.dsn, self._save_with_survey, connections=connections,
+            "survey-turns", self.dsn, self._save_with_survey, connections=1,
             max_batch=1)
         self._survey_ids: Batcher[None, int] = batcher(
             "survey-ids", self.dsn, self._next_survey_ids, connections=1)
         self._callers: Batcher[str, Caller | None] = batcher(
             "caller-reads", self.dsn, self._callers_many, connections=1)
         self._opens: Batcher[CallOpen, CallRecord | None] = batcher(
-            "call-opens", self.dsn, self._open_one, connections=connections, max_batch=1)
+            "call-opens", self.dsn, self._open_one, connections=1, max_batch=1)
         self._settles: Batcher[tuple[CallRecord, CallWrites], bool] = batcher(
-            "call-settles", self.dsn, self._settle_one, connections=connections, max_batch=1)
+            "call-settles", self.dsn, self._settle_one, connections=1, max_batch=1)
 
     async def close(self) -> None:
         await asyncio.gather(*(batcher.close() for batcher in self.batchers))
