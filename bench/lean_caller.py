@@ -392,6 +392,7 @@ class CallOutcome:
     latencies: list[float]
     statuses: list[int]
     ended_by: str  # "twiml-hangup", "caller", "document-end", "http-<status>"
+    paths: list[str]  # the webhook of each latency, e.g. "/twilio/gather?v=3"
 
     @property
     def ok(self) -> bool:
@@ -572,6 +573,8 @@ class _Call:
         self.caller, self.keys, self.think, self.done = caller, keys, think, done
         self.latencies: list[float] = []
         self.statuses: list[int] = []
+        self.paths: list[str] = []
+        self.url = ""
         self.ended_by = ""  # set when the call is over; then only the status callback is left
         self.started = 0.0
 
@@ -580,6 +583,7 @@ class _Call:
 
     def _post(self, url: str, call_status: str, extra: dict[str, str] | None = None) -> None:
         request = self.caller.webhook(url, call_status, extra)
+        self.url = url
         self.started = time.perf_counter()
         self.caller.pool.request(request, self._answered)
 
@@ -589,9 +593,11 @@ class _Call:
                 raise response
             self.latencies.append(time.perf_counter() - self.started)
             self.statuses.append(response.status)
+            self.paths.append("/twilio/" + self.url.split("/twilio/", 1)[-1])
             if self.ended_by:  # that was the status callback
                 if not self.done.done():
-                    self.done.set_result(CallOutcome(self.latencies, self.statuses, self.ended_by))
+                    self.done.set_result(CallOutcome(self.latencies, self.statuses, self.ended_by,
+                                                     self.paths))
             elif response.status != 200:
                 self._end(f"http-{response.status}")
             elif self.think is not None:

@@ -126,8 +126,8 @@ def _start_workers(url: str, port: int, token: str, workers: int, pool: int) -> 
 # -- the callers --------------------------------------------------------------------------------
 
 
-async def _callers(base: str, token: str, calls: int, think_s: float,
-                   first: int = 0) -> tuple[list[float], int, int, float]:
+async def _callers(base: str, token: str, calls: int, think_s: float, first: int = 0,
+                   ) -> tuple[list[float], int, int, float, dict[str, list[float]]]:
     from lean_caller import CallOutcome, ConnectionPool, LeanCaller, Pacer
 
     loop = asyncio.get_running_loop()
@@ -157,6 +157,7 @@ async def _callers(base: str, token: str, calls: int, think_s: float,
         gc.unfreeze()
     wall = time.perf_counter() - started
     latencies: list[float] = []
+    by_path: dict[str, list[float]] = {}
     failed = 0
     errors: dict[str, int] = {}
     for outcome in outcomes:
@@ -166,10 +167,12 @@ async def _callers(base: str, token: str, calls: int, think_s: float,
             errors[kind] = errors.get(kind, 0) + 1
             continue
         latencies.extend(outcome.latencies)
+        for path, latency in zip(outcome.paths, outcome.latencies, strict=True):
+            by_path.setdefault(path, []).append(latency)
         failed += 0 if outcome.ok else 1
     for kind, count in sorted(errors.items(), key=lambda item: -item[1])[:5]:
         print(f"  caller error x{count}: {kind}", file=sys.stderr)
-    return latencies, len(latencies), failed, wall
+    return latencies, len(latencies), failed, wall, by_path
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -300,11 +303,11 @@ async def main(args: argparse.Namespace) -> int:
         workers = _start_workers(url, port, token, args.workers, args.pool)
         await wait_healthy(base)
         if args.capacity_calls:  # closed loop first: what one run of the service can take
-            cap_lat, cap_steps, cap_failed, cap_wall = await _callers(
+            cap_lat, cap_steps, cap_failed, cap_wall, _ = await _callers(
                 base, token, args.capacity_calls, 0.0, first=args.calls)
         cpu_before = _cpu_s([w.pid for w in workers])
         pg_before, own_before = _pg_cpu_s(name), time.process_time()
-        latencies, steps, failed, wall = await _callers(base, token, args.calls, think_s)
+        latencies, steps, failed, wall, by_path = await _callers(base, token, args.calls, think_s)
         cpu = _cpu_s([w.pid for w in workers]) - cpu_before
         pg_cpu, own_cpu = _pg_cpu_s(name) - pg_before, time.process_time() - own_before
         load_after = os.getloadavg()[0]
@@ -340,6 +343,9 @@ async def main(args: argparse.Namespace) -> int:
     print(f"  latency:    p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms, "
           f"mean {statistics.fmean(ordered) * 1000:.1f} ms   "
           f"(target p99 < {TARGET_P99_MS:.0f} ms: {'met' if p99 < TARGET_P99_MS else 'NOT met'})")
+    print("  by webhook: " + ", ".join(
+        f"{path.removeprefix('/twilio/')} p50 {pct(sorted(v), 0.5) * 1000:.0f} / "
+        f"p99 {pct(sorted(v), 0.99) * 1000:.0f} ms" for path, v in sorted(by_path.items())))
     per_step = 1000 / max(steps, 1)
     print(f"  CPU/step:   service {cpu * per_step:.2f} ms ({cpu / wall * 100 if wall else 0:.0f} % "
           f"of one core), load generator {own_cpu * per_step:.2f} ms, PostgreSQL "

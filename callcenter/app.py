@@ -22,6 +22,8 @@ from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
+from callcenter.storage.pg_turns import SERVICE as TURN_STORE
+from callcenter.storage.pg_turns import PgTurnStore
 from callcenter.web import auth, health
 from callcenter.web.errors import error_middleware
 
@@ -35,6 +37,21 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         app[DB] = Database.open(settings.database_url, pool_size=settings.db_pool_size)
     yield
     await app[DB].close()
+
+
+async def turn_store_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The IVR fast path's store (PostgreSQL with IVR_FAST_PATH on), shared by the Twilio
+    and Asterisk channels, connected before the first call."""
+    store = PgTurnStore.for_database(app[DB].url, app[SETTINGS].ivr_fast_path)
+    if store is not None:
+        await store.start()
+        app[SERVICES][TURN_STORE] = store
+    try:
+        yield
+    finally:
+        if store is not None:
+            app[SERVICES].pop(TURN_STORE, None)
+            await store.close()
 
 
 async def job_loop_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -66,6 +83,7 @@ def create_app(
         app[DB] = db
     app[JOB_LOOP] = JobLoop(db=db, clock=clock)  # type: ignore[arg-type]  # db set in database_ctx
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(turn_store_ctx)
     health.setup(app)
     auth.setup(app)
     app.router.add_static("/static", STATIC)

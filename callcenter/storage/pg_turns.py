@@ -7,16 +7,21 @@ SQLAlchemy transaction, because on a 2-core machine the hotline's cost is
 the number of messages that cross between processes, and SQLAlchemy's
 statement machinery, not the IVR:
 
-- every call read waiting in this process goes in one ``SELECT ... WHERE
-  (carrier, carrier_call_id) IN (unnest(...))``;
+- every call read waiting in this process goes in one ``SELECT ... JOIN
+  unnest(...)``; so do the callers' numbers and the jobs looked up;
 - every turn save waiting goes in one statement: an ``UPDATE ... FROM
   unnest(...) WHERE ivr_version = expected`` (the optimistic lock, per call)
-  and, chained to it, the ``INSERT`` of the steps of exactly the calls whose
-  update took (``JOIN`` on its ``RETURNING``), ``ON CONFLICT (call_id,
-  dedupe_key) DO NOTHING``. One statement is one transaction: a turn's state
-  and its steps are stored together or not at all;
+  and, chained to it (``JOIN`` on its ``RETURNING``), the ``INSERT`` of the
+  steps, of the survey a turn saved and of its audit entry, for exactly the
+  calls whose update took. One statement is one transaction: a turn's state,
+  steps and survey are stored together or not at all;
+- every new call waiting goes in one ``INSERT ... SELECT FROM unnest ... ON
+  CONFLICT DO NOTHING RETURNING`` with its first events, and every status
+  settling in one guarded ``UPDATE`` (a set-flag per column) with its events
+  and the customer's contact;
 - a batch is whatever queued while the previous one was in flight, so one
-  quiet call pays one round trip and a busy process shares one among many.
+  quiet call pays one round trip and a busy process shares one among many
+  (and one commit, one WAL flush).
 
 Guarantees:
 - a turn whose version moved on (a replayed or concurrent webhook) is not
@@ -57,6 +62,8 @@ from crm.services.calls import CallEventIn
 from crm.surveys import JobRef
 
 log = logging.getLogger(__name__)
+#: the app's one store, in ``app[SERVICES]`` (see `turn_store_ctx` in callcenter.app)
+SERVICE = "ivr_turn_store"
 I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
 Flush = Callable[[asyncpg.Connection, list[I]], Awaitable[list[O]]]
@@ -67,7 +74,20 @@ _LOAD = (
     "JOIN unnest($1::text[], $2::text[]) AS k(carrier, sid) "
     "ON c.carrier = k.carrier AND c.carrier_call_id = k.sid"
 )
-_SAVE = """
+_STEP_ARRAYS = "$6::bigint[], $7::timestamptz[], $8::text[], $9::text[], $10::text[]"
+_SURVEY_FIELDS = (
+    "id", "job_id", "customer_id", "department_id", "staff_id", "call_id", "surveyed_at",
+    "source", "timeliness", "quality", "attitude", "complete", "verification", "verified_by",
+    "verified_at", "entered_by", "note",
+)
+_SURVEY_TYPES = (
+    "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "timestamptz", "text", "text",
+    "text", "text", "boolean", "text", "bigint", "timestamptz", "bigint", "text",
+)
+_AUDIT_ARRAYS = "$11::bigint[], $12::timestamptz[], $13::bigint[], $14::text[], $15::text[], $16::text[]"
+#: every turn waiting, in one statement: the guarded UPDATE per call, then (joined to the calls
+#: it updated, so nothing of a stale turn is written) the steps, the surveys and their audit
+_SAVE = f"""
 WITH t AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[])
         AS t(id, expected, state, path)
@@ -79,10 +99,21 @@ WITH t AS (
 ), e AS (
     INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
     SELECT s.call_id, s.at, 'ivr_step', s.node, s.detail::json, s.dedupe_key
-    FROM unnest($6::bigint[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
-        AS s(call_id, at, node, detail, dedupe_key)
+    FROM unnest({_STEP_ARRAYS}) AS s(call_id, at, node, detail, dedupe_key)
     JOIN u ON u.id = s.call_id
     ON CONFLICT (call_id, dedupe_key) DO NOTHING
+), v AS (
+    INSERT INTO surveys ({", ".join(_SURVEY_FIELDS)}, created_at, updated_at)
+    SELECT {", ".join(f"v.{name}" for name in _SURVEY_FIELDS)}, $5, $5
+    FROM unnest({", ".join(f"${17 + i}::{t}[]" for i, t in enumerate(_SURVEY_TYPES))})
+        AS v({", ".join(_SURVEY_FIELDS)})
+    JOIN u ON u.id = v.call_id
+    RETURNING id
+), a AS (
+    INSERT INTO survey_audit (survey_id, at, actor_id, action, before, after)
+    SELECT x.survey_id, x.at, x.actor_id, x.action, x.before::json, x.after::json
+    FROM unnest({_AUDIT_ARRAYS}) AS x(survey_id, at, actor_id, action, before, after)
+    JOIN v ON v.id = x.survey_id
 )
 SELECT id FROM u
 """
@@ -91,23 +122,40 @@ _SETTLE_TYPES = {
     "ended_at": "timestamptz", "disposition": "text", "duration_s": "float8",
     "carrier_status": "text", "status_rank": "int", "answered_at": "timestamptz",
 }
-_SETTLE = """
-WITH u AS (
-    UPDATE calls SET updated_at = $5{sets}
-    WHERE id = $1 AND ivr_version = $2 AND status_rank = $3 AND ended_at IS NOT DISTINCT FROM $4
-    RETURNING id
+_SETTLE_ORDER = tuple(_SETTLE_TYPES)
+#: every settling waiting: per call, the columns it sets (a flag each) under a guard on what
+#: settling read (IVR version, status rank, end), the events, and the contact (once per call)
+_SETTLE = f"""
+WITH t AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::timestamptz[],
+        {", ".join(f"${5 + 2 * i}::boolean[], ${6 + 2 * i}::{t}[]"
+                   for i, t in enumerate(_SETTLE_TYPES.values()))})
+        AS t(id, read_version, read_rank, read_end,
+             {", ".join(f"set_{c}, new_{c}" for c in _SETTLE_ORDER)})
+), u AS (
+    UPDATE calls c SET updated_at = $17,
+        {", ".join(f"{c} = CASE WHEN t.set_{c} THEN t.new_{c} ELSE c.{c} END"
+                   for c in _SETTLE_ORDER)}
+    FROM t
+    WHERE c.id = t.id AND c.ivr_version = t.read_version AND c.status_rank = t.read_rank
+      AND c.ended_at IS NOT DISTINCT FROM t.read_end
+    RETURNING c.id
 ), e AS (
     INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
-    SELECT u.id, s.at, s.kind, s.node, s.detail::json, s.dedupe_key
-    FROM u, unnest($6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[])
-        AS s(at, kind, node, detail, dedupe_key)
+    SELECT s.call_id, s.at, s.kind, s.node, s.detail::json, s.dedupe_key
+    FROM unnest($18::bigint[], $19::timestamptz[], $20::text[], $21::text[], $22::text[],
+                $23::text[]) AS s(call_id, at, kind, node, detail, dedupe_key)
+    JOIN u ON u.id = s.call_id
     ON CONFLICT (call_id, dedupe_key) DO NOTHING
-), c AS (
+), k AS (
     INSERT INTO contacts (customer_id, kind, at, call_id, staff_id, disposition, summary,
                           created_at)
-    SELECT $11::bigint, $12::text, $13::timestamptz, u.id, $14::bigint, $15::text, $16::text, $5
-    FROM u
-    WHERE $11::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contacts WHERE call_id = $1)
+    SELECT x.customer_id, x.kind, x.at, x.call_id, x.staff_id, x.disposition, x.summary, $17
+    FROM unnest($24::bigint[], $25::text[], $26::timestamptz[], $27::bigint[], $28::bigint[],
+                $29::text[], $30::text[])
+        AS x(customer_id, kind, at, call_id, staff_id, disposition, summary)
+    JOIN u ON u.id = x.call_id
+    WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = x.call_id)
 )
 SELECT id FROM u
 """
@@ -115,56 +163,35 @@ _CALLER = (
     "SELECT p.e164, c.id, c.verified, c.language, c.timezone FROM customer_phones p "
     "JOIN customers c ON c.id = p.customer_id WHERE p.e164 = ANY($1::text[])"
 )
-_OPEN_FIELDS = (
-    "carrier", "carrier_call_id", "direction", "from_number", "to_number", "customer_id",
-    "started_at", "language", "callback_attempt_id", "disposition", "status_rank",
-    "ivr_version", "hold_s", "wrapup_s", "created_at", "updated_at", "ivr_state", "ivr_path",
-)
+_OPEN_TYPES = {
+    "carrier": "text", "carrier_call_id": "text", "direction": "text", "from_number": "text",
+    "to_number": "text", "customer_id": "bigint", "started_at": "timestamptz",
+    "language": "text", "callback_attempt_id": "text", "disposition": "text",
+    "status_rank": "int", "ivr_version": "int", "hold_s": "float8", "wrapup_s": "float8",
+    "created_at": "timestamptz", "updated_at": "timestamptz", "ivr_state": "text",
+    "ivr_path": "text",
+}
+_OPEN_FIELDS = tuple(_OPEN_TYPES)
+_N_OPEN = len(_OPEN_FIELDS)
+#: every new call waiting: inserted (a call logged already is skipped and comes back missing)
+#: with the events of exactly the calls inserted
 _OPEN = f"""
 WITH c AS (
     INSERT INTO calls ({", ".join(_OPEN_FIELDS)})
-    VALUES ({", ".join(f"${i + 1}" for i in range(len(_OPEN_FIELDS)))})
+    SELECT * FROM unnest({", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_OPEN_TYPES.values()))})
     ON CONFLICT (carrier, carrier_call_id) DO NOTHING
     RETURNING {", ".join(column.name for column in RECORD_COLUMNS)}
 ), e AS (
     INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
     SELECT c.id, s.at, s.kind, s.node, s.detail::json, s.dedupe_key
-    FROM c, unnest($19::timestamptz[], $20::text[], $21::text[], $22::text[], $23::text[])
-        AS s(at, kind, node, detail, dedupe_key)
+    FROM unnest(${_N_OPEN + 1}::text[], ${_N_OPEN + 2}::text[], ${_N_OPEN + 3}::timestamptz[],
+                ${_N_OPEN + 4}::text[], ${_N_OPEN + 5}::text[], ${_N_OPEN + 6}::text[],
+                ${_N_OPEN + 7}::text[])
+        AS s(carrier, sid, at, kind, node, detail, dedupe_key)
+    JOIN c ON c.carrier = s.carrier AND c.carrier_call_id = s.sid
 )
 SELECT * FROM c
 """
-_SURVEY_FIELDS = (
-    "id", "job_id", "customer_id", "department_id", "staff_id", "call_id", "surveyed_at",
-    "source", "timeliness", "quality", "attitude", "complete", "verification", "verified_by",
-    "verified_at", "entered_by", "note",
-)
-_SURVEY_TYPES = (
-    "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "timestamptz", "text", "text",
-    "text", "text", "boolean", "text", "bigint", "timestamptz", "bigint", "text",
-)
-_SAVE_WITH_SURVEY = """
-WITH u AS (
-    UPDATE calls SET ivr_state = $3, ivr_version = $2 + 1, ivr_path = $4, updated_at = $5
-    WHERE id = $1 AND ivr_version = $2
-    RETURNING id
-), e AS (
-    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
-    SELECT u.id, s.at, 'ivr_step', s.node, s.detail::json, s.dedupe_key
-    FROM u, unnest($6::timestamptz[], $7::text[], $8::text[], $9::text[])
-        AS s(at, node, detail, dedupe_key)
-    ON CONFLICT (call_id, dedupe_key) DO NOTHING
-), s AS (
-    INSERT INTO surveys (SURVEY_FIELDS, created_at, updated_at)
-    SELECT SURVEY_VALUES, $5, $5 FROM u
-    RETURNING id
-), a AS (
-    INSERT INTO survey_audit (survey_id, at, actor_id, action, before, after)
-    SELECT s.id, $10::timestamptz, $11::bigint, $12::text, $13::json, $14::json FROM s
-)
-SELECT id FROM u
-""".replace("SURVEY_FIELDS", ", ".join(_SURVEY_FIELDS)).replace(
-    "SURVEY_VALUES", ", ".join(f"${15 + i}::{t}" for i, t in enumerate(_SURVEY_TYPES)))
 _NEXT_SURVEY_IDS = (
     "SELECT nextval(pg_get_serial_sequence('surveys', 'id')) FROM generate_series(1, $1)")
 _JOB_COLUMNS = "id, reference, customer_id, department_id, technician_id, completed_at"
@@ -263,8 +290,10 @@ class Batcher(Generic[I, O]):
     """
 
     def __init__(self, name: str, dsn: str, flush: Flush[I, O], *, connections: int = 2,
-                 max_batch: int = 256, timeout_s: float = 10.0) -> None:
+                 max_batch: int = 256, timeout_s: float = 10.0,
+                 statements: tuple[str, ...] = ()) -> None:
         self.name, self._dsn, self._flush, self._timeout = name, dsn, flush, timeout_s
+        self._statements = statements
         self._size, self._max = connections, max_batch
         self._queue: deque[tuple[I, Hashable, asyncio.Future[O]]] = deque()
         self._ready = asyncio.Event()
@@ -273,11 +302,35 @@ class Batcher(Generic[I, O]):
         #: statements sent and items they carried (items / flushes = the mean batch)
         self.flushes = self.items = 0
 
+    async def start(self) -> None:
+        """Open the connections and prepare the statements now (else on first use), so the
+        first calls after a start pay no connect; a database that is down is logged and
+        left to the first use."""
+        if self._tasks or self._closed:
+            return
+        conns: list[asyncpg.Connection | None] = []
+        for _ in range(self._size):
+            try:
+                conn = await self._connect()
+                for sql in self._statements:
+                    await conn.prepare(sql)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("the %s connection could not open yet (%s); it will on first use",
+                            self.name, exc)
+                conn = None
+            conns.append(conn)
+        self._tasks = [asyncio.create_task(self._run(conn), name=f"pg-{self.name}-{i}")
+                       for i, conn in enumerate(conns)]
+
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self._dsn, timeout=self._timeout,
+                                     command_timeout=self._timeout)
+
     async def submit(self, item: I, key: Hashable = None) -> O:
         if self._closed:
             raise RuntimeError(f"the {self.name} batcher is closed")
         if not self._tasks:
-            self._tasks = [asyncio.create_task(self._run(), name=f"pg-{self.name}-{i}")
+            self._tasks = [asyncio.create_task(self._run(None), name=f"pg-{self.name}-{i}")
                            for i in range(self._size)]
         future: asyncio.Future[O] = asyncio.get_running_loop().create_future()
         self._queue.append((item, key, future))
@@ -311,8 +364,7 @@ class Batcher(Generic[I, O]):
         self._queue.extendleft(reversed(later))
         return batch
 
-    async def _run(self) -> None:
-        conn: asyncpg.Connection | None = None
+    async def _run(self, conn: asyncpg.Connection | None) -> None:
         try:
             while True:
                 if not self._queue:
@@ -324,8 +376,7 @@ class Batcher(Generic[I, O]):
                     continue
                 try:
                     if conn is None or conn.is_closed():
-                        conn = await asyncpg.connect(self._dsn, timeout=self._timeout,
-                                                     command_timeout=self._timeout)
+                        conn = await self._connect()
                     await self._send(conn, batch)
                 except asyncio.CancelledError:
                     _fail(batch, RuntimeError(f"the {self.name} batcher closed"))
@@ -372,6 +423,10 @@ def _fail(batch: list[tuple[Any, Hashable, asyncio.Future[Any]]], exc: BaseExcep
             future.set_exception(exc)
 
 
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
 def _job(row: asyncpg.Record) -> JobRef:
     return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
                   row["technician_id"], row["completed_at"])
@@ -392,22 +447,30 @@ class PgTurnStore:
             hide_password=False)
         batcher = functools.partial(Batcher, timeout_s=timeout_s)
         self._loads: Batcher[tuple[str, str], CallRecord | None] = batcher(
-            "call-reads", self.dsn, self._load_many, connections=connections)
+            "call-reads", self.dsn, self._load_many, connections=connections,
+            statements=(_LOAD,))
         self._saves: Batcher[TurnSave, bool] = batcher(
-            "turn-saves", self.dsn, self._save_many, connections=connections)
+            "turn-saves", self.dsn, self._save_many, connections=connections,
+            statements=(_SAVE,))
         self._jobs: Batcher[tuple[str, Any], JobRef | None] = batcher(
-            "job-reads", self.dsn, self._jobs_many, connections=1)
-        self._survey_turns: Batcher[TurnSave, bool] = batcher(
-            "survey-turns", self.dsn, self._save_with_survey, connections=1,
-            max_batch=1)
+            "job-reads", self.dsn, self._jobs_many, connections=1,
+            statements=(_LAST_JOBS, _JOBS_BY_REFERENCE, _JOBS_BY_ID))
         self._survey_ids: Batcher[None, int] = batcher(
-            "survey-ids", self.dsn, self._next_survey_ids, connections=1)
+            "survey-ids", self.dsn, self._next_survey_ids, connections=1,
+            statements=(_NEXT_SURVEY_IDS,))
         self._callers: Batcher[str, Caller | None] = batcher(
-            "caller-reads", self.dsn, self._callers_many, connections=1)
+            "caller-reads", self.dsn, self._callers_many, connections=1,
+            statements=(_CALLER,))
         self._opens: Batcher[CallOpen, CallRecord | None] = batcher(
-            "call-opens", self.dsn, self._open_one, connections=1, max_batch=1)
+            "call-opens", self.dsn, self._open_many, connections=1,
+            statements=(_OPEN,))
         self._settles: Batcher[tuple[CallRecord, CallWrites], bool] = batcher(
-            "call-settles", self.dsn, self._settle_one, connections=1, max_batch=1)
+            "call-settles", self.dsn, self._settle_many, connections=1,
+            statements=(_SETTLE,))
+
+    async def start(self) -> None:
+        """Connect and prepare every statement now (see `Batcher.start`)."""
+        await asyncio.gather(*(batcher.start() for batcher in self.batchers))
 
     async def close(self) -> None:
         await asyncio.gather(*(batcher.close() for batcher in self.batchers))
@@ -415,7 +478,7 @@ class PgTurnStore:
     @property
     def batchers(self) -> tuple[Batcher[Any, Any], ...]:
         return (self._loads, self._saves, self._jobs, self._settles, self._callers, self._opens,
-                self._survey_turns, self._survey_ids)
+                self._survey_ids)
 
     # -- the three operations -----------------------------------------------------------------
 
@@ -426,8 +489,9 @@ class PgTurnStore:
     async def save(self, turn: TurnSave) -> CallRecord | None:
         """Store `turn` if the call is still at the version it was read at: the call as
         now stored, or None when another webhook advanced it first (nothing written)."""
-        saver = self._saves if turn.survey is None else self._survey_turns
-        stored = await saver.submit(turn, key=turn.call.id)
+        if turn.survey is not None and turn.survey.row.get("call_id") != turn.call.id:
+            raise ValueError("a turn stores only a survey taken on its own call")
+        stored = await self._saves.submit(turn, key=turn.call.id)
         if not stored:
             return None
         return replace(turn.call, ivr_state=turn.state, ivr_version=turn.call.ivr_version + 1,
@@ -440,7 +504,8 @@ class PgTurnStore:
     async def open(self, new: CallOpen) -> CallRecord | None:
         """Insert a call with its first turn's state and events in one statement: the call
         as stored, or None when the call is logged already (nothing written)."""
-        return await self._opens.submit(new, key=new.values["carrier_call_id"])
+        return await self._opens.submit(
+            new, key=(new.values["carrier"], new.values["carrier_call_id"]))
 
     async def settle(self, call: CallRecord, writes: CallWrites) -> bool:
         """Store `writes` if `call` (as read) is unchanged in what settling depends on
@@ -476,39 +541,31 @@ class PgTurnStore:
 
     @staticmethod
     async def _save_many(conn: asyncpg.Connection, turns: list[TurnSave]) -> list[bool]:
-        step_calls, step_at, step_node, step_detail, step_key = [], [], [], [], []
+        steps: tuple[list[Any], ...] = ([], [], [], [], [])
+        audits: tuple[list[Any], ...] = ([], [], [], [], [], [])
+        surveys: tuple[list[Any], ...] = tuple([] for _ in _SURVEY_FIELDS)
         for turn in turns:
             for step in turn.steps:
-                step_calls.append(turn.call.id)
-                step_at.append(step.at)
-                step_node.append(step.node)
-                step_detail.append(json.dumps({"keys": step.keys, "outcome": step.outcome},
-                                              ensure_ascii=False))
-                step_key.append(step.dedupe_key)
+                for column, value in zip(steps, (
+                        turn.call.id, step.at, step.node,
+                        json.dumps({"keys": step.keys, "outcome": step.outcome},
+                                   ensure_ascii=False), step.dedupe_key), strict=True):
+                    column.append(value)
+            if turn.survey is not None:
+                row, audit = turn.survey.row, turn.survey.audit
+                for column, name in zip(surveys, _SURVEY_FIELDS, strict=True):
+                    column.append(row.get(name))
+                for column, value in zip(audits, (
+                        row["id"], audit["at"], audit["actor_id"], audit["action"],
+                        _json_or_none(audit["before"]), _json_or_none(audit["after"])),
+                        strict=True):
+                    column.append(value)
         rows = await conn.fetch(
             _SAVE, [t.call.id for t in turns], [t.call.ivr_version for t in turns],
             [t.state for t in turns], [t.path for t in turns], utcnow(),
-            step_calls, step_at, step_node, step_detail, step_key)
+            *steps, *audits, *surveys)
         stored = {row["id"] for row in rows}
         return [turn.call.id in stored for turn in turns]
-
-    @staticmethod
-    async def _save_with_survey(conn: asyncpg.Connection, turns: list[TurnSave]) -> list[bool]:
-        out = []
-        for turn in turns:
-            assert turn.survey is not None
-            survey, audit, steps = turn.survey.row, turn.survey.audit, turn.steps
-            row = await conn.fetchrow(
-                _SAVE_WITH_SURVEY, turn.call.id, turn.call.ivr_version, turn.state, turn.path,
-                utcnow(), [step.at for step in steps], [step.node for step in steps],
-                [json.dumps({"keys": step.keys, "outcome": step.outcome}, ensure_ascii=False)
-                 for step in steps], [step.dedupe_key for step in steps],
-                audit["at"], audit["actor_id"], audit["action"],
-                None if audit["before"] is None else json.dumps(audit["before"]),
-                None if audit["after"] is None else json.dumps(audit["after"]),
-                *(survey.get(name) for name in _SURVEY_FIELDS))
-            out.append(row is not None)
-        return out
 
     @staticmethod
     async def _next_survey_ids(conn: asyncpg.Connection, asks: list[None]) -> list[int]:
@@ -521,42 +578,54 @@ class PgTurnStore:
         return [found.get(number) for number in numbers]
 
     @staticmethod
-    async def _open_one(conn: asyncpg.Connection,
-                        items: list[CallOpen]) -> list[CallRecord | None]:
+    async def _open_many(conn: asyncpg.Connection,
+                         items: list[CallOpen]) -> list[CallRecord | None]:
+        events: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        for new in items:
+            for e in new.events:
+                for column, value in zip(events, (
+                        new.values["carrier"], new.values["carrier_call_id"], e.at, e.kind,
+                        e.node, json.dumps(e.detail or {}, ensure_ascii=False), e.dedupe_key),
+                        strict=True):
+                    column.append(value)
+        rows = await conn.fetch(
+            _OPEN, *([new.values[name] for new in items] for name in _OPEN_FIELDS), *events)
+        found = {(row["carrier"], row["carrier_call_id"]): row for row in rows}
         out: list[CallRecord | None] = []
         for new in items:
-            events = new.events
-            row = await conn.fetchrow(
-                _OPEN, *(new.values[name] for name in _OPEN_FIELDS),
-                [e.at for e in events], [e.kind for e in events], [e.node for e in events],
-                [json.dumps(e.detail or {}, ensure_ascii=False) for e in events],
-                [e.dedupe_key for e in events])
+            row = found.get((new.values["carrier"], new.values["carrier_call_id"]))
             out.append(to_record(SimpleNamespace(**dict(row))) if row is not None else None)
         return out
 
     @staticmethod
-    async def _settle_one(conn: asyncpg.Connection,
-                          items: list[tuple[CallRecord, CallWrites]]) -> list[bool]:
-        out = []
+    async def _settle_many(conn: asyncpg.Connection,
+                           items: list[tuple[CallRecord, CallWrites]]) -> list[bool]:
+        calls: tuple[list[Any], ...] = ([], [], [], [])
+        sets: tuple[list[Any], ...] = tuple([] for _ in range(2 * len(_SETTLE_ORDER)))
+        events: tuple[list[Any], ...] = ([], [], [], [], [], [])
+        contacts: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         for call, writes in items:
-            columns = sorted(writes.values)
-            sets = "".join(f", {column} = ${17 + i}::{_SETTLE_TYPES[column]}"
-                           for i, column in enumerate(columns))
+            for column, value in zip(calls, (call.id, call.ivr_version, call.status_rank,
+                                             call.ended_at), strict=True):
+                column.append(value)
+            for i, name in enumerate(_SETTLE_ORDER):
+                sets[2 * i].append(name in writes.values)
+                sets[2 * i + 1].append(writes.values.get(name))
+            for e in writes.events:
+                for column, value in zip(events, (
+                        call.id, e.at, e.kind, e.node,
+                        json.dumps(e.detail or {}, ensure_ascii=False), e.dedupe_key),
+                        strict=True):
+                    column.append(value)
             contact = contact_values(writes.contact) if writes.contact is not None else None
-            contact = contact or dict.fromkeys(
-                ("customer_id", "kind", "at", "staff_id", "disposition", "summary"))
-            events = writes.events
-            row = await conn.fetchrow(
-                _SETTLE.format(sets=sets), call.id, call.ivr_version, call.status_rank,
-                call.ended_at, utcnow(),
-                [e.at for e in events], [e.kind for e in events], [e.node for e in events],
-                [json.dumps(e.detail or {}, ensure_ascii=False) for e in events],
-                [e.dedupe_key for e in events],
-                contact["customer_id"], contact["kind"], contact["at"], contact["staff_id"],
-                contact["disposition"], contact["summary"],
-                *(writes.values[column] for column in columns))
-            out.append(row is not None)
-        return out
+            if contact is not None:
+                for column, name in zip(contacts, ("customer_id", "kind", "at", "call_id",
+                                                   "staff_id", "disposition", "summary"),
+                                        strict=True):
+                    column.append(contact[name])
+        rows = await conn.fetch(_SETTLE, *calls, *sets, utcnow(), *events, *contacts)
+        stored = {row["id"] for row in rows}
+        return [call.id in stored for call, _writes in items]
 
     @staticmethod
     async def _jobs_many(conn: asyncpg.Connection,

@@ -348,3 +348,67 @@ async def test_a_row_locked_past_the_time_limit_sends_the_turn_to_a_transaction(
     assert answers[0].media == reference[-1].media
     assert len([e for e in events if e[0] == "ivr_step"]) == \
         len([e for e in (await _timeline(pg, "CA-locked-ref"))[1] if e[0] == "ivr_step"])
+
+
+async def test_many_calls_at_once_share_statements_for_opens_surveys_and_settles(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    from callcenter.storage.tables import Contact
+
+    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    sids = [f"CA-many-{i}" for i in range(25)]
+    before = {b.name: (b.flushes, b.items) for b in store.batchers}
+
+    async def one(sid: str) -> list[Turn]:
+        turns = await _run(fast, sid, SURVEY)
+        await fast.carrier_status(Carrier.TWILIO, sid, "completed", duration_s=40.0)
+        return turns
+
+    results = await asyncio.gather(*(one(sid) for sid in sids))
+    reference = await _run(slow, "CA-many-ref", SURVEY)
+    await slow.carrier_status(Carrier.TWILIO, "CA-many-ref", "completed", duration_s=40.0)
+
+    shared = {b.name: (b.flushes - before[b.name][0], b.items - before[b.name][1])
+              for b in store.batchers}
+    for name in ("call-opens", "turn-saves", "call-settles"):
+        flushes, items = shared[name]
+        assert items > flushes, f"{name}: {items} items in {flushes} statements"
+    ref_events = [(k, n, d, key) for k, n, d, key in (await _timeline(pg, "CA-many-ref"))[1]]
+    for sid, turns in zip(sids, results, strict=True):
+        assert _media(turns) == _media(reference)
+        assert (await _timeline(pg, sid))[1] == ref_events
+        assert await _settled(pg, sid) == await _settled(pg, "CA-many-ref")
+    async with pg.sessions() as session:
+        surveys = list(await session.scalars(select(Survey)))
+        audits = list(await session.scalars(select(SurveyAudit)))
+        contacts = list(await session.scalars(select(Contact)))
+    assert len(surveys) == len(sids) + 1 and all(s.complete for s in surveys)
+    assert sorted(a.survey_id for a in audits) == sorted(s.id for s in surveys)
+    assert len(contacts) == len(sids) + 1
+
+
+async def test_a_stale_settle_in_a_shared_statement_fails_alone(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
+    from callcenter.storage.pg_turns import CallWrites
+    from crm.services.calls import CallEventIn
+
+    driver = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    for sid in ("CA-s-1", "CA-s-2", "CA-s-3"):
+        await driver.begin(Carrier.TWILIO, sid, from_number=CALLER, to_number="+864008001234")
+    calls = [await store.load("twilio", sid) for sid in ("CA-s-1", "CA-s-2", "CA-s-3")]
+    stale = replace(calls[1], status_rank=3)  # read before another status moved it on
+
+    def writes(i: int) -> CallWrites:
+        return CallWrites({"carrier_status": "ringing", "status_rank": 1},
+                          [CallEventIn(clock(), "status", None, {"status": "ringing"},
+                                       f"status:ringing:{i}")])
+
+    done = await asyncio.gather(*(store.settle(c, writes(i))  # type: ignore[arg-type]
+                                  for i, c in enumerate([calls[0], stale, calls[2]])))
+
+    assert done == [True, False, True]
+    async with pg.sessions() as session:
+        rows = {c.carrier_call_id: c.carrier_status for c in await session.scalars(select(Call))}
+        keys = set(await session.scalars(select(CallEvent.dedupe_key)))
+    assert rows == {"CA-s-1": "ringing", "CA-s-2": None, "CA-s-3": "ringing"}
+    assert "status:ringing:1" not in keys and {"status:ringing:0", "status:ringing:2"} <= keys

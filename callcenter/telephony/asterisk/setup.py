@@ -22,7 +22,7 @@ from aiohttp import web
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.dialer.config import retry_policy
 from callcenter.jobs import PeriodicJob
-from callcenter.storage.pg_turns import PgTurnStore
+from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig
 from callcenter.telephony.asterisk.call_log import AmiCallLog
@@ -43,9 +43,8 @@ async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     # RECORD FILE does not create directories (Asterisk on another host: create it there)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
-    fast = PgTurnStore.for_database(app[DB].url, settings.ivr_fast_path)
     handlers = HotlineAgi(
-        HotlineDriver(app[DB], settings, app[CLOCK], fast=fast),
+        HotlineDriver(app[DB], settings, app[CLOCK], fast=app[SERVICES].get(TURN_STORE)),
         sounds_prefix=str(settings.prompts_dir.resolve()),
         recordings_dir=settings.recordings_dir.resolve(),
         end_on_queue_hangup=not settings.ami_enabled,
@@ -59,8 +58,6 @@ async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         app[SERVICES].pop(FASTAGI, None)
         await server.close()
-        if fast is not None:
-            await fast.close()
 
 
 async def ami_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from callcenter.appkeys import CLOCK, DB, SETTINGS
-from callcenter.storage.pg_turns import PgTurnStore
+from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
+from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.hotline import HotlineDriver
 from callcenter.telephony.twilio.twiml import TwimlRenderer
 from callcenter.telephony.twilio.webhooks import CHANNEL, ROUTES, TwilioChannel, screen_pop_module
@@ -22,15 +22,11 @@ from callcenter.telephony.twilio.webhooks import CHANNEL, ROUTES, TwilioChannel,
 async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
     channel = app[CHANNEL]
     channel.db = app[DB]
-    fast = PgTurnStore.for_database(app[DB].url, channel.settings.ivr_fast_path)
-    channel.driver = HotlineDriver(app[DB], channel.settings, channel.clock, fast=fast)
-    try:
-        yield
-    finally:
-        channel.driver = None
-        channel.db = None
-        if fast is not None:
-            await fast.close()
+    channel.driver = HotlineDriver(app[DB], channel.settings, channel.clock,
+                                   fast=app[SERVICES].get(TURN_STORE))
+    yield
+    channel.driver = None
+    channel.db = None
 
 
 def setup(app: web.Application) -> None:
