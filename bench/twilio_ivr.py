@@ -27,15 +27,19 @@ What it does, honestly:
 - a caller waits ``--think-ms`` between webhooks (people need seconds; the
   default offers the target rate), starts are spread over one think time;
 - prints steps/s (all webhooks / wall time of the run), p50 / p99 / max
-  webhook latency as the caller sees it, errors, and checks that every survey
-  was stored complete;
+  webhook latency as the caller sees it (overall and per webhook), errors,
+  and checks that every survey was stored complete;
 - prints where the CPU went, per step: the service workers, the load
   generator (this process) and the PostgreSQL backends of the bench
   database: these hardly depend on what else the machine is doing, unlike
   steps/s and latency, so the load average before and after is printed too;
+- then measures the HTTP floor: the service CPU of a request no route takes
+  (a 404 through aiohttp, our middlewares and the kernel), the part of every
+  step that no IVR or database work can remove;
 - first audits one call in-process and prints the database round trips of
-  each webhook (statements + BEGIN/COMMIT/ROLLBACK + pool pings), the
-  number that decides the latency floor.
+  each webhook: SQLAlchemy statements by verb (+ BEGIN/COMMIT/ROLLBACK and
+  pool pings) and the fast path's statements by batcher (alone, one call's
+  statement carries only its own turn; under load it carries many).
 
 Target on the 2-core reference machine: >= 3000 steps/s and p99 < 20 ms.
 The simulated callers, PostgreSQL and the service share the same cores.
@@ -175,6 +179,42 @@ async def _callers(base: str, token: str, calls: int, think_s: float, first: int
     return latencies, len(latencies), failed, wall, by_path
 
 
+async def _http_floor(base: str, pids: list[int], requests: int = 4000,
+                      in_flight: int = 50) -> float:
+    """Service CPU ms per request for a request no route takes (404): aiohttp, our
+    middlewares and the kernel's share, with no IVR work at all; the floor under a step."""
+    from lean_caller import ConnectionPool, Response
+
+    loop = asyncio.get_running_loop()
+    host, port = base.split("://", 1)[1].rsplit(":", 1)
+    pool = ConnectionPool(host, int(port))
+    request = f"GET /no-such-page HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode("ascii")
+    done = loop.create_future()
+    left = {"to_send": requests, "to_receive": requests}
+
+    def answered(response: Response | BaseException) -> None:
+        if isinstance(response, BaseException) or response.status != 404:
+            if not done.done():
+                done.set_exception(RuntimeError(f"the floor request got {response!r}"))
+            return
+        left["to_receive"] -= 1
+        if left["to_receive"] == 0 and not done.done():
+            done.set_result(None)
+        elif left["to_send"]:
+            left["to_send"] -= 1
+            pool.request(request, answered)
+
+    before = _cpu_s(pids)
+    for _ in range(min(in_flight, requests)):
+        left["to_send"] -= 1
+        pool.request(request, answered)
+    try:
+        await done
+    finally:
+        pool.close()
+    return (_cpu_s(pids) - before) * 1000 / requests
+
+
 def _cpu_s(pids: list[int]) -> float:
     """User + system CPU seconds the service workers used so far (Linux /proc)."""
     total = 0.0
@@ -311,6 +351,7 @@ async def main(args: argparse.Namespace) -> int:
         cpu = _cpu_s([w.pid for w in workers]) - cpu_before
         pg_cpu, own_cpu = _pg_cpu_s(name) - pg_before, time.process_time() - own_before
         load_after = os.getloadavg()[0]
+        floor_ms = await _http_floor(base, [w.pid for w in workers])
         stored = await _count_surveys(dsn) - 1 - (  # the audit's call, the capacity run's
             args.capacity_calls - cap_failed if args.capacity_calls else 0)
     finally:
@@ -350,6 +391,11 @@ async def main(args: argparse.Namespace) -> int:
     print(f"  CPU/step:   service {cpu * per_step:.2f} ms ({cpu / wall * 100 if wall else 0:.0f} % "
           f"of one core), load generator {own_cpu * per_step:.2f} ms, PostgreSQL "
           f"{pg_cpu * per_step:.2f} ms")
+    print(f"  floor:      a request no route takes (404) costs the service "
+          f"{floor_ms:.2f} ms CPU: aiohttp, the middlewares and the kernel, with no IVR "
+          f"work; at {TARGET_STEPS_S} steps/s that alone is "
+          f"{floor_ms * TARGET_STEPS_S / 1000 / (os.cpu_count() or 1) * 100:.0f} % of "
+          f"the {os.cpu_count()} cores")
     print(f"  machine:    load average {load:.1f} before, {load_after:.1f} after the run, on "
           f"{os.cpu_count()} cores shared by the service, the load generator and PostgreSQL")
     print(f"  calls:      {args.calls - failed} completed, {failed} failed; "
