@@ -44,7 +44,7 @@ async def turn_store_ctx(app: web.Application) -> AsyncIterator[None]:
     and Asterisk channels, connected before the first call."""
     store = PgTurnStore.for_database(app[DB].url, app[SETTINGS].ivr_fast_path)
     if store is not None:
-        await store.start()
+        store.start()
         app[SERVICES][TURN_STORE] = store
     try:
         yield

@@ -290,10 +290,8 @@ class Batcher(Generic[I, O]):
     """
 
     def __init__(self, name: str, dsn: str, flush: Flush[I, O], *, connections: int = 2,
-                 max_batch: int = 256, timeout_s: float = 10.0,
-                 statements: tuple[str, ...] = ()) -> None:
+                 max_batch: int = 256, timeout_s: float = 10.0) -> None:
         self.name, self._dsn, self._flush, self._timeout = name, dsn, flush, timeout_s
-        self._statements = statements
         self._size, self._max = connections, max_batch
         self._queue: deque[tuple[I, Hashable, asyncio.Future[O]]] = deque()
         self._ready = asyncio.Event()
@@ -302,25 +300,33 @@ class Batcher(Generic[I, O]):
         #: statements sent and items they carried (items / flushes = the mean batch)
         self.flushes = self.items = 0
 
-    async def start(self) -> None:
-        """Open the connections and prepare the statements now (else on first use), so the
-        first calls after a start pay no connect; a database that is down is logged and
-        left to the first use."""
+    def start(self) -> None:
+        """Open the connections now, in the background (else on first use), so the first
+        calls after a start pay no connect; a database that is down is logged and left to
+        the first use."""
         if self._tasks or self._closed:
             return
-        conns: list[asyncpg.Connection | None] = []
-        for _ in range(self._size):
-            try:
-                conn = await self._connect()
-                for sql in self._statements:
-                    await conn.prepare(sql)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("the %s connection could not open yet (%s); it will on first use",
-                            self.name, exc)
-                conn = None
-            conns.append(conn)
-        self._tasks = [asyncio.create_task(self._run(conn), name=f"pg-{self.name}-{i}")
-                       for i, conn in enumerate(conns)]
+        self._tasks = [asyncio.create_task(self._run(None, warm=True),
+                                           name=f"pg-{self.name}-{i}")
+                       for i in range(self._size)]
+
+    async def _warm(self) -> asyncpg.Connection | None:
+        # connect only: a statement prepared and not yet run keeps its implicit transaction
+        # open, and with it a lock on every table it names (a migration would wait for it)
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await self._connect()
+            return conn
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("the %s connection could not open yet (%s); it will on first use",
+                        self.name, exc)
+            if conn is not None:
+                conn.terminate()
+            return None
+        except BaseException:  # closed while warming: a half-spoken connection holds locks
+            if conn is not None:
+                conn.terminate()
+            raise
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self._dsn, timeout=self._timeout,
@@ -364,8 +370,10 @@ class Batcher(Generic[I, O]):
         self._queue.extendleft(reversed(later))
         return batch
 
-    async def _run(self, conn: asyncpg.Connection | None) -> None:
+    async def _run(self, conn: asyncpg.Connection | None, warm: bool = False) -> None:
         try:
+            if warm:
+                conn = await self._warm()
             while True:
                 if not self._queue:
                     self._ready.clear()
@@ -447,30 +455,24 @@ class PgTurnStore:
             hide_password=False)
         batcher = functools.partial(Batcher, timeout_s=timeout_s)
         self._loads: Batcher[tuple[str, str], CallRecord | None] = batcher(
-            "call-reads", self.dsn, self._load_many, connections=connections,
-            statements=(_LOAD,))
+            "call-reads", self.dsn, self._load_many, connections=connections)
         self._saves: Batcher[TurnSave, bool] = batcher(
-            "turn-saves", self.dsn, self._save_many, connections=connections,
-            statements=(_SAVE,))
+            "turn-saves", self.dsn, self._save_many, connections=connections)
         self._jobs: Batcher[tuple[str, Any], JobRef | None] = batcher(
-            "job-reads", self.dsn, self._jobs_many, connections=1,
-            statements=(_LAST_JOBS, _JOBS_BY_REFERENCE, _JOBS_BY_ID))
+            "job-reads", self.dsn, self._jobs_many, connections=1)
         self._survey_ids: Batcher[None, int] = batcher(
-            "survey-ids", self.dsn, self._next_survey_ids, connections=1,
-            statements=(_NEXT_SURVEY_IDS,))
+            "survey-ids", self.dsn, self._next_survey_ids, connections=1)
         self._callers: Batcher[str, Caller | None] = batcher(
-            "caller-reads", self.dsn, self._callers_many, connections=1,
-            statements=(_CALLER,))
+            "caller-reads", self.dsn, self._callers_many, connections=1)
         self._opens: Batcher[CallOpen, CallRecord | None] = batcher(
-            "call-opens", self.dsn, self._open_many, connections=1,
-            statements=(_OPEN,))
+            "call-opens", self.dsn, self._open_many, connections=1)
         self._settles: Batcher[tuple[CallRecord, CallWrites], bool] = batcher(
-            "call-settles", self.dsn, self._settle_many, connections=1,
-            statements=(_SETTLE,))
+            "call-settles", self.dsn, self._settle_many, connections=1)
 
-    async def start(self) -> None:
-        """Connect and prepare every statement now (see `Batcher.start`)."""
-        await asyncio.gather(*(batcher.start() for batcher in self.batchers))
+    def start(self) -> None:
+        """Connect every batcher, in the background (see `Batcher.start`)."""
+        for batcher in self.batchers:
+            batcher.start()
 
     async def close(self) -> None:
         await asyncio.gather(*(batcher.close() for batcher in self.batchers))

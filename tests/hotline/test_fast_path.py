@@ -412,3 +412,27 @@ async def test_a_stale_settle_in_a_shared_statement_fails_alone(
         keys = set(await session.scalars(select(CallEvent.dedupe_key)))
     assert rows == {"CA-s-1": "ringing", "CA-s-2": None, "CA-s-3": "ringing"}
     assert "status:ringing:1" not in keys and {"status:ringing:0", "status:ringing:2"} <= keys
+
+
+async def test_a_warmed_up_store_holds_no_lock_that_blocks_a_migration(pg: Database) -> None:
+    """The store connects at start-up; an idle connection must hold no table lock (a
+    migration's ALTER TABLE, or a test's LOCK TABLE, would wait for the first call), and
+    closing it mid-warm-up must leave nothing behind either."""
+    admin = await asyncpg.connect(PgTurnStore(pg.url).dsn)
+    try:
+        await admin.execute("SET lock_timeout = '5s'")
+        for pause in [1.0] + [i / 1000 for i in range(0, 60, 6)]:
+            store = PgTurnStore(pg.url)
+            store.start()
+            await asyncio.sleep(pause)
+            opened = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            async with admin.transaction():  # fails after 5 s if a lock is held
+                await admin.execute("LOCK TABLE calls, customer_phones, service_jobs, surveys "
+                                    "IN ACCESS EXCLUSIVE MODE")
+            await store.close()
+            if pause == 1.0:
+                assert opened >= len(store.batchers)  # it did connect ahead of the first call
+    finally:
+        await admin.close()
