@@ -12,7 +12,7 @@ Guarantees:
   cleanly. A worker that dies on its own is reported with its exit code; the
   parent then stops the others and exits 1. A worker whose parent vanishes
   stops itself.
-- EVENT_LOOP picks the asyncio event loop of every worker: `uvloop` (the
+- EVENT_LOOP picks the event loop of every worker (default `asyncio`): `uvloop` (the
   optional `fast` extra), `asyncio` (the standard loop) or `auto` (uvloop
   when it is installed). `/metrics` shows the loop a worker really runs.
 - `serve_http(...)` is the one way a worker runs the app; the benchmark's
