@@ -342,6 +342,7 @@ async def main(args: argparse.Namespace) -> int:
         audit = await _round_trips(url, token, phone(args.calls + args.capacity_calls))
         workers = _start_workers(url, port, token, args.workers, args.pool)
         await wait_healthy(base)
+        await admin("CHECKPOINT")  # a previous bench's dirty pages are not flushed during ours
         if args.capacity_calls:  # closed loop first: what one run of the service can take
             cap_lat, cap_steps, cap_failed, cap_wall, _ = await _callers(
                 base, token, args.capacity_calls, 0.0, first=args.calls)
