@@ -431,6 +431,16 @@ def _fail(batch: list[tuple[Any, Hashable, asyncio.Future[Any]]], exc: BaseExcep
             future.set_exception(exc)
 
 
+def _append(columns: tuple[list[Any], ...], *values: Any) -> None:
+    """One row more in column arrays (the ``unnest`` parameters of a batched statement)."""
+    for column, value in zip(columns, values, strict=True):
+        column.append(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _json_or_none(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
@@ -548,20 +558,13 @@ class PgTurnStore:
         surveys: tuple[list[Any], ...] = tuple([] for _ in _SURVEY_FIELDS)
         for turn in turns:
             for step in turn.steps:
-                for column, value in zip(steps, (
-                        turn.call.id, step.at, step.node,
-                        json.dumps({"keys": step.keys, "outcome": step.outcome},
-                                   ensure_ascii=False), step.dedupe_key), strict=True):
-                    column.append(value)
+                _append(steps, turn.call.id, step.at, step.node,
+                        _json({"keys": step.keys, "outcome": step.outcome}), step.dedupe_key)
             if turn.survey is not None:
                 row, audit = turn.survey.row, turn.survey.audit
-                for column, name in zip(surveys, _SURVEY_FIELDS, strict=True):
-                    column.append(row.get(name))
-                for column, value in zip(audits, (
-                        row["id"], audit["at"], audit["actor_id"], audit["action"],
-                        _json_or_none(audit["before"]), _json_or_none(audit["after"])),
-                        strict=True):
-                    column.append(value)
+                _append(surveys, *(row.get(name) for name in _SURVEY_FIELDS))
+                _append(audits, row["id"], audit["at"], audit["actor_id"], audit["action"],
+                        _json_or_none(audit["before"]), _json_or_none(audit["after"]))
         rows = await conn.fetch(
             _SAVE, [t.call.id for t in turns], [t.call.ivr_version for t in turns],
             [t.state for t in turns], [t.path for t in turns], utcnow(),
@@ -585,11 +588,8 @@ class PgTurnStore:
         events: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         for new in items:
             for e in new.events:
-                for column, value in zip(events, (
-                        new.values["carrier"], new.values["carrier_call_id"], e.at, e.kind,
-                        e.node, json.dumps(e.detail or {}, ensure_ascii=False), e.dedupe_key),
-                        strict=True):
-                    column.append(value)
+                _append(events, new.values["carrier"], new.values["carrier_call_id"], e.at,
+                        e.kind, e.node, _json(e.detail or {}), e.dedupe_key)
         rows = await conn.fetch(
             _OPEN, *([new.values[name] for new in items] for name in _OPEN_FIELDS), *events)
         found = {(row["carrier"], row["carrier_call_id"]): row for row in rows}
@@ -607,24 +607,17 @@ class PgTurnStore:
         events: tuple[list[Any], ...] = ([], [], [], [], [], [])
         contacts: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         for call, writes in items:
-            for column, value in zip(calls, (call.id, call.ivr_version, call.status_rank,
-                                             call.ended_at), strict=True):
-                column.append(value)
+            _append(calls, call.id, call.ivr_version, call.status_rank, call.ended_at)
             for i, name in enumerate(_SETTLE_ORDER):
                 sets[2 * i].append(name in writes.values)
                 sets[2 * i + 1].append(writes.values.get(name))
             for e in writes.events:
-                for column, value in zip(events, (
-                        call.id, e.at, e.kind, e.node,
-                        json.dumps(e.detail or {}, ensure_ascii=False), e.dedupe_key),
-                        strict=True):
-                    column.append(value)
+                _append(events, call.id, e.at, e.kind, e.node, _json(e.detail or {}),
+                        e.dedupe_key)
             contact = contact_values(writes.contact) if writes.contact is not None else None
             if contact is not None:
-                for column, name in zip(contacts, ("customer_id", "kind", "at", "call_id",
-                                                   "staff_id", "disposition", "summary"),
-                                        strict=True):
-                    column.append(contact[name])
+                _append(contacts, *(contact[name] for name in (
+                    "customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary")))
         rows = await conn.fetch(_SETTLE, *calls, *sets, utcnow(), *events, *contacts)
         stored = {row["id"] for row in rows}
         return [call.id in stored for call, _writes in items]
