@@ -58,7 +58,7 @@ from sqlalchemy.engine import make_url
 from callcenter.storage.repositories.calls import RECORD_COLUMNS, contact_values, to_record
 from callcenter.storage.types import utcnow
 from crm.calls import CallRecord
-from crm.services.calls import CallEventIn
+from crm.services.calls import CallEventIn, IvrStep, step_event
 from crm.surveys import JobRef
 
 log = logging.getLogger(__name__)
@@ -204,17 +204,6 @@ _JOBS_BY_REFERENCE = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE reference =
 _JOBS_BY_ID = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE id = ANY($1::bigint[])"
 
 
-@dataclass(frozen=True)
-class StepRow:
-    """One IVR step of a turn, as `save` stores it (kind ``ivr_step``)."""
-
-    at: datetime
-    node: str
-    keys: str
-    outcome: str
-    dedupe_key: str
-
-
 @dataclass
 class CallWrites:
     """The writes a call's settling asked for (the `CallRepository` methods it calls),
@@ -278,7 +267,7 @@ class TurnSave:
     call: CallRecord
     state: str
     path: str | None
-    steps: Sequence[StepRow]
+    steps: Sequence[IvrStep]
     survey: SurveyWrite | None = None
 
 
@@ -558,8 +547,9 @@ class PgTurnStore:
         surveys: tuple[list[Any], ...] = tuple([] for _ in _SURVEY_FIELDS)
         for turn in turns:
             for step in turn.steps:
-                _append(steps, turn.call.id, step.at, step.node,
-                        _json({"keys": step.keys, "outcome": step.outcome}), step.dedupe_key)
+                event = step_event(step)
+                _append(steps, turn.call.id, event.at, event.node, _json(event.detail),
+                        event.dedupe_key)
             if turn.survey is not None:
                 row, audit = turn.survey.row, turn.survey.audit
                 _append(surveys, *(row.get(name) for name in _SURVEY_FIELDS))

@@ -24,12 +24,14 @@ Guarantees:
   fresh connection; it is one transaction, so the retry is clean.
 - A caller who hangs up keeps what they gave: the session's partial effects
   (complaint without recording, incomplete survey) are performed.
-- On PostgreSQL a turn that writes nothing but its own state and steps (a
-  menu key, a job lookup) takes the fast path (`PgTurnStore`): the call is
-  read and the turn saved by batched raw statements, one round trip each,
-  under the same version guard; the session is run first on what was read,
-  and a turn that asks for any other effect (complaint, survey, callback,
-  transfer) is run again from the start in a transaction as above. Same
+- On PostgreSQL a turn whose only writes are its own (a menu key, a job
+  lookup, a confirmed survey, a known caller's first turn, a status callback
+  once the IVR is over) takes the fast path (`PgTurnStore`): the call is read
+  and the turn stored by batched raw statements under the same version
+  guard; the session runs the same action loop (`_run`) on what was read,
+  with the same performers on a unit of work that collects the writes, and a
+  turn that asks for anything else (complaint, callback, transfer) or fails
+  on the way is run again from the start in a transaction as above. Same
   rows, same media, same replay and stale rules either way.
 - An outbound call (`callback_attempt_id` given) runs the callback's flow
   (`ivr.outbound`) about the callback's job / ticket / survey, in the
@@ -62,15 +64,14 @@ from callcenter.storage.pg_turns import (
     CallOpen,
     CallWrites,
     PgTurnStore,
-    StepRow,
     SurveyWrite,
     TurnSave,
 )
+from callcenter.storage.repositories.calls import new_call_values
 from callcenter.storage.repositories.surveys import to_record as survey_record
-from callcenter.storage.types import utcnow
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.outbound import OUTBOUND_PERFORMERS, OutboundTarget, outbound_target
-from crm.calls import FINAL_STATUSES, CallRecord, extend_path
+from crm.calls import FINAL_STATUSES, CallRecord
 from crm.customers import Customer
 from crm.enums import (
     CallDisposition,
@@ -162,7 +163,7 @@ def load_media(data: list[dict[str, Any]]) -> list[act.Action]:
 
 
 #: effects the fast path performs itself (their reads and writes go through `_FastUnitOfWork`);
-#: any other sends the turn to a transaction
+#: any other (or a transfer) sends the turn to a transaction
 _FAST_EFFECTS: tuple[type[act.Effect], ...] = (act.LookupJob, act.SaveSurvey)
 FAST_TURNS = REGISTRY.counter("callcenter_ivr_fast_turns_total",
                               "IVR turns stored by the batched fast path, by outcome")
@@ -466,22 +467,14 @@ class HotlineDriver:
             context = self._context(cmd.at, caller.timezone, caller.verified, caller.language,
                                     None)
             ctx = _CallCtx(draft, Session(FLOWS[flow]), flow, number)
-            steps, media, path, survey = await self._fast_run(ctx, ev.Start(context))
+            steps, media, survey = await self._fast_run(ctx, ev.Start(context))
             if survey is not None:
                 raise _NotFast("a survey in the first turn")
-            stamp = utcnow()
-            events = [call_log.started_event_for(cmd), *(
-                call_log.CallEventIn(step.at, "ivr_step", step.node,
-                                     {"keys": step.keys, "outcome": step.outcome},
-                                     step.dedupe_key) for step in steps)]
+            events = [call_log.started_event_for(cmd),
+                      *(call_log.step_event(step) for step in steps)]
             stored = await self.fast.open(CallOpen({
-                "carrier": cmd.carrier.value, "carrier_call_id": cmd.carrier_call_id,
-                "direction": cmd.direction.value, "from_number": cmd.from_number,
-                "to_number": cmd.to_number, "customer_id": cmd.customer_id,
-                "started_at": cmd.at, "language": cmd.language, "callback_attempt_id": None,
-                "disposition": CallDisposition.IN_PROGRESS.value, "status_rank": 0,
-                "ivr_version": 1, "hold_s": 0.0, "wrapup_s": 0.0, "created_at": stamp,
-                "updated_at": stamp, "ivr_state": self._state(ctx, media), "ivr_path": path,
+                **new_call_values(cmd), "ivr_version": 1, "ivr_state": self._state(ctx, media),
+                "ivr_path": call_log.path_after(None, steps),
             }, events))
             if stored is None:
                 return None  # logged already: the transaction replays its first turn
@@ -499,52 +492,39 @@ class HotlineDriver:
                     ctx.session.language, call=stored)
 
     async def _fast_run(self, ctx: _CallCtx, event: ev.Event,
-                        ) -> tuple[list[StepRow], list[act.Action], str | None, SurveyWrite | None]:
-        """Run the session on `event` with the fast path's effects: the steps, the media,
-        the IVR path and the survey to store; `_NotFast` when the turn needs a transaction."""
+                        ) -> tuple[list[call_log.IvrStep], list[act.Action], SurveyWrite | None]:
+        """Run the session on `event` with the fast path's effects: the steps, the media and
+        the survey to store; `_NotFast` when the turn needs a transaction."""
         assert self.fast is not None
         uow = _FastUnitOfWork(self.fast)
         token = _FAST_UOW.set(uow)
         try:
-            steps, media, path = await self._fast_actions(ctx, event)
+            steps, media = await self._run(ctx, event, self._fast_perform)
         finally:
             _FAST_UOW.reset(token)
-        return steps, media, path, uow.surveys.written
+        if any(isinstance(item, act.Transfer) for item in media):
+            raise _NotFast("a transfer to agents")  # the queue hand-off is the transaction's
+        TURNS.inc(carrier=ctx.call.carrier)
+        return steps, media, uow.surveys.written
 
-    async def _fast_actions(self, ctx: _CallCtx, event: ev.Event,
-                            ) -> tuple[list[StepRow], list[act.Action], str | None]:
-        call, version = ctx.call, ctx.call.ivr_version
-        steps: list[StepRow] = []
-        media: list[act.Action] = []
-        path = call.ivr_path
-        pending: list[act.Action] = list(ctx.session.handle(event))
-        while pending:
-            action = pending.pop(0)
-            if isinstance(action, act.Step):
-                steps.append(StepRow(self.clock(), action.node, action.keys, action.outcome,
-                                     f"ivr:{version}.{len(steps)}"))
-                path = extend_path(path, action.node)
-            elif isinstance(action, _FAST_EFFECTS):
-                try:  # the same performer as in a transaction, on `_FastUnitOfWork`
-                    result = await _PERFORMERS[type(action)](self, ctx, action)
-                except _NotFast:
-                    raise
-                except Exception as exc:  # the transaction performs it again and takes
-                    raise _NotFast(type(exc).__name__) from exc  # the safe path if need be
-                if result is not None and ctx.session.waiting_for is not None:
-                    pending.extend(ctx.session.handle(result))
-            elif isinstance(action, (act.Effect, act.Transfer)):
-                raise _NotFast(type(action).__name__)
-            else:
-                media.append(action)
-        TURNS.inc(carrier=call.carrier)
-        return steps, media, path
+    async def _fast_perform(self, ctx: _CallCtx, effect: act.Effect) -> ev.Event | None:
+        """The same performer as in a transaction, on `_FastUnitOfWork`; any other effect, or
+        a failure, sends the turn to the transaction (which takes the safe path if need be)."""
+        if not isinstance(effect, _FAST_EFFECTS):
+            raise _NotFast(type(effect).__name__)
+        try:
+            return await _PERFORMERS[type(effect)](self, ctx, effect)  # type: ignore[no-any-return]
+        except _NotFast:
+            raise
+        except Exception as exc:
+            raise _NotFast(type(exc).__name__) from exc
 
     async def _fast_turn(self, ctx: _CallCtx, event: ev.Event) -> Turn:
         assert self.fast is not None
         call = ctx.call
-        steps, media, path, survey = await self._fast_run(ctx, event)
+        steps, media, survey = await self._fast_run(ctx, event)
         state = self._state(ctx, media)
+        path = call_log.path_after(call.ivr_path, steps)
         saved = await self.fast.save(TurnSave(call, state, path, steps, survey))
         if saved is None:
             raise call_log.StaleIvrState(f"call {call.id} was advanced by another process")
@@ -668,9 +648,11 @@ class HotlineDriver:
         return Turn(call.id, media, bool(stored.get("ended")), transfer, call.ivr_version,
                     stored.get("language", self.settings.language), replayed=True)
 
-    async def _turn(self, uow: SqlUnitOfWork, ctx: _CallCtx, event: ev.Event, *,
-                    events: list[call_log.CallEventIn] | None = None) -> Turn:
-        TURNS.inc(carrier=ctx.call.carrier)
+    async def _run(self, ctx: _CallCtx, event: ev.Event,
+                   perform: Callable[[_CallCtx, act.Effect], Awaitable[ev.Event | None]],
+                   ) -> tuple[list[call_log.IvrStep], list[act.Action]]:
+        """Feed `event` to the session: its steps (numbered by the call's version), the media
+        to render, each effect performed by `perform` and its result fed back."""
         version = ctx.call.ivr_version
         steps: list[call_log.IvrStep] = []
         media: list[act.Action] = []
@@ -678,15 +660,20 @@ class HotlineDriver:
         while pending:
             action = pending.pop(0)
             if isinstance(action, act.Step):
-                now = self.clock()
-                steps.append(call_log.IvrStep(now, action.node, action.keys, action.outcome,
-                                              f"{version}.{len(steps)}"))
+                steps.append(call_log.IvrStep(self.clock(), action.node, action.keys,
+                                              action.outcome, f"{version}.{len(steps)}"))
             elif isinstance(action, act.Effect):
-                result = await self._perform(ctx, action)
+                result = await perform(ctx, action)
                 if result is not None and ctx.session.waiting_for is not None:
                     pending.extend(ctx.session.handle(result))
             else:
                 media.append(action)
+        return steps, media
+
+    async def _turn(self, uow: SqlUnitOfWork, ctx: _CallCtx, event: ev.Event, *,
+                    events: list[call_log.CallEventIn] | None = None) -> Turn:
+        TURNS.inc(carrier=ctx.call.carrier)
+        steps, media = await self._run(ctx, event, self._perform)
         transfer = next((m for m in media if isinstance(m, act.Transfer)), None)
         state = self._state(ctx, media)
         queued = (transfer.queue, self.clock()) if transfer is not None else None

@@ -270,6 +270,19 @@ class IvrStep:
     seq: str
 
 
+def step_event(step: IvrStep) -> CallEventIn:
+    """An IVR step as the call's timeline stores it (its dedupe key carries the version)."""
+    return CallEventIn(step.at, "ivr_step", step.node,
+                       {"keys": step.keys, "outcome": step.outcome}, f"ivr:{step.seq}")
+
+
+def path_after(path: str | None, steps: Sequence[IvrStep]) -> str | None:
+    """The call's IVR path once `steps` are taken."""
+    for step in steps:
+        path = extend_path(path, step.node)
+    return path
+
+
 async def save_turn(
     uow: UnitOfWork, call: CallRecord, state: str, steps: Sequence[IvrStep], *,
     queued: tuple[str, datetime] | None = None, events: Sequence[CallEventIn] = (),
@@ -284,9 +297,7 @@ async def save_turn(
     version on can write them, so the path is extended with every step here,
     before the insert. Returns the call as now stored.
     """
-    path = call.ivr_path
-    for step in steps:
-        path = extend_path(path, step.node)
+    path = path_after(call.ivr_path, steps)
     values: dict[str, Any] = {}
     if path != call.ivr_path:
         values["ivr_path"] = path
@@ -297,10 +308,7 @@ async def save_turn(
                                     dedupe_key=f"queued:{queued[0]}"))
     if not await uow.calls.save_ivr_state(call.id, state, call.ivr_version, **values):
         raise StaleIvrState(f"call {call.id} was advanced by another process")
-    timeline.extend(
-        CallEventIn(step.at, "ivr_step", step.node, {"keys": step.keys, "outcome": step.outcome},
-                    f"ivr:{step.seq}")
-        for step in steps)
+    timeline.extend(step_event(step) for step in steps)
     await uow.calls.add_events(call.id, timeline)
     return replace(call, ivr_state=state, ivr_version=call.ivr_version + 1, ivr_path=path,
                    queue=values.get("queue", call.queue),

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from callcenter.clock import FixedClock
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.pg_turns import PgTurnStore, StepRow, TurnSave
+from callcenter.storage.pg_turns import PgTurnStore, TurnSave
 from callcenter.storage.tables import Call, CallEvent, Survey, SurveyAudit
 from callcenter.telephony.hotline import FAST_TURNS, HotlineDriver, Turn
 from crm.enums import Carrier
@@ -150,9 +150,9 @@ async def test_concurrent_turns_share_statements_and_a_bad_turn_fails_alone(
 
     calls = await asyncio.gather(*(store.load("twilio", sid) for sid in sids))
     assert all(c is not None and c.ivr_version == 1 for c in calls)
-    saves = [TurnSave(c, '{"moved": true}', "main_menu", [StepRow(  # type: ignore[union-attr]
-        clock(), "main_menu", "9", "repeat", "ivr:1.0")]) for c in calls]
-    saves[7] = replace(saves[7], steps=[StepRow(clock(), "n" * 200, "9", "repeat", "ivr:1.0")])
+    saves = [TurnSave(c, '{"moved": true}', "main_menu", [call_log.IvrStep(  # type: ignore[union-attr]
+        clock(), "main_menu", "9", "repeat", "1.0")]) for c in calls]
+    saves[7] = replace(saves[7], steps=[call_log.IvrStep(clock(), "n" * 200, "9", "repeat", "1.0")])
     saver = store.batchers[1]
     flushes, items = saver.flushes, saver.items
 

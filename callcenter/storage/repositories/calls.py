@@ -73,6 +73,20 @@ def to_record(row: Call | Row[Any]) -> CallRecord:
     )
 
 
+def new_call_values(cmd: StartCall) -> dict[str, Any]:
+    """The columns of a new call's row (`_CALL_FIELDS`), before any IVR turn."""
+    now = utcnow()
+    return {
+        "carrier": cmd.carrier.value, "carrier_call_id": cmd.carrier_call_id,
+        "direction": cmd.direction.value, "from_number": cmd.from_number,
+        "to_number": cmd.to_number, "customer_id": cmd.customer_id, "started_at": cmd.at,
+        "language": cmd.language, "callback_attempt_id": cmd.callback_attempt_id,
+        "disposition": CallDisposition.IN_PROGRESS.value, "status_rank": 0,
+        "ivr_version": 0, "hold_s": 0.0, "wrapup_s": 0.0, "created_at": now,
+        "updated_at": now,
+    }
+
+
 def contact_values(call: CallRecord) -> dict[str, Any] | None:
     """The contact a call leaves on its customer's record (None: no customer)."""
     if call.customer_id is None:
@@ -156,16 +170,7 @@ class SqlCallRepository:
         return to_record(row) if row else None
 
     async def add(self, cmd: StartCall) -> CallRecord | None:
-        now = utcnow()
-        row = (await self.session.execute(_INSERT_CALL, {
-            "carrier": cmd.carrier.value, "carrier_call_id": cmd.carrier_call_id,
-            "direction": cmd.direction.value, "from_number": cmd.from_number,
-            "to_number": cmd.to_number, "customer_id": cmd.customer_id, "started_at": cmd.at,
-            "language": cmd.language, "callback_attempt_id": cmd.callback_attempt_id,
-            "disposition": CallDisposition.IN_PROGRESS.value, "status_rank": 0,
-            "ivr_version": 0, "hold_s": 0.0, "wrapup_s": 0.0, "created_at": now,
-            "updated_at": now,
-        })).first()
+        row = (await self.session.execute(_INSERT_CALL, new_call_values(cmd))).first()
         return to_record(row) if row else None
 
     async def update(self, call_id: int, **values: Any) -> None:
