@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -90,6 +91,17 @@ def start_workers(url: str, port: int, workers: int, pool: int,
     }
     return [subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=ROOT)
             for _ in range(workers)]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]], timeout_s: float = 15.0) -> None:
+    """SIGINT every worker (a graceful stop), then kill those still running after `timeout_s`."""
+    for worker in workers:
+        worker.send_signal(signal.SIGINT)
+    for worker in workers:
+        try:
+            worker.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 async def wait_healthy(base: str, path: str = "/healthz", timeout_s: float = 30.0) -> None:

@@ -29,7 +29,6 @@ import asyncio
 import hashlib
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from harness import (
     phone,
     serve,
     start_workers,
+    stop_workers,
     wait_healthy,
     with_database,
 )
@@ -194,13 +194,7 @@ async def main(args: argparse.Namespace) -> int:
         latencies, cards, posts, inside, lost, failed = await _run(base, tokens, admin, args.rate, args.seconds,
                                                     args.workers)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGINT)
-        for worker in workers:
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_workers(workers)
         await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     ordered = sorted(latencies) or [float("nan")]
     p50, p99 = pct(ordered, 0.50) * 1000, pct(ordered, 0.99) * 1000

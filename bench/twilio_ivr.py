@@ -52,7 +52,6 @@ import asyncio
 import gc
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -70,6 +69,7 @@ from harness import (
     phone,
     serve,
     start_workers,
+    stop_workers,
     wait_healthy,
     with_database,
 )
@@ -356,13 +356,7 @@ async def main(args: argparse.Namespace) -> int:
         stored = await _count_surveys(dsn) - 1 - (  # the audit's call, the capacity run's
             args.capacity_calls - cap_failed if args.capacity_calls else 0)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGINT)
-        for worker in workers:
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_workers(workers)
         await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print("round trips to PostgreSQL per webhook (one survey call, audited in-process; "
           "SQLAlchemy statements by verb, fast-path statements by batcher):")
