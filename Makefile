@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ASTERISK_BUNDLE ?= $(abspath ../shared/asterisk)
 export ASTERISK_BUNDLE
 
-.PHONY: demo test serve bench lint typecheck prompts system-deps clean help
+.PHONY: demo test serve bench lint typecheck prompts system-deps fonts clean help
 
 help:
 	@echo "make demo   - venv, install, migrate SQLite, sample data, simulated calls, report"
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench,fast]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) fonts
 	mkdir -p var
 	$(VENV)/bin/callcenter demo
 
@@ -40,7 +40,18 @@ system-deps:
 	  else echo "missing:$$missing (apt-get install$$missing); the tests that need them will be skipped"; fi; \
 	fi
 
-test: $(STAMP) system-deps
+# The CJK font charts and PDF exports draw Chinese names with (Debian's Noto CJK).
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+fonts:
+	@if [ ! -f $(CJK_FONT) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian package: fonts-noto-cjk"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null)); \
+	  else echo "missing: fonts-noto-cjk (apt-get install fonts-noto-cjk); Chinese text in PDFs and charts shows as boxes"; fi; \
+	fi
+
+test: $(STAMP) system-deps fonts
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 serve: $(STAMP)

@@ -3,8 +3,8 @@
 Charts: the monthly average trend per department, complaint counts per month
 against the configured bands (band edges drawn, amounts labelled), and the
 call KPIs (service level and abandon rate per window). Labels use department
-codes and ASCII text so they render without CJK fonts; CJK fonts are used
-when the machine has them.
+codes; titles are English; Chinese text (names in PDF tables) is drawn with
+the CJK font that :mod:`callcenter.reporting.fonts` finds.
 """
 
 from __future__ import annotations
@@ -20,17 +20,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from callcenter.reporting import fonts  # noqa: E402
+
 __all__ = ["figures", "svg", "png"]
 
-plt.rcParams["font.family"] = ["sans-serif"]
-plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "Microsoft YaHei",
-                                   "DejaVu Sans"]
+fonts.configure()
 plt.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, small)
 
 
 def _code(p: dict[str, Any], dept_id: str) -> str:
     info = p["names"]["departments"].get(dept_id)
-    return info["code"] if info else dept_id
+    if not info:
+        return dept_id
+    return info["code"] if info["name"] in ("", info["code"]) else f"{info['code']} {info['name']}"
 
 
 SIZE = (7.5, 3.4)

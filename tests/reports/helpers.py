@@ -40,9 +40,11 @@ class Shop:
                         frozenset({Role.SUPERVISOR}))
 
 
-async def shop(db: Database, code: str = "SVC-N") -> Shop:
-    dep = await factories.department(db, code)
-    tech = await factories.staff(db, f"tech-{code.lower()}", ["technician"], dep.id)
+async def shop(db: Database, code: str = "SVC-N", name: str | None = None,
+               tech_name: str | None = None) -> Shop:
+    dep = await factories.department(db, code, name=name or code)
+    tech = await factories.staff(db, f"tech-{code.lower()}", ["technician"], dep.id,
+                                 name=tech_name or f"tech-{code.lower()}")
     sup = await factories.staff(db, f"sup-{code.lower()}", ["supervisor"], None)
     cust = await factories.customer(db, phones=(f"+86138{next(_numbers):08d}",))
     return Shop(dep.id, tech, sup, cust.id)
