@@ -26,6 +26,9 @@ __all__ = ["figures", "svg", "png"]
 
 fonts.configure()
 plt.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, small)
+# Names come from staff and callers: "$...$" in one must print as typed, not as
+# mathtext (which fails to parse and would break the PDF/XLSX/HTML export).
+plt.rcParams["text.parse_math"] = False
 
 
 def _code(p: dict[str, Any], dept_id: str) -> str:

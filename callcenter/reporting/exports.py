@@ -7,6 +7,11 @@ Guarantees:
   spreadsheet programs read the Chinese names; XLSX holds every table, one
   formatted sheet each (bold header, frozen first row, column widths,
   number formats), plus a Charts sheet.
+- No spreadsheet cell can carry a formula: in CSV a text cell starting with
+  =, +, -, @, tab or CR gets a leading apostrophe (`spreadsheet_text`; plain
+  numbers such as -3000 stay numbers); in XLSX every text cell is written as
+  a string cell (never a formula) with the quote prefix set when it starts
+  with one of those characters. Names and notes come from callers and staff.
 - HTML is one self-contained file (inline CSS, charts as inline SVG, no
   script, no external fetch); PDF uses matplotlib only (no new dependency).
 """
@@ -17,6 +22,7 @@ import csv
 import html
 import io
 import json
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -67,13 +73,26 @@ def cell_text(value: Any, column: Column) -> str:
     return str(value)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """`value` as a CSV cell no spreadsheet will evaluate: text that starts like a
+    formula (or DDE call) gets a leading apostrophe; numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def to_csv(payload: dict[str, Any]) -> bytes:
     main = tables(payload)[0]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([c.title for c in main.columns])
+    writer.writerow([spreadsheet_text(c.title) for c in main.columns])
     for row in main.rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else spreadsheet_text(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode()
 
 
@@ -88,29 +107,40 @@ def _sheet_name(title: str, used: set[str]) -> str:
     return name
 
 
+def _append(sheet: Any, values: list[Any]) -> None:
+    """`sheet.append` with every text cell forced to a string cell: openpyxl would
+    store text starting with "=" as a formula."""
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+            if cell.value.startswith(FORMULA_STARTS):
+                cell.quotePrefix = True
+
+
 def to_xlsx(payload: dict[str, Any]) -> bytes:
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
     used: set[str] = set()
     header_fill = PatternFill("solid", fgColor="DDE6F4")
     summary = book.create_sheet(_sheet_name("Summary", used))
-    summary.append([TITLES[payload["kind"]]])
+    _append(summary, [TITLES[payload["kind"]]])
     summary["A1"].font = Font(bold=True, size=14)
-    summary.append(["period", payload["period"]])
-    summary.append(["scope", payload["scope"]])
-    summary.append(["time zone", payload["time_zone"]])
+    _append(summary, ["period", payload["period"]])
+    _append(summary, ["scope", payload["scope"]])
+    _append(summary, ["time zone", payload["time_zone"]])
     for label, value in headline(payload):
-        summary.append([label, value])
+        _append(summary, [label, value])
     summary.column_dimensions["A"].width = 24
     summary.column_dimensions["B"].width = 110
     for table in tables(payload):
         sheet = book.create_sheet(_sheet_name(table.title, used))
-        sheet.append([c.title for c in table.columns])
+        _append(sheet, [c.title for c in table.columns])
         for cell in sheet[1]:
             cell.font, cell.fill = Font(bold=True), header_fill
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         for row in table.rows:
-            sheet.append([_xl_value(v, c) for v, c in zip(row, table.columns, strict=True)])
+            _append(sheet, [_xl_value(v, c) for v, c in zip(row, table.columns, strict=True)])
         for index, column in enumerate(table.columns, start=1):
             letter = sheet.cell(row=1, column=index).column_letter
             longest = max([len(column.title)] + [len(str(r[index - 1] or "")) for r in table.rows])
