@@ -110,7 +110,8 @@ def _text(value: Any) -> str | None:
 def _hours(start: Any, end: Any) -> float | None:
     if start is None or end is None or pd.isna(start) or pd.isna(end):
         return None
-    return round((pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() / 3600, 1)
+    hours: float = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() / 3600
+    return round(hours, 1)
 
 
 @dataclass(frozen=True)
