@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP) fonts
 	mkdir -p var
-	$(VENV)/bin/callcenter demo
+	DEV_MODE=true $(VENV)/bin/callcenter demo
 
 # Debian packages the tests use: chromium (agent page in a real browser),
 # espeak-ng and sox (IVR prompt generation). Installed with apt when we are root.

@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         SecretStr("change-me-in-production"), description="signs session cookies and CSRF tokens"
     )
-    cookie_secure: bool = Field(False, description="mark session cookies Secure (behind HTTPS)")
+    cookie_secure: bool = Field(
+        False, description="mark session cookies Secure (always on when PUBLIC_BASE_URL is https)")
+    # security (issue 17): safe start-up, logins, slow clients, trusted addresses
+    dev_mode: bool = Field(
+        False, description="development/demo machine: allow the built-in default secrets. "
+        "Off, `callcenter serve` refuses to start with a default or empty SECRET_KEY, AMI_SECRET "
+        "(AMI on) or TWILIO_AUTH_TOKEN (Twilio in use)")
     # twilio
     twilio_account_sid: str = Field("AC00000000000000000000000000000000", description="Twilio account SID")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token (signs webhooks)")

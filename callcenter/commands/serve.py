@@ -15,6 +15,9 @@ Guarantees:
 - EVENT_LOOP picks the event loop of every worker (default `asyncio`): `uvloop` (the
   optional `fast` extra), `asyncio` (the standard loop) or `auto` (uvloop
   when it is installed). `/metrics` shows the loop a worker really runs.
+- Unsafe configuration (a default or empty secret outside DEV_MODE,
+  `callcenter.safe_config`) stops it before anything opens: one line per
+  setting to change on stderr, exit code 2.
 - `serve_http(...)` is the one way a worker runs the app; the benchmark's
   worker processes call it too.
 """
@@ -39,6 +42,7 @@ from aiohttp import web
 
 from callcenter.app import create_app
 from callcenter.logs import setup_logging
+from callcenter.safe_config import unsafe_settings
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     workers = args.workers if args.workers is not None else settings.http_workers
     if workers < 1:
         print(f"--workers must be at least 1, got {workers}", file=sys.stderr)
+        return 2
+    refusals = unsafe_settings(settings)
+    if refusals:
+        for line in refusals:
+            print(f"configuration error: {line}", file=sys.stderr)
         return 2
     try:
         resolve_event_loop(settings.event_loop)

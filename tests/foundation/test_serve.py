@@ -48,7 +48,7 @@ class Service:
             "REPORTS_ENABLED": "false", "REPORTS_DIR": str(tmp_path / "reports"),
             "PROMPTS_DIR": str(tmp_path / "prompts"), "SPOOL_DIR": str(tmp_path / "spool"),
             "RECORDINGS_DIR": str(tmp_path / "recordings"),
-            "EVENT_LOOP": loop, "LOG_JSON": "false", "LOG_LEVEL": "INFO",
+            "EVENT_LOOP": loop, "LOG_JSON": "false", "LOG_LEVEL": "INFO", "DEV_MODE": "true",
         }
         self.log = tmp_path / "serve.log"
         with self.log.open("wb") as out:
