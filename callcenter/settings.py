@@ -151,10 +151,16 @@ class Settings(BaseSettings):
         "09:00-20:00", description="default call window, in the callee's own time zone (never inside 21:00-08:00)"
     )
     callback_verification_percent: float = Field(
-        10, ge=0, le=100, description="share of agent-entered surveys verified by phone, per department and month (%)"
+        10, ge=0, le=100, description="share of surveys awaiting verification drawn for a verification call, per department and sampling period (%)"
     )
     callback_verification_minimum: int = Field(
-        3, ge=0, description="surveys verified at least, per department and month (all of them when fewer)"
+        3, ge=0, description="surveys verified at least, per department and sampling period (all of them when fewer)"
+    )
+    survey_sample_cadence: Literal["day", "week", "month"] = Field(
+        "week", description="how often the verification sample is drawn (000: 定期(如每周)); periods are cut at month ends"
+    )
+    survey_sample_unsampled: Literal["count", "exclude"] = Field(
+        "exclude", description="a survey awaiting verification that was never drawn: counted or excluded when its month is scored"
     )
     callback_dial_timeout_s: int = Field(30, ge=5, le=300, description="ring time before an outbound call counts as no answer (s)")
     # logging

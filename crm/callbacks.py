@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -312,11 +312,16 @@ def verification_sample(
     percentage: float = 10,
     minimum_per_department_month: int = 3,
     seed: Hashable = 0,
+    eligible: Callable[[S], bool] | None = None,
 ) -> list[S]:
-    """The surveys to verify by phone, ordered by department, month, survey id."""
+    """The surveys to verify by phone, ordered by department, month, survey id.
+
+    ``eligible`` says which surveys may be drawn (default: all but IVR ones);
+    ``month`` may be any period label (`crm.sampling` passes its periods)."""
     groups: dict[tuple[int, str], list[S]] = defaultdict(list)
     for survey in surveys:
-        if SurveySource(survey.source) is not SurveySource.IVR:
+        if (eligible(survey) if eligible is not None
+                else SurveySource(survey.source) is not SurveySource.IVR):
             groups[(survey.department_id, survey.month)].append(survey)
     picked: list[S] = []
     for key in sorted(groups):

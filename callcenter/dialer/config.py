@@ -40,9 +40,10 @@ def callback_defaults(settings: Settings) -> CallbackDefaults:
 
 
 def verification_sample(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments of `schedule_survey_verifications` for the sample size."""
+    """Keyword arguments of `draw_verification_samples`: cadence and sample size."""
     return {"percentage": settings.callback_verification_percent,
             "minimum": settings.callback_verification_minimum,
+            "cadence": settings.survey_sample_cadence,
             "defaults": callback_defaults(settings)}
 
 

@@ -28,9 +28,9 @@ from callcenter.dialer.loop import Dispatcher
 from callcenter.jobs import PeriodicJob, default_holder
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web import callbacks as callbacks_web
-from crm.services.callback_lists import schedule_survey_verifications
 from crm.services.callback_ports import Dialer
 from crm.services.callbacks import schedule_completed_jobs
+from crm.services.verification_samples import draw_verification_samples
 
 DISPATCHER = "callback_dispatcher"
 
@@ -80,11 +80,10 @@ def setup(app: web.Application) -> None:
             uow, app[CLOCK], defaults=callback_config.callback_defaults(settings))
 
     async def survey_sample(now: datetime) -> object:
-        last_month = (now.astimezone(settings.zone).replace(day=1) - timedelta(days=1))
-        return await schedule_survey_verifications(
-            f"{last_month:%Y-%m}", uow(), app[CLOCK], settings.timezone,  # type: ignore[arg-type]
+        return await draw_verification_samples(
+            uow(), app[CLOCK], settings.timezone,  # type: ignore[arg-type]
             **callback_config.verification_sample(settings))
 
     app[JOB_LOOP].add(PeriodicJob("callbacks-post-repair", timedelta(minutes=10), post_repair))
-    app[JOB_LOOP].add(PeriodicJob("callbacks-survey-sample", timedelta(hours=6), survey_sample))
+    app[JOB_LOOP].add(PeriodicJob("callbacks-survey-sample", timedelta(hours=1), survey_sample))
     app.cleanup_ctx.append(dispatcher_ctx)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from callcenter.storage.repositories.complaints import SqlComplaintRepository
     from callcenter.storage.repositories.customers import SqlCustomerRepository
     from callcenter.storage.repositories.leads import SqlLeadRepository
+    from callcenter.storage.repositories.samples import SqlSampleRepository
     from callcenter.storage.repositories.surveys import SqlSurveyRepository
 
 R = TypeVar("R")
@@ -110,3 +111,9 @@ class SqlUnitOfWork:
         from callcenter.storage.repositories.leads import SqlLeadRepository
 
         return self._repo("leads", SqlLeadRepository)
+
+    @property
+    def samples(self) -> SqlSampleRepository:
+        from callcenter.storage.repositories.samples import SqlSampleRepository
+
+        return self._repo("samples", SqlSampleRepository)

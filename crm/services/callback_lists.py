@@ -1,11 +1,7 @@
-"""Callbacks made in bulk: survey verification samples (001) and campaign lists.
+"""Callbacks made in bulk: campaign lists (survey verification samples are drawn by
+`crm.services.verification_samples`).
 
 Guarantees:
-- `schedule_survey_verifications(month)` picks, per department and month, the
-  sample of `crm.callbacks.verification_sample` among the month's surveys
-  still pending verification (never the first-hand IVR ones), seeded by the
-  month so a re-run picks the same surveys; one callback per survey (unique
-  key), deadline 7 days after sampling.
 - `parse_campaign_csv` checks every row before anything is written and
   reports every bad line; `upload_campaign` writes the campaign and one
   callback per distinct number (re-uploading the same list adds nothing).
@@ -18,74 +14,23 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from crm.call_windows import CallWindow, local_to_utc, next_allowed_time
-from crm.callbacks import (
-    CallbackDeadlines,
-    SurveyForSampling,
-    deadline_for,
-    priority_for,
-    verification_sample,
-)
-from crm.enums import CallbackKind, SurveySource
+from crm.call_windows import CallWindow, next_allowed_time
+from crm.callbacks import priority_for
+from crm.enums import CallbackKind
 from crm.errors import InvalidCallWindow, InvalidPhoneNumber
 from crm.phones import normalize_phone
 from crm.records import BadRow
 from crm.services.callback_ports import NewCallback
-from crm.services.callbacks import CallbackDefaults, CannotSchedule, _create
+from crm.services.callbacks import CannotSchedule, _create
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
-
-
-def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """'2026-05' -> [first instant, first instant of next month) in UTC, in zone `tz`."""
-    year, mon = (int(p) for p in month.split("-"))
-    start = date(year, mon, 1)
-    end = date(year + (mon == 12), mon % 12 + 1, 1)
-    return local_to_utc(start, time(0), tz), local_to_utc(end, time(0), tz)
-
-
-async def schedule_survey_verifications(
-    month: str, uow: UnitOfWork, clock: Clock, centre_tz: str = "Asia/Shanghai",
-    percentage: float = 10, minimum: int = 3, deadlines: CallbackDeadlines | None = None,
-    defaults: CallbackDefaults | None = None,
-) -> list[int]:
-    """Verification callbacks for `month`'s sample; returns the sampled survey ids."""
-    now = clock()
-    defaults = defaults or CallbackDefaults()
-    start, end = month_bounds(month, ZoneInfo(centre_tz))
-    async with uow:
-        repo = uow.callbacks
-        surveys = await repo.surveys_to_sample(start, end)
-        candidates = [SurveyForSampling(s.survey_id, s.department_id or 0, month,
-                                        SurveySource(s.source)) for s in surveys]
-        picked = verification_sample(candidates, percentage, minimum, seed=month)
-        by_id = {s.survey_id: s for s in surveys}
-        kind = CallbackKind.SURVEY_VERIFICATION
-        for choice in picked:
-            survey = by_id[choice.survey_id]
-            if survey.customer_id is None:
-                continue  # nobody to call: stays pending, listed by the reports
-            contact = await repo.customer_contact(survey.customer_id)
-            if contact is None or contact.phone is None:
-                continue
-            await _create(repo, NewCallback(
-                source_key=f"survey-verification:{survey.survey_id}", kind=kind,
-                phone=contact.phone, timezone=contact.timezone, priority=priority_for(kind),
-                due_at=now, deadline_at=deadline_for(kind, now, deadlines),
-                next_attempt_at=next_allowed_time(now, ZoneInfo(contact.timezone),
-                                                  defaults.window),
-                customer_id=contact.customer_id, survey_id=survey.survey_id,
-                **defaults.as_new(),
-            ), contact.do_not_call, now)
-        await uow.commit()
-    return [c.survey_id for c in picked]
 
 
 # --- campaigns ---------------------------------------------------------------------------

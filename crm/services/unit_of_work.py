@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from crm.services.customers import CustomerRepository
     from crm.services.leads import LeadRepository
     from crm.services.surveys import SurveyRepository
+    from crm.services.verification_samples import SampleRepository
 
 
 class UnitOfWork(Protocol):
@@ -41,6 +42,8 @@ class UnitOfWork(Protocol):
     def callbacks(self) -> CallbackRepository: ...
     @property
     def leads(self) -> LeadRepository: ...
+    @property
+    def samples(self) -> SampleRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

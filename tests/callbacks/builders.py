@@ -24,9 +24,12 @@ async def complaint(
 
 
 async def survey(db: Database, *, department_id: int | None, customer_id: int | None,
-                 surveyed_at: datetime, source: str = "agent") -> Survey:
+                 surveyed_at: datetime, source: str = "agent",
+                 arrived_at: datetime | None = None) -> Survey:
+    """A complete survey; it reached us (``created_at``) at ``arrived_at``, default when taken."""
     (row,) = await factories.add(db, Survey(
         department_id=department_id, customer_id=customer_id, surveyed_at=surveyed_at,
+        created_at=arrived_at or surveyed_at,
         source=source, timeliness="A", quality="A", attitude="B", complete=True,
         verification="first_hand" if source == "ivr" else "pending"))
     return row  # type: ignore[no-any-return]

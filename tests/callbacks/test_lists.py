@@ -17,15 +17,15 @@ from crm.errors import InvalidCallWindow
 from crm.services.callback_lists import (
     parse_campaign_csv,
     parse_window,
-    schedule_survey_verifications,
     upload_campaign,
 )
 from crm.services.callbacks import CallbackConflict, complete_callback, record_verification
+from crm.services.verification_samples import draw_verification_samples
 from tests import factories
 from tests.callbacks import builders
 
 Uow = Callable[[], SqlUnitOfWork]
-MAY = datetime(2026, 5, 10, 2, 0, tzinfo=UTC)
+MAY = datetime(2026, 5, 11, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: one sampling week
 
 
 async def surveys(db: Database, department_id: int, customer_id: int, n: int,
@@ -35,7 +35,7 @@ async def surveys(db: Database, department_id: int, customer_id: int, n: int,
             for i in range(n)]
 
 
-async def test_verification_sample_is_ten_percent_with_at_least_three_per_department(
+async def test_weekly_verification_sample_is_ten_percent_with_at_least_three_per_department(
     db: Database, uow: Uow, clock: FixedClock
 ) -> None:
     big = await factories.department(db, "BIG")
@@ -44,13 +44,15 @@ async def test_verification_sample_is_ten_percent_with_at_least_three_per_depart
     await surveys(db, big.id, customer.id, 45)  # ceil(4.5) = 5
     await surveys(db, small.id, customer.id, 4)  # minimum 3
     await surveys(db, small.id, customer.id, 6, source="ivr")  # first-hand: never sampled
-    picked = await schedule_survey_verifications("2026-05", uow(), clock)
+    (draw,) = [d for d in await draw_verification_samples(uow(), clock) if d.survey_ids]
+    assert draw.label == "week:2026-05-11..2026-05-17"
+    picked = draw.survey_ids
     assert len(picked) == 5 + 3
     async with db.sessions() as session:
         kinds = await session.scalar(select(func.count()).select_from(Callback).where(
             Callback.kind == CallbackKind.SURVEY_VERIFICATION))
     assert kinds == 8
-    assert await schedule_survey_verifications("2026-05", uow(), clock) == picked
+    assert await draw_verification_samples(uow(), clock) == []  # the week is drawn already
 
 
 async def test_confirmed_verification_marks_the_survey_verified_with_an_audit_row(
@@ -72,7 +74,7 @@ async def test_customer_contradicting_the_grades_disputes_the_survey_from_the_ca
 ) -> None:
     customer = await factories.customer(db)
     (survey_id,) = await surveys(db, (await factories.department(db)).id, customer.id, 1)
-    await schedule_survey_verifications("2026-05", uow(), clock)
+    await draw_verification_samples(uow(), clock)
     async with db.sessions() as session:
         cb_id = await session.scalar(select(Callback.id).where(Callback.survey_id == survey_id))
     assert cb_id is not None

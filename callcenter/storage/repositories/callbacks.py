@@ -157,13 +157,6 @@ class SqlCallbackRepository:
             .order_by(ServiceJob.completed_at))
         return list(rows)
 
-    async def surveys_to_sample(self, start: datetime, end: datetime) -> list[SurveyFacts]:
-        rows = await self.session.scalars(
-            select(Survey).where(Survey.surveyed_at >= start, Survey.surveyed_at < end,
-                                 Survey.verification == "pending"))
-        return [SurveyFacts(s.id, s.customer_id, s.department_id, s.surveyed_at, s.source,
-                            s.verification) for s in rows]
-
     async def set_survey_verification(
         self, survey_id: int, verification: str, actor_id: int | None, at: datetime,
         note: str | None,

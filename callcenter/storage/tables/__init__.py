@@ -20,6 +20,11 @@ from callcenter.storage.tables.core import (
     WebSession,
 )
 from callcenter.storage.tables.ops import AgentState, JobLock, RateEvent, ReportRun, SpoolImport
+from callcenter.storage.tables.supervision import (
+    ReportVersion,
+    VerificationDraw,
+    VerificationSampleSurvey,
+)
 from callcenter.storage.tables.surveys import Lead, Survey, SurveyAudit
 
 __all__ = [
@@ -44,10 +49,13 @@ __all__ = [
     "Notification",
     "RateEvent",
     "ReportRun",
+    "ReportVersion",
     "ServiceJob",
     "SpoolImport",
     "Staff",
     "Survey",
     "SurveyAudit",
+    "VerificationDraw",
+    "VerificationSampleSurvey",
     "WebSession",
 ]
