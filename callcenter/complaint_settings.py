@@ -14,7 +14,7 @@ from decimal import Decimal
 from callcenter.settings import Settings
 from crm.complaint_rules import ComplaintTimePolicy, TimeLimits
 from crm.enums import ComplaintCategory, Severity
-from crm.major import DEFAULT_MEDIA_KEYWORDS, MajorPolicy
+from crm.major import DEFAULT_DISRESPECT_KEYWORDS, DEFAULT_MEDIA_KEYWORDS, MajorPolicy
 from crm.services.complaints import ComplaintPolicy
 
 
@@ -35,11 +35,16 @@ def parse_category_departments(text: str) -> dict[ComplaintCategory, str]:
 def complaint_policy(settings: Settings) -> ComplaintPolicy:
     s = settings
     keywords = tuple(k.strip() for k in s.complaint_media_keywords.split(",") if k.strip())
+    rude = tuple(k.strip() for k in s.complaint_disrespect_keywords.split(",") if k.strip())
     return ComplaintPolicy(
         major=MajorPolicy(
             compensation_threshold=Decimal(str(s.complaint_compensation_threshold)),
             repeat_window=timedelta(days=s.complaint_repeat_window_days),
             media_keywords=keywords or DEFAULT_MEDIA_KEYWORDS,
+            max_handovers=s.complaint_max_handovers,
+            disrespect_keywords=rude or DEFAULT_DISRESPECT_KEYWORDS,
+            group_min_customers=s.complaint_group_min_customers,
+            group_window=timedelta(hours=s.complaint_group_window_hours),
         ),
         time=ComplaintTimePolicy(
             {

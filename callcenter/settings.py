@@ -115,6 +115,16 @@ class Settings(BaseSettings):
         "", description="department code owning complaints no rule routes elsewhere"
     )
     complaint_escalation_interval_s: float = Field(60, gt=0, description="seconds between escalation passes")
+    complaint_max_handovers: int = Field(
+        2, ge=0, description="handed to another owner more often than this: passed around (major)"
+    )
+    complaint_disrespect_keywords: str = Field(
+        "", description="comma-separated disrespect keywords; empty = the built-in zh/en list"
+    )
+    complaint_group_min_customers: int = Field(
+        3, ge=2, description="different customers about one job/product/site making a group complaint"
+    )
+    complaint_group_window_hours: float = Field(72, gt=0, description="group complaint window (hours)")
     complaint_form_per_ip_hour: int = Field(5, ge=1, description="public form: submissions per IP per hour")
     complaint_form_per_phone_hour: int = Field(3, ge=1, description="public form: submissions per phone per hour")
     complaint_form_max_description: int = Field(2000, ge=1, description="public form: description length limit")

@@ -8,14 +8,20 @@ own `resolve_by` (set when it was reopened or re-planned).
 Rule 2 (overdue): a complaint is overdue only while it is open (new, assigned,
 in progress, reopened) and `now` is strictly past a due time.
 
-Rule 3 (escalation): an unresolved complaint climbs the owner's department
-chain one level at a time. Level n is the manager of `chain[n-1]` (level 1 =
-the owner's own department head). Level 1 is due once the complaint passes
-its resolve-by time; each further level is due `escalation_step` after the
-previous escalation (4 h for major, 24 h for ordinary by default). It never
-goes beyond the top of the chain, and resolved or closed complaints never
-escalate. `next_escalation` returns at most one level per call, so a late run
-never skips a manager.
+Rule 3 (escalation, 002: 超出规定响应时限，系统自动进行投诉升级): a complaint
+climbs the owner's department chain one level at a time, for either time limit.
+Level n is the manager of `chain[n-1]` (level 1 = the owner's own department
+head).
+- Respond-by: a new or (by rule) assigned complaint nobody has acknowledged (a
+  person assigned it or its owner started work) when its respond-by time
+  passes climbs one level, once (`cause` "respond").
+- Resolve-by: an unresolved complaint climbs one level when its resolve-by time
+  passes (`cause` "resolve"), whether or not it climbed for the respond-by
+  time; each further level is due `escalation_step` after the previous
+  escalation (4 h for major, 24 h for ordinary by default).
+It never goes beyond the top of the chain, and resolved or closed complaints
+never escalate. `next_escalation` returns at most one level per call, so a
+late run never skips a manager.
 """
 
 from __future__ import annotations
@@ -143,6 +149,9 @@ class EscalationStatus:
     level: int = 0  # 0 = never escalated
     last_escalated_at: datetime | None = None
     resolve_by: datetime | None = None  # overrides opened_at + resolve limit
+    respond_by: datetime | None = None  # overrides opened_at + respond limit
+    acknowledged: bool = False  # a person assigned it, or the owner started work
+    respond_escalated: bool = False  # the respond-by level was taken already
 
     def __post_init__(self) -> None:
         if self.level < 0:
@@ -159,19 +168,34 @@ class Escalation:
     department_id: int
     manager_id: int | None
     due_at: datetime  # when this level became due (now or earlier)
+    cause: str = "resolve"  # "respond": not acknowledged in time; "resolve": not resolved
 
 
 def escalation_due_at(
     status: EscalationStatus, policy: ComplaintTimePolicy | None = None
 ) -> datetime:
-    """When the next level (status.level + 1) is due, ignoring the chain's height."""
+    """When the next resolve-by level is due, ignoring the chain's height."""
     limits = (policy or ComplaintTimePolicy()).for_severity(status.severity)
-    if status.level == 0:
+    resolve_levels = status.level - (1 if status.respond_escalated else 0)
+    if resolve_levels <= 0:
         if status.resolve_by is not None:
             return aware_utc(status.resolve_by, "resolve_by")
         return aware_utc(status.opened_at, "opened_at") + limits.resolve
     assert status.last_escalated_at is not None  # checked in EscalationStatus
     return aware_utc(status.last_escalated_at, "last_escalated_at") + limits.escalation_step
+
+
+def respond_escalation_due_at(
+    status: EscalationStatus, policy: ComplaintTimePolicy | None = None
+) -> datetime | None:
+    """When the respond-by level is due; None once acknowledged or already taken."""
+    waiting = ComplaintState(status.state) in (ComplaintState.NEW, ComplaintState.ASSIGNED)
+    if status.acknowledged or status.respond_escalated or not waiting:
+        return None
+    if status.respond_by is not None:
+        return aware_utc(status.respond_by, "respond_by")
+    limits = (policy or ComplaintTimePolicy()).for_severity(status.severity)
+    return aware_utc(status.opened_at, "opened_at") + limits.respond
 
 
 def next_escalation(
@@ -192,7 +216,10 @@ def next_escalation(
     current = aware_utc(now, "now")
     if not is_open(complaint.state) or complaint.level >= len(chain):
         return None
-    due = escalation_due_at(complaint, policy)
+    due, cause = escalation_due_at(complaint, policy), "resolve"
+    respond_due = respond_escalation_due_at(complaint, policy)
+    if respond_due is not None and respond_due < due:
+        due, cause = respond_due, "respond"
     if current <= due:
         return None
     target = chain[complaint.level]
@@ -201,4 +228,5 @@ def next_escalation(
         department_id=target.department_id,
         manager_id=target.manager_id,
         due_at=due,
+        cause=cause,
     )

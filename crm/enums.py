@@ -138,6 +138,9 @@ class MajorReason(StrEnum):
     OVERDUE = "overdue"
     CONTRADICTORY_ANSWERS = "contradictory_answers"
     MEDIA_THREAT = "media_threat"
+    PASSED_AROUND = "passed_around"  # 踢皮球: handed over too often, or across departments
+    DISRESPECT = "disrespect"  # staff did not respect the customer (agent flag or keyword)
+    GROUP = "group"  # several customers about the same job, product or site (群体性投诉)
 
 
 class Verdict(StrEnum):

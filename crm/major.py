@@ -15,6 +15,16 @@ Guarantees:
   5. a media threat: a keyword in the description or notes. Chinese keywords
      match anywhere; Latin ones only as whole words (optionally plural), case
      folded, so "TV" matches "call the TV" and "找TV台" but not "atv" or "CCTV".
+  Rule 4 also covers the other causes 002 lists for an ordinary complaint
+  turning major:
+  - passed between handlers (被踢皮球): handed to another owner more than
+    `MajorPolicy.max_handovers` times, or to an owner in another department;
+  - disrespect by staff (不尊重): the agent's flag, or a keyword of
+    `MajorPolicy.disrespect_keywords` in the description or notes (matched like
+    the media keywords);
+  - a group complaint (群体性投诉): at least `group_min_customers` different
+    customers complained about the same job, product or site within
+    `group_window` (`crm.services.complaint_groups` links and raises them).
 - Nothing here reads a clock: the complaint's `opened_at` anchors the repeat
   window.
 """
@@ -47,6 +57,21 @@ DEFAULT_MEDIA_KEYWORDS: tuple[str, ...] = (
     "media",
     "press",
     "reporter",
+)
+
+DEFAULT_DISRESPECT_KEYWORDS: tuple[str, ...] = (
+    "不尊重",
+    "态度恶劣",
+    "骂人",
+    "辱骂",
+    "侮辱",
+    "瞧不起",
+    "不理不睬",
+    "rude",
+    "disrespectful",
+    "insulted",
+    "insulting",
+    "swore",
 )
 
 
@@ -107,14 +132,24 @@ class MajorPolicy:
     compensation_threshold: Decimal = Decimal("5000")
     repeat_window: timedelta = timedelta(days=30)
     media_keywords: tuple[str, ...] = DEFAULT_MEDIA_KEYWORDS
+    max_handovers: int = 2  # handed to another owner more often than this: passed around
+    disrespect_keywords: tuple[str, ...] = DEFAULT_DISRESPECT_KEYWORDS
+    group_min_customers: int = 3  # different customers about one job / product / site
+    group_window: timedelta = timedelta(hours=72)
 
     def __post_init__(self) -> None:
         if self.compensation_threshold < 0:
             raise ValueError("compensation_threshold cannot be negative")
         if self.repeat_window <= timedelta(0):
             raise ValueError("repeat_window must be positive, e.g. timedelta(days=30)")
-        if any(not kw.strip() for kw in self.media_keywords):
-            raise ValueError("media_keywords cannot contain blank keywords")
+        if any(not kw.strip() for kw in (*self.media_keywords, *self.disrespect_keywords)):
+            raise ValueError("media_keywords and disrespect_keywords cannot contain blank keywords")
+        if self.max_handovers < 0:
+            raise ValueError("max_handovers cannot be negative")
+        if self.group_min_customers < 2:
+            raise ValueError("group_min_customers must be at least 2 (a group is several customers)")
+        if self.group_window <= timedelta(0):
+            raise ValueError("group_window must be positive, e.g. timedelta(hours=72)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +167,10 @@ class ComplaintFacts:
     reopened: bool = False
     overdue: bool = False
     previous_complaints: Sequence[PriorComplaint] = ()
+    disrespected: bool = False  # agent flag
+    handovers: int = 0  # times handed from one owner to another
+    crossed_departments: bool = False  # handed to an owner in another department
+    group: bool = False  # part of a group complaint
 
 
 def major_reasons(facts: ComplaintFacts, policy: MajorPolicy | None = None) -> list[MajorReason]:
@@ -155,7 +194,19 @@ def major_reasons(facts: ComplaintFacts, policy: MajorPolicy | None = None) -> l
         found.add(MajorReason.CONTRADICTORY_ANSWERS)
     if mentions_media((facts.description, *facts.notes), policy.media_keywords):
         found.add(MajorReason.MEDIA_THREAT)
+    if passed_around(facts.handovers, facts.crossed_departments, policy):
+        found.add(MajorReason.PASSED_AROUND)
+    if facts.disrespected or mentions_media((facts.description, *facts.notes), policy.disrespect_keywords):
+        found.add(MajorReason.DISRESPECT)
+    if facts.group:
+        found.add(MajorReason.GROUP)
     return [reason for reason in MajorReason if reason in found]
+
+
+def passed_around(handovers: int, crossed_departments: bool, policy: MajorPolicy | None = None) -> bool:
+    """被踢皮球: more handovers than the policy allows, or one across departments."""
+    policy = policy or MajorPolicy()
+    return crossed_departments or handovers > policy.max_handovers
 
 
 def severity_for(reasons: Iterable[MajorReason]) -> Severity:
@@ -184,7 +235,8 @@ def is_repeat(
 
 
 def mentions_media(texts: Iterable[str], keywords: Sequence[str] = DEFAULT_MEDIA_KEYWORDS) -> bool:
-    """True when any text mentions one of the media `keywords` (see module rules)."""
+    """True when any text mentions one of `keywords` (see module rules; also used for
+    the disrespect keywords)."""
     pattern = _media_pattern(tuple(keywords))
     return any(pattern.search(text) for text in texts if text)
 

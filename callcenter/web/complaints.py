@@ -85,6 +85,9 @@ class OpenIn(In):
     job_id: DbId | None = None
     call_id: DbId | None = None
     notes: list[Note] = Field(default_factory=list, max_length=20)
+    disrespected: bool = False
+    product: Annotated[str, Field(max_length=120)] | None = None
+    site: Annotated[str, Field(max_length=200)] | None = None
 
 
 class AssignIn(In):
@@ -104,6 +107,7 @@ class FlagsIn(In):
     emotional: bool = False
     contradictory_answers: bool = False
     note: Note = ""
+    disrespected: bool = False
 
 
 class VerdictIn(In):
@@ -142,6 +146,11 @@ def complaint_json(record: ComplaintRecord, now: datetime | None = None) -> dict
         "major_reasons": [str(r) for r in record.major_reasons],
         "emotional": record.emotional,
         "contradictory_answers": record.contradictory_answers,
+        "disrespected": record.disrespected,
+        "product": record.product,
+        "site": record.site,
+        "group_id": record.group_id,
+        "acknowledged_at": _iso(record.acknowledged_at),
         "owner_id": record.owner_id,
         "department_id": record.department_id,
         "job_id": record.job_id,
@@ -252,6 +261,7 @@ async def open_api(request: web.Request) -> web.Response:
             compensation_claimed=body.compensation_claimed, emotional=body.emotional,
             contradictory_answers=body.contradictory_answers, job_id=body.job_id,
             call_id=body.call_id, actor=_actor(request), notes=tuple(body.notes),
+            disrespected=body.disrespected, product=body.product, site=body.site,
         ),
         _uow(request), clock=request.app[CLOCK], policy=complaint_policy(request.app[SETTINGS]),
     )
@@ -290,7 +300,8 @@ async def history_api(request: web.Request) -> web.Response:
 async def assign_api(request: web.Request) -> web.Response:
     body = await _body(request, AssignIn)
     record = await assign_complaint(
-        _id(request), body.owner_id, _actor(request), _uow(request), clock=request.app[CLOCK], note=body.note
+        _id(request), body.owner_id, _actor(request), _uow(request), clock=request.app[CLOCK], note=body.note,
+        policy=complaint_policy(request.app[SETTINGS]),
     )
     return _json(complaint_json(record))
 
@@ -335,7 +346,8 @@ async def reopen_api(request: web.Request) -> web.Response:
 @bad_values_are_422
 async def flags_api(request: web.Request) -> web.Response:
     body = await _body(request, FlagsIn)
-    cmd = FlagComplaint(_id(request), _actor(request), body.emotional, body.contradictory_answers, body.note)
+    cmd = FlagComplaint(_id(request), _actor(request), body.emotional, body.contradictory_answers, body.note,
+                        disrespected=body.disrespected)
     record = await flag_complaint(
         cmd, _uow(request), clock=request.app[CLOCK], policy=complaint_policy(request.app[SETTINGS])
     )

@@ -2,11 +2,14 @@
 
 Guarantees:
 - `escalate_overdue(now)` looks at every open complaint past its resolve-by
-  time and takes at most one level per complaint per pass
+  time, or past its respond-by time with nobody acknowledging it (002:
+  超出规定响应时限，系统自动进行投诉升级), and takes at most one level per complaint per pass
   (`crm.complaint_rules.next_escalation` over the owner's department chain).
   Each complaint is handled in its own transaction: the escalation row, the
   `escalate` history row, the `overdue` major reason (and its tighter limits)
-  and the notification to that level's manager commit together or not at all.
+  and the notification to that level's manager commit together or not at all;
+  the respond-by level is taken once (`respond_escalated_at`), the resolve-by
+  levels after it. `on_escalated` (e-mail to the new owner) runs after the commit.
 - Each level happens once, however many service processes run the job: the
   unique (complaint, level) key refuses the second insert (`AlreadyEscalated`)
   and the version check refuses a stale write (`ConcurrentChange`); either
@@ -19,7 +22,8 @@ Guarantees:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -52,6 +56,8 @@ class Escalated:
     level: int
     department_id: int
     manager_id: int | None
+    cause: str = "resolve"  # respond | resolve
+    summary: dict[str, object] = field(default_factory=dict)  # the complaint as escalated
 
 
 def _status(record: ComplaintRecord, policy: ComplaintPolicy) -> EscalationStatus:
@@ -63,6 +69,8 @@ def _status(record: ComplaintRecord, policy: ComplaintPolicy) -> EscalationStatu
     return EscalationStatus(
         state=record.state, severity=record.severity, opened_at=record.opened_at,
         level=record.escalation_level, last_escalated_at=last, resolve_by=record.resolve_due_at,
+        respond_by=record.respond_due_at, acknowledged=record.acknowledged_at is not None,
+        respond_escalated=record.respond_escalated_at is not None,
     )
 
 
@@ -73,7 +81,8 @@ async def _escalate_one(
     record = await repo.get(complaint_id)
     if record is None or record.state not in OPEN_STATES:
         return None
-    overdue = tighten(record, [MajorReason.OVERDUE], policy)
+    resolve_overdue = record.resolve_due_at is not None and now > record.resolve_due_at
+    overdue = tighten(record, [MajorReason.OVERDUE], policy) if resolve_overdue else record
     department = record.department_id
     if record.owner_id is not None:
         owner = await repo.staff(record.owner_id)
@@ -90,24 +99,37 @@ async def _escalate_one(
         )
         return None
     await repo.add_escalation(
-        record.complaint_id, step.level, now, step.department_id, step.manager_id, record.state
+        record.complaint_id, step.level, now, step.department_id, step.manager_id, record.state,
+        step.cause,
     )
-    saved = await repo.save(replace(overdue, escalation_level=step.level, last_escalated_at=now))
+    changes: dict[str, object] = {"escalation_level": step.level, "last_escalated_at": now}
+    if step.cause == "respond":
+        changes["respond_escalated_at"] = now
+    saved = await repo.save(replace(overdue, **changes))  # type: ignore[arg-type]
     told = f"manager staff:{step.manager_id}" if step.manager_id else "no manager in that department"
+    limit = "not acknowledged by its respond-by time" if step.cause == "respond" else "not resolved in time"
     await repo.add_history(
         HistoryRow(record.complaint_id, now, JOB_ACTOR, "escalate", record.state, record.state,
-                   f"level {step.level} (department {step.department_id}, {told}); "
+                   f"level {step.level} (department {step.department_id}, {told}); {limit}; "
                    f"due since {step.due_at.isoformat()}")
     )
     if step.manager_id is not None:
         await repo.notify(step.manager_id, "complaint_escalated", summary(saved), now)
-    return Escalated(record.complaint_id, record.ticket, step.level, step.department_id, step.manager_id)
+    return Escalated(record.complaint_id, record.ticket, step.level, step.department_id, step.manager_id,
+                     step.cause, summary(saved))
+
+
+EscalationListener = Callable[[Escalated], Awaitable[object]]
 
 
 async def escalate_overdue(
-    uow: UnitOfWork, *, now: datetime, policy: ComplaintPolicy | None = None
+    uow: UnitOfWork, *, now: datetime, policy: ComplaintPolicy | None = None,
+    on_escalated: EscalationListener | None = None,
 ) -> list[Escalated]:
-    """One escalation pass (the job loop's); returns what this process escalated."""
+    """One escalation pass (the job loop's); returns what this process escalated.
+
+    `on_escalated` is awaited for each escalation after it committed (the e-mail
+    to the new owner); its failure is logged and never undoes the escalation."""
     now = aware_utc(now, "now")
     policy = policy or ComplaintPolicy()
     async with uow:
@@ -122,8 +144,13 @@ async def escalate_overdue(
             log.info("complaint %s: %s; another process escalated it", complaint_id, exc)
             continue
         if result is not None:
-            log.info("complaint %s escalated to level %s", result.ticket, result.level)
+            log.info("complaint %s escalated to level %s (%s)", result.ticket, result.level, result.cause)
             done.append(result)
+            if on_escalated is not None:
+                try:
+                    await on_escalated(result)
+                except Exception:
+                    log.exception("complaint %s: telling the new owner failed", result.ticket)
     return done
 
 

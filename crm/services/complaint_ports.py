@@ -74,6 +74,12 @@ class ComplaintRecord:
     resolution: str | None = None
     verdict: Verdict | None = None
     version: int = 1
+    acknowledged_at: datetime | None = None  # a person assigned it, or the owner started work
+    respond_escalated_at: datetime | None = None  # climbed a level for its respond-by time
+    disrespected: bool = False  # agent flag: staff did not respect the customer
+    product: str | None = None  # what the complaint is about (group complaints)
+    site: str | None = None  # where (group complaints)
+    group_id: int | None = None  # the group complaint it belongs to
 
     @property
     def major(self) -> bool:
@@ -155,12 +161,23 @@ class ComplaintRepository(Protocol):
     async def notify(self, staff_id: int, kind: str, payload: dict[str, object], at: datetime) -> None: ...
 
     async def escalation_candidates(self, now: datetime, open_states: Sequence[ComplaintState]) -> list[int]:
-        """Ids of complaints in `open_states` whose resolve-by time is before `now`."""
+        """Ids of complaints in `open_states` whose resolve-by time is before `now`, or
+        whose respond-by time is before `now` while nobody acknowledged them."""
+        ...
+
+    async def group_matches(
+        self, since: datetime, *, job_id: int | None, product: str | None, site: str | None,
+    ) -> list[ComplaintRecord]:
+        """Complaints opened at or after `since` about this job, product or site."""
+        ...
+
+    async def add_group(self, key: str, at: datetime) -> int:
+        """A new group complaint keyed by what its members share; returns its id."""
         ...
 
     async def add_escalation(
         self, complaint_id: int, level: int, at: datetime, department_id: int | None,
-        manager_id: int | None, state_then: ComplaintState,
+        manager_id: int | None, state_then: ComplaintState, cause: str = "resolve",
     ) -> None:
         """Record a level reached; raise `AlreadyEscalated` if it was recorded before."""
         ...
@@ -236,6 +253,10 @@ class OpenComplaint:
     call_id: int | None = None
     actor: Actor = field(default_factory=lambda: Actor.system("system"))
     notes: Sequence[str] = ()
+    disrespected: bool = False
+    product: str | None = None
+    site: str | None = None
+    department_code: str | None = None  # route to this department (e.g. after-sales)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,5 +354,6 @@ def summary(record: ComplaintRecord) -> dict[str, object]:
         "category": str(record.category),
         "owner_id": record.owner_id,
         "escalation_level": record.escalation_level,
+        "group_id": record.group_id,
         "resolve_due_at": record.resolve_due_at.isoformat() if record.resolve_due_at else None,
     }

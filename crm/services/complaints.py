@@ -111,11 +111,15 @@ async def route(
     job_department: int | None,
     customer_department: int | None,
     policy: ComplaintPolicy,
+    department_code: str | None = None,
 ) -> tuple[int | None, int | None]:
-    """(department, owner) by rule: the category's configured department, else the job's,
+    """(department, owner) by rule: the department the caller named (after-sales for a
+    callback's complaint), else the category's configured department, else the job's,
     else the customer's, else the default department; the owner is that department's
     manager (or the nearest one above). (None, None) leaves it for a manager to assign."""
     candidates: list[int | None] = []
+    if department_code:
+        candidates.append(await uow.complaints.department_id(department_code))
     mapped = policy.category_departments.get(category)
     if mapped:
         candidates.append(await uow.complaints.department_id(mapped))
@@ -176,6 +180,7 @@ async def open_complaint(
             description=cmd.description, notes=tuple(cmd.notes), emotional=cmd.emotional,
             contradictory_answers=cmd.contradictory_answers,
             compensation_claimed=cmd.compensation_claimed, previous_complaints=priors,
+            disrespected=cmd.disrespected,
         )
         reasons = tuple(major_reasons(facts, policy.major))
         severity = Severity.MAJOR if reasons else Severity.ORDINARY
@@ -183,6 +188,7 @@ async def open_complaint(
         department, owner = await route(
             uow, category, job_department=job_department,
             customer_department=customer.department_id, policy=policy,
+            department_code=cmd.department_code,
         )
         draft = ComplaintRecord(
             complaint_id=0, ticket="", customer_id=cmd.customer_id, channel=channel,
@@ -191,7 +197,8 @@ async def open_complaint(
             severity=severity, major_reasons=reasons, emotional=cmd.emotional,
             contradictory_answers=cmd.contradictory_answers, department_id=department,
             job_id=cmd.job_id, call_id=cmd.call_id, respond_due_at=due.respond_by,
-            resolve_due_at=due.resolve_by,
+            resolve_due_at=due.resolve_by, disrespected=cmd.disrespected,
+            product=(cmd.product or "").strip() or None, site=(cmd.site or "").strip() or None,
         )
         complaint_id = await repo.add(draft)
         ticket = ticket_number(now, complaint_id, policy.zone)
@@ -206,6 +213,13 @@ async def open_complaint(
             record = await _assign(uow, record, owner, cmd.actor, now, "assigned by rule")
         await uow.commit()
     log.info("complaint %s opened via %s, severity %s", ticket, channel, severity)
+    if record.job_id is not None or record.product or record.site:
+        from crm.services.complaint_groups import link_group
+
+        group = await link_group(uow, complaint_id, now=now, policy=policy)
+        if group is not None:
+            severity, reasons = Severity.MAJOR, (*reasons, *([] if MajorReason.GROUP in reasons
+                                                              else [MajorReason.GROUP]))
     return OpenedComplaint(
         complaint_id, ticket, severity, reasons, record.owner_id, department, record.state,
         due.resolve_by,
@@ -229,12 +243,31 @@ async def _move(
 
 
 async def _assign(
-    uow: UnitOfWork, record: ComplaintRecord, owner_id: int, actor: Actor, now: datetime, note: str
+    uow: UnitOfWork, record: ComplaintRecord, owner_id: int, actor: Actor, now: datetime, note: str,
+    **changes: object,
 ) -> ComplaintRecord:
     updated = await _move(uow, record, ComplaintAction.ASSIGN, actor, now,
-                          note or f"owner staff:{owner_id}", owner_id=owner_id)
+                          note or f"owner staff:{owner_id}", owner_id=owner_id, **changes)
     await uow.complaints.notify(owner_id, "complaint_assigned", summary(updated), now)
     return updated
+
+
+async def _passed_around(
+    uow: UnitOfWork, record: ComplaintRecord, new_owner: StaffRef, policy: ComplaintPolicy
+) -> list[MajorReason]:
+    """002 被踢皮球: this handover makes one too many, or crosses departments."""
+    if record.owner_id is None or record.owner_id == new_owner.staff_id:
+        return []
+    history = await uow.complaints.history(record.complaint_id)
+    handovers = sum(1 for row in history if row.action == ComplaintAction.ASSIGN)  # +1 new, -1 first
+    old = await uow.complaints.staff(record.owner_id)
+    crossed = (
+        old is not None and old.department_id is not None and new_owner.department_id is not None
+        and old.department_id != new_owner.department_id
+    )
+    facts = ComplaintFacts(opened_at=record.opened_at, category=record.category,
+                           handovers=handovers, crossed_departments=crossed)
+    return [r for r in major_reasons(facts, policy.major) if r == MajorReason.PASSED_AROUND]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,10 +280,14 @@ class ComplaintStep:
 
 
 async def assign_complaint(
-    complaint_id: int, owner_id: int, actor: Actor, uow: UnitOfWork, *, clock: Clock, note: str = ""
+    complaint_id: int, owner_id: int, actor: Actor, uow: UnitOfWork, *, clock: Clock, note: str = "",
+    policy: ComplaintPolicy | None = None,
 ) -> ComplaintRecord:
-    """A manager gives the complaint to a named owner (or hands it over)."""
+    """A manager gives the complaint to a named owner (or hands it over); that person's
+    assignment acknowledges the complaint (the respond-by escalation no longer applies).
+    A handover too many, or across departments, makes the complaint major (passed_around)."""
     now = aware_utc(clock(), "clock()")
+    policy = policy or ComplaintPolicy()
     async with uow:
         record = await load(uow, complaint_id)
         await check_visible(record, actor.identity, uow)
@@ -258,7 +295,14 @@ async def assign_complaint(
         owner = await uow.complaints.staff(owner_id)
         if owner is None or not owner.active:
             raise InvalidComplaint(f"owner_id: no active staff member {owner_id}")
-        updated = await _assign(uow, record, owner_id, actor, now, note)
+        passed = await _passed_around(uow, record, owner, policy)
+        tightened = tighten(record, passed, policy)
+        added = added_reasons(record, tightened)
+        text = "; ".join(filter(None, [note, "major: " + ", ".join(added) if added else ""]))
+        updated = await _assign(
+            uow, tightened, owner_id, actor, now, text,
+            acknowledged_at=record.acknowledged_at or now,
+        )
         await uow.commit()
     return updated
 
@@ -271,7 +315,8 @@ async def start_complaint(step: ComplaintStep, uow: UnitOfWork, *, clock: Clock)
         await check_visible(record, step.actor.identity, uow)
         check_may(record, step.actor, Role.MANAGER)
         updated = await _move(uow, record, ComplaintAction.START, step.actor, now, step.text,
-                              first_response_at=record.first_response_at or now)
+                              first_response_at=record.first_response_at or now,
+                              acknowledged_at=record.acknowledged_at or now)
         await uow.commit()
     return updated
 
@@ -407,6 +452,7 @@ class FlagComplaint:
     emotional: bool = False
     contradictory_answers: bool = False
     note: str = ""
+    disrespected: bool = False
 
 
 async def flag_complaint(
@@ -422,9 +468,11 @@ async def flag_complaint(
         flagged = replace(
             record, emotional=record.emotional or cmd.emotional,
             contradictory_answers=record.contradictory_answers or cmd.contradictory_answers,
+            disrespected=record.disrespected or cmd.disrespected,
         )
         reasons = [MajorReason.EMOTIONAL] if flagged.emotional else []
         reasons += [MajorReason.CONTRADICTORY_ANSWERS] if flagged.contradictory_answers else []
+        reasons += [MajorReason.DISRESPECT] if flagged.disrespected else []
         updated = tighten(flagged, reasons, policy)
         if updated == record:
             return record

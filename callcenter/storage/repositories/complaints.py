@@ -27,6 +27,7 @@ from callcenter.storage.tables import (
     Call,
     Complaint,
     ComplaintEscalation,
+    ComplaintGroup,
     ComplaintHistory,
     Customer,
     Department,
@@ -51,7 +52,8 @@ _MUTABLE = (
     "description", "recording_url", "compensation_claimed", "severity", "emotional",
     "contradictory_answers", "owner_id", "department_id", "state", "escalation_level",
     "respond_due_at", "resolve_due_at", "first_response_at", "resolved_at", "closed_at",
-    "last_escalated_at", "resolution",
+    "last_escalated_at", "resolution", "acknowledged_at", "respond_escalated_at", "disrespected",
+    "product", "site", "group_id",
 )
 
 
@@ -85,6 +87,12 @@ def to_record(row: Complaint) -> ComplaintRecord:
         resolution=row.resolution,
         verdict=Verdict(row.verdict) if row.verdict else None,
         version=row.version,
+        acknowledged_at=row.acknowledged_at,
+        respond_escalated_at=row.respond_escalated_at,
+        disrespected=bool(row.disrespected),
+        product=row.product,
+        site=row.site,
+        group_id=row.group_id,
     )
 
 
@@ -238,22 +246,50 @@ class SqlComplaintRepository:
     # -- escalation -----------------------------------------------------------------------
 
     async def escalation_candidates(self, now: datetime, open_states: Sequence[ComplaintState]) -> list[int]:
-        """Open complaints whose resolve-by time has passed, oldest due first."""
+        """Open complaints past their resolve-by time, or past their respond-by time with
+        nobody acknowledging them; oldest due first."""
+        unacknowledged = and_(
+            Complaint.acknowledged_at.is_(None), Complaint.respond_escalated_at.is_(None),
+            Complaint.respond_due_at < now,
+            Complaint.state.in_([str(ComplaintState.NEW), str(ComplaintState.ASSIGNED)]),
+        )
         rows = await self.session.scalars(
             select(Complaint.id)
-            .where(Complaint.state.in_([str(s) for s in open_states]), Complaint.resolve_due_at < now)
+            .where(Complaint.state.in_([str(s) for s in open_states]),
+                   or_(Complaint.resolve_due_at < now, unacknowledged))
             .order_by(Complaint.resolve_due_at, Complaint.id)
         )
         return list(rows)
 
+    async def group_matches(
+        self, since: datetime, *, job_id: int | None, product: str | None, site: str | None,
+    ) -> list[ComplaintRecord]:
+        same = [Complaint.job_id == job_id] if job_id is not None else []
+        same += [Complaint.product == product] if product else []
+        same += [Complaint.site == site] if site else []
+        if not same:
+            return []
+        rows = await self.session.scalars(
+            select(Complaint).where(Complaint.opened_at >= since, or_(*same))
+            .order_by(Complaint.opened_at, Complaint.id)
+            .execution_options(populate_existing=True)
+        )
+        return [to_record(row) for row in rows]
+
+    async def add_group(self, key: str, at: datetime) -> int:
+        row = ComplaintGroup(key=key[:220], raised_at=at)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
     async def add_escalation(
         self, complaint_id: int, level: int, at: datetime, department_id: int | None,
-        manager_id: int | None, state_then: ComplaintState,
+        manager_id: int | None, state_then: ComplaintState, cause: str = "resolve",
     ) -> None:
         self.session.add(
             ComplaintEscalation(
                 complaint_id=complaint_id, level=level, at=at, department_id=department_id,
-                manager_id=manager_id, state_then=str(state_then),
+                manager_id=manager_id, state_then=str(state_then), cause=cause,
             )
         )
         try:

@@ -6,6 +6,7 @@ from callcenter.storage.tables.calls import Call, CallEvent, Contact
 from callcenter.storage.tables.complaints import (
     Complaint,
     ComplaintEscalation,
+    ComplaintGroup,
     ComplaintHistory,
     Notification,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Campaign",
     "Complaint",
     "ComplaintEscalation",
+    "ComplaintGroup",
     "ComplaintHistory",
     "Contact",
     "Customer",

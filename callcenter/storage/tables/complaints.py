@@ -44,6 +44,21 @@ class Complaint(Base, Timestamps):
     resolution: Mapped[str | None] = mapped_column(Text)
     verdict: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    acknowledged_at: Mapped[datetime | None]
+    respond_escalated_at: Mapped[datetime | None]
+    disrespected: Mapped[bool] = mapped_column(Boolean, default=False)
+    product: Mapped[str | None] = mapped_column(String(120), index=True)
+    site: Mapped[str | None] = mapped_column(String(200), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_groups.id"), index=True)
+
+
+class ComplaintGroup(Base):
+    """A group complaint (群体性投诉, 002): several customers about one job, product or site."""
+
+    __tablename__ = "complaint_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(220))  # "job:12", "product:...", "site:..."
+    raised_at: Mapped[datetime]
 
 
 class ComplaintHistory(Base):
@@ -73,6 +88,7 @@ class ComplaintEscalation(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     state_then: Mapped[str] = mapped_column(String(12))
+    cause: Mapped[str] = mapped_column(String(10), default="resolve")  # respond | resolve
 
 
 class Notification(Base):
