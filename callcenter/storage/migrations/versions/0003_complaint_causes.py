@@ -4,8 +4,8 @@ complaints gain acknowledged_at, respond_escalated_at, disrespected, product,
 site and group_id; complaint_escalations gain the cause of each level
 (respond | resolve); complaint_groups hold the group complaints.
 
-Revision ID: 0002_complaint_causes
-Revises: 0001
+Revision ID: 0003_complaint_causes
+Revises: 0002_supervision_versions
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import callcenter.storage.types
 
-revision = '0002_complaint_causes'
-down_revision = '0001'
+revision = '0003_complaint_causes'
+down_revision = '0002_supervision_versions'
 branch_labels = None
 depends_on = None
 
