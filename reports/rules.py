@@ -27,6 +27,10 @@ from typing import Any
 
 __all__ = [
     "ComplaintBand",
+    "SURVEY_KINDS",
+    "DEFAULT_SURVEY_PRECEDENCE",
+    "parse_survey_precedence",
+    "survey_precedence_text",
     "SupervisionRules",
     "CallKpiSettings",
     "KpiRules",
@@ -91,6 +95,38 @@ def _check_bands(bands: tuple[ComplaintBand, ...]) -> None:
     raise ValueError("the last complaint band must be open-ended (max_count=None)")
 
 
+#: What a survey is, for choosing the one that counts for its job: ``verified`` (confirmed by the
+#: supervision department, whatever its source), else its source (`crm.enums.SurveySource`).
+SURVEY_KINDS = ("verified", "callback", "ivr", "paper", "agent")
+#: The issue-14 default: a supervisor-verified form first, then the 3-day callback survey,
+#: then the IVR survey, then paper / agent forms (one tier: the earlier of the two wins).
+DEFAULT_SURVEY_PRECEDENCE: tuple[tuple[str, ...], ...] = (
+    ("verified",), ("callback",), ("ivr",), ("paper", "agent"))
+
+
+def parse_survey_precedence(text: str) -> tuple[tuple[str, ...], ...]:
+    """``"verified, callback, ivr, paper/agent"`` -> tiers, best first; every kind exactly once."""
+    tiers = tuple(tuple(k.strip().lower() for k in part.split("/") if k.strip())
+                  for part in text.split(",") if part.strip())
+    _check_precedence(tiers)
+    return tiers
+
+
+def survey_precedence_text(tiers: tuple[tuple[str, ...], ...]) -> str:
+    return ",".join("/".join(tier) for tier in tiers)
+
+
+def _check_precedence(tiers: tuple[tuple[str, ...], ...]) -> None:
+    named = [kind for tier in tiers for kind in tier]
+    unknown = sorted(set(named) - set(SURVEY_KINDS))
+    if unknown or sorted(named) != sorted(SURVEY_KINDS) or any(not tier for tier in tiers):
+        raise ValueError(
+            f"survey precedence must name each of {', '.join(SURVEY_KINDS)} exactly once, "
+            f"best first, comma-separated ('/' puts kinds in one tier), e.g. "
+            f"'verified,callback,ivr,paper/agent'; got {survey_precedence_text(tiers)!r}"
+            + (f" (unknown: {unknown})" if unknown else ""))
+
+
 @dataclass(frozen=True)
 class SupervisionRules:
     """Amounts and thresholds of the supervision department's monthly score (001)."""
@@ -101,6 +137,8 @@ class SupervisionRules:
     all_e_penalty: Decimal = Decimal(1000)
     complaint_bands: tuple[ComplaintBand, ...] = DEFAULT_COMPLAINT_BANDS
     administrative_action_at: int = 30
+    #: which of a job's surveys counts (one per job, seed 001 "n = 本月维修工作项数")
+    survey_precedence: tuple[tuple[str, ...], ...] = DEFAULT_SURVEY_PRECEDENCE
 
     def __post_init__(self) -> None:
         for name in ("reward", "penalty", "all_a_bonus", "all_e_penalty"):
@@ -112,6 +150,16 @@ class SupervisionRules:
         _check_bands(self.complaint_bands)
         if self.administrative_action_at < 1:
             raise ValueError("administrative_action_at must be at least 1 complaint")
+        object.__setattr__(self, "survey_precedence",
+                           tuple(tuple(tier) for tier in self.survey_precedence))
+        _check_precedence(self.survey_precedence)
+
+    def survey_tier(self, kind: str) -> int:
+        """0 for the best kind of survey; used to choose the one survey of a job that counts."""
+        for index, tier in enumerate(self.survey_precedence):
+            if kind in tier:
+                return index
+        raise ValueError(f"unknown survey kind {kind!r}")
 
     def band_for(self, complaints: int) -> ComplaintBand:
         if complaints < 0:
@@ -126,6 +174,7 @@ class SupervisionRules:
             "all_e_penalty": str(self.all_e_penalty),
             "complaint_bands": [band.to_dict() for band in self.complaint_bands],
             "administrative_action_at": self.administrative_action_at,
+            "survey_precedence": survey_precedence_text(self.survey_precedence),
         }
 
     @classmethod
@@ -137,6 +186,8 @@ class SupervisionRules:
             all_e_penalty=Decimal(data["all_e_penalty"]),
             complaint_bands=tuple(ComplaintBand.from_dict(b) for b in data["complaint_bands"]),
             administrative_action_at=int(data["administrative_action_at"]),
+            survey_precedence=parse_survey_precedence(
+                data.get("survey_precedence", survey_precedence_text(DEFAULT_SURVEY_PRECEDENCE))),
         )
 
 

@@ -11,6 +11,14 @@ Guarantees:
   gives status ``no_previous_month``: delta undefined, no reward or penalty.
   The all-A bonus / all-E penalty depend only on the scored month and still
   apply.
+* An all-A month is never "no change" (seed 001: 在原先的XXXX元外, 再奖励XXXX元):
+  after a month to compare with it earns the base reward plus the extra
+  bonus, even after another all-A month (delta 0, since 6 is the maximum);
+  likewise an all-E month costs the base penalty plus the extra penalty.
+* n is the number of repair jobs: each job counts once, through the one
+  survey `reports.survey_tally.choose_job_surveys` picks; the others are
+  ``superseded`` and the report says per department how many jobs had more
+  than one survey.
 * Every survey of the department's month is accounted for: counted (split
   first-hand / verified) or excluded with its reason (incomplete, pending
   verification, disputed).
@@ -97,8 +105,11 @@ def fraction_text(value: Fraction | None) -> str | None:
 
 @dataclass(frozen=True)
 class SurveyCounts:
-    """JSON: ``counted``, ``first_hand``, ``verified``, ``excluded`` {``incomplete``,
-    ``pending_verification``, ``disputed``}."""
+    """Counts of jobs (each job once, by its chosen survey) and of superseded surveys.
+
+    JSON: ``counted``, ``first_hand``, ``verified``, ``excluded`` {``incomplete``,
+    ``pending_verification``, ``disputed``}, ``superseded`` (surveys another survey of the
+    same job stands in for), ``jobs_with_several_surveys``."""
 
     counted: int
     first_hand: int
@@ -106,11 +117,14 @@ class SurveyCounts:
     incomplete: int
     pending_verification: int
     disputed: int
+    superseded: int = 0
+    jobs_with_several_surveys: int = 0
 
     @classmethod
     def of(cls, tally: SurveyTally) -> SurveyCounts:
         return cls(tally.counted, tally.first_hand, tally.verified, tally.incomplete,
-                   tally.pending_verification, tally.disputed)
+                   tally.pending_verification, tally.disputed, tally.superseded,
+                   tally.multi_survey_jobs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +136,8 @@ class SurveyCounts:
                 "pending_verification": self.pending_verification,
                 "disputed": self.disputed,
             },
+            "superseded": self.superseded,
+            "jobs_with_several_surveys": self.jobs_with_several_surveys,
         }
 
 
@@ -301,21 +317,34 @@ def _satisfaction(
         extra, extra_amount = ExtraAward.ALL_A_BONUS, rules.all_a_bonus
     elif current.points == -6 * n:
         extra, extra_amount = ExtraAward.ALL_E_PENALTY, -rules.all_e_penalty
+    jobs = f"{n} job{'s' if n != 1 else ''}"
     if previous_average is None:
         status, delta, outcome, amount = (
             ScoreStatus.NO_PREVIOUS_MONTH, None, MonthOutcome.NONE, Decimal(0))
-        explanation = (f"average {fraction_text(average)} over {n} surveys; no previous month "
+        explanation = (f"average {fraction_text(average)} over {jobs}; no previous month "
                        "to compare with, so no reward or penalty")
     else:
         status, delta = ScoreStatus.SCORED, average - previous_average
-        if delta > 0:
+        if delta > 0 or extra is ExtraAward.ALL_A_BONUS:
             outcome, amount = MonthOutcome.REWARD, rules.reward
-        elif delta < 0:
+        elif delta < 0 or extra is ExtraAward.ALL_E_PENALTY:
             outcome, amount = MonthOutcome.PENALTY, -rules.penalty
         else:
             outcome, amount = MonthOutcome.NONE, Decimal(0)
-        explanation = (f"average {fraction_text(average)} over {n} surveys minus previous "
+        explanation = (f"average {fraction_text(average)} over {jobs} minus previous "
                        f"{fraction_text(previous_average)} = {fraction_text(delta)}: {outcome}")
+        if delta == 0 and extra is not None:
+            explanation += (" (6 is the highest average, so a second all-A month still earns "
+                            "the reward)" if extra is ExtraAward.ALL_A_BONUS else
+                            " (-6 is the lowest average, so a second all-E month still costs "
+                            "the penalty)")
+    if extra is ExtraAward.ALL_A_BONUS:
+        explanation += f"; every item of every survey is A: extra bonus {rules.all_a_bonus}"
+    elif extra is ExtraAward.ALL_E_PENALTY:
+        explanation += f"; every item of every survey is E: extra penalty {rules.all_e_penalty}"
+    if counts.jobs_with_several_surveys:
+        explanation += (f"; {counts.jobs_with_several_surveys} job(s) had more than one survey, "
+                        f"{counts.superseded} superseded survey(s) not counted")
     return SatisfactionScore(
         status, counts, current.points, average,
         Fraction(current.timeliness, n), Fraction(current.quality, n),
@@ -405,8 +434,8 @@ def score_month(
     previous_averages: Mapping[DepartmentId, Fraction] | None = None,
 ) -> SupervisionReport:
     """Monthly supervision score from dataclass rows (include the previous month's surveys)."""
-    return score_tallies(tally_rows(month, surveys, complaints, leads), rules, departments,
-                         previous_averages)
+    return score_tallies(tally_rows(month, surveys, complaints, leads, rules), rules,
+                         departments, previous_averages)
 
 
 def score_month_frame(
@@ -419,5 +448,5 @@ def score_month_frame(
     previous_averages: Mapping[DepartmentId, Fraction] | None = None,
 ) -> SupervisionReport:
     """Monthly supervision score from DataFrames (column contract: `reports.survey_frame`)."""
-    return score_tallies(tally_frames(month, surveys, complaints, leads), rules, departments,
-                         previous_averages)
+    return score_tallies(tally_frames(month, surveys, complaints, leads, rules), rules,
+                         departments, previous_averages)

@@ -14,8 +14,11 @@ Column contract (extra columns are ignored):
     -2..2, nullable, or letter codes "A".."E", null when not graded),
     ``source`` (`SurveySource` values), ``verification``
     (`SurveyVerification` values), ``complete`` (bool); optionally ``n``
-    (a non-negative int: the row stands for ``n`` identical surveys, as SQL
-    ``GROUP BY ... count(*)`` returns them; default 1).
+    (a non-negative int: the row stands for ``n`` identical surveys of ``n``
+    different jobs, as SQL ``GROUP BY ... count(*)`` returns them; default 1),
+    ``job_id`` (null: a job of its own) and ``surveyed_at`` / ``survey_id``
+    (tie-breaks), to choose one survey per job exactly as
+    `reports.survey_tally.choose_job_surveys` does.
 ``complaints``
     ``department_id``, ``staff_id`` (nullable), ``month``.
 ``leads``
@@ -38,6 +41,7 @@ import pandas as pd
 
 from crm.enums import Grade, SurveySource, SurveyVerification
 from reports.periods import Month
+from reports.rules import SEED_SUPERVISION_RULES, SURVEY_KINDS, SupervisionRules
 from reports.survey_tally import (
     CUSTOMER_KEYED_SOURCES,
     GRADE_POINTS,
@@ -55,6 +59,7 @@ __all__ = [
     "grade_points",
     "python_id",
     "survey_buckets",
+    "choose_per_job",
     "tally_frames",
 ]
 
@@ -187,9 +192,13 @@ def _member_of(series: pd.Series, column: str, enum: type[Any], members: Any) ->
 
 
 # Bucket codes, one per survey row.
-FIRST_HAND, VERIFIED, INCOMPLETE, PENDING, DISPUTED = range(5)
+FIRST_HAND, VERIFIED, INCOMPLETE, PENDING, DISPUTED, SUPERSEDED = range(6)
+_BUCKETS = 6
 _TALLY_FIELDS = ("counted", "first_hand", "verified", "timeliness", "quality", "attitude",
-                 "incomplete", "pending_verification", "disputed")
+                 "incomplete", "pending_verification", "disputed", "superseded",
+                 "multi_survey_jobs")
+#: standing of each bucket when choosing a job's survey (`reports.survey_tally.STANDING`)
+_STANDING = np.array([0, 0, 3, 1, 2, 9], dtype=np.int8)
 
 
 @dataclass(frozen=True)
@@ -238,6 +247,62 @@ def survey_buckets(frame: pd.DataFrame) -> SurveyBuckets:
     return SurveyBuckets(bucket, points["timeliness"], points["quality"], points["attitude"])
 
 
+def _kind_tiers(frame: pd.DataFrame, rules: SupervisionRules) -> npt.NDArray[np.int8]:
+    """The precedence tier of each row's kind (verified, else its source)."""
+    verified = _member_of(frame["verification"], "verification", SurveyVerification,
+                          {SurveyVerification.VERIFIED})
+    codes, sources = _lookup(frame["source"], "source",
+                             lambda v: None if _is_null(v) else str(SurveySource(str(v))))
+    tier_of = {kind: rules.survey_tier(kind) for kind in SURVEY_KINDS}
+    tiers = _table([tier_of.get(source, len(SURVEY_KINDS)) if source else len(SURVEY_KINDS)
+                    for source in sources], np.int8)[codes]
+    return np.where(verified, tier_of["verified"], tiers).astype(np.int8)
+
+
+def choose_per_job(frame: pd.DataFrame, buckets: SurveyBuckets, month_codes: IntArray,
+                   rules: SupervisionRules = SEED_SUPERVISION_RULES,
+                   ) -> tuple[BoolArray, IntArray, IntArray]:
+    """Per row: chosen for its job?, the position of the row chosen for its job, and the
+    number of surveys the job had (``job_id`` null: a job of its own). Same order as
+    `reports.survey_tally.choose_job_surveys`."""
+    rows = len(frame)
+    positions = np.arange(rows, dtype=np.int64)
+    if "job_id" not in frame.columns or rows == 0:
+        return np.ones(rows, dtype=np.bool_), positions, np.ones(rows, dtype=np.int64)
+    jobs = frame["job_id"]
+    has_job = jobs.notna().to_numpy(dtype=np.bool_)
+    job_codes, _ = pd.factorize(jobs)  # null -> -1
+    n_jobs = int(job_codes.max()) + 1 if has_job.any() else 0
+    group = np.where(has_job, month_codes.astype(np.int64) * max(n_jobs, 1) + job_codes,
+                     -1 - positions)
+    if "surveyed_at" in frame.columns:
+        taken = pd.to_datetime(frame["surveyed_at"], utc=True)
+        missing = taken.isna().to_numpy(dtype=np.bool_)
+        instants = taken.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        instants[missing] = np.iinfo(np.int64).max
+    else:
+        missing = np.ones(rows, dtype=np.bool_)
+        instants = np.zeros(rows, dtype=np.int64)
+    ids = np.full(rows, np.iinfo(np.int64).max, dtype=np.int64)
+    if "survey_id" in frame.columns:
+        numeric = pd.to_numeric(frame["survey_id"], errors="coerce")
+        known = numeric.notna().to_numpy(dtype=np.bool_)
+        ids[known] = numeric[known].to_numpy(dtype=np.int64)
+    order = np.lexsort((positions, ids, instants, missing, _kind_tiers(frame, rules),
+                        _STANDING[buckets.bucket], group))
+    sorted_groups = group[order]
+    starts = np.ones(rows, dtype=np.bool_)
+    starts[1:] = sorted_groups[1:] != sorted_groups[:-1]
+    leader = np.maximum.accumulate(np.where(starts, np.arange(rows), 0))
+    winner = np.empty(rows, dtype=np.int64)
+    winner[order] = order[leader]
+    chosen = winner == positions
+    group_index = np.cumsum(starts) - 1
+    size_of = np.empty(rows, dtype=np.int64)
+    size_of[order] = np.bincount(group_index)[group_index]
+    return chosen, winner, size_of
+
+
 def _weights(frame: pd.DataFrame) -> npt.NDArray[np.float64] | None:
     """How many surveys each row stands for (column ``n``), or None: one each."""
     if "n" not in frame.columns:
@@ -250,7 +315,7 @@ def _weights(frame: pd.DataFrame) -> npt.NDArray[np.float64] | None:
 
 
 def _tally_surveys(
-    frame: pd.DataFrame, month: Month
+    frame: pd.DataFrame, month: Month, rules: SupervisionRules = SEED_SUPERVISION_RULES,
 ) -> tuple[dict[tuple[DepartmentId, StaffId], SurveyTally],
            dict[tuple[DepartmentId, StaffId], SurveyTally]]:
     """Survey tallies of the scored month and of the month before."""
@@ -262,6 +327,10 @@ def _tally_surveys(
         frame = frame.loc[keep]
         month_codes = month_codes[keep]
     buckets = survey_buckets(frame)
+    chosen, _, job_sizes = choose_per_job(frame, buckets, month_codes, rules)
+    bucket = np.where(chosen, buckets.bucket, SUPERSEDED).astype(np.int8)
+    several = (chosen & (job_sizes > 1)).astype(np.int64)
+    counted = chosen & buckets.counted
 
     dept_codes, depts = _factorize(frame["department_id"])
     staff_codes, staff = _factorize(frame["staff_id"])
@@ -274,18 +343,19 @@ def _tally_surveys(
         group_codes, sparse_keys = pd.factorize(combined)
         size = len(sparse_keys)
     weight = _weights(frame)
-    per_bucket = np.bincount(group_codes * 5 + buckets.bucket, weights=weight,
-                             minlength=size * 5).reshape(size, 5)
+    per_bucket = np.bincount(group_codes * _BUCKETS + bucket, weights=weight,
+                             minlength=size * _BUCKETS).reshape(size, _BUCKETS)
     if weight is not None:
         per_bucket = per_bucket.round().astype(np.int64)
     present = np.flatnonzero(per_bucket.sum(axis=1))
-    counted = buckets.counted
     sums = {
         "first_hand": per_bucket[:, FIRST_HAND],
         "verified": per_bucket[:, VERIFIED],
         "incomplete": per_bucket[:, INCOMPLETE],
         "pending_verification": per_bucket[:, PENDING],
         "disputed": per_bucket[:, DISPUTED],
+        "superseded": per_bucket[:, SUPERSEDED],
+        "multi_survey_jobs": np.bincount(group_codes, weights=several, minlength=size).round(),
     }
     sums["counted"] = sums["first_hand"] + sums["verified"]
     for item in ("timeliness", "quality", "attitude"):
@@ -334,9 +404,10 @@ def tally_frames(
     surveys: pd.DataFrame,
     complaints: pd.DataFrame | None = None,
     leads: pd.DataFrame | None = None,
+    rules: SupervisionRules = SEED_SUPERVISION_RULES,
 ) -> Tallies:
     """Vectorised `Tallies` for scoring ``month``; rows of other months are ignored."""
-    tallies = Tallies(month, *_tally_surveys(surveys, month))
+    tallies = Tallies(month, *_tally_surveys(surveys, month, rules))
     if complaints is not None:
         _require(complaints, COMPLAINT_COLUMNS, "complaints")
         tallies.complaints.update(_count_by(complaints, "staff_id", "month", month))

@@ -10,6 +10,17 @@ Guarantees (domain.md, seed 001):
   such a survey waits for verification like a ``pending`` one.
 * Every survey lands in exactly one bucket, checked in this order:
   incomplete, disputed, counted (first-hand / verified), pending verification.
+* One survey per service job (seed 001: "n为本月维修工作项数 … n张调查表"):
+  of the surveys of one job in one month, exactly one stands for the job
+  (`choose_job_surveys`); the others are ``superseded``: kept and shown,
+  never counted, never excluded-as-a-job. The one chosen is, in order: the
+  one whose standing is best (counts now > pending verification > disputed >
+  incomplete), then the best tier of the configured precedence
+  (`SupervisionRules.survey_precedence`; default verified, callback, ivr,
+  paper/agent), then the earliest taken, then the lowest survey id, then the first given. A survey
+  without a job stands for a job of its own. So ``counted`` and the excluded
+  counts are numbers of jobs; ``superseded`` counts surveys and
+  ``multi_survey_jobs`` the jobs that had more than one.
 * Tallies are plain integers (points sums and counts), keyed by
   (department, month, staff); the dataclass path here and the vectorised path
   in `reports.survey_frame` produce the same `Tallies` for the same data, and
@@ -21,12 +32,14 @@ Points: A = 2, B = 1, C = 0, D = -1, E = -2.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from crm.enums import Grade, SurveySource, SurveyVerification
 from reports.periods import Month
+from reports.rules import SEED_SUPERVISION_RULES, SupervisionRules
 
 __all__ = [
     "DepartmentId",
@@ -40,6 +53,9 @@ __all__ = [
     "SurveyTally",
     "Tallies",
     "survey_status",
+    "survey_kind",
+    "JobChoice",
+    "choose_job_surveys",
     "tally_rows",
 ]
 
@@ -54,7 +70,7 @@ CUSTOMER_KEYED_SOURCES = frozenset({SurveySource.IVR, SurveySource.CALLBACK})
 class SurveyRow:
     """One satisfaction survey (意见反馈表) of one service job."""
 
-    job_id: int | str
+    job_id: int | str | None
     department_id: DepartmentId
     staff_id: StaffId
     month: Month
@@ -64,6 +80,9 @@ class SurveyRow:
     source: SurveySource
     verification: SurveyVerification
     complete: bool
+    #: when it was taken and its id: the earlier survey wins a tie (None: after the others)
+    surveyed_at: datetime | None = None
+    survey_id: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,21 @@ class SurveyStatus(StrEnum):
     INCOMPLETE = "incomplete"
     PENDING_VERIFICATION = "pending_verification"
     DISPUTED = "disputed"
+    SUPERSEDED = "superseded"  # another survey of the same job counts for it
+
+
+#: how good a survey's standing is when choosing the one of its job (lower is better)
+STANDING: dict[SurveyStatus, int] = {
+    SurveyStatus.COUNTED_VERIFIED: 0, SurveyStatus.COUNTED_FIRST_HAND: 0,
+    SurveyStatus.PENDING_VERIFICATION: 1, SurveyStatus.DISPUTED: 2, SurveyStatus.INCOMPLETE: 3,
+}
+
+
+def survey_kind(source: SurveySource | str, verification: SurveyVerification | str) -> str:
+    """``verified`` for a survey the supervision department confirmed, else its source."""
+    if SurveyVerification(verification) is SurveyVerification.VERIFIED:
+        return "verified"
+    return str(SurveySource(source))
 
 
 def survey_status(row: SurveyRow) -> SurveyStatus:
@@ -121,6 +155,8 @@ class SurveyTally:
     incomplete: int = 0
     pending_verification: int = 0
     disputed: int = 0
+    superseded: int = 0  # surveys, not jobs: another survey of their job counts for it
+    multi_survey_jobs: int = 0  # jobs with more than one survey
 
     @property
     def points(self) -> int:
@@ -134,7 +170,7 @@ class SurveyTally:
     def total(cls, tallies: Iterable[SurveyTally]) -> SurveyTally:
         rows = [
             (t.counted, t.first_hand, t.verified, t.timeliness, t.quality, t.attitude,
-             t.incomplete, t.pending_verification, t.disputed)
+             t.incomplete, t.pending_verification, t.disputed, t.superseded, t.multi_survey_jobs)
             for t in tallies
         ]
         return cls(*(sum(column) for column in zip(*rows, strict=True))) if rows else cls()
@@ -150,6 +186,8 @@ class SurveyTally:
             self.incomplete + other.incomplete,
             self.pending_verification + other.pending_verification,
             self.disputed + other.disputed,
+            self.superseded + other.superseded,
+            self.multi_survey_jobs + other.multi_survey_jobs,
         )
 
 
@@ -196,21 +234,74 @@ def _one_survey(row: SurveyRow) -> SurveyTally:
     )
 
 
+@dataclass(frozen=True)
+class JobChoice:
+    """A survey and where it stands: ``chosen`` counts for its job (if its status counts);
+    otherwise ``superseded_by`` is the survey that stands for the job instead."""
+
+    row: SurveyRow
+    status: SurveyStatus
+    chosen: bool
+    superseded_by: SurveyRow | None = None
+    #: how many surveys the job had in the month
+    job_surveys: int = 1
+
+
+def _job_key(row: SurveyRow, position: int) -> tuple[object, ...]:
+    if row.job_id is None:
+        return ("own", position)
+    return ("job", row.month, row.job_id)
+
+
+def choose_job_surveys(rows: Sequence[SurveyRow],
+                       rules: SupervisionRules = SEED_SUPERVISION_RULES) -> list[JobChoice]:
+    """Every row with its status; of each job's surveys in a month exactly one is ``chosen``."""
+    statuses = [survey_status(row) for row in rows]
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for position, row in enumerate(rows):
+        groups.setdefault(_job_key(row, position), []).append(position)
+    choices: list[JobChoice | None] = [None] * len(rows)
+    for members in groups.values():
+        def rank(position: int) -> tuple[int, int, bool, datetime, float, int]:
+            row = rows[position]
+            taken = row.surveyed_at
+            number = row.survey_id if isinstance(row.survey_id, int) else float("inf")
+            return (STANDING[statuses[position]],
+                    rules.survey_tier(survey_kind(row.source, row.verification)),
+                    taken is None, taken or datetime.min, number, position)
+
+        best = min(members, key=rank)
+        for position in members:
+            chosen = position == best
+            choices[position] = JobChoice(
+                rows[position], statuses[position] if chosen else SurveyStatus.SUPERSEDED,
+                chosen, None if chosen else rows[best], len(members))
+    return [c for c in choices if c is not None]
+
+
 def tally_rows(
     month: Month,
     surveys: Iterable[SurveyRow],
     complaints: Iterable[ComplaintRow] = (),
     leads: Iterable[LeadRow] = (),
+    rules: SupervisionRules = SEED_SUPERVISION_RULES,
 ) -> Tallies:
     """Tally dataclass rows for scoring ``month`` (rows of other months are ignored)."""
     current: dict[tuple[DepartmentId, StaffId], SurveyTally] = {}
     before: dict[tuple[DepartmentId, StaffId], SurveyTally] = {}
     previous = month.previous()
-    for row in surveys:
-        table = current if row.month == month else before if row.month == previous else None
-        if table is not None:
-            key = (row.department_id, row.staff_id)
-            table[key] = table.get(key, SurveyTally()) + _one_survey(row)
+    wanted = [row for row in surveys if row.month in (month, previous)]
+    for choice in choose_job_surveys(wanted, rules):
+        row = choice.row
+        table = current if row.month == month else before
+        key = (row.department_id, row.staff_id)
+        if choice.chosen:
+            one = _one_survey(row)
+            if choice.job_surveys > 1:
+                one = one + SurveyTally(multi_survey_jobs=1)
+        else:
+            one = SurveyTally(superseded=1)
+        table[key] = table.get(key, SurveyTally()) + one
     complaint_counts: defaultdict[tuple[DepartmentId, StaffId], int] = defaultdict(int)
     for complaint in complaints:
         if complaint.month == month:

@@ -108,7 +108,8 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     # the month's rows (staff figures); the months before (the previous month's average,
     # the trend) as department counts grouped by the server: two connections at once
     async with asyncio.TaskGroup() as reads:
-        rows = reads.create_task(loaders.load_surveys(db, window.start_utc, window.end_utc, tz))
+        rows = reads.create_task(
+            loaders.load_scored_surveys(db, window.start_utc, window.end_utc, tz))
         counts = reads.create_task(loaders.load_survey_counts(db, start, window.start_utc, tz))
     surveys, earlier = rows.result(), counts.result()
     progress("loading complaints and leads")

@@ -38,6 +38,7 @@ __all__ = [
     "read_frame",
     "month_labels",
     "load_surveys",
+    "load_scored_surveys",
     "load_survey_counts",
     "load_supervision_complaints",
     "load_leads",
@@ -215,31 +216,85 @@ def _month_case(column: str, start: datetime, end: datetime, tz: str) -> tuple[s
     return f"CASE {''.join(branches)}ELSE '{month}' END", params
 
 
+def _scored_rows(db: Database) -> str:
+    """Surveys whose *service* instant is in ``[start, end)``, as CTE ``u``: the job's
+    completion when the survey has a completed job, else when the survey was taken.
+
+    Two index-friendly branches (jobs by ``completed_at``, the rest by ``surveyed_at``)
+    rather than one ``COALESCE`` that no index serves.
+    """
+    cols = ("s.id survey_id, s.job_id job_id, s.department_id department_id, "
+            "s.staff_id staff_id, s.surveyed_at surveyed_at, s.source source, "
+            "s.verification verification, s.complete complete, s.timeliness timeliness, "
+            "s.quality quality, s.attitude attitude")
+    return (f"WITH u AS (SELECT {cols}, j.completed_at service_at FROM surveys s "
+            "JOIN service_jobs j ON j.id = s.job_id "
+            "WHERE j.completed_at >= :start AND j.completed_at < :end "
+            f"UNION ALL SELECT {cols}, s.surveyed_at service_at FROM surveys s "
+            "LEFT JOIN service_jobs j ON j.id = s.job_id "
+            "WHERE s.surveyed_at >= :start AND s.surveyed_at < :end "
+            "AND j.completed_at IS NULL) ")
+
+
+_SCORED_TYPES = {
+    "survey_id": "Int64", "job_id": "Int64", "department_id": "Int64", "staff_id": "Int64",
+    "source": "category", "verification": "category", "complete": "bool",
+    "timeliness": "category", "quality": "category", "attitude": "category"}
+
+
+async def load_scored_surveys(db: Database, start: datetime, end: datetime,
+                              tz: str) -> pd.DataFrame:
+    """The surveys the supervision score of ``[start, end)`` reads, one row each.
+
+    ``month`` is the local month of the *service*: the job's completion (seed 001: the
+    month's repair jobs), or when the survey was taken if it has no completed job. A
+    survey taken in June about a May job counts in May (`survey_report_month`).
+    """
+    d = db.dialect
+    sql = (_scored_rows(d) + "SELECT survey_id AS survey_id, job_id AS job_id, "
+           "department_id AS department_id, staff_id AS staff_id, "
+           f"{_epoch(d, 'surveyed_at')} AS surveyed_at_epoch, "
+           f"{_epoch(d, 'service_at')} AS service_at_epoch, source AS source, "
+           "verification AS verification, CASE WHEN complete THEN 1 ELSE 0 END AS complete, "
+           "timeliness AS timeliness, quality AS quality, attitude AS attitude FROM u")
+    frame = await read_frame(db, sql, _params(db, start, end), _SCORED_TYPES)
+    frame["month"] = month_labels(frame["service_at"], tz)
+    return frame
+
+
 async def load_survey_counts(db: Database, start: datetime, end: datetime, tz: str) -> pd.DataFrame:
-    """Surveys of ``[start, end)`` grouped by department, local month and every input the
-    rules read (source, verification, completeness, grades), with the count ``n``.
+    """Scored surveys of ``[start, end)`` (by service month, as `load_scored_surveys`)
+    grouped by department, local month and every input the rules read (source,
+    verification, completeness, grades), with the count ``n``.
 
     For the previous month's average and the trend months, where only department
     figures are shown: the rules still run in `reports`, on these rows weighted by
-    ``n`` (`reports.survey_frame`), never on one row per survey. On
-    PostgreSQL the grouping (and the local month) is done by the server; on
-    SQLite every row comes back with ``n = 1``. The local month is found by
-    comparing the instant with the months' UTC boundaries (computed here, in
-    ``tz``), about twice as fast as formatting every row's local time.
+    ``n`` (`reports.survey_frame`), never on one row per survey. Only surveys that
+    are their job's only survey are grouped (for them the choice of one survey per
+    job is trivial); the surveys of a job rated more than once come back one row each
+    with ``job_id``, ``survey_id`` and ``surveyed_at``, so `reports` chooses among them.
+    On PostgreSQL the grouping (and the local month) is done by the server; on SQLite
+    every row comes back with ``n = 1``. The local month is found by comparing the
+    instant with the months' UTC boundaries (computed here, in ``tz``), about twice as
+    fast as formatting every row's local time.
     """
     if db.dialect != "postgresql":
-        rows = await load_surveys(db, start, end, tz)
-        return rows.drop(columns=["survey_id", "staff_id", "surveyed_at"]).assign(n=1)
-    labels, params = _month_case("surveyed_at", start, end, tz)
-    sql = (f"SELECT department_id AS department_id, {labels} AS month, source AS source, "
+        rows = await load_scored_surveys(db, start, end, tz)
+        return rows.drop(columns=["staff_id", "service_at"]).assign(n=1)
+    labels, params = _month_case("service_at", start, end, tz)
+    several = "(job_id IS NOT NULL AND several > 1)"
+    sql = (_scored_rows(db.dialect)
+           + ", k AS (SELECT u.*, count(*) OVER (PARTITION BY job_id) several FROM u) "
+           f"SELECT department_id AS department_id, {labels} AS month, source AS source, "
            "verification AS verification, CASE WHEN complete THEN 1 ELSE 0 END AS complete, "
-           "timeliness AS timeliness, quality AS quality, attitude AS attitude, count(*) AS n "
-           "FROM surveys WHERE surveyed_at >= :start AND surveyed_at < :end "
-           "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
+           "timeliness AS timeliness, quality AS quality, attitude AS attitude, "
+           f"CASE WHEN {several} THEN job_id END AS job_id, "
+           f"CASE WHEN {several} THEN survey_id END AS survey_id, "
+           f"CASE WHEN {several} THEN {_epoch('postgresql', 'surveyed_at')} END "
+           "AS surveyed_at_epoch, count(*) AS n "
+           "FROM k GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11")
     return await read_frame(db, sql, {**_params(db, start, end), **params}, {
-        "department_id": "Int64", "month": "category", "source": "category",
-        "verification": "category", "complete": "bool", "timeliness": "category",
-        "quality": "category", "attitude": "category", "n": "Int64"})
+        **_SCORED_TYPES, "month": "category", "n": "Int64"})
 
 
 async def load_supervision_complaints(db: Database, start: datetime, end: datetime,

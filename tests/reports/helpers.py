@@ -60,7 +60,7 @@ async def verified_survey(db: Database, s: Shop, letters: str, at: datetime,
     """A survey stored and verified through the use cases, on a job of its own."""
     job = await factories.job(db, s.customer_id, f"J-{next(_numbers)}",
                               technician_id=s.technician.id, department_id=s.department_id,
-                              completed_at=at - timedelta(days=1))
+                              completed_at=at - timedelta(hours=2))
     saved = await survey_service.save_survey(
         survey_service.SaveSurvey(job.id, source, grades(letters), at), SqlUnitOfWork(db))
     if source is not SurveySource.IVR:

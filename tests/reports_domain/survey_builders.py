@@ -79,6 +79,9 @@ def survey_frame(rows: list[SurveyRow], as_points: bool = False) -> pd.DataFrame
         "source": [str(r.source) for r in rows],
         "verification": [str(r.verification) for r in rows],
         "complete": [r.complete for r in rows],
+        "job_id": pd.array([r.job_id for r in rows], dtype="Int64"),
+        "surveyed_at": pd.to_datetime(pd.Series([r.surveyed_at for r in rows], dtype=object),
+                                      utc=True),
     })
     if as_points:
         for item in ("timeliness", "quality", "attitude"):

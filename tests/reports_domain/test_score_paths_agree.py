@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,9 +22,12 @@ departments = st.sampled_from([1, 2, 3])
 months = st.sampled_from(MONTHS)
 grades = st.one_of(st.none(), st.sampled_from(list(Grade)), st.sampled_from([Grade.A] * 3))
 
+instants = st.one_of(st.none(), st.sampled_from(
+    [datetime(2024, 5, day, tzinfo=UTC) for day in (1, 2, 3)]))
 survey_rows = st.builds(
     SurveyRow,
-    job_id=st.integers(1, 10**6),
+    job_id=st.one_of(st.none(), st.integers(1, 8)),  # jobs rated more than once, and none
+    surveyed_at=instants,
     department_id=departments,
     staff_id=staff_ids,
     month=months,
