@@ -144,6 +144,10 @@ class Settings(BaseSettings):
         description="complaint count bands and amounts (yuan), gap-free from 0, last open-ended",
     )
     supervision_administrative_action_at: int = Field(30, ge=1, description="complaints in a month that flag administrative action")
+    supervision_survey_precedence: str = Field(
+        "verified,callback,ivr,paper/agent",
+        description="which of a job's surveys counts (one per job), best first; '/' = same tier, the earlier wins",
+    )
     kpi_sl_threshold_s: float = Field(20, gt=0, description="service level: answered within this many seconds")
     kpi_short_abandon_s: float = Field(5, ge=0, description="abandons shorter than this are excluded")
     kpi_queue_thresholds: str = Field("", description="per-queue overrides queue=SL/short, e.g. vip=10/3,sales=60/5")

@@ -9,7 +9,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from callcenter.settings import Settings
-from reports.rules import CallKpiSettings, ComplaintBand, KpiRules, SupervisionRules
+from reports.rules import (
+    CallKpiSettings,
+    ComplaintBand,
+    KpiRules,
+    SupervisionRules,
+    parse_survey_precedence,
+)
 
 __all__ = ["parse_bands", "parse_queue_thresholds", "supervision_rules", "kpi_rules", "formats"]
 
@@ -60,6 +66,7 @@ def supervision_rules(settings: Settings) -> SupervisionRules:
         all_e_penalty=settings.supervision_all_e_penalty,
         complaint_bands=parse_bands(settings.supervision_complaint_bands),
         administrative_action_at=settings.supervision_administrative_action_at,
+        survey_precedence=parse_survey_precedence(settings.supervision_survey_precedence),
     )
 
 

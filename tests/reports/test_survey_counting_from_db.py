@@ -1,0 +1,90 @@
+"""What the stored surveys count for: one survey per repair job, in the month of the job's service.
+
+Both engines; the report is built from the database exactly as the scheduled run builds it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from callcenter.reporting import builders
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.storage.tables import Survey
+from reports.periods import Month
+from tests import factories
+
+from .helpers import Shop, grades, local, shop
+
+MAY, JUNE = Month(2026, 5), Month(2026, 6)
+
+
+async def _job(db: Database, s: Shop, reference: str, completed: datetime) -> int:
+    job = await factories.job(db, s.customer_id, reference, technician_id=s.technician.id,
+                              department_id=s.department_id, completed_at=completed)
+    return int(job.id)
+
+
+async def _survey(db: Database, s: Shop, job_id: int, letters: str, at: datetime, source: str,
+                  verification: str) -> None:
+    await factories.add(db, Survey(
+        job_id=job_id, department_id=s.department_id, staff_id=s.technician.id,
+        surveyed_at=at, source=source, verification=verification, complete=True,
+        **{k: (v.value if v else None) for k, v in grades(letters).items()}))
+
+
+async def _satisfaction(db: Database, settings: Settings, month: Month) -> dict:
+    payload = await builders.supervision(db, settings, month)
+    (department,) = payload["supervision"]["departments"]
+    return department["satisfaction"]
+
+
+async def test_a_job_rated_by_ivr_callback_and_paper_counts_once(
+        db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    job = await _job(db, s, "J-3WAY", local("2026-05-10 09:00"))
+    await _survey(db, s, job, "EEE", local("2026-05-10 18:00"), "ivr", "first_hand")
+    await _survey(db, s, job, "AAA", local("2026-05-12 10:00"), "callback", "first_hand")
+    await _survey(db, s, job, "CCC", local("2026-05-13 10:00"), "paper", "pending")
+    other = await _job(db, s, "J-ONCE", local("2026-05-11 09:00"))
+    await _survey(db, s, other, "BBB", local("2026-05-11 19:00"), "ivr", "first_hand")
+    satisfaction = await _satisfaction(db, settings, MAY)
+    assert satisfaction["surveys"]["counted"] == 2  # two jobs, not four surveys
+    assert satisfaction["points"] == 6 + 3  # the callback survey stands for the first job
+    assert satisfaction["surveys"]["superseded"] == 2
+    assert satisfaction["surveys"]["jobs_with_several_surveys"] == 1
+    assert satisfaction["surveys"]["excluded"]["pending_verification"] == 0
+
+
+async def test_a_survey_taken_in_june_about_a_may_repair_counts_in_may(
+        db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    job = await _job(db, s, "J-LATE", local("2026-05-30 16:00"))
+    await _survey(db, s, job, "AAB", local("2026-06-02 10:00"), "callback", "first_hand")
+    may = await _satisfaction(db, settings, MAY)
+    june = await _satisfaction(db, settings, JUNE)
+    assert (may["surveys"]["counted"], may["points"]) == (1, 5)
+    assert june["surveys"]["counted"] == 0 and june["status"] == "no_data"
+    assert june["previous_average"] == "5"  # June compares with May's late survey
+
+
+async def test_the_previous_months_average_also_counts_each_job_once(
+        db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    april = await _job(db, s, "J-APR", local("2026-04-20 09:00"))
+    await _survey(db, s, april, "EEE", local("2026-04-20 19:00"), "ivr", "first_hand")
+    await _survey(db, s, april, "AAA", local("2026-04-21 10:00"), "callback", "first_hand")
+    may = await _job(db, s, "J-MAY", local("2026-05-20 09:00"))
+    await _survey(db, s, may, "AAA", local("2026-05-20 19:00"), "ivr", "first_hand")
+    satisfaction = await _satisfaction(db, settings, MAY)
+    assert satisfaction["previous_average"] == "6"  # April: one job, its callback survey
+    assert satisfaction["outcome"] == "reward" and satisfaction["extra"] == "all_a_bonus"
+
+
+async def test_a_department_with_no_surveys_gets_its_explanation_line(
+        db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    await _job(db, s, "J-NONE", local("2026-05-20 09:00"))
+    satisfaction = await _satisfaction(db, settings, MAY)
+    assert satisfaction["status"] == "no_data"
+    assert satisfaction["explanation"].startswith("no data: no verified complete survey")
