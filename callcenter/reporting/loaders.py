@@ -390,7 +390,7 @@ async def load_calls(db: Database, start: datetime, end: datetime) -> pd.DataFra
            f"c.queue AS queue, c.agent_id AS agent_id, c.disposition AS disposition, "
            f"{_seconds(d, 'c.answered_at', 'c.queued_at')} AS answer_wait_s, "
            f"{_seconds(d, 'c.ended_at', 'c.queued_at')} AS end_wait_s, "
-           f"{_seconds(d, 'c.ended_at', 'c.answered_at')} AS talk_s, "
+           f"{_seconds(d, 'c.ended_at', 'c.answered_at')} - c.hold_s AS talk_s, "
            f"c.hold_s AS hold_s, c.wrapup_s AS wrapup_s, "
            f"CASE WHEN c.disposition = 'ivr_only' THEN {hangup} ELSE 0 END AS ivr_hangups "
            f"FROM calls c WHERE c.direction = 'inbound' "

@@ -30,7 +30,7 @@ from callcenter.screenpop.service import ScreenPop
 from callcenter.screenpop.socket import SCREENPOP, agent_socket, service
 
 __all__ = [
-    "AgentStatus", "CallOffer", "ScreenPop", "agent_keys", "call_answered", "call_ended",
+    "AgentStatus", "CallOffer", "ScreenPop", "agent_keys", "call_answered", "call_ended", "call_held",
     "offer_call", "service", "setup",
 ]
 log = logging.getLogger(__name__)
@@ -59,12 +59,20 @@ async def call_ended(
         await pop.ended(carrier, carrier_call_id, agent)
 
 
+async def call_held(app: web.Application, carrier: str, carrier_call_id: str, on_hold: bool,
+                    agent: str | None = None) -> None:
+    """The caller of this call was put on hold / taken off hold (AMI Hold/Unhold, agent page)."""
+    pop = app[SERVICES].get(SCREENPOP)
+    if pop is not None:
+        await pop.held(carrier, carrier_call_id, on_hold, agent)
+
+
 async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     hub = Hub()
     pop = ScreenPop(
         app[DB], hub, LocalBus(hub), app[CLOCK], default_region=settings.default_region,
-        default_tz=settings.timezone,
+        default_tz=settings.timezone, wrap_up_s=settings.agent_wrap_up_s,
     )
     bus: Bus = LocalBus(hub)
     if app[DB].dialect == "postgresql":

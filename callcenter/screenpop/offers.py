@@ -15,18 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from crm.agent_states import AgentState
 from crm.errors import aware_utc
 
-
-class AgentStatus(StrEnum):
-    NOT_READY = "not_ready"
-    READY = "ready"
-    RINGING = "ringing"
-    ON_CALL = "on_call"
-    WRAP_UP = "wrap_up"
+AgentStatus = AgentState  # the states and their rules live in crm.agent_states
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import configure_mappers
 from callcenter.clock import Clock
 from callcenter.screenpop.hub import NOTIFY_LIMIT, Bus, Hub, dumps
 from callcenter.screenpop.offers import AgentStatus, CallOffer, agent_keys, message
+from callcenter.screenpop.spans import record_span
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentState, Staff
 from callcenter.storage.uow import SqlUnitOfWork
@@ -60,9 +61,10 @@ def card_json(card: CustomerCard) -> dict[str, Any]:
 class ScreenPop:
     def __init__(
         self, db: Database, hub: Hub, bus: Bus, clock: Clock, *, default_region: str,
-        default_tz: str, deadline_s: float = 1.0,
+        default_tz: str, deadline_s: float = 1.0, wrap_up_s: float = 30.0,
     ) -> None:
         self.db, self.hub, self.bus, self.clock = db, hub, bus, clock
+        self.wrap_up_s = wrap_up_s
         self.default_region, self.default_tz, self.deadline_s = default_region, default_tz, deadline_s
         self._staff: dict[str, tuple[float, Identity | None]] = {}
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -118,22 +120,33 @@ class ScreenPop:
     # -- state in the database -------------------------------------------------------------
 
     async def _write_state(
-        self, staff_id: int, *, status: str | None = None, offer: Any = ..., at: datetime | None = None
+        self, staff_id: int, *, status: str | None = None, offer: Any = ...,
+        at: datetime | None = None, reason: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {"updated_at": at or self.clock()}
+        """Store the agent's status / offer; a status is also a span of the state-time log."""
+        when = at or self.clock()
+        values: dict[str, Any] = {"updated_at": when}
         if status is not None:
             values["status"] = status
+            values["reason"] = reason
         if offer is not ...:
             values["current_offer"] = offer
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         stmt = insert(AgentState).values(
             staff_id=staff_id, status=values.get("status", AgentStatus.NOT_READY.value),
-            current_offer=values.get("current_offer"), updated_at=values["updated_at"],
+            reason=values.get("reason"), current_offer=values.get("current_offer"),
+            updated_at=when,
         ).on_conflict_do_update(index_elements=[AgentState.staff_id], set_=values)
         async with self._locks[staff_id]:
-            async with self.db.engine.connect() as conn:  # one statement: no BEGIN / COMMIT trips
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            if status is None:
+                async with self.db.engine.connect() as conn:  # one statement: no BEGIN / COMMIT
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await conn.execute(stmt)
+                return
+            call_id = (offer or {}).get("carrier_call_id") if isinstance(offer, dict) else None
+            async with self.db.engine.begin() as conn:
                 await conn.execute(stmt)
+                await record_span(conn, staff_id, status, reason, call_id, when)
 
     async def state_of(self, staff_id: int) -> tuple[str, dict[str, Any] | None]:
         async with self.db.sessions() as session:
@@ -142,14 +155,19 @@ class ScreenPop:
         offer = self.hub.current.get(staff_id, row.current_offer if row else None)
         return status, offer
 
+    async def reason_of(self, staff_id: int) -> str | None:
+        async with self.db.sessions() as session:
+            row = await session.get(AgentState, staff_id)
+        return None if row is None else row.reason
+
     async def load_offer(self, staff_id: int) -> dict[str, Any] | None:
         async with self.db.sessions() as session:
             row = await session.get(AgentState, staff_id)
         return None if row is None else row.current_offer
 
-    async def set_status(self, staff_id: int, status: AgentStatus) -> None:
-        await self._write_state(staff_id, status=status.value)
-        await self.bus.publish(staff_id, message("status", status=status.value))
+    async def set_status(self, staff_id: int, status: AgentStatus, reason: str | None = None) -> None:
+        await self._write_state(staff_id, status=status.value, reason=reason)
+        await self.bus.publish(staff_id, message("status", status=status.value, reason=reason))
 
     async def clear_offer(self, staff_id: int, *, status: AgentStatus = AgentStatus.READY) -> None:
         await self._write_state(staff_id, status=status.value, offer=None)
@@ -342,6 +360,39 @@ class ScreenPop:
                 await self._write_state(staff_id, status=AgentStatus.WRAP_UP.value, offer=offer)
                 await self.bus.publish(staff_id, message(
                     "ended", offer_id=offer.get("offer_id"), carrier_call_id=carrier_call_id,
-                    status=AgentStatus.WRAP_UP.value))
+                    status=AgentStatus.WRAP_UP.value, wrap_up_s=self.wrap_up_s))
+                self._spawn(self._end_wrap_up(staff_id, carrier_call_id))
             else:  # rang but was never answered here: back to ready
                 await self.clear_offer(staff_id, status=AgentStatus.READY)
+
+    async def _end_wrap_up(self, staff_id: int, carrier_call_id: str) -> None:
+        """Wrap-up lasts `wrap_up_s`; then the agent is ready, unless they moved on already."""
+        await asyncio.sleep(self.wrap_up_s)
+        status, offer = await self.state_of(staff_id)
+        if status == AgentStatus.WRAP_UP and (offer or {}).get("carrier_call_id") == carrier_call_id:
+            await self.clear_offer(staff_id, status=AgentStatus.READY)
+
+    async def held(self, carrier: str, carrier_call_id: str, on_hold: bool,
+                   agent: str | None = None) -> list[int]:
+        """The caller was put on hold (or taken off it) by the agent talking to them.
+
+        The agent's state goes hold / on_call; the hold span's length is added to
+        the call's hold time when it closes. Returns the staff ids changed.
+        """
+        if agent is not None:
+            who = await self.resolve_agent(agent)
+            staff_ids = [who.staff_id] if who is not None else []
+        else:
+            staff_ids = await self._staff_with_call(carrier, carrier_call_id)
+        wanted = AgentStatus.HOLD if on_hold else AgentStatus.ON_CALL
+        changed = []
+        for staff_id in staff_ids:
+            status, offer = await self.state_of(staff_id)
+            if status not in (AgentStatus.ON_CALL, AgentStatus.HOLD) or status == wanted or \
+                    not offer or offer.get("carrier_call_id") != carrier_call_id:
+                continue
+            await self._write_state(staff_id, status=wanted.value, offer=offer)
+            await self.bus.publish(staff_id, message("status", status=wanted.value))
+            changed.append(staff_id)
+        return changed
+

@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from callcenter.screenpop.offers import AgentStatus, message
+from callcenter.appkeys import SETTINGS
+from callcenter.screenpop.offers import message
 from callcenter.screenpop.service import ScreenPop
 from callcenter.web.auth import current, requires
+from crm.agent_states import InvalidAgentState, normalise_reasons, requested_state
 from crm.enums import Role
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(reason="WebSocket from another site refused")
     identity = current(request)
     pop = service(request.app)
+    reasons = normalise_reasons(request.app[SETTINGS].agent_not_ready_reasons.split(","))
     ws = web.WebSocketResponse(heartbeat=25.0)
     await ws.prepare(request)
     pop.hub.add(identity.staff_id, ws)
@@ -66,8 +69,13 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 continue
             if kind == "ping":
                 await ws.send_json(message("pong"))
-            elif kind == "status" and data.get("status") in ("ready", "not_ready"):
-                await pop.set_status(identity.staff_id, AgentStatus(data["status"]))
+            elif kind == "status":
+                try:  # the same rule as POST /api/agent/status
+                    wanted = requested_state(data.get("status"), data.get("reason"), reasons)
+                except InvalidAgentState as exc:
+                    await ws.send_json(message("error", error=str(exc)))
+                    continue
+                await pop.set_status(identity.staff_id, wanted.state, wanted.reason)
             else:
                 await ws.send_json(message("error", error=f"unknown message {kind!r}"))
     finally:

@@ -20,7 +20,14 @@ from callcenter.storage.tables.core import (
     Staff,
     WebSession,
 )
-from callcenter.storage.tables.ops import AgentState, JobLock, RateEvent, ReportRun, SpoolImport
+from callcenter.storage.tables.ops import (
+    AgentState,
+    AgentStateSpan,
+    JobLock,
+    RateEvent,
+    ReportRun,
+    SpoolImport,
+)
 from callcenter.storage.tables.supervision import (
     ReportVersion,
     VerificationDraw,
@@ -30,6 +37,7 @@ from callcenter.storage.tables.surveys import Lead, Survey, SurveyAudit
 
 __all__ = [
     "AgentState",
+    "AgentStateSpan",
     "ApiToken",
     "Base",
     "Call",

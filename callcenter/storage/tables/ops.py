@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.storage.tables.base import Base
@@ -18,8 +18,28 @@ class AgentState(Base):
     __tablename__ = "agent_states"
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="not_ready")
+    reason: Mapped[str | None] = mapped_column(String(40))  # the not-ready reason
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     current_offer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AgentStateSpan(Base):
+    """One stretch of time an agent spent in one state (the state-time report's rows).
+
+    Every change of state or reason closes the agent's open span and opens the
+    next one, in the same transaction; the open span has no end.
+    """
+
+    __tablename__ = "agent_state_spans"
+    __table_args__ = (Index("ix_agent_state_spans_staff_open", "staff_id", "ended_at"),
+                      Index("ix_agent_state_spans_started_at", "started_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    carrier_call_id: Mapped[str | None] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
 
 
 class JobLock(Base):

@@ -4,31 +4,43 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from callcenter.appkeys import DB
-from callcenter.screenpop import AgentStatus, service
+from callcenter.appkeys import DB, SETTINGS
+from callcenter.screenpop import service
 from callcenter.storage.tables import Staff
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import AgentStateOut, AgentStatusIn, Page, StaffOut
+from crm.agent_states import normalise_reasons, requested_state
 from crm.enums import Role
 
 AGENTS = (Role.AGENT, Role.MANAGER)
 
 
-@api("GET", "/api/agent/state", summary="My status and the call currently offered to me",
+def _reasons(call: ApiCall) -> tuple[str, ...]:
+    return normalise_reasons(call.request.app[SETTINGS].agent_not_ready_reasons.split(","))
+
+
+async def _state_out(call: ApiCall) -> AgentStateOut:
+    pop = service(call.request.app)
+    status, offer = await pop.state_of(call.identity.staff_id)
+    return AgentStateOut(staff_id=call.identity.staff_id, status=status,
+                         reason=await pop.reason_of(call.identity.staff_id),
+                         reasons=list(_reasons(call)), current_offer=offer)
+
+
+@api("GET", "/api/agent/state", summary="My status, the not-ready reasons and my current call",
      roles=AGENTS, tag="agent", response=AgentStateOut)
 async def state(call: ApiCall) -> AgentStateOut:
-    status, offer = await service(call.request.app).state_of(call.identity.staff_id)
-    return AgentStateOut(staff_id=call.identity.staff_id, status=status, current_offer=offer)
+    return await _state_out(call)
 
 
-@api("POST", "/api/agent/status", summary="Mark myself ready / not ready", roles=AGENTS,
-     tag="agent", body=AgentStatusIn, response=AgentStateOut)
+@api("POST", "/api/agent/status",
+     summary="Log out, go ready, or go not ready with a reason (ends a wrap-up early)",
+     roles=AGENTS, tag="agent", body=AgentStatusIn, response=AgentStateOut)
 async def set_status(call: ApiCall) -> AgentStateOut:
     body: AgentStatusIn = call.body
-    pop = service(call.request.app)
-    await pop.set_status(call.identity.staff_id, AgentStatus(body.status))
-    status, offer = await pop.state_of(call.identity.staff_id)
-    return AgentStateOut(staff_id=call.identity.staff_id, status=status, current_offer=offer)
+    wanted = requested_state(body.status, body.reason, _reasons(call))  # 422, nothing changed
+    await service(call.request.app).set_status(call.identity.staff_id, wanted.state, wanted.reason)
+    return await _state_out(call)
 
 
 @api("POST", "/api/agent/dismiss", summary="Close the current offer without a wrap-up",

@@ -384,12 +384,16 @@ class LeadSearch(Page):
 
 
 class AgentStatusIn(In):
-    status: Literal["ready", "not_ready"]
+    status: str = Field(max_length=20, description="logged_out, ready or not_ready")
+    reason: str | None = Field(None, max_length=40,
+                               description="with not_ready: one of the configured reasons")
 
 
 class AgentStateOut(BaseModel):
     staff_id: int
     status: str
+    reason: str | None = None
+    reasons: list[str] = []
     current_offer: dict[str, object] | None
 
 
