@@ -6,6 +6,8 @@ Guarantees:
   typed in (``138 0013 8000``, ``010-12345678``, ``0086 138...``, ``+1 212...``);
   for anything else it raises `InvalidPhoneNumber` and nothing else. Two ways of
   writing one number give the same string, so caller-ID matching is equality.
+- `normalize_regional_phone` also refuses a valid number of another country
+  (what the centre can call back is its own region's numbers).
 - An extension (``... ext 5``) is not part of E.164 and is dropped; keep it in
   a separate field if it matters.
 - `mask_phone` never raises and never returns more than the country code, three
@@ -57,6 +59,20 @@ def normalize_phone(raw: str, default_region: str = "CN") -> str:
             "their area code (e.g. 010-12345678), foreign numbers as +<country code>..."
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_regional_phone(raw: str, region: str = "CN") -> str:
+    """`normalize_phone`, and the number must belong to `region`'s numbering plan (the
+    centre calls back there only): a number the caller keyed in, a caller ID to call
+    back on. Raises `InvalidPhoneNumber` otherwise."""
+    e164 = normalize_phone(raw, region)
+    wanted = phonenumbers.country_code_for_region((region or "").upper())
+    if phonenumbers.parse(e164, None).country_code != wanted:
+        raise InvalidPhoneNumber(
+            f"this number is not in {region.upper()}: the centre calls back numbers of its "
+            "own region only"
+        )
+    return e164
 
 
 def mask_phone(e164: str) -> str:

@@ -3,11 +3,12 @@
 Two families, both frozen dataclasses:
 
 * media actions, which a renderer turns into TwiML or an AGI plan:
-  :class:`Say`, :class:`SayDigits`, :class:`Gather`, :class:`Record`,
+  :class:`Say`, :class:`SayDigits`, :class:`SayName`, :class:`Gather`, :class:`Record`,
   :class:`Transfer`, :class:`Hangup`;
 * effects, which the adapter performs against the database:
   :class:`CreateComplaint`, :class:`LookupJob`, :class:`SaveSurvey`,
-  :class:`ScheduleCallback`, :class:`Step`, and on outbound calls
+  :class:`ScheduleCallback`, :class:`CheckCallbackNumber`,
+  :class:`LookupComplaintStatus`, :class:`Step`, and on outbound calls
   :class:`RecordFollowupVerdict`, :class:`ConfirmSurvey`,
   :class:`CompleteCallback`.
 
@@ -64,6 +65,16 @@ class SayDigits(Action):
     """Read a number digit by digit (ticket numbers)."""
 
     digits: str
+
+
+@dataclass(frozen=True)
+class SayName(Action):
+    """Say a name the back office holds (an owner department): ``text`` where
+    the carrier speaks text (Twilio), ``spelling`` letter by letter where
+    only recorded prompts exist (Asterisk)."""
+
+    text: str
+    spelling: str
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,25 @@ class ScheduleCallback(Effect):
     ``CallbackScheduled``."""
 
     window: str  # 'today' | 'tomorrow_morning' | 'tomorrow_afternoon'
+    #: the number the caller keyed in and confirmed (E.164); None: the caller ID
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckCallbackNumber(Effect):
+    """Is the number the caller keyed in one the centre can call back (valid
+    in its region)? Result: ``NumberChecked``."""
+
+    digits: str
+
+
+@dataclass(frozen=True)
+class LookupComplaintStatus(Effect):
+    """The state of the caller's complaint ``ticket``, or (None) of the open
+    complaints on the caller's own number. A ticket that is not the caller's
+    is not found. Result: ``ComplaintStatus``."""
+
+    ticket: str | None
 
 
 @dataclass(frozen=True)
@@ -211,5 +241,6 @@ class CompleteCallback(Effect):
     feedback: str
 
 
-MEDIA_ACTIONS: tuple[type[Action], ...] = (Say, SayDigits, Gather, Record, Transfer, Hangup)
+MEDIA_ACTIONS: tuple[type[Action], ...] = (
+    Say, SayDigits, SayName, Gather, Record, Transfer, Hangup)
 ENDING_ACTIONS: tuple[type[Action], ...] = (Transfer, Hangup)

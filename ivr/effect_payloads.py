@@ -22,6 +22,10 @@ from ivr.state import CallState
 RESOLVED_SLOT = "followup_resolved"  # 'yes' | 'no'
 SERVICE_SLOT = "followup_service"  # 'A'..'E'
 CORRECT_SLOT = "verification_correct"  # 'yes' | 'no'
+#: Slots of the hotline (ivr.hotline) read here.
+KEYED_NUMBER_SLOT = "callback_number"  # digits the caller keyed to be called back on
+CALLBACK_E164_SLOT = "callback_e164"  # that number once checked (E.164)
+STATUS_TICKET_SLOT = "status_ticket"  # a ticket number keyed to hear its state
 
 #: Effect kind (flow data) -> action class name (what ``EffectFailed`` names).
 EFFECT_ACTIONS = {
@@ -31,6 +35,8 @@ EFFECT_ACTIONS = {
     "schedule_callback": "ScheduleCallback",
     "record_followup_verdict": "RecordFollowupVerdict",
     "confirm_survey": "ConfirmSurvey",
+    "check_callback_number": "CheckCallbackNumber",
+    "lookup_complaint_status": "LookupComplaintStatus",
 }
 
 
@@ -60,7 +66,15 @@ def build(flow: Flow, state: CallState, effect: str, *, partial: bool) -> act.Ef
         return act.SaveSurvey(int(slots["job_id"]), grades, complete)
     if effect == "schedule_callback":
         window = slots.get("window")
-        return None if window is None else act.ScheduleCallback(str(window))
+        phone = slots.get(CALLBACK_E164_SLOT)
+        return None if window is None else act.ScheduleCallback(
+            str(window), None if phone is None else str(phone))
+    if effect == "check_callback_number":
+        digits = slots.get(KEYED_NUMBER_SLOT)
+        return None if digits is None else act.CheckCallbackNumber(str(digits))
+    if effect == "lookup_complaint_status":
+        ticket = slots.get(STATUS_TICKET_SLOT)
+        return act.LookupComplaintStatus(None if ticket is None else str(ticket))
     if effect == "record_followup_verdict":
         resolved, complaint = slots.get(RESOLVED_SLOT), slots.get("complaint_id")
         if resolved is None or complaint is None or "followup" in state.sent:

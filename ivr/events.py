@@ -8,7 +8,8 @@ Every event is a frozen dataclass, like h11's ``_events``. Two families:
 * result events, which the adapter feeds back after performing an effect the
   session asked for: :class:`ComplaintCreated`, :class:`JobLookup`,
   :class:`SurveySaved`, :class:`CallbackScheduled`, :class:`FollowupRecorded`,
-  :class:`SurveyConfirmed`, :class:`EffectFailed`.
+  :class:`SurveyConfirmed`, :class:`NumberChecked`,
+  :class:`ComplaintStatus`, :class:`EffectFailed`.
 
 Guarantee: events carry plain data only (str, int, bool, None), so a session
 can store them in JSON and never needs a clock, a socket or a database.
@@ -44,6 +45,10 @@ class CallerContext:
     agents_open: bool = True
     local_now_iso: str = ""
     outbound: dict[str, Any] | None = None
+    #: The number the call came from can be called back (it is a valid number
+    #: of the centre's region). False for a withheld, foreign or unparseable
+    #: caller ID: the caller keys in a number to be called back on.
+    callback_number_known: bool = True
 
     def __post_init__(self) -> None:
         for key, value in (self.outbound or {}).items():
@@ -60,6 +65,7 @@ class CallerContext:
             "last_job_id": self.last_job_id, "agents_open": self.agents_open,
             "local_now_iso": self.local_now_iso,
             "outbound": None if self.outbound is None else dict(self.outbound),
+            "callback_number_known": self.callback_number_known,
         }
 
     @classmethod
@@ -73,6 +79,7 @@ class CallerContext:
             agents_open=bool(data.get("agents_open", True)),
             local_now_iso=str(data.get("local_now_iso", "")),
             outbound=_plain_dict(data.get("outbound")),
+            callback_number_known=bool(data.get("callback_number_known", True)),
         )
 
 
@@ -175,6 +182,45 @@ class SurveyConfirmed(Event):
 
 
 @dataclass(frozen=True)
+class NumberChecked(Event):
+    """Result of ``CheckCallbackNumber``: ``valid`` when the keyed number can
+    be called back in the centre's region; ``e164`` is its normalised form."""
+
+    valid: bool
+    e164: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    """One complaint as the caller may hear it: ``state`` is a complaint state
+    (``new`` ... ``reopened``), the owner department's ``department_name``
+    (spoken by text-to-speech) and ``department_code`` (spelled where only
+    recorded prompts exist), the due date as month and day in the caller's
+    zone (None once resolved or without a time limit)."""
+
+    ticket: str
+    state: str
+    department_name: str = ""
+    department_code: str = ""
+    due_month: int | None = None
+    due_day: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ticket": self.ticket, "state": self.state,
+                "department_name": self.department_name,
+                "department_code": self.department_code,
+                "due_month": self.due_month, "due_day": self.due_day}
+
+
+@dataclass(frozen=True)
+class ComplaintStatus(Event):
+    """Result of ``LookupComplaintStatus``: the complaints the caller may hear
+    about (empty: not found, or not the caller's: say only that)."""
+
+    complaints: tuple[StatusLine, ...] = ()
+
+
+@dataclass(frozen=True)
 class EffectFailed(Event):
     """The adapter could not perform an effect; ``effect`` is the action's
     class name (``"CreateComplaint"``, ``"LookupJob"``, ...)."""
@@ -190,5 +236,7 @@ RESULT_EVENTS: tuple[type[Event], ...] = (
     CallbackScheduled,
     FollowupRecorded,
     SurveyConfirmed,
+    NumberChecked,
+    ComplaintStatus,
     EffectFailed,
 )

@@ -31,7 +31,7 @@ BACK_KEY = "*"
 REPEAT_KEY = "9"
 
 #: Branch conditions the engine knows how to answer from the CallerContext.
-CONDITIONS = frozenset({"agents_open", "callback_today_possible"})
+CONDITIONS = frozenset({"agents_open", "callback_today_possible", "caller_number_callable"})
 #: Effects the engine knows how to build, and the result event each awaits.
 EFFECTS: Mapping[str, str] = {
     "create_complaint": "ComplaintCreated",
@@ -40,7 +40,14 @@ EFFECTS: Mapping[str, str] = {
     "schedule_callback": "CallbackScheduled",
     "record_followup_verdict": "FollowupRecorded",
     "confirm_survey": "SurveyConfirmed",
+    "check_callback_number": "NumberChecked",
+    "lookup_complaint_status": "ComplaintStatus",
 }
+#: Effects whose result can be a miss (no job, an invalid number, no complaint
+#: the caller may hear about): their step needs a ``not_found`` target.
+LOOKUP_EFFECTS = frozenset({"lookup_job", "check_callback_number", "lookup_complaint_status"})
+#: Complaint states the status read-out can speak (``state_<state>`` prompts).
+COMPLAINT_STATES = ("new", "assigned", "in_progress", "resolved", "closed", "reopened")
 
 
 class FlowError(ValueError):
@@ -60,6 +67,24 @@ class ReadDigits:
     """An announcement item: read the slot's value digit by digit."""
 
     slot: str
+
+
+@dataclass(frozen=True)
+class ReadStatus:
+    """An announcement item: read the complaints held in the slot (a list of
+    ``ivr.events.StatusLine`` dicts): per complaint its ticket digit by digit,
+    its state, its owner department and, while open, its due date."""
+
+    slot: str
+
+
+#: Every prompt a :class:`ReadStatus` item can play.
+STATUS_PROMPTS: tuple[str, ...] = (
+    "status_ticket", "status_department", "status_due",
+    *(f"state_{state}" for state in COMPLAINT_STATES),
+    *(f"month_{m}" for m in range(1, 13)),
+    *(f"day_{d}" for d in range(1, 32)),
+)
 
 
 @dataclass(frozen=True)
@@ -114,7 +139,7 @@ class Recording:
 class Announce:
     """Play prompts (and read slots digit by digit), then go on at once."""
 
-    items: tuple[str | ReadDigits, ...]
+    items: tuple[str | ReadDigits | ReadStatus, ...]
     next: str
     clear_on_enter: tuple[str, ...] = ()
 
@@ -132,8 +157,9 @@ class Branch:
 class EffectStep:
     """Ask the adapter to perform an effect and wait for its result.
 
-    ``not_found`` applies to ``lookup_job``. With ``not_found_is_retry`` the
-    miss counts as a failed attempt at the ``not_found`` node (so a caller
+    ``not_found`` applies to the effects of ``LOOKUP_EFFECTS`` (a job not
+    found, a keyed number that cannot be called back, no complaint the caller
+    may hear about). With ``not_found_is_retry`` the miss counts as a failed attempt at the ``not_found`` node (so a caller
     who keeps typing unknown references reaches its ``on_fail``)."""
 
     effect: str
@@ -228,7 +254,11 @@ def prompt_templates(node: Node) -> Iterator[str]:
     elif isinstance(node, Recording):
         yield node.prompt
     elif isinstance(node, Announce):
-        yield from (item for item in node.items if isinstance(item, str))
+        for item in node.items:
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, ReadStatus):
+                yield from STATUS_PROMPTS
     elif isinstance(node, EffectStep) and node.not_found_prompt is not None:
         yield node.not_found_prompt
 
@@ -304,8 +334,8 @@ def _node_problems(node_id: str, node: Node, nodes: Mapping[str, Node]) -> list[
     if isinstance(node, EffectStep):
         if node.effect not in EFFECTS:
             problems.append(f"{node_id}: unknown effect {node.effect!r}")
-        if node.effect == "lookup_job" and node.not_found is None:
-            problems.append(f"{node_id}: a job lookup needs a not_found target")
+        if node.effect in LOOKUP_EFFECTS and node.not_found is None:
+            problems.append(f"{node_id}: {node.effect} needs a not_found target")
     if isinstance(node, Menu | DigitEntry | ToAgents | EndCall) and not node.prompts:
         problems.append(f"{node_id}: nothing to say")
     return problems

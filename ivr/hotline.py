@@ -1,12 +1,21 @@
 """The complaint hotline, written once as data (see /shared/domain.md).
 
-Main menu: 1 complaint, 2 rate the last service visit, 3 callback, 0 agent,
-9 repeat, ``*`` back one level everywhere. A menu that gets nothing usable
+Main menu: 1 complaint, 2 rate the last service visit, 3 callback, 4 the
+status of a complaint (002: tell the customer the state), 0 agent, 9 repeat,
+``*`` back one level everywhere. A menu that gets nothing usable
 re-prompts three times, then hands the caller to an agent; when agents are
 closed the caller is offered a callback instead, and a caller who cannot use
 that menu either is told to call again and the call ends. Nothing here is
 code: change the tables, run the validator (tests do), and both carriers
 follow.
+
+Every caller is served: a caller whose number cannot be called back
+(withheld, foreign, unparseable: ``caller_number_callable`` is false) keys
+in a number for the callback, hears it read back and confirms it; a number
+the centre cannot call is asked for once more, then the caller goes to an
+agent. The status option reads a keyed ticket, or the open complaints on
+the caller's own number: state, owner department, due date; a ticket that is
+not the caller's is "not found", nothing more.
 
 Guarantee: :data:`HOTLINE` passes :func:`ivr.flow.validate` at import time.
 """
@@ -22,6 +31,7 @@ from ivr.flow import (
     Flow,
     Menu,
     ReadDigits,
+    ReadStatus,
     Recording,
     ToAgents,
     assert_valid,
@@ -32,6 +42,8 @@ from ivr.flow import (
 GRADE_KEYS = {"1": "A", "2": "B", "3": "C", "4": "D", "5": "E"}
 
 COMPLAINT_SLOTS = ("category", "recording_url", "ticket")
+CALLBACK_NUMBER_SLOTS = ("callback_number", "callback_e164")
+STATUS_SLOTS = ("status_ticket", "status_lines")
 SURVEY_SLOTS = (
     "job_id",
     "job_reference",
@@ -60,11 +72,48 @@ HOTLINE = assert_valid(
                         "1": "complaint_category",
                         "2": "survey_lookup",
                         "3": "callback",
+                        "4": "status_menu",
                         "0": "agent",
                     }
                 ),
                 back="main_menu",
                 on_fail="agent",
+            ),
+            # --- complaint status (002: tell the customer the state) ----------
+            "status_menu": Menu(
+                prompts=("status_menu",),
+                options=keys({"1": "status_ticket_entry", "2": "status_own"}),
+                back="main_menu",
+                on_fail="agent",
+                clear_on_enter=STATUS_SLOTS,
+            ),
+            "status_ticket_entry": DigitEntry(
+                prompts=("status_enter_ticket",),
+                store="status_ticket",
+                next="status_lookup_ticket",
+                back="status_menu",
+                on_fail="agent",
+                max_digits=20,
+                finish_on_key="#",
+                retries=2,
+            ),
+            "status_lookup_ticket": EffectStep(
+                effect="lookup_complaint_status",
+                ok="status_read",
+                not_found="status_ticket_entry",
+                not_found_prompt="status_not_found",
+                not_found_is_retry=True,
+                failed="system_error",
+            ),
+            "status_own": EffectStep(
+                effect="lookup_complaint_status",
+                ok="status_read",
+                not_found="after_menu",
+                not_found_prompt="status_none_open",
+                failed="system_error",
+            ),
+            "status_read": Announce(
+                items=("status_intro", ReadStatus("status_lines")), next="after_menu"
             ),
             # --- complaint ----------------------------------------------------
             "complaint_category": Menu(
@@ -159,6 +208,45 @@ HOTLINE = assert_valid(
             "survey_thanks": Announce(items=("survey_thanks",), next="after_menu"),
             # --- callback -----------------------------------------------------
             "callback": Branch(
+                condition="caller_number_callable",
+                if_true="callback_when",
+                if_false="callback_number_entry",
+            ),
+            # A caller whose number we cannot call keys one in, hears it, confirms.
+            "callback_number_entry": DigitEntry(
+                prompts=("callback_enter_number",),
+                store="callback_number",
+                next="callback_number_check",
+                back="main_menu",
+                on_fail="callback_unusable",
+                min_digits=3,
+                max_digits=20,
+                finish_on_key="#",
+                retries=1,
+                clear_on_enter=CALLBACK_NUMBER_SLOTS,
+            ),
+            "callback_number_check": EffectStep(
+                effect="check_callback_number",
+                ok="callback_number_readback",
+                not_found="callback_number_entry",
+                not_found_prompt="callback_number_invalid",
+                not_found_is_retry=True,
+                failed="system_error",
+            ),
+            "callback_number_readback": Announce(
+                items=("callback_number_readback", ReadDigits("callback_number")),
+                next="callback_number_confirm",
+            ),
+            "callback_number_confirm": Menu(
+                prompts=("callback_number_confirm",),
+                options=keys(
+                    {"1": "callback_when", "2": "callback_number_entry",
+                     "9": "callback_number_readback"}
+                ),
+                back="callback_number_entry",
+                on_fail="callback_unusable",
+            ),
+            "callback_when": Branch(
                 condition="callback_today_possible",
                 if_true="callback_menu",
                 if_false="callback_too_late",

@@ -7,7 +7,8 @@ What the callee hears when a callback is answered:
   attitude; 1..5 -> A..E), read back, confirmed (1) or answered again (2),
   saved, thanks.
 * ``complaint_followup``: the second follow-up call (二次回访): names the
-  ticket digit by digit, "resolved to your satisfaction? 1 yes, 2 no", "how
+  ticket digit by digit, says its state (002: the customer is told the
+  complaint is resolved), "resolved to your satisfaction? 1 yes, 2 no", "how
   do you rate our service? 1..5", thanks; "no" is told the complaint will be
   reopened.
 * ``survey_verification``: reads the grades recorded on the form for the job;
@@ -34,6 +35,7 @@ from collections.abc import Mapping
 
 from ivr.effect_payloads import CORRECT_SLOT, RESOLVED_SLOT, SERVICE_SLOT
 from ivr.flow import (
+    COMPLAINT_STATES,
     Announce,
     Branch,
     EffectStep,
@@ -121,10 +123,11 @@ COMPLAINT_FOLLOWUP = assert_valid(
         name="complaint_followup",
         start="greeting",
         completes_callback=True,
-        context_slots={"complaint_id": (), "ticket": ()},
+        context_slots={"complaint_id": (), "ticket": (), "complaint_state": COMPLAINT_STATES},
         nodes={
             "greeting": Announce(
-                items=("followup_greeting", ReadDigits("ticket"), "followup_intro"),
+                items=("followup_greeting", ReadDigits("ticket"), "followup_intro",
+                       "followup_state_{complaint_state}"),
                 next="followup_resolved",
             ),
             "followup_resolved": Menu(

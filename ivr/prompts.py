@@ -29,10 +29,10 @@ _CATALOGUE: dict[str, dict[str, str]] = {
     },
     "main_menu": {
         "zh-CN": "投诉请按1，评价您最近一次的上门服务请按2，预约回电请按3，"
-        "人工服务请按0，重听请按9。",
+        "查询投诉处理进度请按4，人工服务请按0，重听请按9。",
         "en": "For a complaint, press 1. To rate your last service visit, press 2. "
-        "To ask for a callback, press 3. To speak to an agent, press 0. "
-        "To hear these options again, press 9.",
+        "To ask for a callback, press 3. To hear the status of a complaint, press 4. "
+        "To speak to an agent, press 0. To hear these options again, press 9.",
     },
     "invalid_choice": {
         "zh-CN": "对不起，您的输入无效。",
@@ -160,6 +160,108 @@ _CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Sorry we could not help you this time. Please call again during "
         "opening hours. Goodbye.",
     },
+    # --- complaint status (002) -----------------------------------------------
+    "status_menu": {
+        "zh-CN": "输入投诉单号查询请按1，查询您这个号码的未结投诉请按2。返回上一级请按星号键。",
+        "en": "To enter a ticket number, press 1. To hear the open complaints on the number "
+        "you are calling from, press 2. To go back, press star.",
+    },
+    "status_enter_ticket": {
+        "zh-CN": "请输入投诉单号，以井号键结束。返回上一级请按星号键。",
+        "en": "Please enter the ticket number, followed by hash. To go back, press star.",
+    },
+    "status_not_found": {
+        "zh-CN": "对不起，没有找到这个投诉单号。",
+        "en": "Sorry, we could not find that ticket number.",
+    },
+    "status_none_open": {
+        "zh-CN": "您拨打的号码下没有未结的投诉。",
+        "en": "We found no open complaint for the number you are calling from.",
+    },
+    "status_intro": {
+        "zh-CN": "以下是您的投诉处理进度。",
+        "en": "Here is the status of your complaint.",
+    },
+    "status_ticket": {"zh-CN": "投诉单号", "en": "Ticket number"},
+    "status_department": {"zh-CN": "负责部门：", "en": "It is handled by"},
+    "status_due": {"zh-CN": "预计处理期限：", "en": "It is due by"},
+    "state_new": {"zh-CN": "状态：已受理，等待分派。", "en": "has been registered and is waiting to be assigned."},
+    "state_assigned": {"zh-CN": "状态：已分派专人负责。", "en": "has been assigned to a named member of staff."},
+    "state_in_progress": {"zh-CN": "状态：正在处理中。", "en": "is being worked on."},
+    "state_resolved": {"zh-CN": "状态：已处理完毕。", "en": "has been resolved."},
+    "state_closed": {"zh-CN": "状态：已结案。", "en": "is closed."},
+    "state_reopened": {"zh-CN": "状态：已重新处理。", "en": "has been reopened and is being worked on again."},
+    "month_1": {"zh-CN": "1月", "en": "January"},
+    "month_2": {"zh-CN": "2月", "en": "February"},
+    "month_3": {"zh-CN": "3月", "en": "March"},
+    "month_4": {"zh-CN": "4月", "en": "April"},
+    "month_5": {"zh-CN": "5月", "en": "May"},
+    "month_6": {"zh-CN": "6月", "en": "June"},
+    "month_7": {"zh-CN": "7月", "en": "July"},
+    "month_8": {"zh-CN": "8月", "en": "August"},
+    "month_9": {"zh-CN": "9月", "en": "September"},
+    "month_10": {"zh-CN": "10月", "en": "October"},
+    "month_11": {"zh-CN": "11月", "en": "November"},
+    "month_12": {"zh-CN": "12月", "en": "December"},
+    "day_1": {"zh-CN": "1日。", "en": "the 1st."},
+    "day_2": {"zh-CN": "2日。", "en": "the 2nd."},
+    "day_3": {"zh-CN": "3日。", "en": "the 3rd."},
+    "day_4": {"zh-CN": "4日。", "en": "the 4th."},
+    "day_5": {"zh-CN": "5日。", "en": "the 5th."},
+    "day_6": {"zh-CN": "6日。", "en": "the 6th."},
+    "day_7": {"zh-CN": "7日。", "en": "the 7th."},
+    "day_8": {"zh-CN": "8日。", "en": "the 8th."},
+    "day_9": {"zh-CN": "9日。", "en": "the 9th."},
+    "day_10": {"zh-CN": "10日。", "en": "the 10th."},
+    "day_11": {"zh-CN": "11日。", "en": "the 11th."},
+    "day_12": {"zh-CN": "12日。", "en": "the 12th."},
+    "day_13": {"zh-CN": "13日。", "en": "the 13th."},
+    "day_14": {"zh-CN": "14日。", "en": "the 14th."},
+    "day_15": {"zh-CN": "15日。", "en": "the 15th."},
+    "day_16": {"zh-CN": "16日。", "en": "the 16th."},
+    "day_17": {"zh-CN": "17日。", "en": "the 17th."},
+    "day_18": {"zh-CN": "18日。", "en": "the 18th."},
+    "day_19": {"zh-CN": "19日。", "en": "the 19th."},
+    "day_20": {"zh-CN": "20日。", "en": "the 20th."},
+    "day_21": {"zh-CN": "21日。", "en": "the 21st."},
+    "day_22": {"zh-CN": "22日。", "en": "the 22nd."},
+    "day_23": {"zh-CN": "23日。", "en": "the 23rd."},
+    "day_24": {"zh-CN": "24日。", "en": "the 24th."},
+    "day_25": {"zh-CN": "25日。", "en": "the 25th."},
+    "day_26": {"zh-CN": "26日。", "en": "the 26th."},
+    "day_27": {"zh-CN": "27日。", "en": "the 27th."},
+    "day_28": {"zh-CN": "28日。", "en": "the 28th."},
+    "day_29": {"zh-CN": "29日。", "en": "the 29th."},
+    "day_30": {"zh-CN": "30日。", "en": "the 30th."},
+    "day_31": {"zh-CN": "31日。", "en": "the 31st."},
+    # --- a callback number keyed by a caller we cannot call back ------------------
+    "callback_enter_number": {
+        "zh-CN": "我们无法识别您的来电号码。请输入您的回电号码，固定电话请加区号，以井号键结束。",
+        "en": "We cannot see the number you are calling from. Please enter the number we "
+        "should call you back on, with the area code for a landline, followed by hash.",
+    },
+    "callback_number_invalid": {
+        "zh-CN": "对不起，这个号码无法回电，请检查后重新输入。",
+        "en": "Sorry, we cannot call that number. Please check it and enter it again.",
+    },
+    "callback_number_readback": {
+        "zh-CN": "您输入的回电号码是：",
+        "en": "The number you entered is:",
+    },
+    "callback_number_confirm": {
+        "zh-CN": "确认请按1，重新输入请按2，重听请按9。",
+        "en": "If it is right, press 1. To enter it again, press 2. To hear it again, press 9.",
+    },
+    "followup_state_new": {"zh-CN": "您的投诉已受理。", "en": "Your complaint is registered."},
+    "followup_state_assigned": {
+        "zh-CN": "您的投诉已分派专人负责。", "en": "Your complaint has a named owner."},
+    "followup_state_in_progress": {
+        "zh-CN": "您的投诉正在处理中。", "en": "Your complaint is being worked on."},
+    "followup_state_resolved": {
+        "zh-CN": "您的投诉已处理完毕。", "en": "Your complaint has been resolved."},
+    "followup_state_closed": {"zh-CN": "您的投诉已结案。", "en": "Your complaint is closed."},
+    "followup_state_reopened": {
+        "zh-CN": "您的投诉已重新处理。", "en": "Your complaint has been reopened."},
     # --- outbound calls (ivr.outbound) ---------------------------------------
     "outbound_goodbye": {
         "zh-CN": "感谢您的配合，再见。",

@@ -19,6 +19,8 @@ Contract with the adapter:
   ``Record`` feed ``RecordingDone(path, seconds)``;
 * a ``Transfer`` sets ``IVR_ACTION=queue``, ``IVR_QUEUE``, ``IVR_PATH``,
   ``IVR_REASON`` then returns to the dialplan, which queues the call;
+* a ``SayName`` (a name only the back office holds, e.g. a department) is
+  spelled from its ``spelling`` (SAY ALPHA), as the PBX has no text-to-speech;
 * effects and ``Step`` are the adapter's job and plan nothing.
 """
 
@@ -111,6 +113,11 @@ def plan(actions: Sequence[act.Action], *, language: str, sounds_prefix: str = "
             steps.append(PlayPrompt(sound(action.prompt_id)))
         elif isinstance(action, act.SayDigits):
             steps.append(SayDigitsStep(action.digits, alpha=not action.digits.isdigit()))
+        elif isinstance(action, act.SayName):
+            # no text-to-speech on the PBX: the name's code, letter by letter
+            spelling = "".join(ch for ch in action.spelling if ch.isalnum())
+            if spelling:
+                steps.append(SayDigitsStep(spelling, alpha=not spelling.isdigit()))
         elif isinstance(action, act.Gather):
             *lead, last = action.prompt_ids
             steps.extend(PlayPrompt(sound(p), DTMF_KEYS) for p in lead)

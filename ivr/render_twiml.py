@@ -70,6 +70,8 @@ def render(
             speaker.say(response, prompt_text(action.prompt_id, lang, action.params))
         elif isinstance(action, act.SayDigits):
             speaker.say(response, " ".join(action.digits))
+        elif isinstance(action, act.SayName):
+            speaker.say(response, action.text)
         elif isinstance(action, act.Gather):
             _gather(response, action, speaker, action_url, method)
         elif isinstance(action, act.Record):

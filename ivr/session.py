@@ -37,8 +37,10 @@ from typing import Any
 from ivr import actions as act
 from ivr import effect_payloads
 from ivr import events as ev
+from ivr.effect_payloads import CALLBACK_E164_SLOT
 from ivr.flow import (
     BACK_KEY,
+    COMPLAINT_STATES,
     EFFECTS,
     REPEAT_KEY,
     Announce,
@@ -49,6 +51,7 @@ from ivr.flow import (
     Flow,
     Menu,
     ReadDigits,
+    ReadStatus,
     Recording,
     ToAgents,
 )
@@ -65,7 +68,11 @@ _RESULT_TYPES: dict[str, type[ev.Event]] = {
     "CallbackScheduled": ev.CallbackScheduled,
     "FollowupRecorded": ev.FollowupRecorded,
     "SurveyConfirmed": ev.SurveyConfirmed,
+    "NumberChecked": ev.NumberChecked,
+    "ComplaintStatus": ev.ComplaintStatus,
 }
+#: The slot the session fills with a status lookup's complaints (``ReadStatus`` reads it).
+STATUS_SLOT = "status_lines"
 
 
 class Session:
@@ -235,8 +242,8 @@ class Session:
         if not isinstance(event, _RESULT_TYPES[EFFECTS[node.effect]]):
             return  # not the result we wait for: keep waiting
         self._s.waiting = None
-        if isinstance(event, ev.JobLookup) and not (event.found and event.job_id is not None):
-            self._on_job_not_found(node, out)
+        if _is_miss(event):
+            self._on_miss(node, out)
             return
         if isinstance(event, ev.ComplaintCreated):
             self._s.slots["ticket"] = event.ticket
@@ -252,10 +259,14 @@ class Session:
             self._s.slots["complaint_reopened"] = event.reopened
         elif isinstance(event, ev.SurveyConfirmed):
             self._s.slots["verification"] = event.verification
+        elif isinstance(event, ev.NumberChecked):
+            self._s.slots[CALLBACK_E164_SLOT] = event.e164
+        elif isinstance(event, ev.ComplaintStatus):
+            self._s.slots[STATUS_SLOT] = [line.to_dict() for line in event.complaints]
         out.append(act.Step(self._s.node, "", "done"))
         self._enter(node.ok, out)
 
-    def _on_job_not_found(self, node: EffectStep, out: list[act.Action]) -> None:
+    def _on_miss(self, node: EffectStep, out: list[act.Action]) -> None:
         out.append(act.Step(self._s.node, "", "not_found"))
         target = node.not_found or node.failed
         prompt = node.not_found_prompt
@@ -342,8 +353,11 @@ class Session:
         assert isinstance(node, Recording), f"{node_id} does not wait for the caller"
         return act.Record(node.prompt, node.max_length_s, node.finish_on_key, node_id)
 
-    def _announce(self, item: str | ReadDigits, out: list[act.Action]) -> None:
-        if isinstance(item, ReadDigits):
+    def _announce(self, item: str | ReadDigits | ReadStatus, out: list[act.Action]) -> None:
+        if isinstance(item, ReadStatus):
+            for line in self._s.slots.get(item.slot) or []:
+                out.extend(_status_media(line))
+        elif isinstance(item, ReadDigits):
             value = self._s.slots.get(item.slot)
             if value is not None and str(value):
                 out.append(act.SayDigits(str(value)))
@@ -368,6 +382,8 @@ class Session:
             except ValueError:
                 return False  # unknown time: offer only the windows that are surely open
             return local_now.hour < self.flow.last_callback_hour
+        if name == "caller_number_callable":
+            return self._s.context.callback_number_known
         raise ValueError(f"unknown condition {name!r}; see ivr.flow.CONDITIONS")
 
     # --- effects and keeping what was given ------------------------------
@@ -388,6 +404,32 @@ class Session:
         out.extend(effect_payloads.unsent(self.flow, self._s, how))
         self._s.waiting = None
         self._s.ended = True
+
+
+def _is_miss(event: ev.Event) -> bool:
+    """A lookup result that found nothing usable (its step's ``not_found`` applies)."""
+    if isinstance(event, ev.JobLookup):
+        return not (event.found and event.job_id is not None)
+    if isinstance(event, ev.NumberChecked):
+        return not (event.valid and event.e164)
+    if isinstance(event, ev.ComplaintStatus):
+        return not event.complaints
+    return False
+
+
+def _status_media(line: dict[str, Any]) -> list[act.Action]:
+    """What the caller hears about one complaint (see ``ivr.flow.ReadStatus``)."""
+    out: list[act.Action] = [act.Say("status_ticket"), act.SayDigits(str(line["ticket"]))]
+    if line.get("state") in COMPLAINT_STATES:  # never a prompt the catalogue lacks
+        out.append(act.Say(f"state_{line['state']}"))
+    if line.get("department_name") or line.get("department_code"):
+        out.append(act.Say("status_department"))
+        out.append(act.SayName(str(line.get("department_name") or line["department_code"]),
+                               str(line.get("department_code") or "")))
+    month, day = line.get("due_month"), line.get("due_day")
+    if isinstance(month, int) and isinstance(day, int) and 1 <= month <= 12 and 1 <= day <= 31:
+        out += [act.Say("status_due"), act.Say(f"month_{month}"), act.Say(f"day_{day}")]
+    return out
 
 
 def _pressed(event: ev.Event) -> str | None:

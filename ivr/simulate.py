@@ -146,6 +146,14 @@ def cooperative_back_office(effect: act.Effect) -> ev.Event | None:
         return ev.FollowupRecorded(reopened=not effect.satisfied)
     if isinstance(effect, act.ConfirmSurvey):
         return ev.SurveyConfirmed("verified" if effect.confirmed else "disputed")
+    if isinstance(effect, act.CheckCallbackNumber):
+        valid = effect.digits.startswith("1") and len(effect.digits) == 11
+        return ev.NumberChecked(valid, "+86" + effect.digits if valid else None)
+    if isinstance(effect, act.LookupComplaintStatus):
+        if effect.ticket not in (None, "20240001"):
+            return ev.ComplaintStatus(())
+        return ev.ComplaintStatus((ev.StatusLine("20240001", "in_progress", "售后服务部", "SVC",
+                                                 5, 8),))
     return None
 
 
@@ -158,6 +166,8 @@ def _describe(action: act.Action, language: str) -> str:
         return "    IVR: " + prompt_text(action.prompt_id, language, action.params)
     if isinstance(action, act.SayDigits):
         return "    IVR: " + " ".join(action.digits)
+    if isinstance(action, act.SayName):
+        return "    IVR: " + action.text
     if isinstance(action, act.Gather):
         said = "".join(prompt_text(p, language) for p in action.prompt_ids)
         return f"    IVR: {said}  [waits for keys at {action.node}]"

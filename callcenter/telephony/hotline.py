@@ -82,7 +82,7 @@ from crm.enums import (
     SurveySource,
 )
 from crm.errors import InvalidPhoneNumber
-from crm.phones import normalize_phone
+from crm.phones import normalize_phone, normalize_regional_phone
 from crm.services import calls as call_log
 from crm.services import surveys
 from crm.surveys import JobRef, SurveyRecord, parse_grade
@@ -324,7 +324,7 @@ class HotlineDriver:
                     context = self._context(
                         now, tz, bool(customer and customer.verified),
                         customer.language if customer else self.settings.language,
-                        dict(target.seeds) if target else None)
+                        dict(target.seeds) if target else None, customer_number)
                     ctx = _CallCtx(call, Session(FLOWS[flow]), flow, customer_number)
                     started = [call_log.started_event_for(cmd)] if created else []
                     result = await self._turn(uow, ctx, ev.Start(context), events=started)
@@ -465,7 +465,7 @@ class HotlineDriver:
                 ivr_path=None, ivr_state=None, ivr_version=0, language=cmd.language,
                 callback_attempt_id=None)
             context = self._context(cmd.at, caller.timezone, caller.verified, caller.language,
-                                    None)
+                                    None, number)
             ctx = _CallCtx(draft, Session(FLOWS[flow]), flow, number)
             steps, media, survey = await self._fast_run(ctx, ev.Start(context))
             if survey is not None:
@@ -567,12 +567,23 @@ class HotlineDriver:
     # -- internals --------------------------------------------------------------------------
 
     def _context(self, now: datetime, tz: str, known: bool, language: str,
-                 outbound: dict[str, Any] | None) -> ev.CallerContext:
+                 outbound: dict[str, Any] | None, number: str | None = None) -> ev.CallerContext:
         return ev.CallerContext(
             caller_known=known, customer_tz=tz, language=language,
             agents_open=self._agents_open(now),
             local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(), outbound=outbound,
+            callback_number_known=outbound is not None or self._callable(number) is not None,
         )
+
+    def _callable(self, number: str | None) -> str | None:
+        """`number` as E.164 when the centre can call it back (a valid number of its
+        region); None for a withheld, foreign or unparseable one."""
+        if not number:
+            return None
+        try:
+            return normalize_regional_phone(number, self.settings.default_region)
+        except InvalidPhoneNumber:
+            return None
 
     def _agents_open(self, now: datetime) -> bool:
         start, end = self.settings.open_hours
@@ -695,10 +706,10 @@ class HotlineDriver:
     async def _create_complaint(self, ctx: _CallCtx, effect: act.CreateComplaint) -> ev.Event:
         from crm.services.complaints import Actor, OpenComplaint, open_complaint
 
-        if ctx.call.customer_id is None:
-            return ev.EffectFailed("CreateComplaint", "no customer for a withheld number")
+        await self._caller_record(ctx)
         opened = await open_complaint(OpenComplaint(
-            customer_id=ctx.call.customer_id, channel=ComplaintChannel.PHONE_IVR,
+            customer_id=ctx.call.customer_id,  # type: ignore[arg-type]  # set just above
+            channel=ComplaintChannel.PHONE_IVR,
             category=ComplaintCategory(effect.category), recording_url=effect.recording_url,
             call_id=ctx.call.id, actor=Actor.system("ivr"),
             description="" if not effect.partial else "(caller hung up before recording)",
@@ -720,13 +731,53 @@ class HotlineDriver:
         ), self.uow())
         return ev.SurveySaved(saved.id)
 
+    async def _caller_record(self, ctx: _CallCtx) -> int:
+        """The call's customer; for a caller nobody could identify (withheld or unreadable
+        number), a new "unidentified caller" record that the call now belongs to."""
+        from crm.services.customers import record_unidentified_caller
+
+        if ctx.call.customer_id is not None:
+            return ctx.call.customer_id
+        record = await record_unidentified_caller(
+            self.uow(), call_id=ctx.call.id, timezone=ctx.session.context.customer_tz,
+            language=ctx.session.language)
+        ctx.call = dataclasses.replace(ctx.call, customer_id=record.customer_id)
+        log.info("caller without a readable number: unidentified caller record %s",
+                 record.customer_id)
+        return record.customer_id
+
+    async def _check_callback_number(self, ctx: _CallCtx,
+                                     effect: act.CheckCallbackNumber) -> ev.Event:
+        e164 = self._callable(effect.digits)
+        return ev.NumberChecked(e164 is not None, e164)
+
+    async def _lookup_complaint_status(self, ctx: _CallCtx,
+                                       effect: act.LookupComplaintStatus) -> ev.Event:
+        from crm.services.complaint_status import complaint_status_for_caller
+
+        views = await complaint_status_for_caller(
+            self.uow(), customer_id=ctx.call.customer_id, ticket=effect.ticket)
+        zone = ZoneInfo(ctx.session.context.customer_tz)
+        lines = []
+        for view in views:
+            due = view.due_at.astimezone(zone) if view.due_at is not None else None
+            lines.append(ev.StatusLine(
+                view.ticket, str(view.state), view.department_name, view.department_code,
+                due.month if due else None, due.day if due else None))
+        return ev.ComplaintStatus(tuple(lines))
+
     async def _schedule_callback(self, ctx: _CallCtx, effect: act.ScheduleCallback) -> ev.Event:
         from crm.services.callbacks import request_callback
 
-        if not ctx.phone:
-            return ev.EffectFailed("ScheduleCallback", "no number to call back")
         tz = ctx.session.context.customer_tz
-        phone = normalize_phone(ctx.phone, self.settings.default_region)
+        if effect.phone is not None:  # keyed by a caller we cannot call back on their ID
+            phone = normalize_regional_phone(effect.phone, self.settings.default_region)
+            await self._caller_record(ctx)
+        else:
+            known = self._callable(ctx.phone)
+            if known is None:
+                return ev.EffectFailed("ScheduleCallback", "no number to call back")
+            phone = known
         record = await request_callback(
             ctx.call.customer_id, phone, effect.window, ctx.call.id, self.uow(),  # type: ignore[arg-type]
             self.clock, tz,
@@ -739,5 +790,7 @@ _PERFORMERS: dict[type[act.Effect], Any] = {
     act.LookupJob: HotlineDriver._lookup_job,
     act.SaveSurvey: HotlineDriver._save_survey,
     act.ScheduleCallback: HotlineDriver._schedule_callback,
+    act.CheckCallbackNumber: HotlineDriver._check_callback_number,
+    act.LookupComplaintStatus: HotlineDriver._lookup_complaint_status,
     **OUTBOUND_PERFORMERS,
 }

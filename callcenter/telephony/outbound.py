@@ -3,7 +3,8 @@ and where the callee's answers land.
 
 `outbound_target(attempt_id, uow)` reads the callback behind a dial attempt
 (the id the dispatcher handed the carrier) and gathers what its flow needs:
-the job reference, the complaint ticket, the grades recorded on the survey
+the job reference, the complaint ticket and its state (spoken on the
+follow-up call: the customer is told it is resolved), the grades recorded on the survey
 form, the callee's zone. The driver passes it to the IVR session as
 `CallerContext.outbound` (plain values only).
 
@@ -70,7 +71,8 @@ async def outbound_target(attempt_id: str, uow: UnitOfWork) -> OutboundTarget | 
         if cb.complaint_id is not None:
             complaint = await uow.complaints.get(cb.complaint_id)
             if complaint is not None:
-                seeds.update(complaint_id=complaint.complaint_id, ticket=complaint.ticket)
+                seeds.update(complaint_id=complaint.complaint_id, ticket=complaint.ticket,
+                             complaint_state=str(complaint.state))
                 job_id = job_id or complaint.job_id
         if cb.survey_id is not None:
             survey = await uow.surveys.get(cb.survey_id)

@@ -149,6 +149,15 @@ class ComplaintRepository(Protocol):
 
     async def by_ticket(self, ticket: str) -> ComplaintRecord | None: ...
 
+    async def of_customer(self, customer_id: int, states: Sequence[ComplaintState],
+                          limit: int) -> list[ComplaintRecord]:
+        """The customer's complaints in `states`, newest first."""
+        ...
+
+    async def department_names(self, department_ids: set[int]) -> dict[int, tuple[str, str]]:
+        """department id -> (code, name)."""
+        ...
+
     async def save(self, record: ComplaintRecord) -> ComplaintRecord:
         """Write every mutable field if the stored version is still `record.version`;
         return the record with its new version, or raise `ConcurrentChange`."""

@@ -9,6 +9,10 @@ Guarantees:
 - Every read that takes an `Identity` applies `Identity.may_see_department`:
   an agent of one department never gets another department's customer
   (`PermissionDenied`, 403).
+- A caller without a readable number gets an "unidentified caller" record
+  (`record_unidentified_caller`: unverified, no number) when they file
+  something; `list_unidentified_callers` is the agents' work list, and merging
+  links it to the real customer like any unverified record.
 - Merging folds an unverified caller record into a real customer: its phones,
   calls, contacts, complaints, jobs, surveys, leads and callbacks move over, and
   the empty record is deleted, all in one transaction.
@@ -50,6 +54,14 @@ class CustomerRepository(Protocol):
 
     async def add_unknown_caller(self, e164: str, timezone: str) -> Customer:
         """Insert an unverified customer owning `e164`, or return the one that won a race."""
+        ...
+
+    async def add_unidentified_caller(self, timezone: str, language: str) -> Customer:
+        """Insert an unverified customer with no number (a withheld or unreadable caller ID)."""
+        ...
+
+    async def unidentified(self, *, limit: int, offset: int) -> list[Customer]:
+        """Unverified customers without a number, newest first."""
         ...
 
     async def save(self, customer: Customer) -> None:
@@ -187,6 +199,30 @@ async def find_or_add_caller(
     if found is not None:
         return found
     return await uow.customers.add_unknown_caller(e164, default_tz)
+
+
+async def record_unidentified_caller(
+    uow: UnitOfWork, *, call_id: int | None, timezone: str, language: str
+) -> Customer:
+    """An "unidentified caller" record for a call whose number nobody can read (withheld,
+    foreign in a form we cannot parse): an unverified customer without a number, which
+    the call (and what the caller files on it) belongs to. An agent later links it to
+    the real customer (`merge_caller_into`) or names it (`update_customer`)."""
+    async with uow:
+        customer = await uow.customers.add_unidentified_caller(timezone, language)
+        if call_id is not None:
+            await uow.calls.update(call_id, customer_id=customer.customer_id)
+        await uow.commit()
+        return customer
+
+
+async def list_unidentified_callers(
+    uow: UnitOfWork, *, identity: Identity | None = None, limit: int = 50, offset: int = 0
+) -> list[Customer]:
+    """Unidentified caller records waiting for an agent to link or name them, newest first."""
+    async with uow:
+        found = await uow.customers.unidentified(limit=limit, offset=offset)
+    return [c for c in found if identity is None or identity.may_see_department(c.department_id)]
 
 
 async def find_by_phone(

@@ -19,7 +19,8 @@ RECORDED_URL = "https://rec.example/RE1"
 
 
 def caller(
-    *, agents_open: bool = True, local_now_iso: str = MORNING, language: str = "zh-CN"
+    *, agents_open: bool = True, local_now_iso: str = MORNING, language: str = "zh-CN",
+    callback_number_known: bool = True,
 ) -> ev.CallerContext:
     return ev.CallerContext(
         caller_known=True,
@@ -29,6 +30,7 @@ def caller(
         last_job_id=42,
         agents_open=agents_open,
         local_now_iso=local_now_iso,
+        callback_number_known=callback_number_known,
     )
 
 
@@ -40,8 +42,10 @@ def call(
     agents_open: bool = True,
     local_now_iso: str = MORNING,
     language: str = "zh-CN",
+    callback_number_known: bool = True,
 ) -> Transcript:
-    context = caller(agents_open=agents_open, local_now_iso=local_now_iso, language=language)
+    context = caller(agents_open=agents_open, local_now_iso=local_now_iso, language=language,
+                     callback_number_known=callback_number_known)
     return run(HOTLINE, context, keys, back_office, through_json=through_json)
 
 
@@ -55,10 +59,11 @@ def no_recent_job(effect: act.Effect) -> ev.Event | None:
 
 
 def started(
-    *, agents_open: bool = True, local_now_iso: str = MORNING
+    *, agents_open: bool = True, local_now_iso: str = MORNING, callback_number_known: bool = True,
 ) -> tuple[Session, list[act.Action]]:
     session = Session(HOTLINE)
-    context = caller(agents_open=agents_open, local_now_iso=local_now_iso)
+    context = caller(agents_open=agents_open, local_now_iso=local_now_iso,
+                     callback_number_known=callback_number_known)
     return session, session.handle(ev.Start(context))
 
 

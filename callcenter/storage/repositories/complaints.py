@@ -199,6 +199,25 @@ class SqlComplaintRepository:
         row = await self.session.scalar(select(Complaint).where(Complaint.ticket == ticket))
         return None if row is None else to_record(row)
 
+    async def of_customer(self, customer_id: int, states: Sequence[ComplaintState],
+                          limit: int) -> list[ComplaintRecord]:
+        rows = await self.session.scalars(
+            select(Complaint)
+            .where(Complaint.customer_id == customer_id,
+                   Complaint.state.in_([str(s) for s in states]))
+            .order_by(Complaint.opened_at.desc(), Complaint.id.desc())
+            .limit(limit)
+        )
+        return [to_record(row) for row in rows]
+
+    async def department_names(self, department_ids: set[int]) -> dict[int, tuple[str, str]]:
+        if not department_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Department.id, Department.code, Department.name)
+            .where(Department.id.in_(department_ids)))
+        return {r.id: (r.code, r.name) for r in rows}
+
     async def save(self, record: ComplaintRecord) -> ComplaintRecord:
         result = await self.session.execute(
             update(Complaint)

@@ -168,6 +168,23 @@ class SqlCustomerRepository:
         assert found is not None
         return found
 
+    async def add_unidentified_caller(self, timezone: str, language: str) -> Customer:
+        row = CustomerRow(name="", verified=False, timezone=timezone, language=language)
+        self.session.add(row)
+        await self.session.flush()
+        found = await self.get(row.id)
+        assert found is not None
+        return found
+
+    async def unidentified(self, *, limit: int, offset: int) -> list[Customer]:
+        has_phone = select(CustomerPhone.id).where(CustomerPhone.customer_id == CustomerRow.id)
+        rows = (await self.session.scalars(
+            select(CustomerRow)
+            .where(CustomerRow.verified.is_(False), ~has_phone.exists())
+            .order_by(CustomerRow.id.desc()).limit(limit).offset(offset)
+        )).all()
+        return [to_customer(row, []) for row in rows]
+
     async def save(self, customer: Customer) -> None:
         values = {name: getattr(customer, name) for name in PROFILE}
         try:
