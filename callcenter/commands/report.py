@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from callcenter.clock import system_clock
-from callcenter.commands import imports
+from callcenter.commands import imports, publish
 from callcenter.reporting import exports, runs
 from callcenter.reporting.builders import UnknownDepartment
 from callcenter.reporting.config import FORMATS
@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--week", required=True, help="ISO week, e.g. 2026-W21")
     add("monthly", "月客户满意度回访表: the month's satisfaction callback table").add_argument(
         "--month", required=True, help="YYYY-MM")
+    publish.register_under(kinds)
     p = add("kpi", "call KPIs per day, queue and agent; CSAT, callbacks, IVR drop-out, FCR")
     p.add_argument("--from", dest="first", required=True, help="YYYY-MM-DD (local, inclusive)")
     p.add_argument("--to", dest="last", required=True, help="YYYY-MM-DD (local, inclusive)")

@@ -17,11 +17,12 @@ import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import pandas as pd
 
-from callcenter.reporting import loaders
+from callcenter.reporting import loaders, samples, versions
 from callcenter.reporting.config import kpi_rules, supervision_rules
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -40,6 +41,7 @@ from reports.operational import (
 from reports.periods import Granularity, Month, ReportWindow, report_window
 from reports.resolution import first_contact_resolution
 from reports.scoring import score_month_frame
+from reports.versions import previous_averages
 
 __all__ = ["UnknownDepartment", "parse_week", "parse_day", "build", "Progress"]
 
@@ -112,6 +114,11 @@ async def supervision(db: Database, settings: Settings, month: Month, department
             loaders.load_scored_surveys(db, window.start_utc, window.end_utc, tz))
         counts = reads.create_task(loaders.load_survey_counts(db, start, window.start_utc, tz))
     surveys, earlier = rows.result(), counts.result()
+    surveys, sample = samples.apply_unsampled_rule(
+        surveys, await samples.drawn_survey_ids(db, window.start_utc, window.end_utc),
+        settings.survey_sample_unsampled, str(month))
+    # the previous month's average is read from its published version, never recomputed
+    published_before = await versions.published_version(db, str(month.previous()))
     progress("loading complaints and leads")
     complaints = await loaders.load_supervision_complaints(db, start, window.end_utc, tz)
     leads = await loaders.load_leads(db, window.start_utc, window.end_utc, tz)
@@ -129,8 +136,12 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     earlier = earlier.loc[earlier["department_id"].notna()]
     earlier = earlier.assign(staff_id=None).astype({"department_id": "int64"})
     before = earlier.loc[earlier["month"].astype("string") == str(month.previous())]
+    previous: dict[Any, Fraction] | None = None
+    if published_before is not None:
+        previous = previous_averages(published_before.figures.get("supervision", {}))
+        before = before.iloc[0:0]
     report = score_month_frame(month, pd.concat([surveys.assign(n=1), before], ignore_index=True),
-                               complaints, leads, rules, scored)
+                               complaints, leads, rules, scored, previous)
     trend = []
     m = first
     while m <= month:
@@ -151,7 +162,10 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     payload = _envelope("supervision", str(month), scope, settings, window,
                         {"supervision": rules.to_dict()}, names)
     payload.update(supervision=report.to_dict(), unassigned_surveys=int(unassigned.sum()),
-                   trend=trend)
+                   trend=trend, verification_sample=sample, previous_month={
+                       "month": str(month.previous()),
+                       "source": "computed" if published_before is None else "published",
+                       "version": None if published_before is None else published_before.version})
     return payload
 
 

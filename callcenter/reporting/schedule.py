@@ -5,7 +5,9 @@ Rules (centre's local time, ``report_daily_at`` = T, ``report_monthly_day`` = D)
   day before yesterday's);
 - weekly: once Monday T has passed, the previous ISO week's report is due;
 - monthly: once day D at T has passed, the previous month's 月客户满意度回访表
-  (``monthly``) and supervision score (``supervision``) are due.
+  (``monthly``) and supervision score (``supervision``) are due, and the
+  supervision figures are published as that month's first version
+  (`publication.publish_scheduled`; a month already published stays as it is).
 Only the latest due period of each kind is made, and only when no
 ``report_runs`` row exists for it (`runs.run_report(scheduled=True)` claims
 the row, so two processes never both make it). A service that was down
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 
-from callcenter.reporting import runs
+from callcenter.reporting import publication, runs
 from callcenter.reporting.config import formats
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -71,6 +73,12 @@ async def make_due_reports(db: Database, settings: Settings, now: datetime,
         if run is not None:
             log.info("scheduled %s report for %s written: %s", kind, period, ", ".join(run.files))
             made.append((kind, period))
+        if kind == "supervision":  # the monthly run publishes the month (once; frozen after)
+            try:
+                await publication.publish_scheduled(db, settings, Month.parse(period), now, holder)
+            except Exception:
+                log.exception("publishing the supervision figures of %s failed; retried", period)
+                failed.append(f"publish {period}")
     if failed:
         raise RuntimeError(f"scheduled reports failed (retried next pass): {', '.join(failed)}")
     return made

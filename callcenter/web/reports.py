@@ -164,7 +164,7 @@ _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <input type="month" name="month" value="{month}"></label> <button>Show</button></form></header>
 <main><div class="card">{report}</div>
 <div class="card"><h2>待核实问卷 Surveys awaiting verification ({pending_count})</h2>{pending}</div>
-<div class="card"><p>Exports: {exports}</p></div></main></body></html>"""
+<div class="card"><p>Exports: {exports} · <a href="/supervisor/versions?month={month}">版本 Published versions</a></p></div></main></body></html>"""
 
 
 def _pending_table(rows: list[Any], csrf: str, month: Month) -> str:

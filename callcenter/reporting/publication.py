@@ -1,0 +1,177 @@
+"""Published supervision figures are frozen: versions, publishing and corrections.
+
+Guarantees:
+- `make_version(month)` computes the month's supervision figures; when they,
+  or the surveys behind them, differ from the month's latest version it
+  stores the next version as a draft, with its diff against the published
+  version (`reports.versions`: each moved figure, each survey with its
+  reason: late survey, verification, correction); otherwise it returns the
+  latest version unchanged. Rerunning never changes a stored version.
+- `publish(month, actor)` needs a supervisor (or admin) -- checked here, in
+  the use case, before anything is read -- or the schedule (the run on
+  ``REPORT_MONTHLY_DAY``). Only the month's latest version can be published;
+  publishing without a version number publishes the current figures. A
+  published version is never changed (database triggers refuse it).
+- The previous month's average of a supervision report is read from that
+  month's published version (`builders.supervision`), never recomputed.
+- `correct_published_months()` puts a survey that changed after its month
+  was published (arrived late, verified, disputed, corrected) into a
+  correction: a new draft version of *that* month, never another month's
+  figures; a supervisor publishes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+
+from callcenter.reporting import builders, versions
+from callcenter.reporting.versions import StoredVersion
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.storage.tables import Survey
+from crm.enums import Role
+from crm.identity import Identity
+from reports.periods import Granularity, Month, report_window
+from reports.versions import version_diff
+
+__all__ = ["SCHEDULE", "Schedule", "VersionConflict", "make_version", "publish",
+           "publish_scheduled", "correct_published_months", "month_surveys"]
+
+log = logging.getLogger(__name__)
+
+
+class VersionConflict(RuntimeError):
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The scheduled run on the monthly report day, publishing as the system."""
+
+    holder: str = "job-loop"
+
+    @property
+    def label(self) -> str:
+        return f"schedule:{self.holder}"
+
+
+SCHEDULE = Schedule()
+
+
+def _publisher(actor: Identity | Schedule) -> str:
+    if isinstance(actor, Schedule):
+        return actor.label
+    actor.require(Role.SUPERVISOR)
+    return actor.label
+
+
+def _plain(data: Any) -> Any:
+    """The JSON form of ``data``, as a stored version reads back."""
+    return json.loads(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _window(settings: Settings, month: Month) -> tuple[datetime, datetime]:
+    window = report_window(Granularity.MONTH, month.first_day, settings.timezone)
+    return window.start_utc, window.end_utc
+
+
+async def month_surveys(db: Database, settings: Settings, month: Month) -> dict[str, Any]:
+    """``{survey id: snapshot}`` of every survey the month's score looks at."""
+    start, end = _window(settings, month)
+    async with db.sessions() as session:
+        rows = (await session.execute(
+            select(Survey.id, Survey.department_id, Survey.verification, Survey.timeliness,
+                   Survey.quality, Survey.attitude, Survey.complete, Survey.created_at)
+            .where(Survey.surveyed_at >= start, Survey.surveyed_at < end))).all()
+    return {str(i): {"department_id": d, "month": str(month), "verification": v,
+                     "grades": f"{t or '-'}{q or '-'}{a or '-'}", "complete": bool(c),
+                     "arrived_at": at.isoformat()}
+            for i, d, v, t, q, a, c, at in rows}
+
+
+def _reason(diff: dict[str, Any], by: str, first: bool) -> str:
+    if first:
+        return f"first version ({by})"
+    reasons = ", ".join(f"{n} {r}" for r, n in diff["reasons"].items())
+    what = "correction" if by.startswith("schedule:") else f"rerun by {by}"
+    return f"{what}: " + (reasons or "figures changed (rules or previous month)")
+
+
+async def make_version(db: Database, settings: Settings, month: Month, now: datetime, by: str,
+                       reason: str | None = None) -> tuple[StoredVersion, bool]:
+    """The month's current figures as a version: (version, True when stored now)."""
+    period = str(month)
+    for _ in range(3):  # another process may store the same number first: compare again
+        payload = _plain(await builders.supervision(db, settings, month))
+        surveys = _plain(await month_surveys(db, settings, month))
+        latest = await versions.latest_version(db, period)
+        if latest is not None and latest.figures.get("supervision") == payload["supervision"] \
+                and latest.surveys == surveys:
+            return latest, False
+        published = await versions.published_version(db, period)
+        diff = version_diff(
+            None if published is None else published.version,
+            None if published is None else published.figures.get("supervision"),
+            payload["supervision"], {} if published is None else published.surveys, surveys,
+            None if published is None else published.made_at.isoformat())
+        stored = await versions.add_version(db, period, {
+            "made_at": now, "made_by": by, "figures": payload, "surveys": surveys,
+            "diff": None if published is None else diff,
+            "reason": reason or _reason(diff, by, latest is None)})
+        if stored is not None:
+            log.info("supervision %s: version %d made (%s)", period, stored.version, stored.reason)
+            return stored, True
+    raise VersionConflict(f"could not store a new version of {period}; try again")
+
+
+async def publish(db: Database, settings: Settings, month: Month, actor: Identity | Schedule,
+                  now: datetime, version: int | None = None) -> StoredVersion:
+    """Publish version ``version`` of the month (default: its current figures)."""
+    by = _publisher(actor)
+    period = str(month)
+    if version is None:
+        made, _ = await make_version(db, settings, month, now, by)
+        version = made.version
+    latest = await versions.latest_version(db, period)
+    if latest is None or latest.version != version:
+        have = "no version" if latest is None else f"latest is version {latest.version}"
+        raise VersionConflict(f"only the latest version of {period} can be published ({have}); "
+                              "rerun to see the current figures")
+    if latest.published_at is None and await versions.mark_published(db, period, version, now, by):
+        log.info("supervision %s: version %d published by %s", period, version, by)
+    published = await versions.published_version(db, period)
+    assert published is not None
+    return published
+
+
+async def publish_scheduled(db: Database, settings: Settings, month: Month, now: datetime,
+                            holder: str) -> StoredVersion | None:
+    """The monthly run publishes the month once; a month already published is left alone."""
+    if await versions.published_version(db, str(month)) is not None:
+        return None
+    return await publish(db, settings, month, Schedule(holder), now)
+
+
+async def correct_published_months(db: Database, settings: Settings, now: datetime,
+                                   holder: str) -> list[StoredVersion]:
+    """A correction draft for each published month whose surveys changed since its latest version."""
+    made = []
+    for period, last_made in await versions.published_periods(db):
+        month = Month.parse(period)
+        start, end = _window(settings, month)
+        async with db.sessions() as session:
+            changed = await session.scalar(select(exists().where(
+                Survey.surveyed_at >= start, Survey.surveyed_at < end,
+                or_(Survey.created_at > last_made, Survey.updated_at > last_made))))
+        if not changed:
+            continue
+        version, new = await make_version(db, settings, month, now, f"schedule:{holder}")
+        if new:
+            made.append(version)
+    return made

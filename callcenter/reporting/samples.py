@@ -1,0 +1,66 @@
+"""The verification sample as the monthly score reads it (`crm.sampling`, Rule 3).
+
+Guarantee: a survey of the month that still awaits verification and was
+never drawn is counted (``SURVEY_SAMPLE_UNSAMPLED=count``: scored as if
+checked) or left out as pending (``exclude``, the default); a drawn survey
+counts only once a supervisor or the customer has confirmed it. The report
+says per department how many were drawn and how many were never drawn, and
+which rule applied.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from callcenter.storage.engine import Database
+from callcenter.storage.tables import Survey, VerificationSampleSurvey
+from crm.enums import SurveySource, SurveyVerification
+from crm.sampling import UnsampledRule
+
+__all__ = ["drawn_survey_ids", "apply_unsampled_rule"]
+
+_KEYED = [SurveySource.IVR.value, SurveySource.CALLBACK.value]
+
+
+async def drawn_survey_ids(db: Database, start: datetime, end: datetime) -> set[int]:
+    """Ids of the drawn surveys taken in ``[start, end)``."""
+    async with db.sessions() as session:
+        rows = await session.scalars(
+            select(VerificationSampleSurvey.survey_id)
+            .join(Survey, Survey.id == VerificationSampleSurvey.survey_id)
+            .where(Survey.surveyed_at >= start, Survey.surveyed_at < end))
+        return set(rows)
+
+
+def apply_unsampled_rule(surveys: pd.DataFrame, drawn: set[int], rule: UnsampledRule | str,
+                         month: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The month's survey rows with the rule applied, and the report's sample section."""
+    rule = UnsampledRule(rule)
+    verification = surveys["verification"].astype("object")
+    source = surveys["source"].astype("object")
+    in_month = (surveys["month"].astype("object") == month).to_numpy()
+    awaiting = (surveys["complete"].fillna(False).astype(bool)
+                & ((verification == SurveyVerification.PENDING.value)
+                   | ((verification == SurveyVerification.FIRST_HAND.value)
+                      & ~source.isin(_KEYED)))).to_numpy() & in_month
+    was_drawn = surveys["survey_id"].isin(list(drawn)).to_numpy() & in_month
+    unsampled = awaiting & ~was_drawn
+    departments: dict[str, dict[str, int]] = {}
+    for dept, d, u in zip(surveys["department_id"], was_drawn, unsampled, strict=True):
+        entry = departments.setdefault(str(dept), {"drawn": 0, "never_drawn": 0})
+        entry["drawn"] += int(d)
+        entry["never_drawn"] += int(u)
+    if rule is UnsampledRule.COUNT and unsampled.any():
+        surveys = surveys.copy()
+        surveys["verification"] = verification.where(
+            ~unsampled, SurveyVerification.VERIFIED.value).astype("category")
+    section = {"rule": str(rule), "explanation": (
+        "surveys awaiting verification that were never drawn for a check are counted"
+        if rule is UnsampledRule.COUNT else
+        "surveys awaiting verification count only once checked; those never drawn are left out"),
+        "departments": {k: v for k, v in sorted(departments.items()) if v["drawn"] or v["never_drawn"]}}
+    return surveys, section
