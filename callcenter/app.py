@@ -20,6 +20,7 @@ from callcenter import features
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
+from callcenter.owner import OWNER_CONTEXTS, owner_ctx
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
@@ -82,6 +83,7 @@ def create_app(
     if db is not None:
         app[DB] = db
     app[JOB_LOOP] = JobLoop(db=db, clock=clock)  # type: ignore[arg-type]  # db set in database_ctx
+    app[OWNER_CONTEXTS] = []  # FastAGI, AMI, dialer: run by the lease's owner only
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(turn_store_ctx)
     health.setup(app)
@@ -89,6 +91,7 @@ def create_app(
     app.router.add_static("/static", STATIC)
     for setup in features.FEATURES:
         setup(app)
+    app.cleanup_ctx.append(owner_ctx)  # after the features whose services the owner's parts use
     # the job loop starts last, once every feature registered its jobs
     app.cleanup_ctx.append(job_loop_ctx)
     return app

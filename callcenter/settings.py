@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     fastagi_enabled: bool = Field(True, description="run the FastAGI server")
     fastagi_host: str = Field("127.0.0.1", description="FastAGI bind address")
     fastagi_port: int = Field(4573, description="FastAGI bind port")
+    owner_lease_s: float = Field(
+        15, ge=1, le=300, description="seconds the lease of the process owning FastAGI, AMI and "
+        "the dialer lasts; when it dies another process takes over within this plus a third")
     agent_queue: str = Field("hotline-agents", description="Asterisk queue for agent transfers")
     outbound_trunk: str = Field(
         "PJSIP/{number}@trunk", description="Asterisk dial string for callbacks ({number} = E.164)"

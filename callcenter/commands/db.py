@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from callcenter.preflight import startup_problem
 from callcenter.settings import Settings
 from callcenter.storage import migrate
 
@@ -22,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     url = settings.database_url
+    problem = startup_problem(settings, ami=False)
+    if problem is not None:
+        print(f"configuration error: {problem}", file=sys.stderr)
+        return 2
     if args.db_command == "upgrade":
         migrate.upgrade(url, args.revision)
         print(f"database at {args.revision}")

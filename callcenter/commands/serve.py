@@ -18,6 +18,9 @@ Guarantees:
 - Unsafe configuration (a default or empty secret outside DEV_MODE,
   `callcenter.safe_config`) stops it before anything opens: one line per
   setting to change on stderr, exit code 2.
+- Before serving, the database must answer and AMI (when on) must not refuse
+  our login (`callcenter.preflight`); otherwise one line says which setting to
+  change and the exit code is 2.
 - `serve_http(...)` is the one way a worker runs the app; the benchmark's
   worker processes call it too.
 """
@@ -43,6 +46,7 @@ from aiohttp import web
 from callcenter.app import create_app
 from callcenter.logs import setup_logging
 from callcenter.safe_config import unsafe_settings
+from callcenter.preflight import startup_problem
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         resolve_event_loop(settings.event_loop)
     except RuntimeError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    problem = startup_problem(settings)
+    if problem is not None:
+        print(f"configuration error: {problem}", file=sys.stderr)
         return 2
     if workers == 1:
         serve_http(settings, host=host, port=port)

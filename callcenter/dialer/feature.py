@@ -4,8 +4,8 @@
 - Periodic jobs (leased through the job loop, so one process runs each):
   `callbacks-post-repair` schedules a callback for every newly completed job;
   `callbacks-survey-sample` samples last month's surveys for verification.
-- The dispatcher runs as a cleanup context when the job loop is enabled and a
-  carrier can dial: `OUTBOUND_CARRIER` picks it (auto: the Asterisk dialer,
+- The dispatcher runs as an owner context (in the process holding the telephony
+  lease, `callcenter.owner`) when the job loop is enabled and a carrier can dial: `OUTBOUND_CARRIER` picks it (auto: the Asterisk dialer,
   `app[SERVICES]["asterisk_dialer"]`, when AMI is on, else Twilio when
   `TWILIO_CALLER_ID` is set). It reconciles with every carrier it knows.
   Several app processes may run it on PostgreSQL; on SQLite run one.
@@ -26,6 +26,7 @@ from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.dialer import config as callback_config
 from callcenter.dialer.loop import Dispatcher
 from callcenter.jobs import PeriodicJob, default_holder
+from callcenter.owner import add_owner_context
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web import callbacks as callbacks_web
 from crm.services.callback_ports import Dialer
@@ -86,4 +87,5 @@ def setup(app: web.Application) -> None:
 
     app[JOB_LOOP].add(PeriodicJob("callbacks-post-repair", timedelta(minutes=10), post_repair))
     app[JOB_LOOP].add(PeriodicJob("callbacks-survey-sample", timedelta(hours=1), survey_sample))
-    app.cleanup_ctx.append(dispatcher_ctx)
+    if settings.job_loop_enabled:
+        add_owner_context(app, dispatcher_ctx)

@@ -1,4 +1,5 @@
-"""`/healthz` (is the database reachable?) and `/metrics` (Prometheus text).
+"""`/healthz` (is the database reachable? does this process own FastAGI/AMI?) and
+`/metrics` (Prometheus text).
 
 `/metrics` is per worker process: with several HTTP workers a scrape reaches
 one of them, named by `callcenter_event_loop_info{loop=...,pid=...}`.
@@ -13,7 +14,7 @@ import time
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.appkeys import DB
+from callcenter.appkeys import DB, SERVICES
 from callcenter.metrics import REGISTRY
 
 HTTP_LATENCY = REGISTRY.histogram("callcenter_http_request_seconds", "HTTP handling time")
@@ -41,6 +42,9 @@ async def healthz(request: web.Request) -> web.Response:
             "status": "ok",
             "database": request.app[DB].dialect,
             "db_ms": round((time.perf_counter() - started) * 1000, 2),
+            # true: this process runs FastAGI/AMI/dialer; false: standing by; null: not electing
+            "telephony_owner": None if (owner := request.app[SERVICES].get("owner")) is None
+            else owner.is_owner,
         }
     )
 

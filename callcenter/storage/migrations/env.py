@@ -1,10 +1,17 @@
-"""Alembic environment: runs migrations over the async engine for either backend."""
+"""Alembic environment: runs migrations over the async engine for either backend.
+
+On PostgreSQL the migration transaction first takes an advisory lock, so several
+service replicas starting at once (`docker compose up --scale service=3`, each
+running `callcenter db upgrade`) migrate one after the other: the first does
+the work, the others find the schema at head and do nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from callcenter.storage.engine import make_engine
@@ -12,6 +19,7 @@ from callcenter.storage.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK = 4_573_5038  # any constant shared by every replica
 
 
 def _run(connection: Connection) -> None:
@@ -22,6 +30,8 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         context.run_migrations()
 
 

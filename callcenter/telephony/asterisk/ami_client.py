@@ -261,7 +261,9 @@ class AmiClient:
                 cfg.action_timeout,
             )
             if not (isinstance(answer, AmiResponse) and answer.ok):
-                raise AmiLoginFailed(f"AMI login as {cfg.username!r} refused")
+                raise AmiLoginFailed(
+                    f"AMI login as {cfg.username!r} refused: set AMI_SECRET to the Asterisk "
+                    "side's secret and make its manager.conf permit (AMI_PERMIT) admit this host")
             self._logged_in.set()
             CONNECTED.set(1)
             self.sessions += 1

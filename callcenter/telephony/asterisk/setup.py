@@ -1,6 +1,7 @@
 """Mount the Asterisk side on the app: FastAGI server, AMI client + call log + dialer, spool job.
 
-`setup(app)` adds two cleanup contexts (each opens, yields, closes):
+`setup(app)` adds two owner contexts (each opens, yields, closes; run only in the
+process holding the telephony lease, `callcenter.owner`):
 - FastAGI (`FASTAGI_ENABLED`): the hotline / callback / queue-result routes on
   FASTAGI_HOST:FASTAGI_PORT; `app[SERVICES]["fastagi"]`.
 - AMI (`AMI_ENABLED`): the client (reconnecting in the background, so the
@@ -22,6 +23,7 @@ from aiohttp import web
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.dialer.config import retry_policy
 from callcenter.jobs import PeriodicJob
+from callcenter.owner import add_owner_context
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig
@@ -97,12 +99,14 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(fastagi_ctx)
-    app.cleanup_ctx.append(ami_ctx)
+    settings = app[SETTINGS]
+    if settings.fastagi_enabled:
+        add_owner_context(app, fastagi_ctx)
+    if settings.ami_enabled:
+        add_owner_context(app, ami_ctx)
 
     async def import_fallback_spool(_now: datetime) -> object:
         return await import_spool(app[DB], app[SETTINGS], app[CLOCK])
 
-    settings = app[SETTINGS]
     if settings.ami_enabled or settings.fastagi_enabled:
         app[JOB_LOOP].add(PeriodicJob(SPOOL_JOB, timedelta(minutes=1), import_fallback_spool))
