@@ -45,8 +45,8 @@ from aiohttp import web
 
 from callcenter.app import create_app
 from callcenter.logs import setup_logging
-from callcenter.safe_config import unsafe_settings
 from callcenter.preflight import startup_problem
+from callcenter.safe_config import unsafe_settings
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -3,18 +3,16 @@ callers pressing keys (AMI Originate into the bundle's `test-caller` context), a
 database checked afterwards.
 
 Asterisk comes from the test bundle (env ASTERISK_BUNDLE, default ../shared/asterisk
-beside the repository), started with the project's own deploy/asterisk configs. No
-bundle: skipped with the reason; CALLCENTER_REQUIRE_ASTERISK=1 (CI) makes that a failure.
+beside the repository), started on the project's own deploy/asterisk configs rendered by
+the Asterisk image's entrypoint (tests/asterisk/kit.py). No bundle: skipped with the
+reason; CALLCENTER_REQUIRE_ASTERISK=1 (CI) makes that a failure.
 SQLite only, to keep the module under two minutes; the fakes cover both engines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,51 +36,29 @@ from callcenter.telephony.asterisk.dialer import AsteriskDialer
 from callcenter.telephony.asterisk.spool import import_spool
 from crm.enums import CallDisposition, DialOutcome
 from crm.services.callback_ports import DialRequest, PlacedAttempt
+from tests.asterisk import kit
 from tests.asterisk.conftest import CALLER_B, back_office, until
+from tests.asterisk.kit import Kit
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.asterisk
-REPO = Path(__file__).resolve().parents[2]
-BUNDLE = Path(os.environ.get("ASTERISK_BUNDLE") or REPO.parent / "shared" / "asterisk")
 CALLER_ID = ami_actions.format_caller_id("李四", CALLER_B.removeprefix("+86"))
 
 
-@dataclass
-class RealAsterisk:
-    run: Path
-    agi_port: int
-    ami_port: int
-
-    @property
-    def spool(self) -> Path:
-        return self.run / "var" / "spool" / "callcenter"
+RealAsterisk = Kit
 
 
 @pytest.fixture(scope="module")
-def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAsterisk]:
-    if not (BUNDLE / "start").exists():
-        reason = f"no Asterisk bundle at {BUNDLE} (set ASTERISK_BUNDLE)"
-        if os.environ.get("CALLCENTER_REQUIRE_ASTERISK") == "1":
-            pytest.fail(reason + "; CALLCENTER_REQUIRE_ASTERISK=1 requires it")
-        pytest.skip(reason)
+def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
+    """The kit on deploy/asterisk as rendered by the Asterisk image's entrypoint."""
+    kit.require_bundle()
     run = tmp_path_factory.mktemp("asterisk")
-    agi_bin = run / "agi-bin"
-    agi_bin.mkdir()
-    script = (REPO / "deploy/asterisk/agi-bin/hotline_fallback.py").read_text().splitlines()
-    (agi_bin / "hotline_fallback.py").write_text(
-        "\n".join([f"#!{sys.executable}", *script[1:]]) + "\n")
-    (agi_bin / "hotline_fallback.py").chmod(0o755)
-    ports = {"AGI": free_port(), "AMI_PORT": free_port(), "SIP_PORT": free_port()}
-    env = {**os.environ, "AMI_PORT": str(ports["AMI_PORT"]), "SIP_PORT": str(ports["SIP_PORT"]),
-           "AGI_URL": f"agi://127.0.0.1:{ports['AGI']}/hotline"}
-    started = subprocess.run([str(BUNDLE / "start"), str(run), "--conf", str(REPO / "deploy/asterisk")],
-                             env=env, capture_output=True, text=True, timeout=120)
-    if started.returncode != 0:
-        pytest.fail(f"Asterisk did not start:\n{started.stdout}\n{started.stderr}")
+    real = kit.start(run, kit.local_env(run, agi_port=free_port(), ami_port=free_port(),
+                                        sip_port=free_port()))
     try:
-        yield RealAsterisk(run, ports["AGI"], ports["AMI_PORT"])
+        yield real
     finally:
-        subprocess.run([str(BUNDLE / "stop"), str(run)], capture_output=True, timeout=60)
+        real.stop()
 
 
 @pytest.fixture
@@ -134,6 +110,7 @@ async def _service(asterisk: RealAsterisk, db: Database, tmp_path: Path, *,
     settings = Settings(
         database_url=db.url, fastagi_enabled=fastagi, fastagi_port=asterisk.agi_port,
         ami_enabled=True, ami_port=asterisk.ami_port, job_loop_enabled=False,
+        ami_secret=asterisk.ami_secret,  # type: ignore[arg-type]
         prompts_dir=tmp_path / "prompts", recordings_dir=tmp_path / "recordings",
         spool_dir=asterisk.spool, log_json=False,
         opening_hours="00:00-23:59",

@@ -7,7 +7,6 @@ Asterisk is in tests/deploy/test_failover.py.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +17,7 @@ from callcenter.appkeys import SERVICES
 from callcenter.owner import OwnerLease, Ownership
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
+from tests.asterisk.conftest import until
 from tests.conftest import free_port
 
 T0 = datetime(2026, 5, 18, 2, 0, tzinfo=UTC)
@@ -70,9 +70,7 @@ async def test_a_standby_service_takes_over_fastagi_when_the_owner_stops(
         assert listening(port)
         await owner.cleanup()  # a clean stop releases the lease
         assert not listening(port)
-        async with asyncio.timeout(5):
-            while "fastagi" not in standby.app[SERVICES]:
-                await asyncio.sleep(0.05)
+        await until(lambda: "fastagi" in standby.app[SERVICES], within_s=5)
         assert standby.app[SERVICES]["owner"].is_owner and listening(port)
     finally:
         for runner in runners:
