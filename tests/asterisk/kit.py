@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,13 +85,16 @@ def install_fallback(run: Path) -> None:
     target.chmod(0o755)
 
 
-def start(run: Path, env: dict[str, str]) -> Kit:
-    """Render deploy/asterisk with `env` through the entrypoint, start the kit on the result."""
+def start(run: Path, env: dict[str, str], *, extra_conf: Sequence[Path] = ()) -> Kit:
+    """Render deploy/asterisk with `env` through the entrypoint, start the kit on the result
+    (plus `extra_conf` files as they are, e.g. the image's modules.conf)."""
     require_bundle()
     rendered = run / "rendered"
     result = render(rendered, env)
     if result.returncode != 0:
         pytest.fail(f"the entrypoint did not render: {result.stderr}")
+    for conf in extra_conf:
+        shutil.copy(conf, rendered / conf.name)
     install_fallback(run)
     started = subprocess.run(
         [str(BUNDLE / "start"), str(run), "--conf", str(rendered)],
