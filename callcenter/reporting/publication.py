@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 
 from callcenter.reporting import builders, versions
+from callcenter.reporting.samples import scored_in
 from callcenter.reporting.versions import StoredVersion
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -85,10 +86,10 @@ async def month_surveys(db: Database, settings: Settings, month: Month) -> dict[
     """``{survey id: snapshot}`` of every survey the month's score looks at."""
     start, end = _window(settings, month)
     async with db.sessions() as session:
-        rows = (await session.execute(
+        rows = (await session.execute(scored_in(
             select(Survey.id, Survey.department_id, Survey.verification, Survey.timeliness,
-                   Survey.quality, Survey.attitude, Survey.complete, Survey.created_at)
-            .where(Survey.surveyed_at >= start, Survey.surveyed_at < end))).all()
+                   Survey.quality, Survey.attitude, Survey.complete, Survey.created_at),
+            start, end))).all()
     return {str(i): {"department_id": d, "month": str(month), "verification": v,
                      "grades": f"{t or '-'}{q or '-'}{a or '-'}", "complete": bool(c),
                      "arrived_at": at.isoformat()}
@@ -166,10 +167,10 @@ async def correct_published_months(db: Database, settings: Settings, now: dateti
         month = Month.parse(period)
         start, end = _window(settings, month)
         async with db.sessions() as session:
-            changed = await session.scalar(select(exists().where(
-                Survey.surveyed_at >= start, Survey.surveyed_at < end,
-                or_(Survey.created_at > last_made, Survey.updated_at > last_made))))
-        if not changed:
+            changed = await session.scalar(scored_in(
+                select(Survey.id).where(or_(Survey.created_at > last_made,
+                                            Survey.updated_at > last_made)), start, end).limit(1))
+        if changed is None:
             continue
         version, new = await make_version(db, settings, month, now, f"schedule:{holder}")
         if new:

@@ -14,25 +14,35 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import aliased
 
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Survey, VerificationSampleSurvey
+from callcenter.storage.tables import ServiceJob, Survey, VerificationSampleSurvey
 from crm.enums import SurveySource, SurveyVerification
 from crm.sampling import UnsampledRule
 
-__all__ = ["drawn_survey_ids", "apply_unsampled_rule"]
+__all__ = ["scored_in", "drawn_survey_ids", "apply_unsampled_rule"]
 
 _KEYED = [SurveySource.IVR.value, SurveySource.CALLBACK.value]
 
 
+def scored_in(query: Select[Any], start: datetime, end: datetime) -> Select[Any]:
+    """``query`` (over `Survey`) narrowed to the surveys a month's score reads: those whose
+    job was completed in ``[start, end)``, or taken then when they have no completed job
+    (the rule of `loaders.load_scored_surveys`)."""
+    job = aliased(ServiceJob)
+    return query.outerjoin(job, job.id == Survey.job_id).where(or_(
+        and_(job.completed_at >= start, job.completed_at < end),
+        and_(job.completed_at.is_(None), Survey.surveyed_at >= start, Survey.surveyed_at < end)))
+
+
 async def drawn_survey_ids(db: Database, start: datetime, end: datetime) -> set[int]:
-    """Ids of the drawn surveys taken in ``[start, end)``."""
+    """Ids of the drawn surveys the score of ``[start, end)`` reads."""
     async with db.sessions() as session:
-        rows = await session.scalars(
+        rows = await session.scalars(scored_in(
             select(VerificationSampleSurvey.survey_id)
-            .join(Survey, Survey.id == VerificationSampleSurvey.survey_id)
-            .where(Survey.surveyed_at >= start, Survey.surveyed_at < end))
+            .join(Survey, Survey.id == VerificationSampleSurvey.survey_id), start, end))
         return set(rows)
 
 

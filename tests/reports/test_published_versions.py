@@ -164,3 +164,24 @@ async def test_a_survey_arriving_after_its_month_was_published_goes_into_a_corre
     june = _department(june_after, s.department_id)["satisfaction"]
     assert june["surveys"] == _department(june_before, s.department_id)["satisfaction"]["surveys"]
     assert june["previous_average"] == "6"  # May as published, the correction not yet published
+
+
+async def test_a_june_survey_about_a_may_job_after_may_was_published_corrects_may_not_june(
+    db: Database, settings: Settings
+) -> None:
+    s = await shop(db)
+    await raw_surveys(db, s, "AAA", local("2026-05-10 09:00"), 2)
+    await publication.publish(db, settings, MAY, s.supervisor_identity, ON_THE_5TH)
+    job = await factories.job(db, s.customer_id, "J-MAY-LATE", technician_id=s.technician.id,
+                              department_id=s.department_id, completed_at=local("2026-05-31 17:00"))
+    (late,) = await factories.add(db, Survey(
+        job_id=job.id, department_id=s.department_id, staff_id=s.technician.id,
+        surveyed_at=local("2026-06-09 10:00"), source="ivr", verification="first_hand",
+        complete=True, timeliness="D", quality="D", attitude="D",
+        created_at=local("2026-06-09 10:00")))
+    (correction,) = await publication.correct_published_months(db, settings,
+                                                                local("2026-06-09 11:00"), "loop")
+    assert correction.period == "2026-05"
+    assert [c["survey_id"] for c in correction.diff["surveys"]] == [late.id]  # type: ignore[index]
+    june = await builders.supervision(db, settings, Month(2026, 6))
+    assert _department(june, s.department_id)["satisfaction"]["surveys"]["counted"] == 0
