@@ -134,6 +134,19 @@ class Settings(BaseSettings):
     complaint_form_per_phone_hour: int = Field(3, ge=1, description="public form: submissions per phone per hour")
     complaint_form_max_description: int = Field(2000, ge=1, description="public form: description length limit")
     complaint_form_max_body_bytes: int = Field(16384, ge=1024, description="public form: request body limit")
+    # e-mail (issue 15): reports are delivered (上报) and escalations told by SMTP
+    smtp_host: str = Field("", description="SMTP server; empty = no e-mail is sent")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    smtp_security: Literal["none", "starttls", "ssl"] = Field("starttls", description="SMTP transport security")
+    smtp_username: str = Field("", description="SMTP login; empty = no AUTH")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password")
+    smtp_from: str = Field("hotline@localhost", description="sender address of the service's mail")
+    smtp_timeout_s: float = Field(30, gt=0, description="SMTP connection timeout (seconds)")
+    report_mail_to: str = Field(
+        "", description="report recipients: kind[/DEPT]=addr,addr; ... e.g. daily=ops@x.cn; weekly/SVC=svc@x.cn"
+    )
+    report_mail_attachments: str = Field("xlsx,pdf", description="files attached to report mail (xlsx,pdf,csv)")
+    complaint_escalation_mail: bool = Field(True, description="e-mail the manager a complaint escalates to")
     # reports (issue 9): schedule, supervision amounts (seed 001), call KPI thresholds (kpi.md)
     reports_enabled: bool = Field(True, description="generate the scheduled reports in the job loop")
     report_daily_at: str = Field("07:30", description="local time the daily report (previous day) is made; weekly on Monday, monthly on the 5th")

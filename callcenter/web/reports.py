@@ -232,3 +232,11 @@ def setup(app: web.Application) -> None:
 
         app[JOB_LOOP].add(PeriodicJob(schedule.JOB_NAME, timedelta(seconds=60), make_reports,
                                       lease=timedelta(minutes=20)))
+
+        async def deliver_reports(now: Any) -> object:
+            from callcenter.reporting.delivery import deliver_due_reports
+
+            return await deliver_due_reports(app[DB], settings, now, app[JOB_LOOP].holder)
+
+        app[JOB_LOOP].add(PeriodicJob("reports.deliver", timedelta(seconds=60), deliver_reports,
+                                      lease=timedelta(minutes=20)))

@@ -86,3 +86,25 @@ class SpoolImport(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+
+
+class MailDelivery(Base):
+    """One e-mail the service sent (a report, an escalation notice): what, to whom, when.
+
+    `key` is unique ("report:weekly:2026-W21:all", "escalation:12:2"): the process
+    that inserts it sends it; a failed one is claimed again on a later pass.
+    """
+
+    __tablename__ = "mail_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # report | escalation
+    subject: Mapped[str] = mapped_column(String(300))
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(12))  # sending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
