@@ -78,6 +78,7 @@ class Settings(BaseSettings):
         15, ge=1, le=300, description="seconds the lease of the process owning FastAGI, AMI and "
         "the dialer lasts; when it dies another process takes over within this plus a third")
     agent_queue: str = Field("hotline-agents", description="Asterisk queue for agent transfers")
+    agent_interface: str = Field("PJSIP/{extension}", description="an agent's queue member interface in Asterisk ({extension} = the staff member's extension)")
     outbound_trunk: str = Field(
         "PJSIP/{number}@trunk", description="Asterisk dial string for callbacks ({number} = E.164)"
     )

@@ -24,6 +24,7 @@ import itertools
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,9 @@ class ScreenPop:
     ) -> None:
         self.db, self.hub, self.bus, self.clock = db, hub, bus, clock
         self.wrap_up_s = wrap_up_s
+        #: called with (staff_id, status, reason) after a status is committed, in order per agent
+        #: (the Asterisk queue follows the states through one of these)
+        self.state_listeners: list[Callable[[int, str, str | None], Awaitable[None]]] = []
         self.default_region, self.default_tz, self.deadline_s = default_region, default_tz, deadline_s
         self._staff: dict[str, tuple[float, Identity | None]] = {}
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -147,6 +151,11 @@ class ScreenPop:
             async with self.db.engine.begin() as conn:
                 await conn.execute(stmt)
                 await record_span(conn, staff_id, status, reason, call_id, when)
+            for listener in self.state_listeners:  # committed first, then the carrier follows
+                try:
+                    await listener(staff_id, status, reason)
+                except Exception:
+                    log.exception("agent state listener failed for staff %s (%s)", staff_id, status)
 
     async def state_of(self, staff_id: int) -> tuple[str, dict[str, Any] | None]:
         async with self.db.sessions() as session:

@@ -153,3 +153,18 @@ def queue_add(
     return Action(
         "QueueAdd", action_id, fields + tuple((k, v) for k, v in optional if v is not None)
     )
+
+
+def queue_remove(action_id: str, queue: str, interface: str) -> Action:
+    return Action("QueueRemove", action_id, (("Queue", queue), ("Interface", interface)))
+
+
+def queue_pause(action_id: str, queue: str, interface: str, paused: bool, reason: str = "") -> Action:
+    fields: Fields = (("Queue", queue), ("Interface", interface),
+                      ("Paused", "true" if paused else "false"))
+    return Action("QueuePause", action_id, fields + ((("Reason", reason),) if reason else ()))
+
+
+def queue_status(action_id: str, queue: str) -> Action:
+    """A list action: one ``QueueParams``, a ``QueueMember`` per member, ``QueueEntry`` per caller."""
+    return Action("QueueStatus", action_id, (("Queue", queue),))

@@ -30,12 +30,15 @@ from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig
 from callcenter.telephony.asterisk.call_log import AmiCallLog
 from callcenter.telephony.asterisk.dialer import AsteriskDialer
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
+from callcenter.telephony.asterisk.queue_members import QueueMembers
 from callcenter.telephony.asterisk.spool import import_spool
 from callcenter.telephony.hotline import HotlineDriver
 
 log = logging.getLogger(__name__)
 FASTAGI, AMI, CALL_LOG, DIALER = "fastagi", "ami", "ami_call_log", "asterisk_dialer"
+QUEUE_MEMBERS = "asterisk_queue_members"
 SPOOL_JOB = "asterisk-spool-import"
+QUEUE_SYNC_JOB = "asterisk-queue-sync"
 
 
 async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -88,12 +91,23 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     dialer = AsteriskDialer(client, app[DB], app[CLOCK], trunk=settings.outbound_trunk,
                             policy=retry_policy(settings))
     dialer.attach(call_log)
-    app[SERVICES].update({AMI: client, CALL_LOG: call_log, DIALER: dialer})
+    members = QueueMembers(client, app[DB], settings.agent_queue, settings.agent_interface)
+    pop = app[SERVICES].get(screenpop.SCREENPOP)
+    if pop is not None:  # agent states drive the queue
+        pop.state_listeners.append(members.on_state)
+
+    async def queue_resync(_channels: object, _requested_at: float) -> None:
+        await members.resync()  # after every AMI login: read the queue back, fix differences
+
+    client.on_resync(queue_resync)
+    app[SERVICES].update({AMI: client, CALL_LOG: call_log, DIALER: dialer, QUEUE_MEMBERS: members})
     await client.start()
     try:
         yield
     finally:
-        for key in (AMI, CALL_LOG, DIALER):
+        if pop is not None and members.on_state in pop.state_listeners:
+            pop.state_listeners.remove(members.on_state)
+        for key in (AMI, CALL_LOG, DIALER, QUEUE_MEMBERS):
             app[SERVICES].pop(key, None)
         await client.close()
 
@@ -108,5 +122,11 @@ def setup(app: web.Application) -> None:
     async def import_fallback_spool(_now: datetime) -> object:
         return await import_spool(app[DB], app[SETTINGS], app[CLOCK])
 
+    async def sync_agent_queue(_now: datetime) -> object:
+        members = app[SERVICES].get(QUEUE_MEMBERS)
+        return None if members is None else (await members.resync()).__dict__
+
+    if settings.ami_enabled:
+        app[JOB_LOOP].add(PeriodicJob(QUEUE_SYNC_JOB, timedelta(minutes=1), sync_agent_queue))
     if settings.ami_enabled or settings.fastagi_enabled:
         app[JOB_LOOP].add(PeriodicJob(SPOOL_JOB, timedelta(minutes=1), import_fallback_spool))
