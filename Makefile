@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ASTERISK_BUNDLE ?= $(abspath ../shared/asterisk)
 export ASTERISK_BUNDLE
 
-.PHONY: demo test serve bench lint typecheck prompts system-deps fonts clean help
+.PHONY: demo test serve bench lint typecheck prompts system-deps fonts clean help deploy-config deploy-check
 
 help:
 	@echo "make demo   - venv, install, migrate SQLite, sample data, simulated calls, report"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench  - run the benchmarks, write bench/RESULTS.md"
 	@echo "make lint   - ruff + import contracts"
 	@echo "make prompts - generate IVR sound files with espeak-ng"
+	@echo "make deploy-check - validate docker-compose.yml, run the compose stack's commands without Docker"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,3 +77,15 @@ prompts: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# The compose stack without Docker. deploy-config: `docker-compose config` (Debian's
+# docker-compose package, installed here when missing and we are root) on the compose
+# file with .env.example filled as a site fills it, and refusing the unedited example.
+# deploy-check: that, then the smoke tests (tests/deploy: each compose service's command
+# against the local PostgreSQL and the real Asterisk kit, fail-over, bad config).
+deploy-config: $(STAMP)
+	@command -v docker-compose >/dev/null 2>&1 || { 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then 	    echo "installing Debian package: docker-compose"; 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 || 	     (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)); 	  else echo "docker-compose missing: apt-get install docker-compose" >&2; exit 1; fi; }
+	$(PY) -m pytest -q -p no:cacheprovider tests/deploy/test_bad_config.py -k docker_compose_config
+
+deploy-check: deploy-config system-deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/deploy

@@ -4,9 +4,10 @@ Guarantees:
 
 - `--workers N` (HTTP_WORKERS) runs N worker processes that all bind the same
   HTTP port with SO_REUSEPORT; the kernel spreads new connections over them.
-  Only worker 0 runs the job loop (and with it the callback dispatcher),
-  FastAGI and AMI, each of which must exist once; the other workers serve
-  HTTP only. With N = 1 (the default) the service runs in this process.
+  Only worker 0 runs the job loop and stands for the telephony lease
+  (`callcenter.owner`: FastAGI, AMI and the callback dispatcher run in one
+  process of the whole site at a time, even across hosts or compose replicas);
+  the other workers serve HTTP only. With N = 1 (the default) the service runs in this process.
 - SIGINT or SIGTERM to the parent stops every worker gracefully (SIGTERM,
   then SIGKILL after `STOP_GRACE_S`) and exits 0 when they all stopped
   cleanly. A worker that dies on its own is reported with its exit code; the
