@@ -85,9 +85,11 @@ def install_fallback(run: Path) -> None:
     target.chmod(0o755)
 
 
-def start(run: Path, env: dict[str, str], *, extra_conf: Sequence[Path] = ()) -> Kit:
+def start(run: Path, env: dict[str, str], *, extra_conf: Sequence[Path] = (),
+          wrapper: Sequence[str] = ()) -> Kit:
     """Render deploy/asterisk with `env` through the entrypoint, start the kit on the result
-    (plus `extra_conf` files as they are, e.g. the image's modules.conf)."""
+    (plus `extra_conf` files as they are, e.g. the image's modules.conf; `wrapper`: argv
+    prefix the kit's start script runs under, e.g. a private mount namespace)."""
     require_bundle()
     rendered = run / "rendered"
     result = render(rendered, env)
@@ -97,7 +99,7 @@ def start(run: Path, env: dict[str, str], *, extra_conf: Sequence[Path] = ()) ->
         shutil.copy(conf, rendered / conf.name)
     install_fallback(run)
     started = subprocess.run(
-        [str(BUNDLE / "start"), str(run), "--conf", str(rendered)],
+        [*wrapper, str(BUNDLE / "start"), str(run), "--conf", str(rendered)],
         env={**os.environ, "AMI_PORT": env["AMI_PORT"], "SIP_PORT": env["SIP_PORT"],
              "AGI_URL": env["AGI_URL"]},
         capture_output=True, text=True, timeout=120)
