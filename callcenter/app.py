@@ -21,6 +21,7 @@ from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
 from callcenter.owner import OWNER_CONTEXTS, owner_ctx
+from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
@@ -84,6 +85,8 @@ def create_app(
         app[DB] = db
     app[JOB_LOOP] = JobLoop(db=db, clock=clock)  # type: ignore[arg-type]  # db set in database_ctx
     app[OWNER_CONTEXTS] = []  # FastAGI, AMI, dialer: run by the lease's owner only
+    app[CPU_POOL] = CpuPool(settings.cpu_workers)
+    app.cleanup_ctx.append(cpu_pool_ctx)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(turn_store_ctx)
     health.setup(app)

@@ -55,6 +55,26 @@ class Settings(BaseSettings):
         False, description="development/demo machine: allow the built-in default secrets. "
         "Off, `callcenter serve` refuses to start with a default or empty SECRET_KEY, AMI_SECRET "
         "(AMI on) or TWILIO_AUTH_TOKEN (Twilio in use)")
+    cpu_workers: int = Field(
+        2, ge=1, le=32, description="threads running CPU-heavy work off the event loop (password "
+        "hashing, report building and rendering); at most this many run at once, the rest wait")
+    login_max_failures_per_account: int = Field(
+        5, ge=1, description="failed logins per username within LOGIN_LOCKOUT_S before it is locked")
+    login_max_failures_per_client: int = Field(
+        20, ge=1, description="failed logins per client address within LOGIN_LOCKOUT_S before it is locked")
+    login_lockout_s: int = Field(
+        900, ge=1, description="seconds failed logins are counted over; a locked account or client "
+        "may log in again once its failures are this old")
+    http_header_timeout_s: float = Field(
+        15, gt=0, description="a connection must send a complete request head within this many "
+        "seconds of opening or of its previous response (also the idle keep-alive limit)")
+    http_body_timeout_s: float = Field(
+        30, gt=0, description="a request body must arrive in full within this many seconds of its head")
+    http_max_body_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="largest request body accepted (413 above)")
+    trusted_proxies: str = Field(
+        "", description="comma-separated addresses/networks of our reverse proxies; only their "
+        "X-Forwarded-For is believed for the client address (rate limits, logs). Empty: none")
     # twilio
     twilio_account_sid: str = Field("AC00000000000000000000000000000000", description="Twilio account SID")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="Twilio auth token (signs webhooks)")
@@ -77,6 +97,9 @@ class Settings(BaseSettings):
     owner_lease_s: float = Field(
         15, ge=1, le=300, description="seconds the lease of the process owning FastAGI, AMI and "
         "the dialer lasts; when it dies another process takes over within this plus a third")
+    fastagi_allowed_peers: str = Field(
+        "127.0.0.1,::1", description="comma-separated addresses/networks of the PBXes allowed to "
+        "connect to FastAGI; other connections are closed unanswered")
     agent_queue: str = Field("hotline-agents", description="Asterisk queue for agent transfers")
     agent_interface: str = Field("PJSIP/{extension}", description="an agent's queue member interface in Asterisk ({extension} = the staff member's extension)")
     outbound_trunk: str = Field(
@@ -209,6 +232,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}; use e.g. Asia/Shanghai") from exc
         return value
 
+    @field_validator("trusted_proxies", "fastagi_allowed_peers")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from callcenter.networks import parse_networks
+
+        parse_networks(value)
+        return value
+
     @field_validator("opening_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
@@ -237,6 +268,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over TLS: COOKIE_SECURE, or a public https URL."""
+        return self.cookie_secure or self.public_base_url.lower().startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

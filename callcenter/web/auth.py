@@ -27,8 +27,10 @@ from aiohttp import web
 from sqlalchemy import select, update
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
+from callcenter.offload import cpu_pool
 from callcenter.passwords import verify_password
 from callcenter.storage.tables import ApiToken, Staff, WebSession
+from callcenter.web import login_limits
 from crm.enums import Role
 from crm.identity import Identity
 
@@ -158,7 +160,7 @@ def _sign(request: web.Request, nonce: str) -> str:
 def form_token(request: web.Request, response: web.StreamResponse) -> str:
     nonce = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(16)
     response.set_cookie(
-        FORM_COOKIE, nonce, httponly=True, samesite="Strict", secure=request.app[SETTINGS].cookie_secure
+        FORM_COOKIE, nonce, httponly=True, samesite="Strict", secure=request.app[SETTINGS].secure_cookies
     )
     return _sign(request, nonce)
 
@@ -205,12 +207,21 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return await login_page(request, "表单已过期，请重试 (form expired, try again)", 403)
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
-    now = request.app[CLOCK]()
+    attempt = await login_limits.begin(request, username)
+    if attempt.locked:
+        return await login_page(request, attempt.locked, 429)
     async with request.app[DB].sessions() as session:
         staff = await session.scalar(select(Staff).where(Staff.username == username))
-        if staff is None or not staff.active or not verify_password(staff.password_hash, password):
-            return await login_page(request, "用户名或密码错误 (wrong username or password)", 401)
-        cookie = secrets.token_urlsafe(32)
+    # one argon2 check off the loop whoever asks (unknown, inactive and wrong look alike),
+    # holding no database connection while it waits for a worker thread
+    matches = await cpu_pool(request.app).run(
+        verify_password, staff.password_hash if staff is not None else None, password)
+    if staff is None or not staff.active or not matches:
+        return await login_page(request, "用户名或密码错误 (wrong username or password)", 401)
+    await login_limits.succeeded(request, attempt)
+    now = request.app[CLOCK]()
+    cookie = secrets.token_urlsafe(32)
+    async with request.app[DB].sessions() as session:
         session.add(
             WebSession(
                 id=sha256(cookie),
@@ -227,7 +238,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         cookie,
         httponly=True,
         samesite="Lax",
-        secure=request.app[SETTINGS].cookie_secure,
+        secure=request.app[SETTINGS].secure_cookies,
         max_age=int(SESSION_TTL.total_seconds()),
     )
     raise response
