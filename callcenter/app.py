@@ -20,8 +20,8 @@ from callcenter import features
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
-from callcenter.owner import OWNER_CONTEXTS, owner_ctx
 from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx
+from callcenter.owner import OWNER_CONTEXTS, owner_ctx
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
