@@ -95,6 +95,15 @@ async def _department(db: Database, wanted: str | None,
                             f"known codes: {sorted(d['code'] for d in departments.values())}")
 
 
+def _trend_of(supervision: dict[str, Any], scored: list[int]) -> dict[str, Any]:
+    """A trend month's department figures as its published version holds them."""
+    return {str(d["department_id"]): {
+        "average": d["satisfaction"]["average"], "surveys": d["satisfaction"]["surveys"]["counted"],
+        "complaints": d["complaints"]["complaints"], "band": d["complaints"]["band"],
+        "complaint_amount": d["complaints"]["amount"],
+    } for d in supervision.get("departments", []) if d["department_id"] in scored}
+
+
 async def supervision(db: Database, settings: Settings, month: Month, department: str | None = None,
                       progress: Progress = _no_progress) -> dict[str, Any]:
     """The monthly supervision score (001), with a trend of ``report_trend_months`` months."""
@@ -146,10 +155,14 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     m = first
     while m <= month:
         progress(f"trend {m}")
-        if m == month:
-            past = report
-        else:
-            past = score_month_frame(m, earlier, complaints, None, rules, scored)
+        frozen = None if m == month else await versions.published_version(db, str(m))
+        if frozen is not None:  # a published month shows its published figures
+            trend.append({"month": str(m), "published_version": frozen.version,
+                          "departments": _trend_of(frozen.figures.get("supervision", {}), scored)})
+            m = m.next()
+            continue
+        past = report if m == month else score_month_frame(m, earlier, complaints, None, rules,
+                                                           scored)
         trend.append({"month": str(m), "departments": {
             str(d.department_id): {
                 "average": d.satisfaction.to_dict()["average"],

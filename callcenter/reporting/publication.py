@@ -105,11 +105,16 @@ def _reason(diff: dict[str, Any], by: str, first: bool) -> str:
 
 
 async def make_version(db: Database, settings: Settings, month: Month, now: datetime, by: str,
-                       reason: str | None = None) -> tuple[StoredVersion, bool]:
-    """The month's current figures as a version: (version, True when stored now)."""
+                       reason: str | None = None, payload: dict[str, Any] | None = None,
+                       ) -> tuple[StoredVersion, bool]:
+    """The month's current figures as a version: (version, True when stored now).
+
+    ``payload``: the month's supervision report (scope all) when the caller just built it."""
     period = str(month)
     for _ in range(3):  # another process may store the same number first: compare again
-        payload = _plain(await builders.supervision(db, settings, month))
+        if payload is None or payload.get("scope") != "all":
+            payload = await builders.supervision(db, settings, month)
+        payload = _plain(payload)
         surveys = _plain(await month_surveys(db, settings, month))
         latest = await versions.latest_version(db, period)
         if latest is not None and latest.figures.get("supervision") == payload["supervision"] \
@@ -128,6 +133,7 @@ async def make_version(db: Database, settings: Settings, month: Month, now: date
         if stored is not None:
             log.info("supervision %s: version %d made (%s)", period, stored.version, stored.reason)
             return stored, True
+        payload = None
     raise VersionConflict(f"could not store a new version of {period}; try again")
 
 

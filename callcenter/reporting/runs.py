@@ -9,7 +9,10 @@ Guarantees:
   once per period however many processes run the job loop. A failed claim
   (status ``failed``) may be retried; a ``running`` row older than
   ``STALE_AFTER`` (its process died) may be taken over.
-- A manual run (CLI, API) re-runs any period and replaces the row and files.
+- A manual run (CLI, API) re-runs any period and replaces the row and files;
+  a supervision rerun also stores the month's figures as a new version (a
+  draft, with its diff) when they changed: the published version stays as it
+  was (`publication`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from callcenter.reporting import builders, exports
+from callcenter.reporting import builders, exports, publication
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import ReportRun
+from reports.periods import Month
 
 __all__ = ["StoredRun", "run_report", "latest_run", "file_stem", "STALE_AFTER"]
 
@@ -139,6 +143,10 @@ async def run_report(
     run_id = await _store(db, kind, period, scope, {
         "status": "done", "error": None, "generated_at": now, "generated_by": generated_by,
         "settings": payload["settings"], "result": payload, "files": files})
+    if kind == "supervision" and scope == "all" and not scheduled:
+        # a rerun never touches published figures: it becomes a version with its diff
+        await publication.make_version(db, settings, Month.parse(period), now, generated_by,
+                                       payload=payload)
     return StoredRun(run_id, kind, period, scope, "done", now, generated_by, files, payload)
 
 

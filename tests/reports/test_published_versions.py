@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy import func, select, update
 
-from callcenter.reporting import builders, publication, schedule, versions
+from callcenter.reporting import builders, publication, runs, schedule, versions
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import ReportVersion, Survey
@@ -185,3 +185,29 @@ async def test_a_june_survey_about_a_may_job_after_may_was_published_corrects_ma
     assert [c["survey_id"] for c in correction.diff["surveys"]] == [late.id]  # type: ignore[index]
     june = await builders.supervision(db, settings, Month(2026, 6))
     assert _department(june, s.department_id)["satisfaction"]["surveys"]["counted"] == 0
+
+
+async def test_rerunning_the_report_by_hand_adds_a_draft_and_leaves_the_published_figures(
+    db: Database, settings: Settings
+) -> None:
+    s = await shop(db)
+    await raw_surveys(db, s, "AAA", local("2026-05-10 09:00"), 2)
+    await publication.publish(db, settings, MAY, s.supervisor_identity, ON_THE_5TH)
+    await raw_surveys(db, s, "CCC", local("2026-05-12 09:00"), 2)
+    await runs.run_report(db, settings, "supervision", "2026-05", now=local("2026-06-09 09:00"),
+                          generated_by="cli:ops")
+    first, second = await versions.all_versions(db, str(MAY))
+    assert first.published_at is not None and second.published_at is None
+    assert second.made_by == "cli:ops" and second.reason == "rerun by cli:ops: 2 late survey"
+    assert _department(first.figures, s.department_id)["satisfaction"]["average"] == "6"
+
+
+async def test_the_trend_shows_a_published_month_as_published(db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    await raw_surveys(db, s, "AAA", local("2026-04-10 09:00"), 2)
+    await publication.publish(db, settings, APRIL, s.supervisor_identity, local("2026-05-05 08:00"))
+    await raw_surveys(db, s, "EEE", local("2026-04-11 09:00"), 2)
+    payload = await builders.supervision(db, settings, MAY)
+    april = next(t for t in payload["trend"] if t["month"] == "2026-04")
+    assert april["published_version"] == 1
+    assert april["departments"][str(s.department_id)]["average"] == "6"
