@@ -14,6 +14,8 @@ from crm.enums import Role
 
 
 class PermissionDenied(Exception):
+    """The actor may not do this; the use case stored the refusal before raising."""
+
     http_status = 403
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from callcenter.storage.repositories.complaints import SqlComplaintRepository
     from callcenter.storage.repositories.customers import SqlCustomerRepository
     from callcenter.storage.repositories.leads import SqlLeadRepository
+    from callcenter.storage.repositories.refusals import SqlRefusalRepository
     from callcenter.storage.repositories.samples import SqlSampleRepository
     from callcenter.storage.repositories.surveys import SqlSurveyRepository
 
@@ -117,3 +118,9 @@ class SqlUnitOfWork:
         from callcenter.storage.repositories.samples import SqlSampleRepository
 
         return self._repo("samples", SqlSampleRepository)
+
+    @property
+    def refusals(self) -> SqlRefusalRepository:
+        from callcenter.storage.repositories.refusals import SqlRefusalRepository
+
+        return self._repo("refusals", SqlRefusalRepository)

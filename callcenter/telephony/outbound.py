@@ -111,6 +111,7 @@ async def perform_followup_verdict(
     record = await record_followup_verdict(
         effect.complaint_id, verdict, driver.uow(), clock=driver.clock,
         actor=Actor.system("followup-ivr"), note=note, policy=complaint_policy(driver.settings),
+        callback_id=_callback_id(ctx),
     )
     return ev.FollowupRecorded(reopened=record.state == ComplaintState.REOPENED)
 
@@ -125,7 +126,8 @@ async def perform_confirm_survey(
         note = ("the customer says the recorded grades are wrong"
                 + (f"; the customer's grades: {said}" if said else ""))
     verification = await record_verification(
-        effect.survey_id, effect.confirmed, driver.uow(), driver.clock, note=note)
+        effect.survey_id, effect.confirmed, driver.uow(), driver.clock,
+        callback_id=_callback_id(ctx), note=note)
     return ev.SurveyConfirmed(verification)
 
 

@@ -7,8 +7,17 @@ Guarantees:
   field `csrf_token`); bearer-token requests are exempt (no ambient authority).
 - Anonymous forms (login, the public complaint form) use a signed
   double-submit token: `form_token(request, response)` / `check_form_token`.
-- Every route declares who may use it with `@requires(Role...)`; `/api/`
-  answers 401/403 in JSON, pages redirect to `/login`.
+- Every route declares who may use it, once, on its handler: `@requires(Role...)`
+  (logged in, one of the roles; admin passes unless `admin=False`) or
+  `@public("why")` (no login: the login form, the public complaint form,
+  Twilio's signed webhooks, health). `access_of(route)` reads the declaration
+  back, so a test walks the router and checks every route against it; a
+  route with no declaration is a defect. `/api/` answers 401/403 in JSON,
+  pages redirect to `/login`; a refusal by the gate carries the header
+  `X-Access-Denied: role`, and a refused change (POST, PUT, PATCH, DELETE)
+  by a logged-in person is stored in `access_refusals`.
+- Roles are read from the staff row through `crm.access.parse_roles`
+  (odd spellings folded, unknown or lookalike names grant nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import hmac
 import html
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -29,8 +39,9 @@ from sqlalchemy import select, update
 from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.offload import cpu_pool
 from callcenter.passwords import verify_password
-from callcenter.storage.tables import ApiToken, Staff, WebSession
+from callcenter.storage.tables import AccessRefusal, ApiToken, Staff, WebSession
 from callcenter.web import login_limits
+from crm.access import parse_roles
 from crm.enums import Role
 from crm.identity import Identity
 
@@ -49,8 +60,8 @@ def sha256(value: str) -> str:
 
 
 def identity_of(staff: Staff) -> Identity:
-    roles = frozenset(Role(r) for r in staff.roles or [] if r in Role._value2member_map_)
-    return Identity(staff.id, staff.username, staff.name, roles, staff.department_id)
+    return Identity(staff.id, staff.username, staff.name, parse_roles(staff.roles),
+                    staff.department_id)
 
 
 async def _from_bearer(request: web.Request, token: str) -> Identity | None:
@@ -126,25 +137,89 @@ def current(request: web.Request) -> Identity:
     return identity  # type: ignore[no-any-return]
 
 
-def requires(*roles: Role) -> Callable[[Handler], Handler]:
-    """Route decorator: the caller must be logged in and hold one of `roles` (admin passes)."""
+@dataclass(frozen=True)
+class Access:
+    """A route's rule: who may call it (declared once, on the handler)."""
+
+    roles: frozenset[Role] = frozenset()  # empty with login: any logged-in staff member
+    login: bool = True  # False: anyone, no login (`public`)
+    admin: bool = True  # an admin passes whatever the roles
+    why: str = ""  # for public routes: what protects them instead
+
+    def allows(self, identity: Identity | None) -> bool:
+        if not self.login:
+            return True
+        if identity is None:
+            return False
+        if not self.roles:
+            return True
+        if self.admin and Role.ADMIN in identity.roles:
+            return True
+        return bool(self.roles & identity.roles)
+
+    def describe(self) -> str:
+        if not self.login:
+            return f"public ({self.why})"
+        if not self.roles:
+            return "any logged-in staff"
+        names = sorted(r.value for r in self.roles) + (["admin"] if self.admin else [])
+        return " or ".join(dict.fromkeys(names))
+
+
+ACCESS_ATTR = "__access__"
+
+
+def access_of(route: web.AbstractRoute) -> Access | None:
+    """The rule declared for `route` (static files are public); None if it declares none."""
+    if isinstance(route.resource, web.StaticResource):
+        return Access(login=False, why="static files")
+    return getattr(route.handler, ACCESS_ATTR, None)
+
+
+async def _store_refusal(request: web.Request, identity: Identity, reason: str) -> None:
+    """A refused change is audited (one row, its own transaction); reads are not."""
+    if request.method not in UNSAFE:
+        return
+    route = request.match_info.route.resource
+    action = f"{request.method} {route.canonical if route is not None else request.path}"
+    async with request.app[DB].sessions() as session:
+        session.add(AccessRefusal(
+            at=request.app[CLOCK](), staff_id=identity.staff_id, actor=identity.label,
+            action=action[:80], subject=request.path[:80], reason=reason))
+        await session.commit()
+
+
+def requires(*roles: Role, admin: bool = True) -> Callable[[Handler], Handler]:
+    """Route decorator: the caller must be logged in and hold one of `roles`
+    (any logged-in staff when none are given; admin passes unless `admin=False`)."""
+    rule = Access(frozenset(roles), login=True, admin=admin)
 
     def wrap(handler: Handler) -> Handler:
         @wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
             identity = request.get(IDENTITY)
-            is_api = request.path.startswith("/api/")
             if identity is None:
-                if is_api:
+                if request.path.startswith("/api/"):
                     raise web.HTTPUnauthorized(reason="log in first (session cookie or Bearer token)")
                 raise web.HTTPFound(f"/login?next={quote(request.path_qs)}")
-            if roles and not identity.has(*roles):
-                raise web.HTTPForbidden(
-                    reason="this needs one of the roles: " + ", ".join(r.value for r in roles)
-                )
+            if not rule.allows(identity):
+                reason = "this needs one of the roles: " + rule.describe()
+                await _store_refusal(request, identity, reason)
+                raise web.HTTPForbidden(reason=reason, headers={"X-Access-Denied": "role"})
             return await handler(request)
 
+        setattr(guarded, ACCESS_ATTR, rule)
         return guarded
+
+    return wrap
+
+
+def public(why: str) -> Callable[[Handler], Handler]:
+    """Route decorator: no login needed; `why` says what protects the route instead."""
+
+    def wrap(handler: Handler) -> Handler:
+        setattr(handler, ACCESS_ATTR, Access(login=False, why=why))
+        return handler
 
     return wrap
 
@@ -191,6 +266,7 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
+@public("the login form (signed double-submit token)")
 async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     response = web.Response(status=status, content_type="text/html")
     token = form_token(request, response)
@@ -201,6 +277,7 @@ async def login_page(request: web.Request, error: str = "", status: int = 200) -
     return response
 
 
+@public("the login form (signed double-submit token)")
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if not check_form_token(request, str(form.get("csrf_token", ""))):
@@ -244,6 +321,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+@public("ends the caller's own session, if any")
 async def logout(request: web.Request) -> web.StreamResponse:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -257,6 +335,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+@requires()
 async def whoami(request: web.Request) -> web.Response:
     identity = current(request)
     body: dict[str, Any] = {

@@ -8,7 +8,8 @@ Routes (thin: parse, call one use case, answer):
 - `POST /api/callbacks/{id}/call`: dial it on the dispatcher's next pass.
 - `POST /api/callbacks/{id}/complete` `{disposition, feedback}`: record the
   outcome; `confirmed` / `disputed` on a verification callback verify the
-  survey and need the supervisor role (001: supervision verifies).
+  survey and need a supervisor outside the scored department (001:
+  supervision verifies; checked in `complete_callback`, refusals audited).
 - `POST /api/campaigns?name=&flow=&window=09:00-20:00&max_concurrent=5`
   with the CSV as the body (`phone,customer_reference,name`): 422 lists
   every bad line and nothing is written.
@@ -29,7 +30,7 @@ from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.errors import BadRequest, int_param, parse_json
 from crm.call_windows import local_to_utc
-from crm.enums import CallbackKind, Role
+from crm.enums import Role
 from crm.errors import InvalidCallWindow
 from crm.services.callback_lists import parse_campaign_csv, parse_window, upload_campaign
 from crm.services.callback_ports import CallbackRecord
@@ -84,15 +85,9 @@ async def list_overdue(request: web.Request) -> web.Response:
 
 
 async def _complete(request: web.Request, body: Feedback) -> CallbackRecord:
-    identity = current(request)
-    callback_id = int_param(request, "id")
-    if body.disposition in ("confirmed", "disputed"):
-        async with _uow(request) as uow:
-            cb = await uow.callbacks.get(callback_id)
-        if cb is not None and cb.kind is CallbackKind.SURVEY_VERIFICATION:
-            identity.require(Role.SUPERVISOR)
-    return await complete_callback(callback_id, body.disposition, body.feedback, identity,
-                                   _uow(request), request.app[CLOCK])
+    # `confirmed` / `disputed` on a verification callback: the use case checks the supervisor
+    return await complete_callback(int_param(request, "id"), body.disposition, body.feedback,
+                                   current(request), _uow(request), request.app[CLOCK])
 
 
 @requires(*STAFF)

@@ -31,7 +31,7 @@ from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.complaint_settings import complaint_policy
 from callcenter.storage import rate_limits
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.web.auth import check_form_token, form_token
+from callcenter.web.auth import check_form_token, form_token, public
 from crm.enums import ComplaintCategory, ComplaintChannel
 from crm.errors import InvalidPhoneNumber
 from crm.phones import normalize_phone
@@ -89,6 +89,7 @@ def _render(request: web.Request, status: int = 200, error: str = "", values: di
     return response
 
 
+@public("the public complaint form (form token, rate limits)")
 async def form_page(request: web.Request) -> web.Response:
     return _render(request)
 
@@ -119,6 +120,7 @@ async def _limit(request: web.Request, key: str, limit: int, what: str) -> None:
         raise FormRejected(429, f"提交太频繁，请稍后再试 too many complaints from this {what}; try again in an hour")
 
 
+@public("the public complaint form (form token, rate limits)")
 async def form_submit(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     values: dict[str, str] = {}

@@ -7,8 +7,10 @@ Guarantees:
   403; never a 500 for bad input.
 - Roles (`crm.enums.Role`): agents open and read their department's
   complaints, managers also assign and read the departments below them,
-  owners (and managers) progress them, callback staff record follow-up
-  verdicts, supervisors read everything and change nothing.
+  owners (and managers) progress them; the follow-up verdict (and so the
+  closing of a resolved complaint) is recorded by callback staff or a
+  supervisor from outside the complaint's department (checked in the use
+  case); supervisors otherwise read everything and change nothing.
 - `setup(app)` mounts these routes, the managers' page (`complaint_page`),
   the public form (`complaint_form`) and the escalation job on the job loop.
 """
@@ -65,6 +67,7 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.SUPERVISOR, Role.CALLBACK_STAFF)
 WORKERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.CALLBACK_STAFF)
+VERDICT = (Role.CALLBACK_STAFF, Role.SUPERVISOR)  # outside the complaint's department (use case)
 Note = Annotated[str, Field(max_length=2000)]
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -323,7 +326,7 @@ async def resolve_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
-@requires(*WORKERS)
+@requires(*VERDICT, admin=False)
 @bad_values_are_422
 async def close_api(request: web.Request) -> web.Response:
     body = await _body(request, StepIn)
@@ -354,7 +357,7 @@ async def flags_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
-@requires(Role.CALLBACK_STAFF, Role.MANAGER)
+@requires(*VERDICT, admin=False)
 @bad_values_are_422
 async def verdict_api(request: web.Request) -> web.Response:
     body = await _body(request, VerdictIn)

@@ -58,7 +58,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except web.HTTPException as exc:
         if _wants_json(request) and exc.status >= 400 and exc.content_type != "application/json":
-            return json_error(exc.status, exc.reason or exc.text or "error")
+            answer = json_error(exc.status, exc.reason or exc.text or "error")
+            for name, value in exc.headers.items():  # e.g. X-Access-Denied, WWW-Authenticate
+                if name.lower() not in ("content-type", "content-length"):
+                    answer.headers[name] = value
+            return answer
         raise
     except ValidationError as exc:
         return json_error(422, "invalid input", errors=validation_errors(exc))

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.appkeys import DB, SERVICES
 from callcenter.metrics import REGISTRY
+from callcenter.web.auth import public
 
 HTTP_LATENCY = REGISTRY.histogram("callcenter_http_request_seconds", "HTTP handling time")
 EVENT_LOOP_INFO = REGISTRY.gauge(
@@ -29,6 +30,7 @@ def running_loop_name() -> str:
     return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
 
+@public("liveness probe: says only whether the database answers")
 async def healthz(request: web.Request) -> web.Response:
     started = time.perf_counter()
     try:
@@ -49,6 +51,7 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+@public("Prometheus scrape (counts and timings, no personal data)")
 async def metrics(_request: web.Request) -> web.Response:
     EVENT_LOOP_INFO.values.clear()  # one series: the loop and pid of this process
     EVENT_LOOP_INFO.set(1, loop=running_loop_name(), pid=str(os.getpid()))

@@ -1,8 +1,9 @@
 """Reports on the web: `/api/reports/...` (JSON or a file) and the `/supervisor` page.
 
 Guarantees (001: supervision is separated from execution):
-- Supervision scores, survey verification and re-runs: supervisors and
-  admins only. Operational reports (daily / weekly / monthly / KPIs):
+- Supervision scores and re-runs: supervisors and admins only. Survey
+  verification: a supervisor (the role; admin alone is not enough) outside
+  the department the survey scores, checked in the use case. Operational reports (daily / weekly / monthly / KPIs):
   supervisors, managers and admins.
 - Any logged-in staff member reads their *own* figures for a month
   (`/api/reports/supervision/me`) and nothing of anyone else's; no route
@@ -30,6 +31,7 @@ from callcenter.reporting.verification_queue import pending_surveys
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.errors import BadRequest, parse_json
+from crm.access import InvalidChoice, parse_decision, parse_id
 from crm.enums import Role
 from crm.services.surveys import verify_survey
 from reports.periods import Granularity, Month, report_window
@@ -144,15 +146,31 @@ async def pending_api(request: web.Request) -> web.Response:
                              dumps=_dumps)
 
 
-@requires(Role.SUPERVISOR)
+def _decision(value: object, field: str) -> bool:
+    """verify / dispute in any spelling (true/false, 核实/有异议, full-width, any case)."""
+    try:
+        return parse_decision(value)
+    except InvalidChoice as exc:
+        raise BadRequest(str(exc), [{"field": field, "message": "verify or dispute"}]) from exc
+
+
+def _survey_id(request: web.Request) -> int:
+    try:
+        return parse_id(request.match_info["survey_id"], "survey id")
+    except InvalidChoice as exc:
+        raise web.HTTPNotFound(reason=str(exc)) from exc
+
+
+@requires(Role.SUPERVISOR, admin=False)
 async def verify_api(request: web.Request) -> web.Response:
     body = await parse_json(request)
-    if not isinstance(body, dict) or not isinstance(body.get("confirmed"), bool):
+    if not isinstance(body, dict) or "confirmed" not in body:
         raise BadRequest("send {\"confirmed\": true|false, \"note\": \"...\"}",
                          [{"field": "confirmed", "message": "true or false"}])
-    survey = await verify_survey(int(request.match_info["survey_id"]), body["confirmed"],
+    note = body.get("note")
+    survey = await verify_survey(_survey_id(request), _decision(body["confirmed"], "confirmed"),
                                  current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]),
-                                 note=body.get("note"))
+                                 note=note if isinstance(note, str) else None)
     return web.json_response({"survey_id": survey.id, "verification": survey.verification.value})
 
 
@@ -203,13 +221,11 @@ async def supervisor_page(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-@requires(Role.SUPERVISOR)
+@requires(Role.SUPERVISOR, admin=False)
 async def verify_form(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    decision = str(form.get("decision", ""))
-    if decision not in ("verify", "dispute"):
-        raise BadRequest("decision must be verify or dispute")
-    await verify_survey(int(request.match_info["survey_id"]), decision == "verify",
+    confirmed = _decision(str(form.get("decision", "")), "decision")
+    await verify_survey(_survey_id(request), confirmed,
                         current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]))
     month = str(form.get("month", ""))
     raise web.HTTPSeeOther(f"/supervisor?month={month}" if month else "/supervisor")

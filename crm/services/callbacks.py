@@ -30,6 +30,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from crm.access import normal_text
 from crm.call_windows import CallWindow, RequestedWindowHours, next_allowed_time, requested_window
 from crm.callbacks import (
     CallbackAction,
@@ -60,6 +61,8 @@ from crm.services.callback_ports import (
     NewCallback,
     PlacedAttempt,
 )
+from crm.services.refusals import refuse
+from crm.services.supervision import check_survey_supervisor
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -374,11 +377,17 @@ async def complete_callback(
     disposition = disposition.strip()
     if not disposition:
         raise CannotSchedule("disposition is required (e.g. satisfied, dissatisfied, unreached)")
+    if normal_text(disposition) in _VERDICTS:  # one spelling: " Confirmed", "ｃｏｎｆｉｒｍｅｄ"
+        disposition = normal_text(disposition)
     async with uow:
         repo = uow.callbacks
         cb = await repo.get(callback_id)
         if cb is None:
             raise UnknownCallback(f"no callback {callback_id}")
+        verifies = (cb.kind is CallbackKind.SURVEY_VERIFICATION and cb.survey_id is not None
+                    and disposition in _VERDICTS)
+        if verifies:  # before anything is written: a refusal changes nothing
+            await _check_verifier(uow, cb.survey_id, disposition == "confirmed", staff, cb, now)  # type: ignore[arg-type]
         if cb.state is S.COMPLETED and (cb.disposition, cb.feedback) == (disposition, feedback):
             return cb
         steps = _TO_COMPLETE.get(cb.state)
@@ -405,9 +414,7 @@ async def complete_callback(
         })
         if not ok:
             raise CallbackConflict(f"callback {callback_id} changed meanwhile; reload and retry")
-        if cb.kind is CallbackKind.SURVEY_VERIFICATION and cb.survey_id is not None and (
-            disposition in ("confirmed", "disputed")
-        ):
+        if verifies:
             await _verify(repo, cb.survey_id, disposition == "confirmed",
                           staff.staff_id if staff else None, now, feedback)
         await repo.record_contact(cb, now, staff.staff_id if staff else None, disposition, feedback)
@@ -435,6 +442,22 @@ async def call_now(callback_id: int, staff: Identity, uow: UnitOfWork, clock: Cl
 
 # --- survey verification -----------------------------------------------------------------
 
+_VERDICTS = ("confirmed", "disputed")
+
+
+async def _check_verifier(uow: UnitOfWork, survey_id: int, confirmed: bool, staff: Identity | None,
+                          cb: CallbackRecord | None, now: datetime) -> None:
+    """A staff member must be a supervisor outside the scored department; without one, it is
+    the customer answering on this survey's own verification call (the outbound flow)."""
+    action = "survey.verify" if confirmed else "survey.dispute"
+    if staff is not None:
+        await check_survey_supervisor(uow, staff, survey_id, action, now)
+    elif cb is None or cb.kind is not CallbackKind.SURVEY_VERIFICATION or cb.survey_id != survey_id:
+        await refuse(uow, None, action, f"survey:{survey_id}",
+                     "without a supervisor, a survey is verified only by the customer on its "
+                     "own verification call", now, actor_label="verification-call")
+
+
 
 async def _verify(repo: CallbackRepository, survey_id: int, confirmed: bool,
                   actor_id: int | None, now: datetime, note: str | None) -> str:
@@ -450,12 +473,18 @@ async def _verify(repo: CallbackRepository, survey_id: int, confirmed: bool,
 
 
 async def record_verification(
-    survey_id: int, confirmed: bool, uow: UnitOfWork, clock: Clock,
-    actor_id: int | None = None, note: str | None = None,
+    survey_id: int, confirmed: bool, uow: UnitOfWork, clock: Clock, *,
+    callback_id: int | None = None, staff: Identity | None = None, note: str | None = None,
 ) -> str:
-    """The customer confirmed (verified) or contradicted (disputed) the survey's grades."""
+    """The customer confirmed (verified) or contradicted (disputed) the survey's grades on
+    the survey's verification call `callback_id`, or a supervisor (`staff`) outside the
+    scored department records it; anyone else is refused (audited, nothing changed)."""
+    now = clock()
     async with uow:
-        result = await _verify(uow.callbacks, survey_id, confirmed, actor_id, clock(), note)
+        cb = await uow.callbacks.get(callback_id) if callback_id is not None else None
+        await _check_verifier(uow, survey_id, confirmed, staff, cb, now)
+        result = await _verify(uow.callbacks, survey_id, confirmed,
+                               staff.staff_id if staff else None, now, note)
         await uow.commit()
         return result
 

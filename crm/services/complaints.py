@@ -15,6 +15,11 @@ Guarantees:
 - Major reasons only accumulate: a reason once found is kept (the report
   says why), and when a complaint becomes major its due times tighten to the
   major limits, never loosen.
+- A resolved complaint is closed only by its follow-up verdict
+  (`record_followup_verdict`; `close_complaint` is the verdict "satisfied"),
+  recorded by the customer on the follow-up call or by staff outside the
+  complaint's department (`crm.services.supervision.check_verdict_recorder`);
+  a refusal is stored in `access_refusals` and changes nothing.
 - Reads take the caller's `Identity`: agents see their own department's
   complaints, managers their department and the ones below it, owners their
   own, supervisors and callback staff all (`PermissionDenied`, 403).
@@ -34,9 +39,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from crm.access import parse_choice
 from crm.complaint_rules import due_times
 from crm.complaints import ComplaintAction, record_action
 from crm.enums import (
+    CallbackKind,
     ComplaintCategory,
     ComplaintChannel,
     ComplaintState,
@@ -69,6 +76,8 @@ from crm.services.complaint_ports import (
     tighten,
     visible_departments,
 )
+from crm.services.refusals import refuse
+from crm.services.supervision import check_verdict_recorder
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -371,14 +380,12 @@ async def _note(uow: UnitOfWork, record: ComplaintRecord, action: str, note: str
 
 
 async def close_complaint(step: ComplaintStep, uow: UnitOfWork, *, clock: Clock) -> ComplaintRecord:
-    now = aware_utc(clock(), "clock()")
-    async with uow:
-        record = await load(uow, step.complaint_id)
-        await check_visible(record, step.actor.identity, uow)
-        check_may(record, step.actor, Role.MANAGER, Role.CALLBACK_STAFF)
-        updated = await _move(uow, record, ComplaintAction.CLOSE, step.actor, now, step.text, closed_at=now)
-        await uow.commit()
-    return updated
+    """Close a resolved complaint by hand: that is the follow-up verdict `satisfied` (the
+    customer confirmed the outcome), with the same check (`record_followup_verdict`)."""
+    return await record_followup_verdict(
+        step.complaint_id, Verdict.SATISFIED, uow, clock=clock, actor=step.actor, note=step.text,
+        action="complaint.close",
+    )
 
 
 async def _reopen(
@@ -412,17 +419,36 @@ async def reopen_complaint(
 
 
 async def record_followup_verdict(
-    complaint_id: int, verdict: Verdict, uow: UnitOfWork, *, clock: Clock,
+    complaint_id: int, verdict: Verdict | str, uow: UnitOfWork, *, clock: Clock,
     actor: Actor | None = None, note: str = "", policy: ComplaintPolicy | None = None,
+    callback_id: int | None = None, action: str = "complaint.verdict",
 ) -> ComplaintRecord:
     """Store the follow-up call's outcome: satisfied closes, dissatisfied reopens,
-    unreached is only recorded (the complaint stays resolved)."""
+    unreached is only recorded (the complaint stays resolved).
+
+    Supervision apart from execution (`crm.access.verdict_refusal`): a staff
+    member records it only from outside the complaint's department (callback
+    staff, a supervisor); without a staff member it is the customer's answer on
+    the complaint's own follow-up call `callback_id`. A refusal is audited and
+    changes nothing."""
     now = aware_utc(clock(), "clock()")
     actor = actor or Actor.system("followup")
-    verdict = Verdict(verdict)
+    verdict = parse_choice(verdict, Verdict, "verdict")
     async with uow:
         record = await load(uow, complaint_id)
-        check_may(record, actor, Role.MANAGER, Role.CALLBACK_STAFF, owner=False)
+        if action == "complaint.close":
+            record_action(record.state, ComplaintAction.CLOSE, actor.label, now)  # 409 unless resolved
+        if actor.identity is not None:
+            await check_visible(record, actor.identity, uow)
+            await check_verdict_recorder(uow, actor.identity, record, action, now)
+        else:
+            cb = await uow.callbacks.get(callback_id) if callback_id is not None else None
+            if cb is None or cb.kind is not CallbackKind.COMPLAINT_FOLLOWUP or (
+                    cb.complaint_id != complaint_id):
+                await refuse(uow, None, action, f"complaint:{complaint_id}",
+                             "without a staff member, a follow-up verdict comes only from the "
+                             "customer on the complaint's own follow-up call", now,
+                             actor_label=actor.label)
         if record.state != ComplaintState.RESOLVED:
             raise InvalidComplaint(
                 f"complaint {record.ticket} is {record.state}: a follow-up verdict is for a "

@@ -1,10 +1,12 @@
 """Use cases for surveys: store one (IVR, agent, paper, callback), verify it, correct it.
 
 Guarantees:
-- Supervision is separated from execution (001): only supervisors and admins
-  verify or correct a survey; every verification or correction writes an
-  append-only `survey_audit` row (who, when, before, after) in the same
-  transaction.
+- Supervision is separated from execution (001): only a supervisor outside
+  the department a survey scores verifies, disputes or corrects it
+  (`crm.services.supervision.check_survey_supervisor`, checked inside the use
+  case whatever the entrypoint; a refusal is stored in `access_refusals` and
+  changes nothing); every verification or correction writes an append-only
+  `survey_audit` row (who, when, before, after) in the same transaction.
 - The survey's department and technician come from its service job, so the
   people scored cannot choose where a survey counts.
 """
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from crm.enums import Grade, Role, SurveySource, SurveyVerification
+from crm.access import SurveyFacts
+from crm.enums import Grade, SurveySource, SurveyVerification
 from crm.identity import Identity
+from crm.services.supervision import check_survey_supervisor
 from crm.services.unit_of_work import UnitOfWork
 from crm.surveys import (
     ITEMS,
@@ -53,6 +57,7 @@ class SurveyRepository(Protocol):
     async def update(self, survey_id: int, **values: Any) -> None: ...
     async def audit(self, survey_id: int, at: datetime, actor_id: int | None, action: str,
                     before: dict[str, Any] | None, after: dict[str, Any] | None) -> None: ...
+    async def supervision_facts(self, survey_id: int) -> SurveyFacts | None: ...
 
 
 def _snapshot(s: SurveyRecord) -> dict[str, Any]:
@@ -104,18 +109,18 @@ async def save_survey(cmd: SaveSurvey, uow: UnitOfWork) -> SurveyRecord:
 
 async def verify_survey(
     survey_id: int, confirmed: bool, actor: Identity | None, at: datetime, uow: UnitOfWork,
-    *, via_callback: bool = False, note: str | None = None,
+    *, note: str | None = None,
 ) -> SurveyRecord:
     """Confirm (verified) or contradict (disputed) a pending survey.
 
-    `actor` must be a supervisor or admin, unless `via_callback` (the customer
-    confirmed on a verification call; the callback staff do not judge it).
+    `actor` must be a supervisor outside the department the survey scores
+    (`crm.access.survey_supervisor_refusal`); a refusal is audited and
+    changes nothing (`crm.services.supervision`).
     """
-    if not via_callback:
-        if actor is None:
-            raise PermissionError("verification needs a supervisor")
-        actor.require(Role.SUPERVISOR)
+    action = "survey.verify" if confirmed else "survey.dispute"
     async with uow:
+        await check_survey_supervisor(uow, actor, survey_id, action, at)
+        assert actor is not None  # the check refuses an anonymous actor
         survey = await uow.surveys.get(survey_id)
         if survey is None:
             raise SurveyNotFound(f"no survey with id {survey_id}")
@@ -123,14 +128,12 @@ async def verify_survey(
             raise SurveyAlreadySettled("a first-hand IVR survey needs no verification")
         new = SurveyVerification.VERIFIED if confirmed else SurveyVerification.DISPUTED
         await uow.surveys.update(
-            survey_id, verification=new.value, verified_by=actor.staff_id if actor else None,
-            verified_at=at,
+            survey_id, verification=new.value, verified_by=actor.staff_id, verified_at=at,
         )
         after = await uow.surveys.get(survey_id)
         assert after is not None
         await uow.surveys.audit(
-            survey_id, at, actor.staff_id if actor else None,
-            "verified_by_callback" if via_callback else ("verified" if confirmed else "disputed"),
+            survey_id, at, actor.staff_id, "verified" if confirmed else "disputed",
             _snapshot(survey), {**_snapshot(after), "note": note},
         )
         await uow.commit()
@@ -141,11 +144,12 @@ async def correct_survey(
     survey_id: int, grades: dict[str, Grade | None], actor: Identity, at: datetime,
     uow: UnitOfWork, *, reason: str,
 ) -> SurveyRecord:
-    """A supervisor corrects grades (e.g. after a verification call); audited."""
-    actor.require(Role.SUPERVISOR)
+    """A supervisor outside the scored department corrects grades (e.g. after a
+    verification call); audited, and a refusal is audited too."""
     if not reason.strip():
         raise ValueError("a correction needs a reason")
     async with uow:
+        await check_survey_supervisor(uow, actor, survey_id, "survey.correct", at)
         survey = await uow.surveys.get(survey_id)
         if survey is None:
             raise SurveyNotFound(f"no survey with id {survey_id}")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from crm.services.complaints import ComplaintRepository
     from crm.services.customers import CustomerRepository
     from crm.services.leads import LeadRepository
+    from crm.services.refusals import RefusalRepository
     from crm.services.surveys import SurveyRepository
     from crm.services.verification_samples import SampleRepository
 
@@ -44,6 +45,8 @@ class UnitOfWork(Protocol):
     def leads(self) -> LeadRepository: ...
     @property
     def samples(self) -> SampleRepository: ...
+    @property
+    def refusals(self) -> RefusalRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

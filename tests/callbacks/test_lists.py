@@ -12,8 +12,9 @@ from callcenter.clock import FixedClock
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Callback, DoNotCall, Survey, SurveyAudit
 from callcenter.storage.uow import SqlUnitOfWork
-from crm.enums import CallbackKind
+from crm.enums import CallbackKind, Role
 from crm.errors import InvalidCallWindow
+from crm.identity import Identity
 from crm.services.callback_lists import (
     parse_campaign_csv,
     parse_window,
@@ -60,8 +61,11 @@ async def test_confirmed_verification_marks_the_survey_verified_with_an_audit_ro
 ) -> None:
     customer = await factories.customer(db)
     (survey_id,) = await surveys(db, (await factories.department(db)).id, customer.id, 1)
-    assert await record_verification(survey_id, True, uow(), clock) == "verified"
-    assert await record_verification(survey_id, True, uow(), clock) == "verified"
+    await schedule_survey_verifications("2026-05", uow(), clock)
+    async with db.sessions() as session:
+        cb_id = await session.scalar(select(Callback.id).where(Callback.survey_id == survey_id))
+    assert await record_verification(survey_id, True, uow(), clock, callback_id=cb_id) == "verified"
+    assert await record_verification(survey_id, True, uow(), clock, callback_id=cb_id) == "verified"
     async with db.sessions() as session:
         survey = await session.get(Survey, survey_id)
         audits = await session.scalar(select(func.count()).select_from(SurveyAudit))
@@ -88,8 +92,9 @@ async def test_customer_contradicting_the_grades_disputes_the_survey_from_the_ca
 async def test_first_hand_survey_cannot_be_verified(db: Database, uow: Uow, clock: FixedClock) -> None:
     customer = await factories.customer(db)
     (survey_id,) = await surveys(db, (await factories.department(db)).id, customer.id, 1, "ivr")
+    supervisor = Identity(99, "inspector", "inspector", frozenset({Role.SUPERVISOR}))
     with pytest.raises(CallbackConflict):
-        await record_verification(survey_id, False, uow(), clock)
+        await record_verification(survey_id, False, uow(), clock, staff=supervisor)
 
 
 def test_campaign_csv_reports_every_bad_line() -> None:

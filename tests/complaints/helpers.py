@@ -80,3 +80,15 @@ async def bearer(db: Database, person: Staff) -> dict[str, str]:
     token = "cc_" + secrets.token_urlsafe(16)
     await factories.add(db, ApiToken(staff_id=person.id, name="test", token_hash=sha256(token)))
     return {"Authorization": f"Bearer {token}"}
+
+
+async def followup_callback(db: Database, complaint_id: int) -> int:
+    """The id of the complaint's follow-up callback (scheduled when it was resolved)."""
+    from sqlalchemy import select
+
+    from callcenter.storage.tables import Callback
+
+    async with db.sessions() as session:
+        found = await session.scalar(select(Callback.id).where(Callback.complaint_id == complaint_id))
+    assert found is not None, "resolving the complaint schedules its follow-up callback"
+    return found

@@ -25,7 +25,7 @@ from crm.services.complaints import (
     resolve_complaint,
 )
 from tests import factories
-from tests.complaints.helpers import Org, complaint, org, uow
+from tests.complaints.helpers import Org, complaint, followup_callback, org, uow
 from tests.conftest import Served
 
 ORDINARY_RESOLVE = timedelta(hours=72)
@@ -156,7 +156,8 @@ async def test_a_reopened_complaint_waits_for_its_new_deadline_before_climbing_f
     await start_complaint(ComplaintStep(complaint_id, system), uow(db), clock=clock)
     await resolve_complaint(ComplaintStep(complaint_id, system, "fixed"), uow(db), clock=clock)
     clock.advance(days=2)
-    await record_followup_verdict(complaint_id, Verdict.DISSATISFIED, uow(db), clock=clock)
+    await record_followup_verdict(complaint_id, Verdict.DISSATISFIED, uow(db), clock=clock,
+                                  callback_id=await followup_callback(db, complaint_id))
     clock.advance(hours=23)
     assert await escalate_overdue(uow(db), now=clock()) == []
     clock.advance(hours=1, minutes=1)

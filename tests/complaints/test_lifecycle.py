@@ -28,7 +28,7 @@ from crm.services.complaints import (
     start_complaint,
 )
 from tests import factories
-from tests.complaints.helpers import complaint, org, uow
+from tests.complaints.helpers import complaint, followup_callback, org, uow
 
 
 async def test_the_whole_loop_is_recorded_with_who_when_from_and_to(db: Database, clock: FixedClock) -> None:
@@ -46,12 +46,14 @@ async def test_the_whole_loop_is_recorded_with_who_when_from_and_to(db: Database
     clock.advance(hours=3)
     await resolve_complaint(ComplaintStep(cid, agent, "replaced the compressor"), uow(db), clock=clock)
     clock.advance(days=1)
-    await record_followup_verdict(cid, Verdict.DISSATISFIED, uow(db), clock=clock, actor=callback)
+    await record_followup_verdict(cid, Verdict.DISSATISFIED, uow(db), clock=clock, actor=callback,
+                                  callback_id=await followup_callback(db, cid))
     clock.advance(minutes=5)
     await start_complaint(ComplaintStep(cid, agent), uow(db), clock=clock)
     await resolve_complaint(ComplaintStep(cid, agent, "replaced the whole unit"), uow(db), clock=clock)
     clock.advance(days=1)
-    final = await record_followup_verdict(cid, Verdict.SATISFIED, uow(db), clock=clock, actor=callback)
+    final = await record_followup_verdict(cid, Verdict.SATISFIED, uow(db), clock=clock, actor=callback,
+                                          callback_id=await followup_callback(db, cid))
 
     assert final.state == ComplaintState.CLOSED and final.verdict == Verdict.SATISFIED
     history = await complaint_history(cid, uow(db), identity=None)
@@ -96,7 +98,9 @@ async def test_a_dissatisfied_customer_reopens_it_as_major_with_major_time_limit
     await start_complaint(ComplaintStep(opened.complaint_id, system), uow(db), clock=clock)
     await resolve_complaint(ComplaintStep(opened.complaint_id, system, "fixed"), uow(db), clock=clock)
     clock.advance(days=2)
-    reopened = await record_followup_verdict(opened.complaint_id, Verdict.DISSATISFIED, uow(db), clock=clock)
+    reopened = await record_followup_verdict(
+        opened.complaint_id, Verdict.DISSATISFIED, uow(db), clock=clock,
+        callback_id=await followup_callback(db, opened.complaint_id))
     assert reopened.state == ComplaintState.REOPENED
     assert reopened.major_reasons == (MajorReason.REOPENED,) and reopened.severity == Severity.MAJOR
     assert reopened.resolve_due_at == clock() + timedelta(hours=24)

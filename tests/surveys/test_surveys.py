@@ -8,12 +8,15 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from callcenter.clock import FixedClock
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import SurveyAudit
+from callcenter.storage.tables import Callback, Survey, SurveyAudit
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import Grade, Role, SurveySource, SurveyVerification
 from crm.identity import Identity, PermissionDenied
 from crm.services import surveys
+from crm.services.callback_lists import schedule_survey_verifications
+from crm.services.callbacks import record_verification
 from crm.surveys import InvalidGrade, parse_grade
 from tests import factories
 
@@ -71,8 +74,15 @@ async def test_an_agent_keyed_survey_counts_only_once_a_supervisor_verifies_it(d
 async def test_a_customer_contradicting_the_form_on_a_callback_disputes_it(db: Database) -> None:
     job_id = await _job(db)
     saved = await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.PAPER, ALL_A, T0), SqlUnitOfWork(db))
-    disputed = await surveys.verify_survey(saved.id, False, None, T0, SqlUnitOfWork(db), via_callback=True)
-    assert disputed.verification == SurveyVerification.DISPUTED and not disputed.counts_in_score
+    clock = FixedClock(T0)
+    await schedule_survey_verifications("2026-05", SqlUnitOfWork(db), clock)
+    async with db.sessions() as session:
+        cb_id = await session.scalar(select(Callback.id).where(Callback.survey_id == saved.id))
+    assert await record_verification(saved.id, False, SqlUnitOfWork(db), clock,
+                                     callback_id=cb_id) == "disputed"
+    async with db.sessions() as session:
+        survey = await session.get(Survey, saved.id)
+    assert survey is not None and survey.verification == SurveyVerification.DISPUTED
 
 
 async def test_the_survey_audit_can_not_be_rewritten(db: Database) -> None:

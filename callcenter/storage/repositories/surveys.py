@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.storage.tables import ServiceJob, Survey, SurveyAudit
+from crm.access import SurveyFacts
 from crm.enums import Grade, SurveySource, SurveyVerification
 from crm.surveys import JobRef, SurveyRecord
 
@@ -71,3 +72,10 @@ class SqlSurveyRepository:
         self.session.add(SurveyAudit(survey_id=survey_id, at=at, actor_id=actor_id, action=action,
                                      before=before, after=after))
         await self.session.flush()
+
+    async def supervision_facts(self, survey_id: int) -> SurveyFacts | None:
+        """What `crm.access.survey_supervisor_refusal` needs: department, technician, keyer."""
+        row = (await self.session.execute(
+            select(Survey.id, Survey.department_id, Survey.staff_id, Survey.entered_by)
+            .where(Survey.id == survey_id))).first()
+        return SurveyFacts(row.id, row.department_id, row.staff_id, row.entered_by) if row else None

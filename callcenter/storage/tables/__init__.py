@@ -21,6 +21,7 @@ from callcenter.storage.tables.core import (
     WebSession,
 )
 from callcenter.storage.tables.ops import (
+    AccessRefusal,
     AgentState,
     AgentStateSpan,
     JobLock,
@@ -37,6 +38,7 @@ from callcenter.storage.tables.supervision import (
 from callcenter.storage.tables.surveys import Lead, Survey, SurveyAudit
 
 __all__ = [
+    "AccessRefusal",
     "AgentState",
     "AgentStateSpan",
     "ApiToken",

@@ -108,3 +108,16 @@ class MailDelivery(Base):
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AccessRefusal(Base):
+    """Append-only: one refused attempt (who, what, on which row, why); nothing else changed."""
+
+    __tablename__ = "access_refusals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    staff_id: Mapped[int | None] = mapped_column(index=True)  # no FK: an audit row never fails
+    actor: Mapped[str] = mapped_column(String(80))  # "staff:12", "anonymous", "cli:root"
+    action: Mapped[str] = mapped_column(String(80))  # "survey.verify", "POST /api/complaints"
+    subject: Mapped[str | None] = mapped_column(String(80))  # "survey:12", "complaint:7"
+    reason: Mapped[str] = mapped_column(Text)

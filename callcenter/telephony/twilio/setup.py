@@ -17,6 +17,7 @@ from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.hotline import HotlineDriver
 from callcenter.telephony.twilio.twiml import TwimlRenderer
 from callcenter.telephony.twilio.webhooks import CHANNEL, ROUTES, TwilioChannel, screen_pop_module
+from callcenter.web.auth import public
 
 
 async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
@@ -36,5 +37,5 @@ def setup(app: web.Application) -> None:
         screen_pop=screen_pop_module(),
     )
     for path, handler in ROUTES:
-        app.router.add_post(path, handler)
+        app.router.add_post(path, public("signed by Twilio (X-Twilio-Signature)")(handler))
     app.cleanup_ctx.append(_attach_driver)

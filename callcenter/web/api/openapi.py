@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from callcenter.web.api.routing import ROUTES, Endpoint
+from callcenter.web.auth import public
 
 ERROR = {
     "type": "object",
@@ -100,5 +101,6 @@ def document() -> dict[str, Any]:
     }
 
 
+@public("the API description, like any published API")
 async def openapi_json(request: web.Request) -> web.Response:
     return web.json_response(document())

@@ -1,0 +1,193 @@
+"""Who may do what: input normalised once, and the rules of supervision apart from execution.
+
+Rule 1 (one spelling): every name that decides access (a role, a department
+code, a username, a verdict, a yes/no, an id typed by a person) is compared
+only after `normal_text`: Unicode NFKC (full-width letters and digits become
+ASCII), format characters (zero-width spaces, joiners, BOM) dropped, outer
+whitespace stripped, inner runs collapsed, case folded. A lookalike from
+another script (a Cyrillic `а` in `admin`) is *not* folded into the Latin
+letter: it stays a different word, so it names nothing and grants nothing.
+
+Rule 2 (supervision apart from execution, 001): a survey is verified,
+disputed or corrected only by a supervisor (the role itself; admin alone is
+not enough) who is neither in the department the survey scores (or a
+department below it), nor the technician it rates, nor the person who keyed
+it in (`survey_supervisor_refusal`).
+
+Rule 3: a resolved complaint is closed only by its follow-up verdict, and
+that verdict is recorded only by the customer on the follow-up call, by the
+callback staff member who holds the follow-up, or by callback staff or a
+supervisor outside the complaint's department (`verdict_refusal`). Nobody
+in the department that handled the complaint (its owner, their manager)
+records the verdict that closes it.
+
+Every rule here returns the reason for a refusal (or None): the use case
+stores that reason in an audit row before it raises `PermissionDenied`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from crm.enums import Role
+from crm.errors import CrmError
+from crm.identity import Identity
+
+E = TypeVar("E")
+
+__all__ = [
+    "InvalidChoice", "normal_text", "parse_choice", "parse_decision", "parse_id", "parse_role", "parse_roles",
+    "parse_yes_no", "same_name", "SurveyFacts", "survey_supervisor_refusal", "verdict_refusal",
+]
+
+MAX_ID = 2**31 - 1
+_YES = {"yes", "y", "true", "1", "on", "是", "对"}
+_NO = {"no", "n", "false", "0", "off", "否", "不"}
+
+
+class InvalidChoice(CrmError, ValueError):
+    """Text that names none of the allowed values (after normalisation)."""
+
+    http_status = 422
+
+
+def normal_text(value: object) -> str:
+    """The one comparable spelling of a name typed by a person (see Rule 1)."""
+    text = unicodedata.normalize("NFKC", str(value))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return " ".join(text.split()).casefold()
+
+
+def same_name(a: object, b: object) -> bool:
+    return normal_text(a) == normal_text(b)
+
+
+def parse_choice(value: object, choices: Iterable[E], what: str) -> E:
+    """The member of `choices` whose value (or name) is `value`, whatever its spelling."""
+    options = list(choices)
+    key = normal_text(getattr(value, "value", value)).replace(" ", "_").replace("-", "_")
+    for option in options:
+        names = {normal_text(getattr(option, "value", option)), normal_text(getattr(option, "name", option))}
+        if key in {n.replace(" ", "_").replace("-", "_") for n in names}:
+            return option
+    allowed = ", ".join(str(getattr(o, "value", o)) for o in options)
+    raise InvalidChoice(f"{what} {str(value)[:40]!r} is not one of: {allowed}")
+
+
+def parse_role(value: object) -> Role:
+    return parse_choice(value, Role, "role")
+
+
+def parse_roles(values: Iterable[object] | None) -> frozenset[Role]:
+    """Known roles among `values` (odd spellings folded); unknown names grant nothing."""
+    found: set[Role] = set()
+    for value in values or ():
+        try:
+            found.add(parse_role(value))
+        except InvalidChoice:
+            continue
+    return frozenset(found)
+
+
+def parse_yes_no(value: object, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    key = normal_text(value)
+    if key in _YES:
+        return True
+    if key in _NO:
+        return False
+    raise InvalidChoice(f"{what} {str(value)[:40]!r} is not yes or no")
+
+
+_CONFIRM = {"verify", "verified", "confirm", "confirmed", "true", "yes", "1", "核实", "确认"}
+_DISPUTE = {"dispute", "disputed", "false", "no", "0", "有异议", "异议"}
+
+
+def parse_decision(value: object) -> bool:
+    """A supervisor's decision on a survey: True verifies, False disputes."""
+    if isinstance(value, bool):
+        return value
+    key = normal_text(value)
+    if key in _CONFIRM:
+        return True
+    if key in _DISPUTE:
+        return False
+    raise InvalidChoice(f"decision {str(value)[:40]!r} is not verify or dispute")
+
+
+def parse_id(value: object, what: str) -> int:
+    """A database id typed by a person: digits in any width, 1..2**31-1."""
+    if isinstance(value, bool):
+        raise InvalidChoice(f"{what} must be a whole number")
+    if isinstance(value, int):
+        number = value
+    else:
+        key = normal_text(value)
+        if not key.isascii() or not key.isdigit():
+            raise InvalidChoice(f"{what} {str(value)[:40]!r} is not a whole number")
+        number = int(key)
+    if not 1 <= number <= MAX_ID:
+        raise InvalidChoice(f"{what} {number} is out of range")
+    return number
+
+
+# -- supervision apart from execution ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyFacts:
+    """What the supervision rule needs to know about a survey."""
+
+    survey_id: int
+    department_id: int | None  # the department the survey scores
+    staff_id: int | None  # the technician it rates
+    entered_by: int | None  # who keyed it in
+
+
+def survey_supervisor_refusal(
+    actor: Identity | None, survey: SurveyFacts, scored_departments: Collection[int]
+) -> str | None:
+    """Why `actor` may not verify, dispute or correct `survey` (None: they may).
+
+    `scored_departments` is the survey's department and every department below it."""
+    if actor is None:
+        return "verifying a survey needs a supervisor (监察部) logged in"
+    if Role.SUPERVISOR not in actor.roles:
+        return "only a supervisor (监察部) verifies, disputes or corrects a survey"
+    if actor.department_id is not None and actor.department_id in scored_departments:
+        return (f"survey {survey.survey_id} scores your own department; a supervisor from "
+                "outside it must verify it")
+    if actor.staff_id in (survey.staff_id, survey.entered_by):
+        return f"survey {survey.survey_id} rates or was keyed in by you; another supervisor must verify it"
+    return None
+
+
+def verdict_refusal(
+    actor: Identity | None, *, complaint_departments: Collection[int],
+    responsible_ids: Collection[int], followup_holder_id: int | None = None,
+) -> str | None:
+    """Why `actor` may not record the follow-up verdict of a complaint (None: they may).
+
+    `actor` None is the customer on the follow-up call (the IVR records their
+    keypress). `complaint_departments` is the complaint's department and the
+    departments below it; `responsible_ids` its owner and the managers up its
+    department chain."""
+    if actor is None:
+        return None
+    if actor.staff_id in responsible_ids:
+        return ("the complaint's owner and their managers cannot record the follow-up verdict "
+                "on their own work")
+    if actor.department_id is not None and actor.department_id in complaint_departments:
+        return ("the follow-up verdict is recorded outside the department that handled the "
+                "complaint (callback staff or a supervisor)")
+    if Role.SUPERVISOR in actor.roles:
+        return None
+    if Role.CALLBACK_STAFF not in actor.roles:
+        return "only callback staff or a supervisor records a follow-up verdict"
+    if followup_holder_id is not None and followup_holder_id != actor.staff_id:
+        return "this follow-up call belongs to another callback staff member"
+    return None
