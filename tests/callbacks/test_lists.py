@@ -61,7 +61,7 @@ async def test_confirmed_verification_marks_the_survey_verified_with_an_audit_ro
 ) -> None:
     customer = await factories.customer(db)
     (survey_id,) = await surveys(db, (await factories.department(db)).id, customer.id, 1)
-    await schedule_survey_verifications("2026-05", uow(), clock)
+    await draw_verification_samples(uow(), clock)
     async with db.sessions() as session:
         cb_id = await session.scalar(select(Callback.id).where(Callback.survey_id == survey_id))
     assert await record_verification(survey_id, True, uow(), clock, callback_id=cb_id) == "verified"

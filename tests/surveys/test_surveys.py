@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -15,8 +15,8 @@ from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import Grade, Role, SurveySource, SurveyVerification
 from crm.identity import Identity, PermissionDenied
 from crm.services import surveys
-from crm.services.callback_lists import schedule_survey_verifications
 from crm.services.callbacks import record_verification
+from crm.services.verification_samples import draw_verification_samples
 from crm.surveys import InvalidGrade, parse_grade
 from tests import factories
 
@@ -74,8 +74,8 @@ async def test_an_agent_keyed_survey_counts_only_once_a_supervisor_verifies_it(d
 async def test_a_customer_contradicting_the_form_on_a_callback_disputes_it(db: Database) -> None:
     job_id = await _job(db)
     saved = await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.PAPER, ALL_A, T0), SqlUnitOfWork(db))
-    clock = FixedClock(T0)
-    await schedule_survey_verifications("2026-05", SqlUnitOfWork(db), clock)
+    clock = FixedClock(datetime.now(UTC) + timedelta(days=8))  # its arrival week has ended: drawn
+    await draw_verification_samples(SqlUnitOfWork(db), clock)
     async with db.sessions() as session:
         cb_id = await session.scalar(select(Callback.id).where(Callback.survey_id == saved.id))
     assert await record_verification(saved.id, False, SqlUnitOfWork(db), clock,
