@@ -384,10 +384,10 @@ async def complete_callback(
         cb = await repo.get(callback_id)
         if cb is None:
             raise UnknownCallback(f"no callback {callback_id}")
-        verifies = (cb.kind is CallbackKind.SURVEY_VERIFICATION and cb.survey_id is not None
-                    and disposition in _VERDICTS)
-        if verifies:  # before anything is written: a refusal changes nothing
-            await _check_verifier(uow, cb.survey_id, disposition == "confirmed", staff, cb, now)  # type: ignore[arg-type]
+        verified_survey = (cb.survey_id if cb.kind is CallbackKind.SURVEY_VERIFICATION
+                           and disposition in _VERDICTS else None)
+        if verified_survey is not None:  # before anything is written: a refusal changes nothing
+            await _check_verifier(uow, verified_survey, disposition == "confirmed", staff, cb, now)
         if cb.state is S.COMPLETED and (cb.disposition, cb.feedback) == (disposition, feedback):
             return cb
         steps = _TO_COMPLETE.get(cb.state)
@@ -414,8 +414,8 @@ async def complete_callback(
         })
         if not ok:
             raise CallbackConflict(f"callback {callback_id} changed meanwhile; reload and retry")
-        if verifies:
-            await _verify(repo, cb.survey_id, disposition == "confirmed",
+        if verified_survey is not None:
+            await _verify(repo, verified_survey, disposition == "confirmed",
                           staff.staff_id if staff else None, now, feedback)
         await repo.record_contact(cb, now, staff.staff_id if staff else None, disposition, feedback)
         await uow.commit()
