@@ -46,6 +46,11 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <button class="secondary">退出 Log out</button></form></header>
 <main>
 <section id="idle" class="card"><p>等待来电… Waiting for a call.</p></section>
+<section id="unidentified" class="card"><h2>未识别来电 Unidentified callers</h2>
+<p class="muted">隐藏号码或无法识别号码的来电者提交的投诉和回电。打开后关联到已有客户或建档。
+Complaints and callbacks from withheld or unreadable numbers: open one, then link it to the
+customer or create the customer.</p>
+<div id="unidentified-list"></div></section>
 <section id="pop" class="card" hidden>
   <div class="pop-head"><div><div class="label">来电 Caller</div><div id="caller" class="caller"></div></div>
   <div><div class="label">原因 Why they called</div><div id="why"></div></div>

@@ -15,6 +15,7 @@ from callcenter.web.api.schemas import (
     JobDetailOut,
     JobSearch,
     MergeIn,
+    Page,
     PhoneLink,
     card_out,
 )
@@ -53,6 +54,15 @@ async def by_phone(call: ApiCall) -> Customer:
         unquote(call.request.match_info["phone"]), call.uow(),
         default_region=call.settings.default_region, identity=call.identity,
     )
+
+
+@api("GET", "/api/customers/unidentified", summary="Unidentified caller records (withheld or "
+     "unreadable numbers) waiting to be linked to a customer or named", roles=READERS, tag=TAG,
+     query=Page, response=list[CustomerOut])
+async def unidentified(call: ApiCall) -> list[Customer]:
+    q: Page = call.query
+    return await svc.list_unidentified_callers(
+        call.uow(), identity=call.identity, limit=q.limit, offset=q.offset)
 
 
 @api("GET", "/api/customers/{customer_id}", summary="One customer", roles=READERS, tag=TAG,

@@ -112,8 +112,9 @@
           const b = el("button", { type: "button", class: "secondary" }, "关联 Link → " + x.name);
           b.onclick = async () => {
             await api("POST", "/api/customers/" + x.customer_id + "/merge", { source_customer_id: c.customer_id });
-            offer.customer_id = x.customer_id;
+            if (offer) offer.customer_id = x.customer_id;
             await reloadCard(x.customer_id);
+            await loadUnidentified();
           };
           return b;
         }));
@@ -121,6 +122,23 @@
     };
     return el("div", { class: "unknown" }, el("p", {}, "陌生号码：建档或关联已有客户 Unknown number: create or link the customer"),
       el("div", { class: "row" }, name, save), el("div", { class: "row" }, q, find), found, msg);
+  }
+
+  // Unidentified caller records (withheld or unreadable numbers): open one to link or name it.
+  async function loadUnidentified() {
+    const box = $("unidentified-list");
+    try {
+      const list = await api("GET", "/api/customers/unidentified?limit=20");
+      box.replaceChildren(table(["编号 Record", ""], list.map((c) => {
+        const open = el("button", { type: "button", class: "secondary", "data-testid": "open-unidentified" },
+          "打开 Open");
+        open.onclick = async () => {
+          $("idle").hidden = true; $("pop").hidden = false;
+          await reloadCard(c.customer_id);
+        };
+        return ["未识别来电 #" + c.customer_id, open];
+      })));
+    } catch (e) { box.textContent = e.message; }
   }
 
   async function reloadCard(customerId) {
@@ -217,4 +235,5 @@
 
   loadStaff().catch(() => {});
   connect();
+  loadUnidentified();
 })();
