@@ -26,7 +26,7 @@ from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.storage.pg_turns import PgTurnStore
-from callcenter.web import auth, health
+from callcenter.web import auth, health, security_headers, slow_clients
 from callcenter.web.errors import error_middleware
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,12 @@ def create_app(
     settings: Settings, *, db: Database | None = None, clock: Clock = system_clock
 ) -> web.Application:
     app = web.Application(
-        middlewares=[health.timing_middleware, error_middleware, auth.auth_middleware],
-        client_max_size=2 * 1024 * 1024,
+        middlewares=[health.timing_middleware, slow_clients.body_deadline_middleware,
+                     error_middleware, auth.auth_middleware],
+        client_max_size=settings.http_max_body_bytes,
+        handler_args=slow_clients.handler_args(settings),
     )
+    security_headers.setup(app)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[SERVICES] = {}

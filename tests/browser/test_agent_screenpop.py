@@ -68,6 +68,8 @@ async def test_agent_sees_the_caller_pop_and_saves_a_wrap_up_with_a_latent_need(
     await ami.logged_in.wait()
 
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    blocked: list[str] = []  # our Content-Security-Policy must not block anything of ours
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     await page.goto(base + "/login?next=/agent")
     await page.fill('input[name="username"]', "agent-wang")
     await page.fill('input[name="password"]', PASSWORD)
@@ -115,3 +117,4 @@ async def test_agent_sees_the_caller_pop_and_saves_a_wrap_up_with_a_latent_need(
     assert await name.text_content() == "张三"
     await service(app).settle()
     await page.close()
+    assert blocked == []
