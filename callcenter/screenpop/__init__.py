@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from aiohttp import web
 
@@ -60,11 +61,11 @@ async def call_ended(
 
 
 async def call_held(app: web.Application, carrier: str, carrier_call_id: str, on_hold: bool,
-                    agent: str | None = None) -> None:
+                    at: datetime | None = None, agent: str | None = None) -> None:
     """The caller of this call was put on hold / taken off hold (AMI Hold/Unhold, agent page)."""
     pop = app[SERVICES].get(SCREENPOP)
     if pop is not None:
-        await pop.held(carrier, carrier_call_id, on_hold, agent)
+        await pop.held(carrier, carrier_call_id, on_hold, agent, at=at)
 
 
 async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -382,7 +382,7 @@ class ScreenPop:
             await self.clear_offer(staff_id, status=AgentStatus.READY)
 
     async def held(self, carrier: str, carrier_call_id: str, on_hold: bool,
-                   agent: str | None = None) -> list[int]:
+                   agent: str | None = None, *, at: datetime | None = None) -> list[int]:
         """The caller was put on hold (or taken off it) by the agent talking to them.
 
         The agent's state goes hold / on_call; the hold span's length is added to
@@ -400,7 +400,7 @@ class ScreenPop:
             if status not in (AgentStatus.ON_CALL, AgentStatus.HOLD) or status == wanted or \
                     not offer or offer.get("carrier_call_id") != carrier_call_id:
                 continue
-            await self._write_state(staff_id, status=wanted.value, offer=offer)
+            await self._write_state(staff_id, status=wanted.value, offer=offer, at=at)
             await self.bus.publish(staff_id, message("status", status=wanted.value))
             changed.append(staff_id)
         return changed

@@ -57,13 +57,14 @@ CALLS_FINALISED = REGISTRY.counter(
 
 CALL_LOG_EVENTS: tuple[str, ...] = (
     "Newchannel", "NewCallerid", "Newstate", "DialBegin", "DialEnd", "BridgeEnter", "Hangup",
-    "CEL", "QueueCallerJoin", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
+    "CEL", "QueueCallerJoin", "QueueCallerAbandon", "AgentCalled", "AgentConnect", "Hold", "Unhold",
 )
 _UNKNOWN = frozenset({"", "<unknown>", "unknown", "anonymous"})
 
 OfferHook = Callable[[Any], Awaitable[None]]  # callcenter.screenpop offer_call(app, offer), app bound
 AnsweredHook = Callable[[str, str, str], Awaitable[None]]  # (carrier, carrier_call_id, agent)
 EndedHook = Callable[[str, datetime], Awaitable[None]]  # (linkedid, at)
+HeldHook = Callable[[str, str, bool, datetime], Awaitable[None]]  # (carrier, call id, on hold, at)
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,13 @@ class AmiCallLog:
     def __init__(
         self, db: Database, clock: Clock, *, default_region: str = "CN",
         default_tz: str = "Asia/Shanghai", offer_call: OfferHook | None = None,
-        call_answered: AnsweredHook | None = None,
+        call_answered: AnsweredHook | None = None, call_held: HeldHook | None = None,
         outbound: Callable[[str], OutboundCall | None] = lambda _lid: None,
         finished_memory: int = 10_000,
     ) -> None:
         self.db, self.clock = db, clock
         self.default_region, self.default_tz = default_region, default_tz
-        self.offer_call, self.call_answered = offer_call, call_answered
+        self.offer_call, self.call_answered, self.call_held = offer_call, call_answered, call_held
         self.outbound = outbound
         self.ended_hooks: list[EndedHook] = []
         self._tracks: dict[str, _Track] = {}
@@ -198,6 +199,8 @@ class AmiCallLog:
             await calls.mark_answered(call_id, at, agent_id, self.uow())
             if self.call_answered is not None:
                 await self.call_answered(str(Carrier.ASTERISK), linkedid, agent)
+        elif name in ("Hold", "Unhold") and self.call_held is not None:
+            await self.call_held(str(Carrier.ASTERISK), linkedid, name == "Hold", at)
 
     async def _cel(self, track: _Track, event: AmiEvent, at: datetime) -> None:
         kind = event.fields.get("EventName")
@@ -368,6 +371,9 @@ def _timeline_line(event: AmiEvent, at: datetime, uniqueid: str) -> CallEventIn 
         return CallEventIn(at, "agent_called",
                            detail={"agent": f.get("Interface"), "queue": f.get("Queue")},
                            dedupe_key=f"ami:agentcalled:{f.get('DestUniqueid') or f.get('Interface')}")
+    if name in ("Hold", "Unhold"):
+        return CallEventIn(at, name.lower(), detail={"channel": f.get("Channel")},
+                           dedupe_key=f"ami:{name.lower()}:{uniqueid}:{f.get('Timestamp') or at.isoformat()}")
     if name == "QueueCallerAbandon":
         return CallEventIn(at, "queue_abandon",
                            detail={"queue": f.get("Queue"), "hold_s": f.get("HoldTime")},

@@ -26,6 +26,7 @@ from callcenter.storage.tables import AgentState, Staff
 from callcenter.telephony.asterisk import ami_actions
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiError
 from callcenter.telephony.asterisk.ami_protocol import AmiResponse, EventListResult
+from callcenter.telephony.asterisk.errors import LocalProtocolError
 from crm.agent_states import AgentState as State
 from crm.agent_states import QueueMembership, queue_membership
 
@@ -72,7 +73,7 @@ class QueueMembers:
                     tolerated: tuple[str, ...] = ()) -> bool:
         try:
             answer = await self.client.action(action, answer_within_s=ANSWER_WITHIN_S)
-        except AmiError as exc:
+        except (AmiError, LocalProtocolError, OSError) as exc:  # not connected, closing, timeout
             log.warning("queue %s: AMI failed (%s); the next resync fixes it", self.queue, exc)
             return False
         if isinstance(answer, AmiResponse) and not answer.ok:
@@ -120,7 +121,7 @@ class QueueMembers:
         try:
             answer = await self.client.action(
                 lambda aid: ami_actions.queue_status(aid, self.queue), answer_within_s=ANSWER_WITHIN_S)
-        except AmiError as exc:
+        except (AmiError, LocalProtocolError, OSError) as exc:
             log.warning("queue %s: QueueStatus failed (%s)", self.queue, exc)
             return None
         if not isinstance(answer, EventListResult):

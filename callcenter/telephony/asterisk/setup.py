@@ -81,6 +81,7 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
         default_tz=settings.timezone,
         offer_call=functools.partial(screenpop.offer_call, app),
         call_answered=functools.partial(screenpop.call_answered, app),
+        call_held=functools.partial(screenpop.call_held, app),
     )
 
     async def screen_ended(linkedid: str, _at: datetime) -> None:
