@@ -36,9 +36,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from crm.enums import Grade, SurveySource, SurveyVerification
-from reports.periods import Month
+from reports.periods import Granularity, Month, window_containing
 from reports.rules import SEED_SUPERVISION_RULES, SupervisionRules
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "survey_kind",
     "JobChoice",
     "choose_job_surveys",
+    "service_month",
     "tally_rows",
 ]
 
@@ -232,6 +234,17 @@ def _one_survey(row: SurveyRow) -> SurveyTally:
         quality=GRADE_POINTS[row.quality],
         attitude=GRADE_POINTS[row.attitude],
     )
+
+
+def service_month(job_completed_at: datetime | None, surveyed_at: datetime, tz: str) -> Month:
+    """The month whose supervision score a survey counts in: the local month of its job's
+    completion (seed 001: the month's repair jobs), or of the survey itself when it has no
+    completed job. A survey arriving after that month's report was published still
+    belongs to that month (a correction of it), never to the month it arrived in."""
+    instant = job_completed_at if job_completed_at is not None else surveyed_at
+    window = window_containing(instant, Granularity.MONTH, tz)
+    local = window.start_utc.astimezone(ZoneInfo(tz))
+    return Month(local.year, local.month)
 
 
 @dataclass(frozen=True)

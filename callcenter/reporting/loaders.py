@@ -23,7 +23,7 @@ import io
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,12 +33,14 @@ from sqlalchemy import text
 
 from callcenter.storage.engine import Database
 from reports.periods import Granularity, Month, report_window, window_key_column
+from reports.survey_tally import service_month
 
 __all__ = [
     "read_frame",
     "month_labels",
     "load_surveys",
     "load_scored_surveys",
+    "survey_report_month",
     "load_survey_counts",
     "load_supervision_complaints",
     "load_leads",
@@ -260,6 +262,28 @@ async def load_scored_surveys(db: Database, start: datetime, end: datetime,
     frame = await read_frame(db, sql, _params(db, start, end), _SCORED_TYPES)
     frame["month"] = month_labels(frame["service_at"], tz)
     return frame
+
+
+async def survey_report_month(db: Database, survey_id: int, tz: str) -> Month:
+    """The month whose supervision report survey ``survey_id`` counts in
+    (`reports.survey_tally.service_month`): for a report already published, a survey
+    of that month arriving later belongs in a correction of it."""
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(text(
+            "SELECT s.surveyed_at, j.completed_at FROM surveys s "
+            "LEFT JOIN service_jobs j ON j.id = s.job_id WHERE s.id = :id"),
+            {"id": survey_id})).first()
+    if row is None:
+        raise LookupError(f"no survey with id {survey_id}")
+    return service_month(_utc(row[1]), _utc(row[0]), tz)  # type: ignore[arg-type]
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def load_survey_counts(db: Database, start: datetime, end: datetime, tz: str) -> pd.DataFrame:

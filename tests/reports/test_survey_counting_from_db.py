@@ -88,3 +88,17 @@ async def test_a_department_with_no_surveys_gets_its_explanation_line(
     satisfaction = await _satisfaction(db, settings, MAY)
     assert satisfaction["status"] == "no_data"
     assert satisfaction["explanation"].startswith("no data: no verified complete survey")
+
+
+async def test_the_report_month_of_a_survey_is_its_jobs_service_month(
+        db: Database, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from callcenter.reporting.loaders import survey_report_month
+
+    s = await shop(db)
+    job = await _job(db, s, "J-EDGE", local("2026-05-31 23:30"))
+    await _survey(db, s, job, "AAA", local("2026-06-01 09:00"), "callback", "first_hand")
+    async with db.sessions() as session:
+        survey_id = await session.scalar(select(Survey.id).where(Survey.job_id == job))
+    assert await survey_report_month(db, survey_id, settings.timezone) == MAY
