@@ -4,15 +4,18 @@ Guarantees:
 - Keypad 1..5 maps to A..E (1 = A, very satisfied; 5 = E, very dissatisfied).
 - A survey is complete only with all three items; an incomplete survey is
   kept (nothing the caller gave is lost) but never counts in scores.
-- A first-hand survey (the customer keyed it themselves: on the inbound IVR,
-  or on an automated outbound callback flow) is verified by nature; any other
-  source (agent, paper) starts `pending` until a supervisor or a
-  verification callback confirms (`verified`) or contradicts (`disputed`) it.
+- First-hand means from the customer: an IVR or callback survey is
+  `first_hand` (counts without verification) only when the call came from, or
+  was placed to, a number on the job's customer record (`first_hand_check`).
+  Keyed by job reference from any other number, with the number withheld, or
+  without a job, it is stored `pending` with the reason. Any other source
+  (agent, paper) starts `pending` too, until a supervisor or a verification
+  callback confirms (`verified`) or contradicts (`disputed`) it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from crm.enums import Grade, SurveySource, SurveyVerification
@@ -51,9 +54,41 @@ FIRST_HAND_SOURCES = frozenset({SurveySource.IVR, SurveySource.CALLBACK})
 
 
 def initial_verification(source: SurveySource) -> SurveyVerification:
+    """The verification a survey of ``source`` can at best start with (no number checked)."""
     if SurveySource(source) in FIRST_HAND_SOURCES:
         return SurveyVerification.FIRST_HAND
     return SurveyVerification.PENDING
+
+
+def masked(number: str) -> str:
+    """``+8613800138000`` -> ``+86138****8000``: enough for a supervisor, not the number."""
+    return number if len(number) <= 8 else f"{number[:6]}****{number[-4:]}"
+
+
+def first_hand_check(source: SurveySource, job: JobRef | None,
+                     number: str | None) -> tuple[SurveyVerification, str | None]:
+    """The verification a new survey starts with, and why it waits when it does.
+
+    ``number``: the E.164 number the call came from (inbound IVR) or was placed to
+    (outbound callback); None when withheld or not a call.
+    """
+    source = SurveySource(source)
+    if source is SurveySource.AGENT:
+        return SurveyVerification.PENDING, "keyed in by an agent: a supervisor verifies it"
+    if source is SurveySource.PAPER:
+        return SurveyVerification.PENDING, "paper form: a supervisor verifies it"
+    channel = "IVR" if source is SurveySource.IVR else "callback"
+    if job is None:
+        return SurveyVerification.PENDING, f"{channel} survey without a service job"
+    if not number:
+        return SurveyVerification.PENDING, (
+            f"{channel} survey from a withheld or unknown number: cannot tell it came from "
+            f"the customer of job {job.reference}")
+    if number not in job.customer_phones:
+        return SurveyVerification.PENDING, (
+            f"{channel} survey keyed for job {job.reference} from {masked(number)}, which is "
+            "not a number on that job's customer record")
+    return SurveyVerification.FIRST_HAND, None
 
 
 @dataclass(frozen=True)
@@ -70,6 +105,8 @@ class SurveyRecord:
     attitude: Grade | None
     complete: bool
     verification: SurveyVerification
+    #: why it waits for verification (None when first-hand or settled)
+    pending_reason: str | None = None
 
     @property
     def grades(self) -> dict[str, Grade | None]:
@@ -95,3 +132,5 @@ class JobRef:
     department_id: int | None
     technician_id: int | None
     completed_at: datetime | None
+    #: the E.164 numbers on the job's customer record (first-hand surveys come from these)
+    customer_phones: frozenset[str] = field(default=frozenset())

@@ -1,8 +1,10 @@
 """Demo step: this month's supervision report, written to ``REPORTS_DIR`` and summed up.
 
-Adds a handful of example surveys on the sample jobs (last month and this
-month: first-hand IVR ones, and paper ones the sample supervisor
-``inspector`` verifies through the use case) unless they are already there,
+Adds a handful of example repair visits for the sample jobs' customers (last
+month and this month; a survey counts in the month of its job's service) and
+their surveys (first-hand IVR ones from the customer's own number, and paper
+ones the sample supervisor ``inspector`` verifies through the use case)
+unless they are already there,
 then writes the month's supervision report as JSON, XLSX and HTML and prints
 the headline figures per department.
 """
@@ -19,7 +21,7 @@ from callcenter.clock import system_clock
 from callcenter.reporting import runs
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import ServiceJob, Staff, Survey
+from callcenter.storage.tables import CustomerPhone, ServiceJob, Staff, Survey
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import Grade, Role, SurveySource
 from crm.identity import Identity
@@ -46,21 +48,32 @@ async def _example_surveys(db: Database, settings: Settings, now: datetime) -> i
     async with db.sessions() as session:
         if await session.scalar(select(func.count()).select_from(Survey).where(Survey.note == DEMO_NOTE)):
             return 0
-        jobs = {r.reference: r.id for r in (await session.execute(
-            select(ServiceJob.reference, ServiceJob.id))).all()}
+        jobs = {r.reference: r for r in (await session.scalars(select(ServiceJob))).all()}
+        phones = {r.customer_id: r.e164 for r in (await session.scalars(
+            select(CustomerPhone).order_by(CustomerPhone.is_primary, CustomerPhone.id))).all()}
         inspector = await session.scalar(select(Staff).where(Staff.username == "inspector"))
     first = Month.of(now.astimezone(settings.zone).date()).first_day
     supervisor = None if inspector is None else Identity(
         inspector.id, inspector.username, inspector.name, frozenset({Role.SUPERVISOR}))
     added = 0
-    for reference, days_before, letters, source in _EXAMPLES:
+    for index, (reference, days_before, letters, source) in enumerate(_EXAMPLES):
         if reference not in jobs:
             continue
         day = first - timedelta(days=days_before) if days_before > 0 else \
             first + timedelta(days=min(-days_before - 1, max(now.astimezone(settings.zone).day - 1, 0)))
         at = datetime.combine(day, time(10), settings.zone).astimezone(UTC)
-        saved = await save_survey(SaveSurvey(jobs[reference], source, _grades(letters), at,
-                                             note=DEMO_NOTE), SqlUnitOfWork(db))
+        sample = jobs[reference]
+        visit = ServiceJob(  # a repair visit of its own, serviced the morning it is rated
+            reference=f"{reference}-D{index + 1}", customer_id=sample.customer_id,
+            technician_id=sample.technician_id, department_id=sample.department_id,
+            description=f"demo visit ({reference})", completed_at=at - timedelta(hours=2))
+        async with db.sessions() as session:
+            session.add(visit)
+            await session.commit()
+        saved = await save_survey(SaveSurvey(
+            visit.id, source, _grades(letters), at, note=DEMO_NOTE,
+            number=phones.get(sample.customer_id) if source is SurveySource.IVR else None,
+        ), SqlUnitOfWork(db))
         if source is not SurveySource.IVR and supervisor is not None:
             await verify_survey(saved.id, True, supervisor, at, SqlUnitOfWork(db))
         added += 1

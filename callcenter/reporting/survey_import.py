@@ -6,8 +6,9 @@ survey is then kept as incomplete), ``surveyed_at`` (required: ``2026-05-03``,
 ``2026-05-03 14:20`` in the centre's time zone, or ISO 8601 with an offset),
 ``source`` (ivr / agent / paper / callback; default paper), ``verified``
 (yes/no, default no), ``verified_by`` (username of the supervisor who
-verified the form; required when ``verified`` is yes and the source is not
-ivr), ``note``.
+verified the form; required when ``verified`` is yes), ``note``. An imported
+IVR or callback survey is not first-hand: the file cannot show the number it
+came from, so it waits for verification like a paper form.
 
 Guarantees:
 - Every row is validated before anything is written; with a bad row nothing
@@ -19,14 +20,20 @@ Guarantees:
   supervisor*, whose role the use case checks and whose name the audit
   keeps. The command itself acts as the system: whoever runs it vouches for
   the file, as with any database import.
-- Re-running the same file adds nothing: a survey of the same job at the same
-  time from the same source is reported as already imported.
+- A row is bad, with its reason, when its job is unknown, when the job was not
+  serviced yet when the survey was taken (not completed, or completed later)
+  or the survey is dated in the future, or when it is a duplicate: a survey of
+  the same job at the same time from the same source is already stored, or an
+  earlier line of the file is the same survey. So re-running a file adds
+  nothing: every row is reported as already imported.
+- The good rows are written in one transaction (each through the use cases, a
+  savepoint each): the file lands entirely or not at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +43,7 @@ from sqlalchemy import select
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.imports import ImportFileError, read_csv
+from callcenter.storage.joined_uow import JoinedUnitOfWork
 from callcenter.storage.tables import ServiceJob, Staff, Survey
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import Grade, Role, SurveySource
@@ -63,6 +71,7 @@ class _Row:
 @dataclass
 class _Known:
     jobs: dict[str, int]
+    completed: dict[int, datetime | None]
     supervisors: dict[str, Identity]
     staff: set[str] = field(default_factory=set)
 
@@ -78,7 +87,8 @@ def parse_when(text: str, zone: ZoneInfo) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
-def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo) -> tuple[_Row | None, list[str]]:
+def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo,
+           now: datetime) -> tuple[_Row | None, list[str]]:
     reasons: list[str] = []
 
     def get(name: str) -> str:
@@ -103,6 +113,20 @@ def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo)
             at = parse_when(get("surveyed_at"), zone)
         except ValueError as exc:
             reasons.append(str(exc))
+    if at is not None:
+        local = f"{at.astimezone(zone):%Y-%m-%d %H:%M}"
+        if at > now and not (len(get("surveyed_at")) == 10
+                             and at.astimezone(zone).date() <= now.astimezone(zone).date()):
+            reasons.append(f"surveyed_at: {local} is in the future")
+        elif job_id is not None:
+            done = known.completed.get(job_id)
+            if done is None:
+                reasons.append(f"job: {get('job')!r} is not completed yet: a survey rates a "
+                               "finished repair")
+            elif (done.astimezone(zone).date() > at.astimezone(zone).date()
+                  if len(get("surveyed_at")) == 10 else done > at):  # a date: that day will do
+                reasons.append(f"surveyed_at: {local} is before job {get('job')!r} was "
+                               f"completed ({done.astimezone(zone):%Y-%m-%d %H:%M})")
     source = SurveySource.PAPER
     if get("source"):
         try:
@@ -113,7 +137,7 @@ def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo)
     verifier = None
     if flag not in _YES | _NO:
         reasons.append(f"verified: {get('verified')!r} is not yes or no")
-    elif flag in _YES and source is not SurveySource.IVR:
+    elif flag in _YES:
         name = get("verified_by")
         verifier = known.supervisors.get(name)
         if not name:
@@ -128,8 +152,10 @@ def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo)
 
 async def _known(db: Database) -> _Known:
     async with db.sessions() as session:
-        jobs = {r.reference: r.id for r in (await session.execute(
-            select(ServiceJob.reference, ServiceJob.id))).all()}
+        job_rows = (await session.execute(
+            select(ServiceJob.reference, ServiceJob.id, ServiceJob.completed_at))).all()
+        jobs = {r.reference: r.id for r in job_rows}
+        completed = {r.id: r.completed_at for r in job_rows}
         people = (await session.scalars(select(Staff))).all()
     supervisors = {}
     for person in people:
@@ -137,19 +163,18 @@ async def _known(db: Database) -> _Known:
         identity = Identity(person.id, person.username, person.name, roles, person.department_id)
         if person.active and identity.has(Role.SUPERVISOR):
             supervisors[person.username] = identity
-    return _Known(jobs, supervisors, {p.username for p in people})
+    return _Known(jobs, completed, supervisors, {p.username for p in people})
 
 
-async def _already(db: Database, row: _Row) -> bool:
+async def _already(db: Database, row: _Row) -> int | None:
     async with db.sessions() as session:
-        found = await session.scalar(select(Survey.id).where(
+        return await session.scalar(select(Survey.id).where(
             Survey.job_id == row.job_id, Survey.surveyed_at == row.at,
             Survey.source == row.source.value).limit(1))
-    return found is not None
 
 
 async def import_surveys(db: Database, path: Path, *, skip_bad: bool = False,
-                         settings: Settings) -> dict[str, Any]:
+                         settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Validate then import; returns the import report (`callcenter import --json` shape)."""
     columns, raw_rows = read_csv(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -158,30 +183,44 @@ async def import_surveys(db: Database, path: Path, *, skip_bad: bool = False,
                               f"expected {list(REQUIRED_COLUMNS)} (+ source, verified, verified_by, note)")
     known = await _known(db)
     zone = settings.zone
+    now = now or datetime.now(UTC)
     good: list[_Row] = []
     bad: list[dict[str, Any]] = []
+    seen: dict[tuple[int, datetime, SurveySource], int] = {}
+    duplicates = 0
     for index, raw in enumerate(raw_rows):
-        row, reasons = _parse(index + 2, raw, known, zone)
-        if row is None:
+        row, reasons = _parse(index + 2, raw, known, zone, now)
+        if row is not None:
+            key = (row.job_id, row.at, row.source)
+            stored = await _already(db, row)
+            if stored is not None:
+                reasons = [f"already imported: survey {stored} rates this job at this time "
+                           "from this source"]
+            elif key in seen:
+                reasons = [f"duplicate of line {seen[key]}: the same job, time and source"]
+            else:
+                seen[key] = row.line
+        if reasons:
+            duplicates += int(row is not None)
             bad.append({"line": index + 2, "reasons": reasons})
         else:
+            assert row is not None
             good.append(row)
     report: dict[str, Any] = {"kind": "surveys", "rows": len(raw_rows), "created": 0,
-                              "updated": 0, "verified": 0, "already_imported": 0,
+                              "updated": 0, "verified": 0, "already_imported": duplicates,
                               "skipped": len(bad), "written": False, "bad": bad}
     if bad and not skip_bad:
         report["skipped"] = 0
         return report
-    for row in good:
-        if await _already(db, row):
-            report["already_imported"] += 1
-            continue
-        saved = await save_survey(SaveSurvey(row.job_id, row.source, row.grades, row.at,
-                                             note=row.note), SqlUnitOfWork(db))
-        report["created"] += 1
-        if row.verifier is not None:
-            await verify_survey(saved.id, True, row.verifier, row.at, SqlUnitOfWork(db),
-                                note=f"imported from {path.name} line {row.line}")
-            report["verified"] += 1
+    async with SqlUnitOfWork(db) as outer:  # one transaction: the file lands whole or not at all
+        for row in good:
+            saved = await save_survey(SaveSurvey(row.job_id, row.source, row.grades, row.at,
+                                                 note=row.note), JoinedUnitOfWork(outer))
+            report["created"] += 1
+            if row.verifier is not None:
+                await verify_survey(saved.id, True, row.verifier, row.at, JoinedUnitOfWork(outer),
+                                    note=f"imported from {path.name} line {row.line}")
+                report["verified"] += 1
+        await outer.commit()
     report["written"] = True
     return report

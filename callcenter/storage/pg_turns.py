@@ -78,11 +78,11 @@ _STEP_ARRAYS = "$6::bigint[], $7::timestamptz[], $8::text[], $9::text[], $10::te
 _SURVEY_FIELDS = (
     "id", "job_id", "customer_id", "department_id", "staff_id", "call_id", "surveyed_at",
     "source", "timeliness", "quality", "attitude", "complete", "verification", "verified_by",
-    "verified_at", "entered_by", "note",
+    "verified_at", "entered_by", "note", "pending_reason",
 )
 _SURVEY_TYPES = (
     "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "timestamptz", "text", "text",
-    "text", "text", "boolean", "text", "bigint", "timestamptz", "bigint", "text",
+    "text", "text", "boolean", "text", "bigint", "timestamptz", "bigint", "text", "text",
 )
 _AUDIT_ARRAYS = "$11::bigint[], $12::timestamptz[], $13::bigint[], $14::text[], $15::text[], $16::text[]"
 #: every turn waiting, in one statement: the guarded UPDATE per call, then (joined to the calls
@@ -194,7 +194,10 @@ SELECT * FROM c
 """
 _NEXT_SURVEY_IDS = (
     "SELECT nextval(pg_get_serial_sequence('surveys', 'id')) FROM generate_series(1, $1)")
-_JOB_COLUMNS = "id, reference, customer_id, department_id, technician_id, completed_at"
+_JOB_COLUMNS = (
+    "id, reference, customer_id, department_id, technician_id, completed_at, "
+    "ARRAY(SELECT p.e164 FROM customer_phones p WHERE p.customer_id = service_jobs.customer_id) "
+    "AS phones")
 _LAST_JOBS = (
     f"SELECT DISTINCT ON (customer_id) {_JOB_COLUMNS} FROM service_jobs "
     "WHERE customer_id = ANY($1::bigint[]) AND completed_at IS NOT NULL "
@@ -436,7 +439,7 @@ def _json_or_none(value: Any) -> str | None:
 
 def _job(row: asyncpg.Record) -> JobRef:
     return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
-                  row["technician_id"], row["completed_at"])
+                  row["technician_id"], row["completed_at"], frozenset(row["phones"] or ()))
 
 
 class PgTurnStore:

@@ -724,10 +724,15 @@ class HotlineDriver:
 
     async def _save_survey(self, ctx: _CallCtx, effect: act.SaveSurvey) -> ev.Event:
         outbound = ctx.call.direction == Direction.OUTBOUND  # keyed on a callback flow
+        try:  # the number the call came from / was placed to: first-hand only from the customer's
+            number = normalize_phone(ctx.phone, self.settings.default_region) if ctx.phone else None
+        except InvalidPhoneNumber:
+            number = None
         saved = await surveys.save_survey(surveys.SaveSurvey(
             job_id=effect.job_id, source=SurveySource.CALLBACK if outbound else SurveySource.IVR,
             grades={_SURVEY_ITEMS.get(k, k): parse_grade(v) for k, v in effect.grades.items()},
             at=self.clock(), customer_id=ctx.call.customer_id, call_id=ctx.call.id,
+            number=number,
         ), self.uow())
         return ev.SurveySaved(saved.id)
 

@@ -28,7 +28,7 @@ from crm.surveys import (
     SurveyAlreadySettled,
     SurveyNotFound,
     SurveyRecord,
-    initial_verification,
+    first_hand_check,
 )
 
 
@@ -46,6 +46,9 @@ class SaveSurvey:
     call_id: int | None = None
     entered_by: int | None = None
     note: str | None = None
+    #: E.164 number the survey's call came from (inbound) or was placed to (callback);
+    #: first-hand only when it is on the job's customer record
+    number: str | None = None
 
 
 class SurveyRepository(Protocol):
@@ -64,6 +67,7 @@ def _snapshot(s: SurveyRecord) -> dict[str, Any]:
     return {
         **{k: (v.value if v else None) for k, v in s.grades.items()},
         "complete": s.complete, "verification": s.verification.value, "source": s.source.value,
+        **({"pending_reason": s.pending_reason} if s.pending_reason else {}),
     }
 
 
@@ -71,7 +75,8 @@ async def find_job_for_caller(customer_id: int | None, reference: str | None, uo
     """The job to rate: by reference when given, else the caller's latest completed job."""
     async with uow:
         if reference:
-            # the job is rated whoever calls about it (e.g. from an office phone)
+            # the job is rated whoever calls about it (e.g. from an office phone); from a
+            # number not on its customer's record the survey waits for verification
             return await uow.surveys.job_by_reference(reference)
         if customer_id is None:
             return None
@@ -88,6 +93,7 @@ async def save_survey(cmd: SaveSurvey, uow: UnitOfWork) -> SurveyRecord:
             raise UnknownJob(f"no service job with id {cmd.job_id}")
         grades = {item: cmd.grades.get(item) for item in ITEMS}
         complete = all(g is not None for g in grades.values())
+        verification, reason = first_hand_check(cmd.source, job, cmd.number)
         survey = await uow.surveys.add({
             "job_id": cmd.job_id,
             "customer_id": cmd.customer_id or (job.customer_id if job else None),
@@ -98,7 +104,8 @@ async def save_survey(cmd: SaveSurvey, uow: UnitOfWork) -> SurveyRecord:
             "source": cmd.source.value,
             **{k: (v.value if v else None) for k, v in grades.items()},
             "complete": complete,
-            "verification": initial_verification(cmd.source).value,
+            "verification": verification.value,
+            "pending_reason": reason,
             "entered_by": cmd.entered_by,
             "note": cmd.note,
         })

@@ -33,6 +33,7 @@ class Shop:
     technician: Staff
     supervisor: Staff
     customer_id: int
+    customer_phone: str = ""
 
     @property
     def supervisor_identity(self) -> Identity:
@@ -46,8 +47,9 @@ async def shop(db: Database, code: str = "SVC-N", name: str | None = None,
     tech = await factories.staff(db, f"tech-{code.lower()}", ["technician"], dep.id,
                                  name=tech_name or f"tech-{code.lower()}")
     sup = await factories.staff(db, f"sup-{code.lower()}", ["supervisor"], None)
-    cust = await factories.customer(db, phones=(f"+86138{next(_numbers):08d}",))
-    return Shop(dep.id, tech, sup, cust.id)
+    phone = f"+86138{next(_numbers):08d}"
+    cust = await factories.customer(db, phones=(phone,))
+    return Shop(dep.id, tech, sup, cust.id, phone)
 
 
 def grades(letters: str) -> dict[str, Grade | None]:
@@ -62,7 +64,8 @@ async def verified_survey(db: Database, s: Shop, letters: str, at: datetime,
                               technician_id=s.technician.id, department_id=s.department_id,
                               completed_at=at - timedelta(hours=2))
     saved = await survey_service.save_survey(
-        survey_service.SaveSurvey(job.id, source, grades(letters), at), SqlUnitOfWork(db))
+        survey_service.SaveSurvey(job.id, source, grades(letters), at, number=s.customer_phone),
+        SqlUnitOfWork(db))
     if source is not SurveySource.IVR:
         await survey_service.verify_survey(saved.id, True, s.supervisor_identity, at,
                                            SqlUnitOfWork(db))

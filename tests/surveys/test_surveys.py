@@ -39,12 +39,39 @@ def test_keypad_one_is_a_and_five_is_e() -> None:
         parse_grade("6")
 
 
+CUSTOMER_NUMBER = "+8613800138000"  # factories.customer's phone
+
+
 async def test_an_ivr_survey_is_first_hand_and_takes_department_and_technician_from_the_job(db: Database) -> None:
     job_id = await _job(db)
-    saved = await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.IVR, ALL_A, T0), SqlUnitOfWork(db))
+    saved = await surveys.save_survey(surveys.SaveSurvey(
+        job_id, SurveySource.IVR, ALL_A, T0, number=CUSTOMER_NUMBER), SqlUnitOfWork(db))
     assert saved.verification == SurveyVerification.FIRST_HAND and saved.complete
+    assert saved.pending_reason is None
     assert saved.department_id is not None and saved.staff_id is not None
     assert saved.counts_in_score and saved.points == 6
+
+
+async def test_an_ivr_survey_keyed_from_a_strangers_number_is_pending_with_the_reason(
+        db: Database) -> None:
+    job_id = await _job(db)
+    saved = await surveys.save_survey(surveys.SaveSurvey(
+        job_id, SurveySource.IVR, ALL_A, T0, number="+8613999990000"), SqlUnitOfWork(db))
+    assert saved.verification == SurveyVerification.PENDING and not saved.counts_in_score
+    assert saved.pending_reason == (
+        "IVR survey keyed for job J-9 from +86139****0000, which is not a number on that "
+        "job's customer record")
+    async with db.sessions() as session:
+        audit = await session.scalar(select(SurveyAudit).where(SurveyAudit.survey_id == saved.id))
+    assert audit is not None and audit.after["pending_reason"] == saved.pending_reason
+
+
+async def test_a_callback_survey_placed_to_a_withheld_number_is_pending(db: Database) -> None:
+    job_id = await _job(db)
+    saved = await surveys.save_survey(surveys.SaveSurvey(
+        job_id, SurveySource.CALLBACK, ALL_A, T0, number=None), SqlUnitOfWork(db))
+    assert saved.verification == SurveyVerification.PENDING
+    assert "withheld or unknown number" in (saved.pending_reason or "")
 
 
 async def test_a_survey_with_two_answers_is_kept_but_incomplete(db: Database) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.storage.tables import ServiceJob, Survey, SurveyAudit
+from callcenter.storage.tables import CustomerPhone, ServiceJob, Survey, SurveyAudit
 from crm.access import SurveyFacts
 from crm.enums import Grade, SurveySource, SurveyVerification
 from crm.surveys import JobRef, SurveyRecord
@@ -25,25 +25,32 @@ def to_record(row: Survey) -> SurveyRecord:
         timeliness=_grade(row.timeliness), quality=_grade(row.quality),
         attitude=_grade(row.attitude), complete=row.complete,
         verification=SurveyVerification(row.verification),
+        pending_reason=getattr(row, "pending_reason", None),
     )
 
 
-def job_ref(row: ServiceJob) -> JobRef:
+def job_ref(row: ServiceJob, phones: frozenset[str] = frozenset()) -> JobRef:
     return JobRef(row.id, row.reference, row.customer_id, row.department_id, row.technician_id,
-                  row.completed_at)
+                  row.completed_at, phones)
 
 
 class SqlSurveyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _ref(self, row: ServiceJob | None) -> JobRef | None:
+        if row is None:
+            return None
+        phones = await self.session.scalars(
+            select(CustomerPhone.e164).where(CustomerPhone.customer_id == row.customer_id))
+        return job_ref(row, frozenset(phones.all()))
+
     async def job(self, job_id: int) -> JobRef | None:
-        row = await self.session.get(ServiceJob, job_id)
-        return job_ref(row) if row else None
+        return await self._ref(await self.session.get(ServiceJob, job_id))
 
     async def job_by_reference(self, reference: str) -> JobRef | None:
-        row = await self.session.scalar(select(ServiceJob).where(ServiceJob.reference == reference))
-        return job_ref(row) if row else None
+        return await self._ref(await self.session.scalar(
+            select(ServiceJob).where(ServiceJob.reference == reference)))
 
     async def last_completed_job(self, customer_id: int) -> JobRef | None:
         row = await self.session.scalar(
@@ -52,7 +59,7 @@ class SqlSurveyRepository:
             .order_by(ServiceJob.completed_at.desc(), ServiceJob.id.desc())
             .limit(1)
         )
-        return job_ref(row) if row else None
+        return await self._ref(row)
 
     async def add(self, values: dict[str, Any]) -> SurveyRecord:
         row = Survey(**values)

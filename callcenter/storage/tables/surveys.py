@@ -33,6 +33,8 @@ class Survey(Base, Timestamps):
     verified_at: Mapped[datetime | None]
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    #: why it waits for verification (keyed from a number not on the customer record...)
+    pending_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SurveyAudit(Base):

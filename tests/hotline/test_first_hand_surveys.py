@@ -1,0 +1,69 @@
+"""First-hand means from the customer: an IVR survey counts unverified only from the customer's number.
+
+Both engines through the transaction, and the PostgreSQL fast path against it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from callcenter.clock import FixedClock
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.storage.pg_turns import PgTurnStore
+from callcenter.storage.tables import Customer, ServiceJob, Survey
+from callcenter.telephony.hotline import FAST_TURNS, HotlineDriver
+from tests import factories
+from tests.hotline.test_driver import _call, _setup
+from tests.hotline.test_fast_path import _settings, pg, store  # noqa: F401 (fixtures)
+
+STRANGER = "+8613911112222"
+BY_REFERENCE = ["2", "20260517", "1", "2", "1", "1"]  # survey; job 20260517; A, B, A; confirm
+
+
+async def _numbered_job(db: Database) -> None:
+    """A job whose reference can be keyed on a phone, for the customer of `_setup`."""
+    async with db.sessions() as session:
+        customer = await session.scalar(select(Customer))
+        job = await session.scalar(select(ServiceJob))
+        assert customer is not None and job is not None
+        department_id, technician_id = job.department_id, job.technician_id
+    await factories.job(db, customer.id, "20260517", technician_id=technician_id,
+                        department_id=department_id,
+                        completed_at=datetime(2026, 5, 17, 8, tzinfo=UTC))
+
+
+async def _surveys(db: Database) -> list[Survey]:
+    async with db.sessions() as session:
+        return list(await session.scalars(select(Survey).order_by(Survey.id)))
+
+
+async def test_an_ivr_survey_keyed_from_a_strangers_number_is_pending(
+        db: Database, settings: Settings, clock: FixedClock) -> None:
+    await _setup(db)
+    await _numbered_job(db)
+    await _call(HotlineDriver(db, settings, clock), "CA-stranger", BY_REFERENCE, caller=STRANGER)
+    (survey,) = await _surveys(db)
+    assert (survey.source, survey.complete, survey.verification) == ("ivr", True, "pending")
+    assert survey.pending_reason == (
+        "IVR survey keyed for job 20260517 from +86139****2222, which is not a number on "
+        "that job's customer record")
+
+
+async def test_the_fast_path_stores_a_strangers_survey_pending_as_the_transaction_does(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:  # noqa: F811
+    await _numbered_job(pg)
+    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    await _call(slow, "CA-stranger-slow", BY_REFERENCE, caller=STRANGER)
+    stored = FAST_TURNS.get(outcome="stored")
+    await _call(fast, "CA-stranger-fast", BY_REFERENCE, caller=STRANGER)
+    assert FAST_TURNS.get(outcome="stored") - stored == len(BY_REFERENCE)  # the save too
+    by_slow, by_fast = await _surveys(pg)
+    columns = ("job_id", "source", "timeliness", "quality", "attitude", "complete",
+               "verification", "pending_reason", "department_id", "staff_id")
+    assert [getattr(by_fast, c) for c in columns] == [getattr(by_slow, c) for c in columns]
+    assert by_fast.verification == "pending" and "+86139****2222" in by_fast.pending_reason
