@@ -1,15 +1,15 @@
 """Surveys: why one waits for verification (pending_reason).
 
-Revision ID: 0005_survey_pending_reason
-Revises: 0004_agent_state_spans
+Revision ID: 0006_survey_pending_reason
+Revises: 0005_mail_deliveries
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_survey_pending_reason'
-down_revision = '0004_agent_state_spans'
+revision = '0006_survey_pending_reason'
+down_revision = '0005_mail_deliveries'
 branch_labels = None
 depends_on = None
 
