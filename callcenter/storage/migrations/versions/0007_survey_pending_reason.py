@@ -1,15 +1,15 @@
 """Surveys: why one waits for verification (pending_reason).
 
-Revision ID: 0006_survey_pending_reason
-Revises: 0005_mail_deliveries
+Revision ID: 0007_survey_pending_reason
+Revises: 0006_access_refusals
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_survey_pending_reason'
-down_revision = '0005_mail_deliveries'
+revision = '0007_survey_pending_reason'
+down_revision = '0006_access_refusals'
 branch_labels = None
 depends_on = None
 
