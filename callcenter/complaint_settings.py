@@ -15,6 +15,7 @@ from callcenter.settings import Settings
 from crm.complaint_rules import ComplaintTimePolicy, TimeLimits
 from crm.enums import ComplaintCategory, Severity
 from crm.major import DEFAULT_DISRESPECT_KEYWORDS, DEFAULT_MEDIA_KEYWORDS, MajorPolicy
+from crm.services.callback_problems import CallbackProblemPolicy
 from crm.services.complaints import ComplaintPolicy
 
 
@@ -63,4 +64,12 @@ def complaint_policy(settings: Settings) -> ComplaintPolicy:
         category_departments=parse_category_departments(s.complaint_category_departments),
         default_department=s.complaint_default_department.strip() or None,
         zone=s.timezone,
+    )
+
+
+def callback_problem_policy(settings: Settings) -> CallbackProblemPolicy:
+    """Where complaints found on post-repair callbacks go (seed 000 §3.2: to after-sales)."""
+    return CallbackProblemPolicy(
+        complaint=complaint_policy(settings),
+        department_code=settings.callback_problem_department.strip() or None,
     )

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
         3, ge=2, description="different customers about one job/product/site making a group complaint"
     )
     complaint_group_window_hours: float = Field(72, gt=0, description="group complaint window (hours)")
+    callback_problem_department: str = Field(
+        "AFTERSALES", description="department code owning complaints found on post-repair callbacks (售后)"
+    )
     complaint_form_per_ip_hour: int = Field(5, ge=1, description="public form: submissions per IP per hour")
     complaint_form_per_phone_hour: int = Field(3, ge=1, description="public form: submissions per phone per hour")
     complaint_form_max_description: int = Field(2000, ge=1, description="public form: description length limit")

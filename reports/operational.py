@@ -7,7 +7,10 @@ Guarantees:
 * A callback's outcome is classified once, by `classify_disposition`:
   ``satisfied`` (satisfied / confirmed), ``problem`` (dissatisfied, disputed,
   complaint, problem), ``unreached`` (unreached, no answer, busy, do-not-call,
-  expired, failed) or ``other``. Every completed callback of a window lands in
+  expired, failed, hung up, no response) or ``other``; spaces and hyphens
+  in a disposition count as underscores ("no answer" = "no_answer"). A
+  completed post-repair survey with no D or E grade (``surveyed``) is
+  satisfied; one with a D or E grade is recorded as ``problem``. Every completed callback of a window lands in
   exactly one class, so the class counts add up to the callbacks completed.
 * A *problem customer* of a window (000: "customers with problems found in the
   day's callbacks") is a customer with a ``problem`` callback completed in the
@@ -66,6 +69,7 @@ __all__ = [
     "SatisfactionRow",
     "monthly_satisfaction_table",
     "window_satisfaction",
+    "callback_list",
 ]
 
 CALLBACK_RESULT_COLUMNS = ("callback_id", "customer_id", "customer_name", "department_id",
@@ -77,10 +81,11 @@ COMPLAINT_REPORT_COLUMNS = ("complaint_id", "ticket", "customer_id", "category",
 OutcomeClass = str  # "satisfied" | "problem" | "unreached" | "other"
 _CLASSES = ("satisfied", "problem", "unreached", "other")
 _BY_DISPOSITION = {
-    **dict.fromkeys(("satisfied", "confirmed"), "satisfied"),
+    **dict.fromkeys(("satisfied", "confirmed", "surveyed"), "satisfied"),
     **dict.fromkeys(("dissatisfied", "disputed", "complaint", "problem"), "problem"),
     **dict.fromkeys(("unreached", "no_answer", "busy", "do_not_call", "expired", "failed",
-                     "congestion", "canceled"), "unreached"),
+                     "congestion", "canceled", "hung_up", "hangup", "no_response", "noanswer",
+                     "no_input", "abandoned", "timeout"), "unreached"),
 }
 _RESOLVED_STATES = frozenset({"resolved", "closed"})
 
@@ -95,7 +100,8 @@ def classify_disposition(disposition: Any) -> OutcomeClass:
     """The class of one callback outcome (see the module guarantees)."""
     if disposition is None or (isinstance(disposition, float) and pd.isna(disposition)):
         return "other"
-    return _BY_DISPOSITION.get(str(disposition).strip().lower(), "other")
+    key = str(disposition).strip().lower().replace(" ", "_").replace("-", "_")
+    return _BY_DISPOSITION.get(key, "other")
 
 
 def _in_window(series: pd.Series, window: ReportWindow) -> pd.Series:
@@ -216,6 +222,26 @@ def problem_customers(
         ))
     result.sort(key=lambda p: (p.found_at is None, p.found_at or datetime.min, str(p.customer_id)))
     return result
+
+
+def callback_list(callbacks: pd.DataFrame, window: ReportWindow) -> list[dict[str, Any]]:
+    """Every callback completed in the window with its outcome (000 §3.4: 详细客户回访报表),
+    in completion order: ``callback_id``, ``customer_id``, ``customer_name``, ``kind``,
+    ``completed_at``, ``disposition``, ``outcome`` (its class), ``feedback``."""
+    _require(callbacks, CALLBACK_RESULT_COLUMNS, "callbacks")
+    done = callbacks.loc[_in_window(callbacks["completed_at"], window)]
+    done = done.sort_values(["completed_at", "callback_id"], kind="stable")
+    rows = []
+    for _, row in done.iterrows():
+        stamp = _stamp(row["completed_at"])
+        rows.append({
+            "callback_id": python_id(row["callback_id"]), "customer_id": python_id(row["customer_id"]),
+            "customer_name": _text(row["customer_name"]), "kind": _text(row["kind"]),
+            "completed_at": None if stamp is None else stamp.isoformat(),
+            "disposition": _text(row["disposition"]),
+            "outcome": classify_disposition(row["disposition"]), "feedback": _text(row["feedback"]),
+        })
+    return rows
 
 
 def classification_counts(problems: list[ProblemCustomer]) -> dict[str, int]:

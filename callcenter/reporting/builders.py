@@ -31,6 +31,7 @@ from reports.csat import csat
 from reports.ivr_dropout import ivr_dropout
 from reports.kpi import Scope, call_kpis
 from reports.operational import (
+    callback_list,
     callback_results,
     classification_counts,
     complaint_week,
@@ -227,6 +228,7 @@ async def weekly(db: Database, settings: Settings, monday: date, now: datetime,
     payload = _envelope("weekly", window.label, "all", settings, window, {}, names)
     payload.update(
         callbacks=callback_results(callbacks, window).to_dict(),
+        callback_list=callback_list(callbacks, window),
         callback_kpis=[k.to_dict() for k in kpis],
         satisfaction=None if satisfaction is None else satisfaction.to_dict(),
         problem_customers=[p.to_dict() for p in problems],

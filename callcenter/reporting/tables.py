@@ -144,7 +144,11 @@ def tables(p: dict[str, Any]) -> list[Table]:
                    ["hours to resolve (max)", w["hours_to_resolve"]["max"]],
                    ["overdue, still open", len(w["overdue_open"])],
                    ["resolved late", len(w["resolved_late"])]]
-        return [_callbacks(p), _problems(p),
+        every = Table("Every callback of the week", _cols(
+            "completed at", "customer", "kind", "outcome", "disposition", "feedback"), [
+            [c["completed_at"], c["customer_name"] or c["customer_id"], c["kind"], c["outcome"],
+             c["disposition"], c["feedback"]] for c in p.get("callback_list", [])])
+        return [_callbacks(p), _problems(p), every,
                 Table("Complaints by category and state",
                       _cols("category", *[f"{s}:int" for s in _STATES]), grid),
                 Table("Complaint summary", _cols("figure", "value:num"), summary),

@@ -32,6 +32,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from callcenter.complaint_settings import callback_problem_policy
 from crm.enums import CallbackKind, ComplaintState, Verdict
 from crm.services.callbacks import complete_callback, record_verification
 from crm.services.unit_of_work import UnitOfWork
@@ -138,7 +139,8 @@ async def perform_complete_callback(
     if callback_id is None:
         return ev.EffectFailed("CompleteCallback", "the call belongs to no callback")
     done = await complete_callback(callback_id, effect.disposition, effect.feedback, None,
-                                   driver.uow(), driver.clock)
+                                   driver.uow(), driver.clock,
+                                   problems=callback_problem_policy(driver.settings))
     log.info("callback %s completed: %s", done.id, done.disposition)
     return None
 

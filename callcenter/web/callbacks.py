@@ -26,6 +26,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
+from callcenter.complaint_settings import callback_problem_policy
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.errors import BadRequest, int_param, parse_json
@@ -87,7 +88,8 @@ async def list_overdue(request: web.Request) -> web.Response:
 async def _complete(request: web.Request, body: Feedback) -> CallbackRecord:
     # `confirmed` / `disputed` on a verification callback: the use case checks the supervisor
     return await complete_callback(int_param(request, "id"), body.disposition, body.feedback,
-                                   current(request), _uow(request), request.app[CLOCK])
+                                   current(request), _uow(request), request.app[CLOCK],
+                                   problems=callback_problem_policy(request.app[SETTINGS]))
 
 
 @requires(*STAFF)

@@ -61,6 +61,7 @@ from crm.services.callback_ports import (
     NewCallback,
     PlacedAttempt,
 )
+from crm.services.callback_problems import CallbackProblemPolicy, raise_callback_problem
 from crm.services.refusals import refuse
 from crm.services.supervision import check_survey_supervisor
 
@@ -364,7 +365,7 @@ _TO_COMPLETE: dict[CallbackState, tuple[CallbackAction, ...]] = {
 
 async def complete_callback(
     callback_id: int, disposition: str, feedback: str | None, staff: Identity | None,
-    uow: UnitOfWork, clock: Clock,
+    uow: UnitOfWork, clock: Clock, problems: CallbackProblemPolicy | None = None,
 ) -> CallbackRecord:
     """Record how the callback ended (by the outbound flow, or by hand after a manual call).
 
@@ -372,6 +373,10 @@ async def complete_callback(
     `manual` attempt row. A verification callback with disposition
     `confirmed` / `disputed` verifies / disputes its survey in the same step.
     Completing again with the same disposition and feedback changes nothing.
+    A post-repair callback that found a problem (a D/E grade, a complaint during
+    the call) then opens the after-sales complaint
+    (`crm.services.callback_problems.raise_callback_problem`, under `problems`);
+    its failure is logged and never undoes the completion.
     """
     now = clock()
     disposition = disposition.strip()
@@ -421,7 +426,14 @@ async def complete_callback(
         await uow.commit()
         done = await repo.get(callback_id)
         assert done is not None
-        return done
+    if done.kind is CallbackKind.POST_REPAIR:
+        try:
+            if await raise_callback_problem(callback_id, uow, clock=clock, policy=problems):
+                async with uow:
+                    done = await uow.callbacks.get(callback_id) or done
+        except Exception:  # the completion stands; the problem is still on the callback
+            log.exception("callback %s: opening the after-sales complaint failed", callback_id)
+    return done
 
 
 async def call_now(callback_id: int, staff: Identity, uow: UnitOfWork, clock: Clock) -> None:

@@ -148,6 +148,14 @@ class SqlCallbackRepository:
         return SurveyFacts(s.id, s.customer_id, s.department_id, s.surveyed_at, s.source,
                            s.verification)
 
+    async def job_survey_grades(self, job_id: int, since: datetime) -> dict[str, str | None]:
+        s = await self.session.scalar(
+            select(Survey).where(Survey.job_id == job_id, Survey.surveyed_at >= since)
+            .order_by(Survey.surveyed_at.desc(), Survey.id.desc()).limit(1))
+        if s is None:
+            return {}
+        return {"timeliness": s.timeliness, "quality": s.quality, "attitude": s.attitude}
+
     async def completed_jobs_without_callback(self, since: datetime, until: datetime) -> list[int]:
         has_callback = exists().where(
             Callback.job_id == ServiceJob.id, Callback.kind == CallbackKind.POST_REPAIR)
