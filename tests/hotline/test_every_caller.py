@@ -236,3 +236,35 @@ async def test_the_follow_up_call_tells_the_customer_the_complaint_is_resolved(
     said = [m for m in turns[0].media if isinstance(m, act.Say | act.SayDigits)]
     assert act.Say("followup_state_resolved") in said
     assert said.index(act.Say("followup_state_resolved")) > said.index(act.Say("followup_greeting"))
+
+
+@pytest.mark.parametrize("keys", [
+    ["2", "880042#", "1", "2", "1", "1", "2"],  # rate a visit by its job number
+    ["4", "2", "2"],  # hear the open complaints on "my number"
+    ["4", "1", "12345#", "2#", "3#"],  # key tickets that are not theirs
+    ["1", "4", "HANGUP"],  # hang up before recording: the complaint is still filed
+    ["3", "HANGUP"],  # hang up at the number prompt
+    ["0"],  # an agent
+], ids=["survey", "status-own", "status-ticket", "partial-complaint", "callback-hangup", "agent"])
+async def test_every_menu_serves_a_withheld_caller_without_an_error(
+    db: Database, driver: HotlineDriver, keys: list[Any], caplog: pytest.LogCaptureFixture,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests import factories
+
+    (customer,) = await _rows(db, Customer)
+    await factories.job(db, customer.id, "880042", completed_at=datetime(2026, 5, 16, tzinfo=UTC))
+    caplog.set_level(logging.INFO)
+    turns = await _call(driver, "CA-anon-menu", keys, "anonymous")
+    call = await _call_row(db, "CA-anon-menu")
+    async with db.sessions() as session:
+        from callcenter.storage.tables import CallEvent
+
+        outcomes = list(await session.scalars(
+            select(CallEvent.detail).where(CallEvent.call_id == call.id,
+                                           CallEvent.kind == "ivr_step")))
+    assert not [o for o in outcomes if (o or {}).get("outcome") in ("effect_failed",
+                                                                     "effect_impossible")]
+    assert "system_error" not in _prompts(turns)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

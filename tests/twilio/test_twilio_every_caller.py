@@ -3,6 +3,8 @@ on a port, webhooks signed with Twilio's validator, TwiML followed to the end.""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -22,7 +24,9 @@ def _zh(prompt_id: str) -> str:
 @pytest.mark.parametrize("withheld", ["anonymous", "+266696687", "Restricted"])
 async def test_a_withheld_caller_files_a_complaint_and_keys_a_callback_number(
     db: Database, hotline: Hotline, caller: NewCaller, withheld: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     # complaint (attitude, recorded), main menu, callback: key a number, confirm, tomorrow
     # morning, then goodbye
     result = await caller(from_number=withheld).call(
@@ -43,6 +47,7 @@ async def test_a_withheld_caller_files_a_complaint_and_keys_a_callback_number(
     assert " ".join(KEYED) in result.said  # the keyed number read back
     assert _zh("callback_number_confirm") in result.said
     assert _zh("system_error") not in result.said
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_an_invalid_keyed_number_is_asked_again_then_the_caller_reaches_an_agent(
