@@ -17,7 +17,7 @@ from callcenter.telephony.twilio import setup as twilio_setup
 from callcenter.web import agent as agent_page
 from callcenter.web import api as rest_api
 from callcenter.web import complaints as complaints_web
-from callcenter.web import home, report_versions
+from callcenter.web import home, report_versions, verification_sample
 from callcenter.web import reports as reports_web
 
 FEATURES: list[Callable[[web.Application], None]] = [
@@ -30,5 +30,6 @@ FEATURES: list[Callable[[web.Application], None]] = [
     asterisk_setup.setup,  # FastAGI server, AMI client + call log + dialer, fallback spool job (issue 5)
     reports_web.setup,  # /api/reports, /supervisor page, scheduled-report job (issue 9)
     report_versions.setup,  # published supervision versions, diffs, publish, corrections (issue 14)
+    verification_sample.setup,  # the periodic verification sample, per period and department (issue 14)
     callbacks_feature.setup,  # /callbacks page, /api/callbacks, campaigns, dispatcher, sources (issue 8)
 ]

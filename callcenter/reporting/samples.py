@@ -18,11 +18,17 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import aliased
 
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import ServiceJob, Survey, VerificationSampleSurvey
-from crm.enums import SurveySource, SurveyVerification
+from callcenter.storage.tables import (
+    Callback,
+    ServiceJob,
+    Survey,
+    VerificationDraw,
+    VerificationSampleSurvey,
+)
+from crm.enums import CallbackKind, SurveySource, SurveyVerification
 from crm.sampling import UnsampledRule
 
-__all__ = ["scored_in", "drawn_survey_ids", "apply_unsampled_rule"]
+__all__ = ["scored_in", "drawn_survey_ids", "apply_unsampled_rule", "month_draws"]
 
 _KEYED = [SurveySource.IVR.value, SurveySource.CALLBACK.value]
 
@@ -74,3 +80,33 @@ def apply_unsampled_rule(surveys: pd.DataFrame, drawn: set[int], rule: Unsampled
         "surveys awaiting verification count only once checked; those never drawn are left out"),
         "departments": {k: v for k, v in sorted(departments.items()) if v["drawn"] or v["never_drawn"]}}
     return surveys, section
+
+
+async def month_draws(db: Database, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The draws of the periods starting in ``[start, end)``, oldest first, each with its
+    drawn surveys: verification state, grades, department and the verification call's state."""
+    async with db.sessions() as session:
+        draws = (await session.scalars(
+            select(VerificationDraw).where(VerificationDraw.period_start >= start,
+                                           VerificationDraw.period_start < end)
+            .order_by(VerificationDraw.period_start))).all()
+        ids = [d.id for d in draws]
+        rows = (await session.execute(
+            select(VerificationSampleSurvey.draw_id, Survey.id, Survey.department_id,
+                   Survey.source, Survey.verification, Survey.timeliness, Survey.quality,
+                   Survey.attitude, Callback.state, Callback.disposition)
+            .join(Survey, Survey.id == VerificationSampleSurvey.survey_id)
+            .outerjoin(Callback, (Callback.survey_id == Survey.id)
+                       & (Callback.kind == CallbackKind.SURVEY_VERIFICATION.value))
+            .where(VerificationSampleSurvey.draw_id.in_(ids))
+            .order_by(VerificationSampleSurvey.draw_id, Survey.id))).all() if ids else []
+    drawn: dict[int, list[dict[str, Any]]] = {}
+    for draw_id, sid, dept, source, verification, t, q, a, call_state, disposition in rows:
+        drawn.setdefault(draw_id, []).append({
+            "survey_id": sid, "department_id": dept, "source": source,
+            "verification": verification, "grades": f"{t or '-'}{q or '-'}{a or '-'}",
+            "call": None if call_state is None else {"state": call_state,
+                                                     "disposition": disposition}})
+    return [{"period": d.label, "cadence": d.cadence, "drawn_at": d.drawn_at.isoformat(),
+             "percentage": d.percentage, "minimum": d.minimum, "departments": d.departments,
+             "surveys": drawn.get(d.id, [])} for d in draws]

@@ -114,7 +114,8 @@ _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>监察 Report versions · {month}</title><link rel="stylesheet" href="/static/app.css">
 <style>.draft{{color:#8a5a00}}.published{{color:#1b7a3a}}.superseded{{color:#666}}</style></head><body>
 <header class="top"><h1>监察 Report versions</h1><nav><a href="/">Home</a> ·
-<a href="/supervisor?month={month}">Supervision</a></nav>
+<a href="/supervisor?month={month}">Supervision</a> ·
+<a href="/supervisor/sample?month={month}">Verification sample</a></nav>
 <form method="get" action="/supervisor/versions" style="margin-left:auto"><label style="display:inline">
 月份 Month <input type="month" name="month" value="{month}"></label> <button>Show</button></form></header>
 <main><div class="card"><h2>{month}: {headline}</h2>{actions}</div>{cards}</main></body></html>"""

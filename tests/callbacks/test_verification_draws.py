@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from sqlalchemy import func, select
 
 from callcenter.clock import FixedClock
@@ -18,6 +19,8 @@ from crm.services.callbacks import record_verification
 from crm.services.verification_samples import draw_period, draw_verification_samples
 from tests import factories
 from tests.callbacks import builders
+from tests.conftest import Served
+from tests.reports.helpers import bearer
 
 Uow = Callable[[], SqlUnitOfWork]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -147,3 +150,28 @@ async def test_each_drawn_survey_gets_one_verification_call(db: Database, uow: U
     async with db.sessions() as session:
         calls = await session.scalar(select(func.count()).select_from(Callback))
     assert calls == 4
+
+
+async def test_the_supervisor_sees_the_weeks_draws_and_the_scored_staff_do_not(
+    served: Served, db: Database, uow: Uow
+) -> None:
+    department = await factories.department(db)
+    await _surveys(db, department.id, 40, WEEK_20)
+    draw = await draw_period(_week_20(), uow(), AFTER_WEEK_20)  # type: ignore[arg-type]
+    supervisor = await factories.staff(db, "inspector", ["supervisor"], None)
+    manager = await factories.staff(db, "boss", ["manager"], department.id)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(served.base_url + "/api/reports/verification-sample?month=2026-05",
+                            headers=await bearer(db, supervisor)) as response:
+            assert response.status == 200
+            body = await response.json()
+        async with http.get(served.base_url + "/supervisor/sample?month=2026-05",
+                            headers=await bearer(db, supervisor)) as response:
+            page = await response.text()
+        async with http.get(served.base_url + "/api/reports/verification-sample?month=2026-05",
+                            headers=await bearer(db, manager)) as response:
+            assert response.status == 403
+    (week,) = [d for d in body["draws"] if d["surveys"]]
+    assert week["period"] == "week:2026-05-11..2026-05-17"
+    assert [s["survey_id"] for s in week["surveys"]] == list(draw.survey_ids)
+    assert f"department {department.id}: 4 of 40" in page
