@@ -16,6 +16,8 @@ Guarantees:
   path: `IVR_ACTION=fallback` is set when the channel still answers, so the
   dialplan can route the caller on (agents / classic AGI) instead of dropping.
 - An unknown script path gets the same fallback, and a log line.
+- Only PBXes in `allowed_peers` (FASTAGI_ALLOWED_PEERS) are served: any other
+  peer's connection is closed before a byte is read, with a warning naming it.
 - `close()` stops accepting, gives running sessions `drain_s` to finish, then
   cancels the rest.
 """
@@ -31,6 +33,7 @@ from typing import Final
 
 from callcenter.logs import bind_call_id
 from callcenter.metrics import REGISTRY
+from callcenter.networks import Network, address_in
 from callcenter.telephony.asterisk import agi_commands as agi
 from callcenter.telephony.asterisk.agi_commands import AgiCommand
 from callcenter.telephony.asterisk.agi_protocol import (
@@ -182,7 +185,9 @@ class FastAgiServer:
     def __init__(
         self, routes: Mapping[str, AgiHandler], *, host: str = "127.0.0.1", port: int = 4573,
         command_deadline_s: float = 30.0, request_timeout_s: float = 5.0, drain_s: float = 5.0,
+        allowed_peers: tuple[Network, ...] | None = None,
     ) -> None:
+        self.allowed_peers = allowed_peers  # None: anyone (tests of the protocol alone)
         self.routes = {name.strip("/"): handler for name, handler in routes.items()}
         self.host, self.port = host, port
         self.command_deadline_s = command_deadline_s
@@ -222,6 +227,14 @@ class FastAgiServer:
         return len(self._sessions)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.allowed_peers is not None:
+            peer = writer.get_extra_info("peername")
+            address = str(peer[0]) if peer else "unknown"
+            if not address_in(address, self.allowed_peers):
+                log.warning("FastAGI refused a connection from %s: not in FASTAGI_ALLOWED_PEERS", address)
+                SESSIONS.inc(script="-", end="refused")
+                writer.close()
+                return
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)

@@ -23,6 +23,7 @@ from aiohttp import web
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.dialer.config import retry_policy
 from callcenter.jobs import PeriodicJob
+from callcenter.networks import parse_networks
 from callcenter.owner import add_owner_context
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
@@ -55,7 +56,8 @@ async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
         end_on_queue_hangup=not settings.ami_enabled,
     )
     server = FastAgiServer(handlers.routes(), host=settings.fastagi_host,
-                           port=settings.fastagi_port)
+                           port=settings.fastagi_port,
+                           allowed_peers=parse_networks(settings.fastagi_allowed_peers))
     await server.start()
     app[SERVICES][FASTAGI] = server
     try:
