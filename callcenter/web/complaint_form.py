@@ -4,12 +4,15 @@ Guarantees, checked in this order, each with its own answer:
 - a body over `complaint_form_max_body_bytes` is refused unread past the
   limit (413); a body that is not a URL-encoded form is 400;
 - the anonymous CSRF token (`form_token` / `check_form_token`) must match (403);
-- at most `complaint_form_per_ip_hour` submissions per IP and
-  `complaint_form_per_phone_hour` per phone number in any hour, counted in
-  the database so every process shares the limit (429);
 - the phone must be a dialable number (normalised to E.164), the category
   known, the description present and at most `complaint_form_max_description`
   characters (422);
+- at most `complaint_form_per_ip_hour` complaints per client address and
+  `complaint_form_per_phone_hour` per phone number in any hour (429), counted
+  in the database so every process shares the limit. Only accepted
+  complaints count: a rejected or failed submission is taken back. The
+  address is the TCP peer's unless it is one of TRUSTED_PROXIES, whose
+  X-Forwarded-For then names the client (`client_address`);
 - then the customer owning the number is found (or created unverified) and
   `open_complaint(channel=web_form)` gives the ticket number shown to the
   customer. The phone number itself is never stored in the rate-limit table
@@ -32,6 +35,7 @@ from callcenter.complaint_settings import complaint_policy
 from callcenter.storage import rate_limits
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import check_form_token, form_token, public
+from callcenter.web.client_address import client_address
 from crm.enums import ComplaintCategory, ComplaintChannel
 from crm.errors import InvalidPhoneNumber
 from crm.phones import normalize_phone
@@ -114,10 +118,20 @@ def _phone_key(request: web.Request, e164: str) -> str:
     return "complaint-form:phone:" + hmac.new(secret, e164.encode(), hashlib.sha256).hexdigest()[:40]
 
 
-async def _limit(request: web.Request, key: str, limit: int, what: str) -> None:
-    allowed = await rate_limits.hit(request.app[DB], key, now=request.app[CLOCK](), window=HOUR, limit=limit)
-    if not allowed:
-        raise FormRejected(429, f"提交太频繁，请稍后再试 too many complaints from this {what}; try again in an hour")
+async def _limit(request: web.Request, phone_key: str) -> list[int]:
+    """Count this complaint against its client address and phone number (committed before
+    it is opened, so parallel submissions cannot pass the limit); 429 when over, with
+    nothing counted. Returns the counted rows, to take back if the complaint fails."""
+    settings = request.app[SETTINGS]
+    keys = [f"complaint-form:ip:{client_address(request)}", phone_key]
+    ids, (per_ip, per_phone) = await rate_limits.attempt(
+        request.app[DB], keys, now=request.app[CLOCK](), window=HOUR)
+    over = ("address" if per_ip > settings.complaint_form_per_ip_hour
+            else "phone number" if per_phone > settings.complaint_form_per_phone_hour else None)
+    if over is not None:
+        await rate_limits.forget(request.app[DB], ids)
+        raise FormRejected(429, f"提交太频繁，请稍后再试 too many complaints from this {over}; try again in an hour")
+    return ids
 
 
 @public("the public complaint form (form token, rate limits)")
@@ -128,7 +142,6 @@ async def form_submit(request: web.Request) -> web.Response:
         values = await _read_form(request, settings.complaint_form_max_body_bytes)
         if not check_form_token(request, values.get("csrf_token")):
             raise FormRejected(403, "表单已过期，请重新提交 the form expired; please submit it again")
-        await _limit(request, f"complaint-form:ip:{request.remote or 'unknown'}", settings.complaint_form_per_ip_hour, "address")
         try:
             e164 = normalize_phone(values.get("phone", ""), settings.default_region)
         except InvalidPhoneNumber as exc:
@@ -143,20 +156,24 @@ async def form_submit(request: web.Request) -> web.Response:
             raise FormRejected(
                 422, f"内容太长 the description is too long (at most {settings.complaint_form_max_description} characters)"
             )
-        await _limit(request, _phone_key(request, e164), settings.complaint_form_per_phone_hour, "phone number")
+        counted = await _limit(request, _phone_key(request, e164))
     except FormRejected as rejected:
         return _render(request, rejected.status, str(rejected), values)
-    customer = await identify_caller(
-        e164, SqlUnitOfWork(request.app[DB]), default_region=settings.default_region, default_tz=settings.timezone
-    )
-    opened = await open_complaint(
-        OpenComplaint(
-            customer_id=customer.customer_id, channel=ComplaintChannel.WEB_FORM,
-            category=ComplaintCategory(category), description=description,
-            actor=Actor.system("web-form"),
-        ),
-        SqlUnitOfWork(request.app[DB]), clock=request.app[CLOCK], policy=complaint_policy(settings),
-    )
+    try:
+        customer = await identify_caller(
+            e164, SqlUnitOfWork(request.app[DB]), default_region=settings.default_region,
+            default_tz=settings.timezone)
+        opened = await open_complaint(
+            OpenComplaint(
+                customer_id=customer.customer_id, channel=ComplaintChannel.WEB_FORM,
+                category=ComplaintCategory(category), description=description,
+                actor=Actor.system("web-form"),
+            ),
+            SqlUnitOfWork(request.app[DB]), clock=request.app[CLOCK], policy=complaint_policy(settings),
+        )
+    except BaseException:
+        await rate_limits.forget(request.app[DB], counted)  # not accepted: not counted
+        raise
     log.info("web form complaint %s opened", opened.ticket)
     return web.Response(
         status=201, text=PAGE.format(body=DONE.format(ticket=html.escape(opened.ticket))), content_type="text/html"
