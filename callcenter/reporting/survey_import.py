@@ -17,9 +17,14 @@ Guarantees:
 - Each survey is stored by `crm.services.surveys.save_survey` (department
   and technician come from the job; the audit row is written), and a
   verified one is then confirmed by `verify_survey` *as the named
-  supervisor*, whose role the use case checks and whose name the audit
-  keeps. The command itself acts as the system: whoever runs it vouches for
-  the file, as with any database import.
+  supervisor*, whose role and department the use case checks and whose name
+  the audit keeps. The same rule (`crm.access.survey_supervisor_refusal`:
+  a supervisor from outside the department the job scores) is checked per
+  row before anything is written: a row naming anyone else is bad, and the
+  refusal is stored in `access_refusals`. Usernames, yes/no and the source
+  are compared in one spelling (`crm.access.normal_text`). The command
+  itself acts as the system: whoever runs it vouches for the file, as with
+  any database import.
 - A row is bad, with its reason, when its job is unknown, when the job was not
   serviced yet when the survey was taken (not completed, or completed later)
   or the survey is dated in the future, or when it is a duplicate: a survey of
@@ -44,17 +49,26 @@ from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.imports import ImportFileError, read_csv
 from callcenter.storage.joined_uow import JoinedUnitOfWork
-from callcenter.storage.tables import ServiceJob, Staff, Survey
+from callcenter.storage.tables import Department, ServiceJob, Staff, Survey
 from callcenter.storage.uow import SqlUnitOfWork
-from crm.enums import Grade, Role, SurveySource
+from crm.access import (
+    InvalidChoice,
+    SurveyFacts,
+    normal_text,
+    parse_choice,
+    parse_roles,
+    parse_yes_no,
+    survey_supervisor_refusal,
+)
+from crm.enums import Grade, SurveySource
 from crm.identity import Identity
+from crm.services.refusals import Refusal
 from crm.services.surveys import SaveSurvey, save_survey, verify_survey
 from crm.surveys import ITEMS, InvalidGrade, parse_grade
 
 __all__ = ["import_surveys", "REQUIRED_COLUMNS"]
 
 REQUIRED_COLUMNS = ("job", "timeliness", "quality", "attitude", "surveyed_at")
-_YES, _NO = {"yes", "y", "true", "1", "是"}, {"no", "n", "false", "0", "否", ""}
 
 
 @dataclass
@@ -72,8 +86,11 @@ class _Row:
 class _Known:
     jobs: dict[str, int]
     completed: dict[int, datetime | None]
-    supervisors: dict[str, Identity]
-    staff: set[str] = field(default_factory=set)
+    supervisors: dict[str, Identity]  # every active staff member, by normalised username
+    staff: set[str] = field(default_factory=set)  # every username, normalised
+    scored: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)  # job: dept, tech
+    below: dict[int, set[int]] = field(default_factory=dict)  # department: it and those below
+    refused: list[Refusal] = field(default_factory=list)
 
 
 def parse_when(text: str, zone: ZoneInfo) -> datetime:
@@ -130,21 +147,34 @@ def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo,
     source = SurveySource.PAPER
     if get("source"):
         try:
-            source = SurveySource(get("source").lower())
-        except ValueError:
+            source = parse_choice(get("source"), SurveySource, "source")
+        except InvalidChoice:
             reasons.append(f"source: {get('source')!r} is not one of ivr, agent, paper, callback")
-    flag = get("verified").lower()
     verifier = None
-    if flag not in _YES | _NO:
+    try:
+        verified = parse_yes_no(get("verified") or "no", "verified")
+    except InvalidChoice:
         reasons.append(f"verified: {get('verified')!r} is not yes or no")
-    elif flag in _YES:
+        verified = False
+    if verified:
         name = get("verified_by")
-        verifier = known.supervisors.get(name)
+        verifier = known.supervisors.get(normal_text(name))
         if not name:
             reasons.append("verified_by: name the supervisor who verified this survey")
         elif verifier is None:
-            reasons.append(f"verified_by: {name!r} is not an active supervisor or admin"
-                           if name in known.staff else f"verified_by: no staff member {name!r}")
+            reasons.append(f"verified_by: {name!r} is not an active staff member"
+                           if normal_text(name) in known.staff
+                           else f"verified_by: no staff member {name!r}")
+        elif job_id is not None:  # supervision apart from execution, checked before any write
+            department, technician = known.scored.get(job_id, (None, None))
+            refusal = survey_supervisor_refusal(
+                verifier, SurveyFacts(0, department, technician, None),
+                known.below.get(department, set()) if department is not None else set())
+            if refusal is not None:
+                reasons.append(f"verified_by: {refusal.replace('survey 0', 'this survey')}")
+                known.refused.append(Refusal(
+                    now, verifier.staff_id, f"import:{verifier.label}", "survey.verify",
+                    f"job:{get('job')}"[:80], refusal.replace("survey 0", "this survey")))
     if reasons or job_id is None or at is None:
         return None, reasons
     return _Row(line, job_id, grades, at, source, verifier, get("note") or None), []
@@ -153,17 +183,27 @@ def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo,
 async def _known(db: Database) -> _Known:
     async with db.sessions() as session:
         job_rows = (await session.execute(
-            select(ServiceJob.reference, ServiceJob.id, ServiceJob.completed_at))).all()
+            select(ServiceJob.reference, ServiceJob.id, ServiceJob.completed_at,
+                   ServiceJob.department_id, ServiceJob.technician_id))).all()
         jobs = {r.reference: r.id for r in job_rows}
         completed = {r.id: r.completed_at for r in job_rows}
         people = (await session.scalars(select(Staff))).all()
+        parents = dict((await session.execute(select(Department.id, Department.parent_id))).all())
     supervisors = {}
     for person in people:
-        roles = frozenset(Role(r) for r in person.roles or [] if r in Role._value2member_map_)
-        identity = Identity(person.id, person.username, person.name, roles, person.department_id)
-        if person.active and identity.has(Role.SUPERVISOR):
-            supervisors[person.username] = identity
-    return _Known(jobs, completed, supervisors, {p.username for p in people})
+        identity = Identity(person.id, person.username, person.name, parse_roles(person.roles),
+                            person.department_id)
+        if person.active:
+            supervisors[normal_text(person.username)] = identity
+    below: dict[int, set[int]] = {d: {d} for d in parents}
+    for dept in parents:  # every department is below each of its ancestors
+        seen, up = {dept}, parents.get(dept)
+        while up is not None and up not in seen:
+            below.setdefault(up, {up}).add(dept)
+            seen.add(up)
+            up = parents.get(up)
+    return _Known(jobs, completed, supervisors, {normal_text(p.username) for p in people},
+                  {r.id: (r.department_id, r.technician_id) for r in job_rows}, below)
 
 
 async def _already(db: Database, row: _Row) -> int | None:
@@ -206,6 +246,11 @@ async def import_surveys(db: Database, path: Path, *, skip_bad: bool = False,
         else:
             assert row is not None
             good.append(row)
+    if known.refused:  # a refused verification is audited, even though nothing is imported
+        async with SqlUnitOfWork(db) as uow:
+            for refusal in known.refused:
+                await uow.refusals.add(refusal)
+            await uow.commit()
     report: dict[str, Any] = {"kind": "surveys", "rows": len(raw_rows), "created": 0,
                               "updated": 0, "verified": 0, "already_imported": duplicates,
                               "skipped": len(bad), "written": False, "bad": bad}

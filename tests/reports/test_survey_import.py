@@ -77,7 +77,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(
     assert "no service job with reference 'J-404'" in reasons[5]
     assert "timeliness" in reasons[6]
     assert "surveyed_at: required" in reasons[7] and "verified" in reasons[7]
-    assert "not an active supervisor" in reasons[8]
+    assert "only a supervisor" in reasons[8]
     async with db.sessions() as session:
         assert (await session.scalars(select(Survey))).all() == []
 
