@@ -50,9 +50,10 @@ def _supervision(p: dict[str, Any]) -> list[Table]:
         s, c, n = d["satisfaction"], d["complaints"], s_counts(d)
         deps.append([_dept(p, d["department_id"]), s["status"], n["counted"], n["first_hand"],
                      n["verified"], n["incomplete"], n["pending_verification"], n["disputed"],
+                     n["jobs_with_several_surveys"], n["superseded"],
                      s["points"], s["average"], s["item_averages"]["timeliness"],
                      s["item_averages"]["quality"], s["item_averages"]["attitude"],
-                     s["previous_average"], s["delta"]])
+                     s["previous_average"], s["delta"], s.get("explanation", "")])
         awards.append([_dept(p, d["department_id"]), s["outcome"], s["amount"],
                        s["extra"] or "", s["extra_amount"], c["complaints"], c["band"],
                        c["amount"], "YES" if c["administrative_action"] else "",
@@ -73,8 +74,9 @@ def _supervision(p: dict[str, Any]) -> list[Table]:
             awards),
         Table("Satisfaction", _cols(
             "department", "status", "counted:int", "first-hand:int", "verified:int",
-            "incomplete:int", "pending:int", "disputed:int", "points:int", "average:num",
-            "timeliness:num", "quality:num", "attitude:num", "previous:num", "delta:num"), deps),
+            "incomplete:int", "pending:int", "disputed:int", "jobs with several surveys:int",
+            "superseded:int", "points:int", "average:num", "timeliness:num", "quality:num",
+            "attitude:num", "previous:num", "delta:num", "explanation"), deps),
         Table("Staff", _cols("department", "username", "name", "surveys:int", "excluded:int",
                              "points:int", "average:num", "complaints:int", "leads found:int",
                              "leads won:int"), staff),
@@ -86,7 +88,10 @@ def _supervision(p: dict[str, Any]) -> list[Table]:
 def s_counts(d: dict[str, Any]) -> dict[str, int]:
     surveys = d["satisfaction"]["surveys"]
     return {"counted": surveys["counted"], "first_hand": surveys["first_hand"],
-            "verified": surveys["verified"], **surveys["excluded"]}
+            "verified": surveys["verified"], **surveys["excluded"],
+            # reports stored before one-survey-per-job have neither
+            "jobs_with_several_surveys": surveys.get("jobs_with_several_surveys", 0),
+            "superseded": surveys.get("superseded", 0)}
 
 
 def _problems(p: dict[str, Any]) -> Table:

@@ -27,7 +27,8 @@ from aiohttp import web
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
 from callcenter.reporting import builders, exports, runs, schedule
-from callcenter.reporting.verification_queue import pending_surveys
+from callcenter.reporting.config import supervision_rules
+from callcenter.reporting.verification_queue import PendingSurvey, month_review
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.errors import BadRequest, parse_json
@@ -139,11 +140,19 @@ async def rerun_api(request: web.Request) -> web.Response:
 
 @requires(Role.SUPERVISOR)
 async def pending_api(request: web.Request) -> web.Response:
-    month, zone = _month(request), request.app[SETTINGS].timezone
-    window = report_window(Granularity.MONTH, month.first_day, zone)
-    rows = await pending_surveys(request.app[DB], window.start_utc, window.end_utc)
-    return web.json_response({"month": str(month), "surveys": [r.to_dict() for r in rows]},
-                             dumps=_dumps)
+    month = _month(request)
+    rows, superseded = await _review(request, month)
+    return web.json_response({"month": str(month), "surveys": [r.to_dict() for r in rows],
+                              "superseded": [r.to_dict() for r in superseded]}, dumps=_dumps)
+
+
+async def _review(request: web.Request,
+                  month: Month) -> tuple[list[PendingSurvey], list[PendingSurvey]]:
+    """The month's pending and superseded surveys, each with its reason (service month)."""
+    settings = request.app[SETTINGS]
+    window = report_window(Granularity.MONTH, month.first_day, settings.timezone)
+    return await month_review(request.app[DB], window.start_utc, window.end_utc,
+                              settings.timezone, supervision_rules(settings))
 
 
 def _decision(value: object, field: str) -> bool:
@@ -182,15 +191,18 @@ _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <input type="month" name="month" value="{month}"></label> <button>Show</button></form></header>
 <main><div class="card">{report}</div>
 <div class="card"><h2>待核实问卷 Surveys awaiting verification ({pending_count})</h2>{pending}</div>
+<div class="card"><h2>被取代问卷 Superseded surveys ({superseded_count})</h2>
+<p>One survey counts per repair job; these are kept but not counted.</p>{superseded}</div>
 <div class="card"><p>Exports: {exports} · <a href="/supervisor/versions?month={month}">版本 Published versions</a></p></div></main></body></html>"""
 
 
-def _pending_table(rows: list[Any], csrf: str, month: Month) -> str:
+def _pending_table(rows: list[Any], csrf: str, month: Month,
+                   empty: str = "Nothing to verify this month.") -> str:
     if not rows:
-        return "<p>Nothing to verify this month.</p>"
+        return f"<p>{empty}</p>"
     body = []
     for r in rows:
-        buttons = "".join(
+        buttons = "" if r.verification != "pending" else "".join(
             f'<form method="post" action="/supervisor/surveys/{r.survey_id}/verify" style="display:inline">'
             f'<input type="hidden" name="csrf_token" value="{html.escape(csrf)}">'
             f'<input type="hidden" name="month" value="{month}">'
@@ -199,9 +211,11 @@ def _pending_table(rows: list[Any], csrf: str, month: Month) -> str:
         body.append(f"<tr><td>{r.survey_id}</td><td>{html.escape(r.surveyed_at.isoformat()[:16])}</td>"
                     f"<td>{html.escape(r.job or '-')}</td><td>{html.escape(r.department or '-')}</td>"
                     f"<td>{html.escape(r.technician or '-')}</td><td>{html.escape(r.source)}</td>"
-                    f"<td>{html.escape(r.grades)}</td><td>{buttons}</td></tr>")
+                    f"<td>{html.escape(r.grades)}</td><td>{html.escape(r.verification)}</td>"
+                    f'<td class="reason">{html.escape(r.reason)}</td><td>{buttons}</td></tr>')
     return ("<table><thead><tr><th>#</th><th>surveyed (UTC)</th><th>job</th><th>department</th>"
-            "<th>technician</th><th>source</th><th>grades</th><th></th></tr></thead><tbody>"
+            "<th>technician</th><th>source</th><th>grades</th><th>state</th><th>reason</th>"
+            "<th></th></tr></thead><tbody>"
             + "".join(body) + "</tbody></table>")
 
 
@@ -209,15 +223,18 @@ def _pending_table(rows: list[Any], csrf: str, month: Month) -> str:
 async def supervisor_page(request: web.Request) -> web.Response:
     month = _month(request)
     payload = await _supervision_payload(request, month, None)
-    window = report_window(Granularity.MONTH, month.first_day, request.app[SETTINGS].timezone)
-    rows = await pending_surveys(request.app[DB], window.start_utc, window.end_utc)
+    rows, superseded = await _review(request, month)
     links = " · ".join(f'<a href="/api/reports/supervision?month={month}&format={f}">{f.upper()}</a>'
                        for f in ("json", "csv", "xlsx", "html", "pdf"))
     page = _PAGE.format(month=month, css=".cards{display:flex;flex-wrap:wrap;gap:.6rem}"
                         "figure svg{max-width:100%;height:auto}td.n{text-align:right}"
                         ".neg{color:#b3261e}.pos{color:#1b7a3a}",
                         report=exports.html_body(payload), pending_count=len(rows),
-                        pending=_pending_table(rows, request.get(CSRF) or "", month), exports=links)
+                        pending=_pending_table(rows, request.get(CSRF) or "", month),
+                        superseded_count=len(superseded),
+                        superseded=_pending_table(superseded, request.get(CSRF) or "", month,
+                                                  "No job had more than one survey this month."),
+                        exports=links)
     return web.Response(text=page, content_type="text/html")
 
 
