@@ -41,6 +41,7 @@ E = TypeVar("E")
 __all__ = [
     "InvalidChoice", "normal_text", "parse_choice", "parse_decision", "parse_id", "parse_role", "parse_roles",
     "parse_yes_no", "same_name", "SurveyFacts", "survey_supervisor_refusal", "verdict_refusal",
+    "publish_refusal",
 ]
 
 MAX_ID = 2**31 - 1
@@ -190,4 +191,19 @@ def verdict_refusal(
         return "only callback staff or a supervisor records a follow-up verdict"
     if followup_holder_id is not None and followup_holder_id != actor.staff_id:
         return "this follow-up call belongs to another callback staff member"
+    return None
+
+
+def publish_refusal(actor: Identity | None, scored_departments: Collection[int]) -> str | None:
+    """Why `actor` may not publish a month's supervision figures (None: they may).
+
+    Like verifying a survey (Rule 2): the supervisor role itself, from outside
+    every department the figures score (`scored_departments`)."""
+    if actor is None:
+        return "publishing the supervision figures needs a supervisor (监察部) logged in"
+    if Role.SUPERVISOR not in actor.roles:
+        return "only a supervisor (监察部) publishes the supervision figures"
+    if actor.department_id is not None and actor.department_id in scored_departments:
+        return ("these figures score your own department; a supervisor from outside the scored "
+                "departments publishes them")
     return None

@@ -7,8 +7,10 @@ Guarantees:
   version (`reports.versions`: each moved figure, each survey with its
   reason: late survey, verification, correction); otherwise it returns the
   latest version unchanged. Rerunning never changes a stored version.
-- `publish(month, actor)` needs a supervisor (or admin) -- checked here, in
-  the use case, before anything is read -- or the schedule (the run on
+- `publish(month, actor)` needs a supervisor from outside the scored
+  departments (`crm.access.publish_refusal`) -- checked here, in the use
+  case, before anything is written; a refusal is stored in
+  ``access_refusals`` and raised -- or the schedule (the run on
   ``REPORT_MONTHLY_DAY``). Only the month's latest version can be published;
   publishing without a version number publishes the current figures. A
   published version is never changed (database triggers refuse it).
@@ -30,14 +32,16 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from callcenter.reporting import builders, versions
+from callcenter.reporting import builders, loaders, versions
 from callcenter.reporting.samples import scored_in
 from callcenter.reporting.versions import StoredVersion
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Survey
-from crm.enums import Role
+from callcenter.storage.uow import SqlUnitOfWork
+from crm.access import publish_refusal
 from crm.identity import Identity
+from crm.services.refusals import refuse
 from reports.periods import Granularity, Month, report_window
 from reports.versions import version_diff
 
@@ -65,10 +69,14 @@ class Schedule:
 SCHEDULE = Schedule()
 
 
-def _publisher(actor: Identity | Schedule) -> str:
+async def _publisher(db: Database, actor: Identity | Schedule, period: str, now: datetime) -> str:
+    """Who publishes; a refused supervisor's attempt is stored, then `PermissionDenied`."""
     if isinstance(actor, Schedule):
         return actor.label
-    actor.require(Role.SUPERVISOR)
+    reason = publish_refusal(actor, set(await loaders.service_departments(db)))
+    if reason is not None:
+        async with SqlUnitOfWork(db) as uow:
+            await refuse(uow, actor, "report.publish", f"supervision:{period}", reason, now)
     return actor.label
 
 
@@ -140,8 +148,8 @@ async def make_version(db: Database, settings: Settings, month: Month, now: date
 async def publish(db: Database, settings: Settings, month: Month, actor: Identity | Schedule,
                   now: datetime, version: int | None = None) -> StoredVersion:
     """Publish version ``version`` of the month (default: its current figures)."""
-    by = _publisher(actor)
     period = str(month)
+    by = await _publisher(db, actor, period, now)
     if version is None:
         made, _ = await make_version(db, settings, month, now, by)
         version = made.version

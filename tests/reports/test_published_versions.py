@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from callcenter.reporting import builders, publication, runs, schedule, versions
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import ReportVersion, Survey
+from callcenter.storage.tables import AccessRefusal, ReportVersion, Survey
 from crm.enums import Role
 from crm.identity import Identity, PermissionDenied
 from reports.periods import Month
@@ -89,16 +89,25 @@ async def test_without_a_published_previous_month_the_average_is_computed_and_sa
     assert _department(payload, s.department_id)["satisfaction"]["previous_average"] == "6"
 
 
-@pytest.mark.parametrize("roles", [["manager"], ["agent"], ["technician"], ["callback_staff"]])
-async def test_only_a_supervisor_publishes(db: Database, settings: Settings, roles: list[str]) -> None:
+@pytest.mark.parametrize(("roles", "in_scored_department"), [
+    (["manager"], True), (["agent"], True), (["technician"], True), (["callback_staff"], False),
+    (["admin"], False), (["supervisor"], True)])
+async def test_only_a_supervisor_from_outside_the_scored_departments_publishes(
+    db: Database, settings: Settings, roles: list[str], in_scored_department: bool
+) -> None:
     s = await shop(db)
     await raw_surveys(db, s, "AAA", local("2026-05-10 09:00"), 1)
-    person = await factories.staff(db, "someone", roles, s.department_id)
+    department = s.department_id if in_scored_department else None
+    person = await factories.staff(db, "someone", roles, department)
     actor = Identity(person.id, person.username, person.name, frozenset(Role(r) for r in roles),
-                     s.department_id)
+                     department)
     with pytest.raises(PermissionDenied):
         await publication.publish(db, settings, MAY, actor, ON_THE_5TH)
     assert await _versions(db) == 0
+    async with db.sessions() as session:
+        (refusal,) = (await session.scalars(select(AccessRefusal))).all()
+    assert (refusal.staff_id, refusal.action, refusal.subject) == (
+        person.id, "report.publish", "supervision:2026-05")
 
 
 async def test_only_the_latest_version_can_be_published(db: Database, settings: Settings) -> None:
