@@ -91,9 +91,10 @@ async def _dial(w: World, answered: bool = True) -> DialRequest:
     return req
 
 
-async def _answer(w: World, req: DialRequest, keys: list[Any], sid: str = "CA-out") -> list[Turn]:
+async def _answer(w: World, req: DialRequest, keys: list[Any], sid: str = "CA-out",
+                  to_number: str = CUSTOMER) -> list[Turn]:
     """The callee answers: the carrier adapter begins the flow and feeds the keys."""
-    turns = [await w.driver.begin(Carrier.TWILIO, sid, from_number=CENTRE, to_number=CUSTOMER,
+    turns = [await w.driver.begin(Carrier.TWILIO, sid, from_number=CENTRE, to_number=to_number,
                                   flow=req.flow, callback_attempt_id=req.attempt_id)]
     for key in keys:
         if key == "HANGUP":
@@ -166,6 +167,19 @@ async def test_a_post_repair_callback_stores_a_first_hand_survey_and_completes(
     contact = await _one(db, Contact, Contact.subject == "callback:post_repair")
     assert contact.customer_id == w.customer_id and contact.disposition == "surveyed"
     assert contact.summary and "repair_quality B" in contact.summary
+
+
+async def test_a_post_repair_survey_answered_on_a_number_not_on_the_record_waits_for_verification(
+    db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    w = await _world(db, settings, clock)
+    await cbs.schedule_post_repair(w.job_id, w.uow(), clock)
+    req = await _dial(w)
+    await _answer(w, req, ["1", "2", "1", "1"], to_number="+8613911112222")
+    survey = await _one(db, Survey)
+    assert survey.complete and survey.source == "callback" and survey.verification == "pending"
+    assert survey.pending_reason is not None and survey.pending_reason.startswith(
+        "callback survey keyed for job ") and "+86139****2222" in survey.pending_reason
 
 
 async def test_the_outbound_call_is_logged_against_the_customer_with_its_attempt(

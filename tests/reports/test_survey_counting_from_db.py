@@ -102,3 +102,47 @@ async def test_the_report_month_of_a_survey_is_its_jobs_service_month(
     async with db.sessions() as session:
         survey_id = await session.scalar(select(Survey.id).where(Survey.job_id == job))
     assert await survey_report_month(db, survey_id, settings.timezone) == MAY
+
+
+async def _first_hand(db: Database, s: Shop, reference: str, letters: str, day: str) -> None:
+    job = await _job(db, s, reference, local(f"{day} 09:00"))
+    await _survey(db, s, job, letters, local(f"{day} 18:00"), "ivr", "first_hand")
+
+
+async def test_two_consecutive_all_a_months_earn_the_reward_and_the_bonus_with_their_line(
+        db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    await _first_hand(db, s, "J-A1", "AAA", "2026-04-10")
+    await _first_hand(db, s, "J-A2", "AAA", "2026-05-10")
+    await _first_hand(db, s, "J-A3", "AAA", "2026-05-11")
+    satisfaction = await _satisfaction(db, settings, MAY)
+    assert (satisfaction["delta"], satisfaction["outcome"], satisfaction["amount"]) == \
+        ("0", "reward", "1000")
+    assert (satisfaction["extra"], satisfaction["extra_amount"]) == ("all_a_bonus", "1000")
+    assert satisfaction["explanation"] == (
+        "average 6 over 2 jobs minus previous 6 = 0: reward (6 is the highest average, so a "
+        "second all-A month still earns the reward); every item of every survey is A: "
+        "extra bonus 1000")
+
+
+async def test_two_consecutive_all_e_months_cost_the_penalty_and_the_extra_with_their_line(
+        db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    await _first_hand(db, s, "J-E1", "EEE", "2026-04-10")
+    await _first_hand(db, s, "J-E2", "EEE", "2026-05-10")
+    satisfaction = await _satisfaction(db, settings, MAY)
+    assert (satisfaction["outcome"], satisfaction["amount"], satisfaction["extra_amount"]) == \
+        ("penalty", "-1000", "-1000")
+    assert satisfaction["explanation"] == (
+        "average -6 over 1 job minus previous -6 = 0: penalty (-6 is the lowest average, so a "
+        "second all-E month still costs the penalty); every item of every survey is E: "
+        "extra penalty 1000")
+
+
+async def test_a_month_with_no_previous_month_says_so(db: Database, settings: Settings) -> None:
+    s = await shop(db)
+    await _first_hand(db, s, "J-N1", "ABC", "2026-05-10")
+    satisfaction = await _satisfaction(db, settings, MAY)
+    assert satisfaction["status"] == "no_previous_month" and satisfaction["amount"] == "0"
+    assert satisfaction["explanation"] == (
+        "average 3 over 1 job; no previous month to compare with, so no reward or penalty")
