@@ -26,7 +26,7 @@ from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.storage.pg_turns import PgTurnStore
-from callcenter.web import auth, health, security_headers, slow_clients
+from callcenter.web import auth, health, password_change, security_headers, slow_clients
 from callcenter.web.errors import error_middleware
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def create_app(
     app.cleanup_ctx.append(turn_store_ctx)
     health.setup(app)
     auth.setup(app)
+    password_change.setup(app)
     app.router.add_static("/static", STATIC)
     for setup in features.FEATURES:
         setup(app)

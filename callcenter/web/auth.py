@@ -76,6 +76,8 @@ async def _from_bearer(request: web.Request, token: str) -> Identity | None:
         ).first()
         if row is None or not row.Staff.active:
             return None
+        if row.ApiToken.expires_at is not None and row.ApiToken.expires_at <= now:
+            return None
         last = row.ApiToken.last_used_at
         if last is None or now - last > TOKEN_TOUCH:  # at most once a minute: no hot-row contention
             await session.execute(
@@ -106,7 +108,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if auth.startswith("Bearer "):
         identity = await _from_bearer(request, auth[7:].strip())
         if identity is None:
-            raise web.HTTPUnauthorized(reason="unknown or revoked API token")
+            raise web.HTTPUnauthorized(reason="unknown, revoked or expired API token")
         request[IDENTITY] = identity
         return await handler(request)
     cookie = request.cookies.get(SESSION_COOKIE)

@@ -114,5 +114,6 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: never
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
