@@ -71,7 +71,7 @@ async def _today(request: web.Request) -> list[CallbackRecord]:
                          [{"field": "day", "message": "not a date"}]) from exc
     start = local_to_utc(day, time(0), zone)
     return await due_on(start, local_to_utc(day + timedelta(days=1), time(0), zone),
-                        _uow(request))
+                        _uow(request), current(request))
 
 
 @requires(*STAFF)
@@ -81,7 +81,7 @@ async def list_due(request: web.Request) -> web.Response:
 
 @requires(*STAFF)
 async def list_overdue(request: web.Request) -> web.Response:
-    late = await past_deadline(_uow(request), request.app[CLOCK])
+    late = await past_deadline(_uow(request), request.app[CLOCK], current(request))
     return web.json_response({"callbacks": [as_json(cb) for cb in late]})
 
 

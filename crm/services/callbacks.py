@@ -389,6 +389,7 @@ async def complete_callback(
         cb = await repo.get(callback_id)
         if cb is None:
             raise UnknownCallback(f"no callback {callback_id}")
+        await _check_reach(uow, staff, cb, "callback.complete", now)
         verified_survey = (cb.survey_id if cb.kind is CallbackKind.SURVEY_VERIFICATION
                            and disposition in _VERDICTS else None)
         if verified_survey is not None:  # before anything is written: a refusal changes nothing
@@ -443,13 +444,26 @@ async def call_now(callback_id: int, staff: Identity, uow: UnitOfWork, clock: Cl
         cb = await repo.get(callback_id)
         if cb is None:
             raise UnknownCallback(f"no callback {callback_id}")
+        now = clock()
+        await _check_reach(uow, staff, cb, "callback.call", now)
         if cb.state not in (S.SCHEDULED, S.RETRY_WAIT):
             raise CallbackConflict(f"callback {callback_id} is {cb.state}; it cannot be dialled now")
-        now = clock()
         await repo.change(callback_id, cb.state, {
             "state": S.SCHEDULED, "priority": 0, "next_attempt_at": min(now, cb.next_attempt_at),
             "assigned_staff_id": staff.staff_id})
         await uow.commit()
+
+
+async def _check_reach(uow: UnitOfWork, staff: Identity | None, cb: CallbackRecord, action: str,
+                       now: datetime) -> None:
+    """A staff member acts on a callback only if they may read its customer (a manager:
+    their own department's); a refusal is audited and changes nothing."""
+    if staff is None or staff.sees_all_departments or cb.customer_id is None:
+        return
+    customer = await uow.customers.get(cb.customer_id)
+    if customer is not None and not staff.may_see_department(customer.department_id):
+        await refuse(uow, staff, action, f"callback:{cb.id}",
+                     "this callback is for another department's customer", now)
 
 
 # --- survey verification -----------------------------------------------------------------
@@ -504,13 +518,21 @@ async def record_verification(
 # --- lists for the staff page and the reports ----------------------------------------------
 
 
-async def due_on(day_start: datetime, day_end: datetime, uow: UnitOfWork) -> list[CallbackRecord]:
-    """Open callbacks whose next try falls before `day_end` (today's work list)."""
+def _scope(identity: Identity | None) -> dict[str, Any]:
+    every = identity is None or identity.sees_all_departments
+    return {"department_id": identity.department_id if identity else None, "all_departments": every}
+
+
+async def due_on(day_start: datetime, day_end: datetime, uow: UnitOfWork,
+                 identity: Identity | None = None) -> list[CallbackRecord]:
+    """Open callbacks whose next try falls before `day_end` (today's work list); a manager
+    sees those of their department's customers (filtered in the query)."""
     async with uow:
-        return await uow.callbacks.due_between(day_start, day_end)
+        return await uow.callbacks.due_between(day_start, day_end, **_scope(identity))
 
 
-async def past_deadline(uow: UnitOfWork, clock: Clock) -> list[CallbackRecord]:
+async def past_deadline(uow: UnitOfWork, clock: Clock,
+                        identity: Identity | None = None) -> list[CallbackRecord]:
     """Callbacks whose deadline passed without a completed call (open, failed or expired)."""
     async with uow:
-        return await uow.callbacks.past_deadline(clock())
+        return await uow.callbacks.past_deadline(clock(), **_scope(identity))

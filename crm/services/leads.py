@@ -28,6 +28,7 @@ from crm.leads import (
     validate_demand_level,
     win_lead,
 )
+from crm.services.refusals import refuse
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -84,7 +85,7 @@ class LeadRepository(Protocol):
 
     async def find(
         self, *, customer_id: int | None, assigned_to_id: int | None, state: LeadState | None,
-        limit: int, offset: int,
+        limit: int, offset: int, department_id: int | None = None, all_departments: bool = True,
     ) -> list[LeadRecord]: ...
 
 
@@ -120,35 +121,51 @@ async def record_latent_need(
         return record
 
 
-async def get_lead(lead_id: int, uow: UnitOfWork) -> LeadRecord:
-    async with uow:
-        record = await uow.leads.get(lead_id)
+async def _visible_lead(uow: UnitOfWork, lead_id: int, identity: Identity | None) -> LeadRecord:
+    record = await uow.leads.get(lead_id)
     if record is None:
         raise UnknownLead(f"no lead {lead_id}")
+    if identity is not None:
+        customer = await uow.customers.get(record.lead.customer_id)
+        if customer is not None and not identity.may_see_department(customer.department_id):
+            raise PermissionDenied(f"lead {lead_id} belongs to another department's customer")
     return record
+
+
+async def get_lead(lead_id: int, uow: UnitOfWork, identity: Identity | None = None) -> LeadRecord:
+    """One lead; `identity` must be able to read its customer (department rule)."""
+    async with uow:
+        return await _visible_lead(uow, lead_id, identity)
 
 
 async def list_leads(
     uow: UnitOfWork, *, customer_id: int | None = None, assigned_to_id: int | None = None,
     state: LeadState | None = None, limit: int = 50, offset: int = 0,
+    identity: Identity | None = None,
 ) -> list[LeadRecord]:
+    """Leads filtered in the query by the same rule as `get_lead`: never a row the caller
+    could not read one by one."""
+    every = identity is None or identity.sees_all_departments
     async with uow:
         return await uow.leads.find(
             customer_id=customer_id, assigned_to_id=assigned_to_id, state=state,
-            limit=limit, offset=offset,
+            limit=limit, offset=offset, department_id=identity.department_id if identity else None,
+            all_departments=every,
         )
 
 
 async def advance_lead(
     lead_id: int, action: LeadAction, uow: UnitOfWork, *, at: datetime,
-    closed_by: int | None = None, note: str | None = None,
+    closed_by: int | None = None, note: str | None = None, identity: Identity | None = None,
 ) -> tuple[LeadRecord, FinderCredit | None]:
-    """Apply `action`; on a win return the finder's credit as well."""
+    """Apply `action`; on a win return the finder's credit as well. `identity` must be
+    able to read the lead's customer; a refusal is audited and changes nothing."""
     at = aware_utc(at, "at")
     async with uow:
-        record = await uow.leads.get(lead_id)
-        if record is None:
-            raise UnknownLead(f"no lead {lead_id}")
+        try:
+            record = await _visible_lead(uow, lead_id, identity)
+        except PermissionDenied as exc:
+            await refuse(uow, identity, f"lead.{action}", f"lead:{lead_id}", str(exc), at)
         credit: FinderCredit | None = None
         if LeadAction(action) is LeadAction.WIN:
             lead, credit = win_lead(record.lead, at, closed_by)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.storage.tables import Customer, Staff
@@ -67,9 +67,12 @@ class SqlLeadRepository:
 
     async def find(
         self, *, customer_id: int | None, assigned_to_id: int | None, state: LeadState | None,
-        limit: int, offset: int,
+        limit: int, offset: int, department_id: int | None = None, all_departments: bool = True,
     ) -> list[LeadRecord]:
         query = select(LeadRow).order_by(LeadRow.id.desc()).limit(limit).offset(offset)
+        if not all_departments:  # the customers one may read one by one: own department or none
+            own = or_(Customer.department_id.is_(None), Customer.department_id == department_id)
+            query = query.join(Customer, Customer.id == LeadRow.customer_id).where(own)
         if customer_id is not None:
             query = query.where(LeadRow.customer_id == customer_id)
         if assigned_to_id is not None:
