@@ -24,7 +24,7 @@ RUN apt-get update \
  && groupadd --system --gid 10001 callcenter \
  && useradd --system --uid 10001 --gid callcenter --home-dir /var/lib/callcenter callcenter
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/callcenter-*.whl \
+RUN pip install --no-cache-dir --no-index --find-links /wheels 'callcenter[fast]' \
  && rm -rf /wheels
 COPY deploy/sample-data /usr/share/callcenter/sample-data
 RUN mkdir -p /var/lib/callcenter/prompts /var/lib/callcenter/recordings \

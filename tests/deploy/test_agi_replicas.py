@@ -74,6 +74,7 @@ async def test_a_call_reaches_the_replica_that_owns_fastagi(
     await back_office(db)
     settings = Settings(
         database_url=db.url, fastagi_host="127.0.0.2", fastagi_port=replicas_kit.agi_port,
+        fastagi_allowed_peers="127.0.0.0/8",  # the kit connects from loopback
         ami_enabled=True, ami_port=replicas_kit.ami_port,
         ami_secret=replicas_kit.ami_secret,  # type: ignore[arg-type]
         job_loop_enabled=False, prompts_dir=tmp_path / "prompts",
