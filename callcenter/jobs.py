@@ -36,6 +36,9 @@ class PeriodicJob:
     interval: timedelta
     run: Callable[[datetime], Awaitable[object]]
     lease: timedelta = timedelta(minutes=5)
+    #: the job runs only in processes where this says so (e.g. the telephony owner);
+    #: elsewhere it is skipped without taking its lease or using up its interval
+    only_if: Callable[[], bool] | None = None
 
 
 def default_holder() -> str:
@@ -90,6 +93,8 @@ class JobLoop:
         """One pass over every job; returns the names of the jobs this process ran."""
         ran: list[str] = []
         for job in self.jobs:
+            if job.only_if is not None and not job.only_if():
+                continue
             now = self.clock()
             if not await self.acquire(job, now):
                 continue

@@ -11,6 +11,9 @@ Guarantees:
   notifications are skipped (origin id). A lost LISTEN connection is re-opened
   with back-off. Payloads above the NOTIFY limit travel as a reference: the
   receiver reads the offer from `agent_states`.
+- `remote_listeners` (PgBus): called with the staff id of every message another
+  process published, after it was delivered here (the telephony owner follows
+  agent states changed on other replicas through it). LocalBus has no remote.
 - A message is JSON-encoded once: the same text goes to every local socket,
   inside the NOTIFY envelope, and (sliced back out) to the remote sockets.
 """
@@ -89,7 +92,12 @@ class Hub:
                 log.info("agent socket of staff %s gone while sending: %s", staff_id, exc)
 
 
+RemoteListener = Callable[[int], Awaitable[None]]
+
+
 class Bus(Protocol):
+    remote_listeners: list[RemoteListener]
+
     async def publish(self, staff_id: int, msg: dict[str, Any], text: str | None = None) -> None: ...
 
     async def start(self) -> None: ...
@@ -100,6 +108,7 @@ class Bus(Protocol):
 class LocalBus:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self.remote_listeners: list[RemoteListener] = []  # one process: never called
 
     async def publish(self, staff_id: int, msg: dict[str, Any], text: str | None = None) -> None:
         await self.hub.deliver(staff_id, msg, text)
@@ -131,6 +140,7 @@ class PgBus:
         self._listener: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
+        self.remote_listeners: list[RemoteListener] = []
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(self._listen_forever(), name="screenpop-listen")
@@ -183,12 +193,21 @@ class PgBus:
         if msg is None:  # too large for NOTIFY: the sender stored it first
             msg = await self.load_offer(staff_id)
             if msg is None:
+                await self._tell_remote_listeners(staff_id)
                 return
         else:  # the sender's envelope (see `publish`) holds the socket text as it is
             head = f'{{"origin":"{data.get("origin")}","staff_id":{staff_id},"msg":'
             if payload.startswith(head) and payload.endswith("}"):
                 text = payload[len(head):-1]
         await self.hub.deliver(staff_id, msg, text)
+        await self._tell_remote_listeners(staff_id)
+
+    async def _tell_remote_listeners(self, staff_id: int) -> None:
+        for listener in list(self.remote_listeners):
+            try:
+                await listener(staff_id)
+            except Exception:
+                log.exception("screen-pop remote listener failed for staff %s", staff_id)
 
     async def _listen_forever(self) -> None:
         delay = 0.5

@@ -107,3 +107,25 @@ async def test_an_owner_that_cannot_renew_stops_before_its_lease_runs_out(db: Da
         assert not ownership.is_owner and started == ["up", "down"]
     finally:
         await broken.close()
+
+
+async def test_a_job_for_the_owner_only_is_left_to_the_owner(db: Database) -> None:
+    """A job bound to the owner (`only_if`) is skipped elsewhere without using up its
+    interval, so the owner still runs it in that interval."""
+    from callcenter.clock import FixedClock
+    from callcenter.jobs import JobLoop, PeriodicJob
+
+    clock = FixedClock(T0)
+    ran: list[str] = []
+
+    def job(where: str, here: bool) -> PeriodicJob:
+        async def run(_now: datetime) -> None:
+            ran.append(where)
+
+        return PeriodicJob("queue-sync", timedelta(minutes=1), run, only_if=lambda: here)
+
+    standby = JobLoop(db, [job("standby", False)], holder="standby", clock=clock)
+    owner = JobLoop(db, [job("owner", True)], holder="owner", clock=clock)
+    assert await standby.run_once() == []
+    assert await owner.run_once() == ["queue-sync"]
+    assert ran == ["owner"]

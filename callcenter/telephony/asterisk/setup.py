@@ -13,8 +13,10 @@ and the periodic job `asterisk-spool-import` (fallback complaints).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -96,8 +98,18 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     dialer.attach(call_log)
     members = QueueMembers(client, app[DB], settings.agent_queue, settings.agent_interface)
     pop = app[SERVICES].get(screenpop.SCREENPOP)
-    if pop is not None:  # agent states drive the queue
+    follow_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def follow_remote_state(staff_id: int) -> None:
+        """A state committed by another replica (seen on the fan-out bus): apply what is
+        stored now, one agent at a time, so the queue ends at the latest state."""
+        async with follow_locks[staff_id]:
+            status, _ = await pop.state_of(staff_id)
+            await members.on_state(staff_id, status, await pop.reason_of(staff_id))
+
+    if pop is not None:  # agent states drive the queue, whichever replica changed them
         pop.state_listeners.append(members.on_state)
+        pop.bus.remote_listeners.append(follow_remote_state)
 
     async def queue_resync(_channels: object, _requested_at: float) -> None:
         await members.resync()  # after every AMI login: read the queue back, fix differences
@@ -110,6 +122,8 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         if pop is not None and members.on_state in pop.state_listeners:
             pop.state_listeners.remove(members.on_state)
+        if pop is not None and follow_remote_state in pop.bus.remote_listeners:
+            pop.bus.remote_listeners.remove(follow_remote_state)
         for key in (AMI, CALL_LOG, DIALER, QUEUE_MEMBERS):
             app[SERVICES].pop(key, None)
         await client.close()
@@ -130,6 +144,8 @@ def setup(app: web.Application) -> None:
         return None if members is None else (await members.resync()).__dict__
 
     if settings.ami_enabled:
-        app[JOB_LOOP].add(PeriodicJob(QUEUE_SYNC_JOB, timedelta(minutes=1), sync_agent_queue))
+        app[JOB_LOOP].add(PeriodicJob(  # where the AMI client is: the telephony owner
+            QUEUE_SYNC_JOB, timedelta(minutes=1), sync_agent_queue,
+            only_if=lambda: QUEUE_MEMBERS in app[SERVICES]))
     if settings.ami_enabled or settings.fastagi_enabled:
         app[JOB_LOOP].add(PeriodicJob(SPOOL_JOB, timedelta(minutes=1), import_fallback_spool))
