@@ -208,7 +208,10 @@ async def owner_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SERVICES][OWNER] = ownership
     await ownership.step()
     if not ownership.is_owner:
-        log.info("standing by: %s owns FastAGI/AMI", await ownership.lease.current_holder())
+        try:
+            log.info("standing by: %s owns FastAGI/AMI", await ownership.lease.current_holder())
+        except Exception as exc:  # the database is away: the election keeps trying
+            log.warning("standing by; owner unknown (%s)", type(exc).__name__)
     task = asyncio.create_task(ownership.run_forever(), name="owner-election")
     try:
         yield
