@@ -33,6 +33,15 @@ Guarantees:
   turn that asks for anything else (complaint, callback, transfer) or fails
   on the way is run again from the start in a transaction as above. Same
   rows, same media, same replay and stale rules either way.
+- Every caller is served: a caller whose number nobody can read (withheld,
+  unparseable) gets no customer at first; what they file (a complaint, a
+  callback on a number they keyed in) is stored against an "unidentified
+  caller" record made in that turn, which the call then belongs to
+  (`crm.services.customers.record_unidentified_caller`). A caller whose
+  number cannot be called back (that, or a foreign number) keys one in; it
+  must be a number of `DEFAULT_REGION` (`crm.phones.normalize_regional_phone`).
+  Complaint status is read only for the call's own customer
+  (`crm.services.complaint_status`).
 - An outbound call (`callback_attempt_id` given) runs the callback's flow
   (`ivr.outbound`) about the callback's job / ticket / survey, in the
   callee's zone and language; its answers land through
