@@ -66,13 +66,18 @@ def normalize_regional_phone(raw: str, region: str = "CN") -> str:
     centre calls back there only): a number the caller keyed in, a caller ID to call
     back on. Raises `InvalidPhoneNumber` otherwise."""
     e164 = normalize_phone(raw, region)
-    wanted = phonenumbers.country_code_for_region((region or "").upper())
-    if phonenumbers.parse(e164, None).country_code != wanted:
+    if not in_region(e164, region):
         raise InvalidPhoneNumber(
             f"this number is not in {region.upper()}: the centre calls back numbers of its "
             "own region only"
         )
     return e164
+
+
+def in_region(e164: str, region: str) -> bool:
+    """True when the E.164 number `e164` belongs to `region`'s country calling code."""
+    code = phonenumbers.country_code_for_region((region or "").upper())
+    return bool(code) and e164.startswith(f"+{code}")
 
 
 def mask_phone(e164: str) -> str:

@@ -91,7 +91,7 @@ from crm.enums import (
     SurveySource,
 )
 from crm.errors import InvalidPhoneNumber
-from crm.phones import normalize_phone, normalize_regional_phone
+from crm.phones import in_region, normalize_phone, normalize_regional_phone
 from crm.services import calls as call_log
 from crm.services import surveys
 from crm.surveys import JobRef, SurveyRecord, parse_grade
@@ -333,7 +333,8 @@ class HotlineDriver:
                     context = self._context(
                         now, tz, bool(customer and customer.verified),
                         customer.language if customer else self.settings.language,
-                        dict(target.seeds) if target else None, customer_number)
+                        dict(target.seeds) if target else None,
+                        self._callable(customer_number) is not None)
                     ctx = _CallCtx(call, Session(FLOWS[flow]), flow, customer_number)
                     started = [call_log.started_event_for(cmd)] if created else []
                     result = await self._turn(uow, ctx, ev.Start(context), events=started)
@@ -474,7 +475,7 @@ class HotlineDriver:
                 ivr_path=None, ivr_state=None, ivr_version=0, language=cmd.language,
                 callback_attempt_id=None)
             context = self._context(cmd.at, caller.timezone, caller.verified, caller.language,
-                                    None, number)
+                                    None, in_region(e164, self.settings.default_region))
             ctx = _CallCtx(draft, Session(FLOWS[flow]), flow, number)
             steps, media, survey = await self._fast_run(ctx, ev.Start(context))
             if survey is not None:
@@ -576,12 +577,13 @@ class HotlineDriver:
     # -- internals --------------------------------------------------------------------------
 
     def _context(self, now: datetime, tz: str, known: bool, language: str,
-                 outbound: dict[str, Any] | None, number: str | None = None) -> ev.CallerContext:
+                 outbound: dict[str, Any] | None, callable_number: bool = False,
+                 ) -> ev.CallerContext:
         return ev.CallerContext(
             caller_known=known, customer_tz=tz, language=language,
             agents_open=self._agents_open(now),
             local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(), outbound=outbound,
-            callback_number_known=outbound is not None or self._callable(number) is not None,
+            callback_number_known=outbound is not None or callable_number,
         )
 
     def _callable(self, number: str | None) -> str | None:

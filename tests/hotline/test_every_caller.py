@@ -268,3 +268,13 @@ async def test_every_menu_serves_a_withheld_caller_without_an_error(
                                                                      "effect_impossible")]
     assert "system_error" not in _prompts(turns)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_known_foreign_caller_is_asked_for_a_local_number_on_every_path(
+    db: Database, driver: HotlineDriver,
+) -> None:
+    await _call(driver, "CA-foreign-1", ["2"], "+447911123456")  # now a known (unverified) caller
+    turns = await _call(driver, "CA-foreign-2", ["3"], "+447911123456")  # fast path on PostgreSQL
+    assert "callback_enter_number" in _prompts(turns)
+    known = await _call(driver, "CA-local", ["3"], CALLER)
+    assert "callback_enter_number" not in _prompts(known) and "callback_menu" in _prompts(known)
