@@ -7,9 +7,12 @@ Skipped like tests/asterisk/test_real_asterisk.py when the Asterisk bundle is ab
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -57,7 +60,7 @@ async def _steps(db: Database, call_id: int) -> list[tuple[str | None, Any]]:
 
 @pytest.mark.parametrize("caller_id", [WITHHELD, ANONYMOUS], ids=["withheld", "anonymous"])
 async def test_a_withheld_caller_files_a_complaint_and_keys_a_callback_number(
-    service: Service, caller_id: str,
+    service: Service, asterisk: RealAsterisk, caller_id: str,  # noqa: F811
 ) -> None:
     # complaint (attitude, record, #), main menu, callback: key the number, confirm,
     # tomorrow morning, goodbye
@@ -77,10 +80,14 @@ async def test_a_withheld_caller_files_a_complaint_and_keys_a_callback_number(
     assert ("callback_number_check", "done") in steps
     assert ("callback_schedule", "done") in steps
     assert not [s for s in steps if s[1] in ("effect_failed", "effect_impossible")]
+    played = _played(asterisk, service.settings.prompts_dir)
+    asked = played.index("callback_enter_number")
+    assert asked < played.index("callback_number_readback") < played.index("callback_number_confirm")
+    assert "complaint_ticket_intro" in played and "system_error" not in played
 
 
 async def test_a_foreign_caller_keys_a_bad_number_twice_and_reaches_an_agent(
-    service: Service,
+    service: Service, asterisk: RealAsterisk,  # noqa: F811
 ) -> None:
     call = await _dial_in(service, "rt-foreign", FOREIGN, "3ww12345#wwww999999#", tail_s=3)
     steps = await _steps(service.db, call.id)
@@ -91,6 +98,9 @@ async def test_a_foreign_caller_keys_a_bad_number_twice_and_reaches_an_agent(
     assert call.queued_at is not None and call.queue == "hotline-agents"
     async with service.db.sessions() as session:
         assert await session.scalar(select(Callback)) is None
+    played = _played(asterisk, service.settings.prompts_dir)
+    assert played.count("callback_number_invalid") == 1
+    assert played.count("callback_enter_number") == 2 and played[-1] == "agent_transfer"
 
 
 async def _open_complaint_for(db: Database, phone: str) -> str:
@@ -106,7 +116,7 @@ async def _open_complaint_for(db: Database, phone: str) -> str:
 
 
 async def test_a_caller_hears_their_ticket_and_another_callers_is_not_found(
-    service: Service,
+    service: Service, asterisk: RealAsterisk,  # noqa: F811
 ) -> None:
     mine = await _open_complaint_for(service.db, CALLER_B)
     theirs = await _open_complaint_for(service.db, CALLER_A)
@@ -116,3 +126,22 @@ async def test_a_caller_hears_their_ticket_and_another_callers_is_not_found(
     lookups = [s for s in steps if s[0] == "status_lookup_ticket"]
     assert lookups == [("status_lookup_ticket", "not_found"), ("status_lookup_ticket", "done")]
     assert ("after_menu", "selected") in steps  # heard it, then chose goodbye
+    # what Asterisk itself played (the kit has no sound files: it logs each one it tried)
+    played = _played(asterisk, service.settings.prompts_dir)
+    assert played.index("status_not_found") < played.index("status_ticket")
+    async with service.db.sessions() as session:
+        complaint = await session.scalar(select(Complaint).where(Complaint.ticket == mine))
+    assert complaint is not None and complaint.resolve_due_at is not None
+    due = complaint.resolve_due_at.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    start = played.index("status_ticket")
+    assert played[start:start + 6] == [
+        "status_ticket", f"state_{complaint.state}", "status_department", "status_due",
+        f"month_{due.month}", f"day_{due.day}"]
+
+
+def _played(asterisk: RealAsterisk, prompts_dir: Path) -> list[str]:  # noqa: F811
+    """The prompt ids Asterisk tried to play from `prompts_dir`, in order."""
+    pattern = re.compile(re.escape(str(prompts_dir)) + r"/[\w-]+/(\w+) does not exist")
+    log = (asterisk.run / "var" / "log" / "full.log").read_text(errors="replace")
+    return [m.group(1) for line in log.splitlines()
+            for m in [pattern.search(line)] if m]
