@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from callcenter import screenpop
+from callcenter import screenpop, wallboard
 from callcenter.dialer import feature as callbacks_feature
 from callcenter.telephony.asterisk import setup as asterisk_setup
 from callcenter.telephony.twilio import setup as twilio_setup
@@ -26,6 +26,7 @@ FEATURES: list[Callable[[web.Application], None]] = [
     complaints_web.setup,  # complaints API, /complaints page, public /complaint form, escalation job (issue 7)
     rest_api.setup,  # REST API /api/ customers, phones, contacts, calls, jobs, leads + /api/openapi.json (issue 6)
     screenpop.setup,  # screen-pop hub, /agent/ws, LISTEN/NOTIFY fan-out (issue 6)
+    wallboard.setup,  # /wallboard page and socket on the screen-pop's fan-out (issue 16)
     agent_page.setup,  # the /agent page (issue 6)
     asterisk_setup.setup,  # FastAGI server, AMI client + call log + dialer, fallback spool job (issue 5)
     reports_web.setup,  # /api/reports, /supervisor page, scheduled-report job (issue 9)

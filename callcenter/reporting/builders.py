@@ -29,7 +29,7 @@ from callcenter.storage.engine import Database
 from reports.callback_kpi import callback_kpis
 from reports.csat import csat
 from reports.ivr_dropout import ivr_dropout
-from reports.kpi import Scope, call_kpis
+from reports.kpi import CallKpis, Scope, call_kpis
 from reports.operational import (
     callback_list,
     callback_results,
@@ -183,6 +183,15 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     return payload
 
 
+async def day_call_kpis(db: Database, settings: Settings, day: date) -> list[CallKpis]:
+    """The centre's call KPIs of one local day: the daily report's and the wallboard's figures."""
+    window = report_window(Granularity.DAY, day, settings.timezone)
+    calls = await loaders.load_calls(db, window.start_utc, window.end_utc)
+    if not len(calls):
+        return []
+    return call_kpis(calls, Granularity.DAY, settings.timezone, kpi_rules(settings))
+
+
 async def daily(db: Database, settings: Settings, day: date, now: datetime,
                 progress: Progress = _no_progress) -> dict[str, Any]:
     """Problem customers of the day's callbacks, classified, with the day's satisfaction."""
@@ -192,11 +201,10 @@ async def daily(db: Database, settings: Settings, day: date, now: datetime,
     callbacks = await loaders.load_callbacks(db, window.start_utc, window.end_utc)
     complaints = await loaders.load_complaints(db, window.start_utc, window.end_utc)
     surveys = await loaders.load_surveys(db, window.start_utc, window.end_utc, tz)
-    calls = await loaders.load_calls(db, window.start_utc, window.end_utc)
+    kpis = await day_call_kpis(db, settings, day)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
     rules = kpi_rules(settings)
-    kpis = call_kpis(calls, Granularity.DAY, tz, rules) if len(calls) else []
     payload = _envelope("daily", day.isoformat(), "all", settings, window,
                         {"kpi": rules.to_dict()}, names)
     payload.update(

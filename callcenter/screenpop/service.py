@@ -73,6 +73,7 @@ class ScreenPop:
         self._staff: dict[str, tuple[float, Identity | None]] = {}
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: set[asyncio.Task[Any]] = set()
         self._ids = itertools.count(1)
 
     # -- agents --------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class ScreenPop:
         return task
 
     async def close(self) -> None:
-        tasks = list(self._tasks)
+        tasks = list(self._tasks | self._timers)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -370,7 +371,9 @@ class ScreenPop:
                 await self.bus.publish(staff_id, message(
                     "ended", offer_id=offer.get("offer_id"), carrier_call_id=carrier_call_id,
                     status=AgentStatus.WRAP_UP.value, wrap_up_s=self.wrap_up_s))
-                self._spawn(self._end_wrap_up(staff_id, carrier_call_id))
+                timer = asyncio.create_task(self._end_wrap_up(staff_id, carrier_call_id))
+                self._timers.add(timer)  # not awaited by `settle`: a wrap-up lasts its time
+                timer.add_done_callback(self._timers.discard)
             else:  # rang but was never answered here: back to ready
                 await self.clear_offer(staff_id, status=AgentStatus.READY)
 

@@ -37,7 +37,7 @@ def service(app: web.Application) -> ScreenPop:
     return found  # type: ignore[no-any-return]
 
 
-def _same_origin(request: web.Request) -> bool:
+def same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if not origin:
         return True  # not a browser (bench, tests): the session cookie still decides
@@ -46,7 +46,7 @@ def _same_origin(request: web.Request) -> bool:
 
 @requires(Role.AGENT, Role.MANAGER)
 async def agent_socket(request: web.Request) -> web.StreamResponse:
-    if not _same_origin(request):
+    if not same_origin(request):
         raise web.HTTPForbidden(reason="WebSocket from another site refused")
     identity = current(request)
     pop = service(request.app)

@@ -74,7 +74,7 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     if not settings.ami_enabled:
         yield
         return
-    from callcenter import screenpop
+    from callcenter import screenpop, wallboard
 
     client = AmiClient(AmiConfig(
         host=settings.ami_host, port=settings.ami_port, username=settings.ami_user,
@@ -115,6 +115,9 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
         await members.resync()  # after every AMI login: read the queue back, fix differences
 
     client.on_resync(queue_resync)
+    wall = app[SERVICES].get(wallboard.WALLBOARD)
+    if wall is not None:  # queue events move the wallboard at once
+        client.on_event(wallboard.WALLBOARD_EVENTS, wall.on_ami_event)
     app[SERVICES].update({AMI: client, CALL_LOG: call_log, DIALER: dialer, QUEUE_MEMBERS: members})
     await client.start()
     try:

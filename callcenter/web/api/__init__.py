@@ -12,7 +12,14 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    from callcenter.web.api import agent, calls, contacts, customers, leads  # noqa: F401  (declare)
+    from callcenter.web.api import (  # noqa: F401  (declare)
+        agent,
+        calls,
+        contacts,
+        customers,
+        leads,
+        wallboard,
+    )
     from callcenter.web.api.openapi import openapi_json
     from callcenter.web.api.routing import mount
 
