@@ -95,3 +95,38 @@ async def test_another_callers_ticket_is_only_said_not_found(
     assert " ".join(ticket) not in result.said
     assert not [s for s in result.said if s.startswith("状态：")]
     assert result.transfer is not None
+
+
+async def test_the_follow_up_call_tells_the_customer_the_complaint_is_resolved(
+    db: Database, hotline: Hotline, served, http, clock,  # type: ignore[no-untyped-def]
+) -> None:
+    from callcenter.dialer.config import dispatch_config
+    from callcenter.dialer.loop import Dispatcher
+    from callcenter.storage.uow import SqlUnitOfWork
+    from callcenter.telephony.twilio.simulate import Callee, SimulatedTwilioCarrier
+    from crm.enums import ComplaintCategory, ComplaintChannel
+    from crm.services import complaints as cs
+    from tests.twilio.conftest import CALLER
+
+    system = cs.Actor.system("test")
+    opened = await cs.open_complaint(cs.OpenComplaint(
+        customer_id=hotline.customer_id, channel=ComplaintChannel.PHONE_IVR,
+        category=ComplaintCategory.ATTITUDE, description="rude technician", actor=system,
+    ), SqlUnitOfWork(db), clock=clock)
+    await cs.start_complaint(cs.ComplaintStep(opened.complaint_id, system), SqlUnitOfWork(db),
+                             clock=clock)
+    await cs.resolve_complaint(cs.ComplaintStep(opened.complaint_id, system, "apologised"),
+                               SqlUnitOfWork(db), clock=clock)
+    clock.advance(hours=1)
+    carrier = SimulatedTwilioCarrier(http, served.settings, {CALLER: Callee("answer", ("1", "1"))})
+    dispatcher = Dispatcher(db, carrier, dispatch_config(served.settings, "w1"), clock=clock)
+    assert await dispatcher.dispatch() == 1
+    await carrier.settle()
+    (placed,) = carrier.calls.values()
+    assert placed.request.flow == "complaint_followup" and placed.result is not None
+    said = placed.result.said
+    assert " ".join(opened.ticket) in said
+    assert said.index(_zh("followup_state_resolved")) < said.index(_zh("followup_resolved"))
+    async with db.sessions() as session:
+        complaint = await session.get(Complaint, opened.complaint_id)
+    assert complaint is not None and complaint.state == "closed"
