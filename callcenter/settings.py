@@ -249,6 +249,14 @@ class Settings(BaseSettings):
         parse_hours(value)
         return value
 
+    @field_validator("supervision_survey_precedence")
+    @classmethod
+    def _survey_precedence(cls, value: str) -> str:
+        from reports.rules import parse_survey_precedence
+
+        parse_survey_precedence(value)  # each kind exactly once, or a clear error at start-up
+        return value
+
     @field_validator("callback_backoff")
     @classmethod
     def _backoff(cls, value: str) -> str:

@@ -248,8 +248,11 @@ def survey_buckets(frame: pd.DataFrame) -> SurveyBuckets:
 
 
 def _kind_tiers(frame: pd.DataFrame, rules: SupervisionRules) -> npt.NDArray[np.int8]:
-    """The precedence tier of each row's kind (verified, else its source)."""
-    verified = _member_of(frame["verification"], "verification", SurveyVerification,
+    """The precedence tier of each row's kind (verified, else its source). A row counted
+    "as if verified" by a rule (column ``stored_verification``: what was stored) ranks by
+    what was stored: only a form the supervision department verified is ``verified``."""
+    column = "stored_verification" if "stored_verification" in frame else "verification"
+    verified = _member_of(frame[column], column, SurveyVerification,
                           {SurveyVerification.VERIFIED})
     codes, sources = _lookup(frame["source"], "source",
                              lambda v: None if _is_null(v) else str(SurveySource(str(v))))
@@ -271,35 +274,93 @@ def choose_per_job(frame: pd.DataFrame, buckets: SurveyBuckets, month_codes: Int
         return np.ones(rows, dtype=np.bool_), positions, np.ones(rows, dtype=np.int64)
     jobs = frame["job_id"]
     has_job = jobs.notna().to_numpy(dtype=np.bool_)
-    job_codes, _ = pd.factorize(jobs)  # null -> -1
-    n_jobs = int(job_codes.max()) + 1 if has_job.any() else 0
-    group = np.where(has_job, month_codes.astype(np.int64) * max(n_jobs, 1) + job_codes,
-                     -1 - positions)
+    chosen = np.ones(rows, dtype=np.bool_)
+    winner = positions.copy()
+    size_of = np.ones(rows, dtype=np.int64)
+    if not has_job.any():
+        return chosen, winner, size_of
+    job_codes = np.full(rows, -1, dtype=np.int64)
+    if pd.api.types.is_integer_dtype(jobs.dtype):  # ids: no hashing (`_factorize`)
+        job_codes[has_job] = _factorize(pd.Series(jobs[has_job].to_numpy(dtype=np.int64)))[0]
+    else:
+        job_codes = pd.factorize(jobs)[0].astype(np.int64)  # null -> -1
+    n_jobs = int(job_codes.max()) + 1
+    group = np.where(has_job, month_codes.astype(np.int64) * n_jobs + job_codes, 0)
+    sizes = np.bincount(group[has_job], minlength=1)
+    size_of[has_job] = sizes[group[has_job]]
+    several = np.flatnonzero(size_of > 1)  # only jobs rated more than once need a choice
+    if not len(several):
+        return chosen, winner, size_of
+    wanted = [c for c in ("surveyed_at", "survey_id", "source", "verification",
+                          "stored_verification") if c in frame]
+    sub = frame[wanted].iloc[several]
     if "surveyed_at" in frame.columns:
-        taken = pd.to_datetime(frame["surveyed_at"], utc=True)
+        taken = pd.to_datetime(sub["surveyed_at"], utc=True)
         missing = taken.isna().to_numpy(dtype=np.bool_)
         instants = taken.to_numpy(dtype="datetime64[ns]").astype(np.int64)
         instants[missing] = np.iinfo(np.int64).max
     else:
-        missing = np.ones(rows, dtype=np.bool_)
-        instants = np.zeros(rows, dtype=np.int64)
-    ids = np.full(rows, np.iinfo(np.int64).max, dtype=np.int64)
+        missing = np.ones(len(several), dtype=np.bool_)
+        instants = np.zeros(len(several), dtype=np.int64)
+    ids = np.full(len(several), np.iinfo(np.int64).max, dtype=np.int64)
     if "survey_id" in frame.columns:
-        numeric = pd.to_numeric(frame["survey_id"], errors="coerce")
+        numeric = pd.to_numeric(sub["survey_id"], errors="coerce")
         known = numeric.notna().to_numpy(dtype=np.bool_)
         ids[known] = numeric[known].to_numpy(dtype=np.int64)
-    order = np.lexsort((positions, ids, instants, missing, _kind_tiers(frame, rules),
-                        _STANDING[buckets.bucket], group))
+    # standing, then tier, then "taken at all": one small key (tiers < 8); then the earliest
+    # taken, the lowest id, the first given: narrowed tie-break by tie-break, per job
+    rank = (_STANDING[buckets.bucket[several]].astype(np.int64) * 16
+            + _kind_tiers(sub, rules).astype(np.int64) * 2 + missing)
+    groups = group[several]
+    alive = np.ones(len(several), dtype=np.bool_)
+    for key in (rank, instants, ids, several):
+        best = np.full(len(sizes), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(best, groups[alive], key[alive])
+        alive &= key == best[groups]
+    first = np.full(len(sizes), -1, dtype=np.int64)
+    first[groups[alive]] = several[alive]  # one survivor per job: the last key is unique
+    winner[several] = first[groups]
+    chosen[several] = winner[several] == several
+    return chosen, winner, size_of
+    job_codes = np.full(rows, -1, dtype=np.int64)
+    if pd.api.types.is_integer_dtype(jobs.dtype):  # ids: no hashing (`_factorize`)
+        job_codes[has_job] = _factorize(pd.Series(jobs[has_job].to_numpy(dtype=np.int64)))[0]
+    else:
+        job_codes = pd.factorize(jobs)[0].astype(np.int64)  # null -> -1
+    n_jobs = int(job_codes.max()) + 1
+    group = np.where(has_job, month_codes.astype(np.int64) * n_jobs + job_codes, 0)
+    sizes = np.bincount(group[has_job], minlength=1)
+    size_of[has_job] = sizes[group[has_job]]
+    several = np.flatnonzero(size_of > 1)  # only jobs rated more than once need a choice
+    if not len(several):
+        return chosen, winner, size_of
+    wanted = [c for c in ("surveyed_at", "survey_id", "source", "verification",
+                          "stored_verification") if c in frame]
+    sub = frame[wanted].iloc[several]
+    if "surveyed_at" in frame.columns:
+        taken = pd.to_datetime(sub["surveyed_at"], utc=True)
+        missing = taken.isna().to_numpy(dtype=np.bool_)
+        instants = taken.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        instants[missing] = np.iinfo(np.int64).max
+    else:
+        missing = np.ones(len(several), dtype=np.bool_)
+        instants = np.zeros(len(several), dtype=np.int64)
+    ids = np.full(len(several), np.iinfo(np.int64).max, dtype=np.int64)
+    if "survey_id" in frame.columns:
+        numeric = pd.to_numeric(sub["survey_id"], errors="coerce")
+        known = numeric.notna().to_numpy(dtype=np.bool_)
+        ids[known] = numeric[known].to_numpy(dtype=np.int64)
+    # standing, then tier, then "taken at all": one small key (tiers < 8)
+    rank = (_STANDING[buckets.bucket[several]].astype(np.int64) * 16
+            + _kind_tiers(sub, rules).astype(np.int64) * 2 + missing)
+    local = np.lexsort((several, ids, instants, rank, group[several]))
+    order = several[local]
     sorted_groups = group[order]
-    starts = np.ones(rows, dtype=np.bool_)
+    starts = np.ones(len(order), dtype=np.bool_)
     starts[1:] = sorted_groups[1:] != sorted_groups[:-1]
-    leader = np.maximum.accumulate(np.where(starts, np.arange(rows), 0))
-    winner = np.empty(rows, dtype=np.int64)
+    leader = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
     winner[order] = order[leader]
-    chosen = winner == positions
-    group_index = np.cumsum(starts) - 1
-    size_of = np.empty(rows, dtype=np.int64)
-    size_of[order] = np.bincount(group_index)[group_index]
+    chosen[order] = winner[order] == order
     return chosen, winner, size_of
 
 

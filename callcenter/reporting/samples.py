@@ -72,6 +72,9 @@ def apply_unsampled_rule(surveys: pd.DataFrame, drawn: set[int], rule: Unsampled
         entry["never_drawn"] += int(u)
     if rule is UnsampledRule.COUNT and unsampled.any():
         surveys = surveys.copy()
+        # what was stored: an unchecked form counted "as if checked" is not a supervisor-
+        # verified one when the score picks one survey per job (`reports.survey_frame`)
+        surveys["stored_verification"] = surveys["verification"]
         surveys["verification"] = verification.where(
             ~unsampled, SurveyVerification.VERIFIED.value).astype("category")
     section = {"rule": str(rule), "explanation": (

@@ -127,3 +127,12 @@ def test_a_month_with_no_previous_month_explains_why_there_is_no_reward() -> Non
     assert satisfaction.status is ScoreStatus.NO_PREVIOUS_MONTH
     assert satisfaction.explanation == (
         "average 4.5 over 2 jobs; no previous month to compare with, so no reward or penalty")
+
+
+def test_a_form_counted_as_if_checked_does_not_outrank_the_customers_callback_survey() -> None:
+    # SURVEY_SAMPLE_UNSAMPLED=count scores an unchecked form as verified; it is still a paper
+    # form when one survey is picked for the job (the stored verification decides the kind)
+    rows = [on_job(1, "AAA", CALLBACK, 3), on_job(1, "EEE", PAPER, 2, VERIFIED)]
+    frame = survey_frame(rows).assign(stored_verification=["first_hand", "pending"])
+    satisfaction = score_month_frame(MAY, frame).department(1).satisfaction
+    assert (satisfaction.surveys.counted, satisfaction.points) == (1, 6)
