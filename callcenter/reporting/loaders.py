@@ -218,7 +218,7 @@ def _month_case(column: str, start: datetime, end: datetime, tz: str) -> tuple[s
     return f"CASE {''.join(branches)}ELSE '{month}' END", params
 
 
-def _scored_rows(db: Database) -> str:
+def _scored_rows(dialect: str) -> str:
     """Surveys whose *service* instant is in ``[start, end)``, as CTE ``u``: the job's
     completion when the survey has a completed job, else when the survey was taken.
 
