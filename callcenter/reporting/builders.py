@@ -26,6 +26,8 @@ from callcenter.reporting import loaders, samples, versions
 from callcenter.reporting.config import kpi_rules, supervision_rules
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
+from crm.access import normal_text
+from crm.identity import Identity
 from reports.callback_kpi import callback_kpis
 from reports.csat import csat
 from reports.ivr_dropout import ivr_dropout
@@ -85,12 +87,41 @@ def _no_progress(_: str) -> None:
     return None
 
 
+Departments = frozenset[int] | None  # None: every department
+
+
+async def readable_departments(db: Database, identity: Identity | None) -> Departments:
+    """The departments whose rows `identity` reads in an operational report: every one for
+    supervisors, callback staff and admins (and the system), else their own and those below
+    it (a manager's), the same rule as reading a complaint one by one."""
+    if identity is None or identity.sees_all_departments:
+        return None
+    if identity.department_id is None:
+        return frozenset()
+    from callcenter.storage.uow import SqlUnitOfWork
+
+    async with SqlUnitOfWork(db) as uow:
+        return frozenset(await uow.complaints.department_subtree(identity.department_id))
+
+
+def _only(frame: pd.DataFrame, departments: Departments) -> pd.DataFrame:
+    if departments is None:
+        return frame
+    return frame.loc[frame["department_id"].isin(list(departments))]
+
+
+def _scope(departments: Departments) -> str:
+    return "all" if departments is None else "departments:" + ",".join(
+        str(d) for d in sorted(departments))
+
+
 async def _department(db: Database, wanted: str | None,
                       departments: dict[int, dict[str, Any]]) -> int | None:
     if wanted is None:
         return None
+    key = normal_text(wanted)  # "svc-n", " SVC-N ", "ＳＶＣ－Ｎ", "３" all name the same one
     for dept_id, info in departments.items():
-        if info["code"] == wanted or str(dept_id) == wanted:
+        if normal_text(info["code"]) == key or str(dept_id) == key:
             return dept_id
     raise UnknownDepartment(f"no department with code or id {wanted!r}; "
                             f"known codes: {sorted(d['code'] for d in departments.values())}")
@@ -193,19 +224,19 @@ async def day_call_kpis(db: Database, settings: Settings, day: date) -> list[Cal
 
 
 async def daily(db: Database, settings: Settings, day: date, now: datetime,
-                progress: Progress = _no_progress) -> dict[str, Any]:
+                progress: Progress = _no_progress, departments: Departments = None) -> dict[str, Any]:
     """Problem customers of the day's callbacks, classified, with the day's satisfaction."""
     tz, window = settings.timezone, report_window(Granularity.DAY, day, settings.timezone)
     names = await loaders.load_names(db)
     progress("loading callbacks, complaints, surveys, calls")
-    callbacks = await loaders.load_callbacks(db, window.start_utc, window.end_utc)
-    complaints = await loaders.load_complaints(db, window.start_utc, window.end_utc)
-    surveys = await loaders.load_surveys(db, window.start_utc, window.end_utc, tz)
+    callbacks = _only(await loaders.load_callbacks(db, window.start_utc, window.end_utc), departments)
+    complaints = _only(await loaders.load_complaints(db, window.start_utc, window.end_utc), departments)
+    surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
     kpis = await day_call_kpis(db, settings, day)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
     rules = kpi_rules(settings)
-    payload = _envelope("daily", day.isoformat(), "all", settings, window,
+    payload = _envelope("daily", day.isoformat(), _scope(departments), settings, window,
                         {"kpi": rules.to_dict()}, names)
     payload.update(
         problem_customers=[p.to_dict() for p in problems],
@@ -219,21 +250,21 @@ async def daily(db: Database, settings: Settings, day: date, now: datetime,
 
 
 async def weekly(db: Database, settings: Settings, monday: date, now: datetime,
-                 progress: Progress = _no_progress) -> dict[str, Any]:
+                 progress: Progress = _no_progress, departments: Departments = None) -> dict[str, Any]:
     """The week's callback results, satisfaction, problem customers and complaint report."""
     tz, window = settings.timezone, report_window(Granularity.WEEK, monday, settings.timezone)
     names = await loaders.load_names(db)
     progress("loading callbacks, complaints, surveys")
-    callbacks = await loaders.load_callbacks(db, window.start_utc, window.end_utc)
-    complaints = await loaders.load_complaints(db, window.start_utc, window.end_utc)
-    surveys = await loaders.load_surveys(db, window.start_utc, window.end_utc, tz)
+    callbacks = _only(await loaders.load_callbacks(db, window.start_utc, window.end_utc), departments)
+    complaints = _only(await loaders.load_complaints(db, window.start_utc, window.end_utc), departments)
+    surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
     created = callbacks.loc[(callbacks["created_at"] >= pd.Timestamp(window.start_utc))
                             & (callbacks["created_at"] < pd.Timestamp(window.end_utc))]
     kpis = callback_kpis(created, Granularity.WEEK, tz, as_of=now, by_kind=True) if len(created) else []
     as_of = min(now, window.end_utc)
-    payload = _envelope("weekly", window.label, "all", settings, window, {}, names)
+    payload = _envelope("weekly", window.label, _scope(departments), settings, window, {}, names)
     payload.update(
         callbacks=callback_results(callbacks, window).to_dict(),
         callback_list=callback_list(callbacks, window),
@@ -248,17 +279,17 @@ async def weekly(db: Database, settings: Settings, monday: date, now: datetime,
 
 
 async def monthly(db: Database, settings: Settings, month: Month, now: datetime,
-                  progress: Progress = _no_progress) -> dict[str, Any]:
+                  progress: Progress = _no_progress, departments: Departments = None) -> dict[str, Any]:
     """The previous month's customer-satisfaction callback table (月客户满意度回访表)."""
     tz, window = settings.timezone, report_window(Granularity.MONTH, month.first_day, settings.timezone)
     names = await loaders.load_names(db)
     progress("loading callbacks, complaints, surveys")
-    callbacks = await loaders.load_callbacks(db, window.start_utc, window.end_utc)
-    complaints = await loaders.load_complaints(db, window.start_utc, window.end_utc)
-    surveys = await loaders.load_surveys(db, window.start_utc, window.end_utc, tz)
+    callbacks = _only(await loaders.load_callbacks(db, window.start_utc, window.end_utc), departments)
+    complaints = _only(await loaders.load_complaints(db, window.start_utc, window.end_utc), departments)
+    surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
-    payload = _envelope("monthly", str(month), "all", settings, window, {}, names)
+    payload = _envelope("monthly", str(month), _scope(departments), settings, window, {}, names)
     payload.update(
         satisfaction_table=[r.to_dict() for r in monthly_satisfaction_table(callbacks, surveys, window)],
         callbacks=callback_results(callbacks, window).to_dict(),
@@ -315,16 +346,18 @@ async def kpi(db: Database, settings: Settings, first: date, last: date,
 
 
 async def build(db: Database, settings: Settings, kind: str, period: str, now: datetime,
-                department: str | None = None, progress: Progress = _no_progress) -> dict[str, Any]:
-    """Dispatch on ``kind`` with ``period`` in that kind's format."""
+                department: str | None = None, progress: Progress = _no_progress,
+                departments: Departments = None) -> dict[str, Any]:
+    """Dispatch on ``kind`` with ``period`` in that kind's format; ``departments`` limits
+    the daily/weekly/monthly rows to those a reader may see (`readable_departments`)."""
     if kind == "supervision":
         return await supervision(db, settings, Month.parse(period), department, progress)
     if kind == "daily":
-        return await daily(db, settings, parse_day(period), now, progress)
+        return await daily(db, settings, parse_day(period), now, progress, departments)
     if kind == "weekly":
-        return await weekly(db, settings, parse_week(period), now, progress)
+        return await weekly(db, settings, parse_week(period), now, progress, departments)
     if kind == "monthly":
-        return await monthly(db, settings, Month.parse(period), now, progress)
+        return await monthly(db, settings, Month.parse(period), now, progress, departments)
     if kind == "kpi":
         compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})-(\d{4})(\d{2})(\d{2})", period.strip())
         if compact:
