@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,13 @@ def test_the_asterisk_image_keeps_the_modules_the_hotline_needs() -> None:
 def test_the_service_image_draws_chinese() -> None:
     runtime = stages(DOCKERFILES["service"])[-1]
     assert "fonts-noto-cjk" in runtime and "espeak-ng" in runtime
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_every_run_step_is_valid_shell(name: str) -> None:
+    text = DOCKERFILES[name].read_text().replace("\\\n", " ")
+    steps = [line.strip()[4:] for line in text.splitlines() if line.strip().startswith("RUN ")]
+    assert steps
+    for step in steps:
+        checked = subprocess.run(["sh", "-n", "-c", step], capture_output=True, text=True)
+        assert checked.returncode == 0, f"{name}: {step[:80]}...: {checked.stderr}"
