@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 
 from callcenter.reporting import builders, loaders, versions
 from callcenter.reporting.samples import scored_in
 from callcenter.reporting.versions import StoredVersion
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Survey
+from callcenter.storage.tables import Survey, SurveyAudit
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.access import publish_refusal
 from crm.identity import Identity
@@ -46,9 +47,10 @@ from reports.periods import Granularity, Month, report_window
 from reports.versions import version_diff
 
 __all__ = ["SCHEDULE", "Schedule", "VersionConflict", "make_version", "publish",
-           "publish_scheduled", "correct_published_months", "month_surveys"]
+           "publish_scheduled", "correct_published_months", "survey_changes"]
 
 log = logging.getLogger(__name__)
+SHOWN = 500  # surveys listed in one diff (the reasons count them all)
 
 
 class VersionConflict(RuntimeError):
@@ -90,18 +92,63 @@ def _window(settings: Settings, month: Month) -> tuple[datetime, datetime]:
     return window.start_utc, window.end_utc
 
 
-async def month_surveys(db: Database, settings: Settings, month: Month) -> dict[str, Any]:
-    """``{survey id: snapshot}`` of every survey the month's score looks at."""
-    start, end = _window(settings, month)
+async def _marks(db: Database) -> dict[str, int]:
+    """The newest survey and survey-audit ids now: what a version has seen."""
     async with db.sessions() as session:
-        rows = (await session.execute(scored_in(
+        survey = await session.scalar(select(func.max(Survey.id)))
+        audit = await session.scalar(select(func.max(SurveyAudit.id)))
+    return {"max_survey_id": int(survey or 0), "max_audit_id": int(audit or 0)}
+
+
+def _audit_reason(action: str) -> str:
+    if action == "corrected":
+        return "correction"
+    if "verif" in action or "disput" in action:
+        return "verification"
+    return action
+
+
+def _grades(t: str | None, q: str | None, a: str | None) -> str:
+    return f"{t or '-'}{q or '-'}{a or '-'}"
+
+
+async def survey_changes(db: Database, settings: Settings, month: Month,
+                         seen: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The month's surveys that arrived or changed after a version saw ``seen`` (its
+    marks): at most `SHOWN` entries, and the count per reason (all of them)."""
+    start, end = _window(settings, month)
+    after_survey, after_audit = int(seen.get("max_survey_id", 0)), int(seen.get("max_audit_id", 0))
+    late = Survey.id > after_survey
+    async with db.sessions() as session:
+        late_count = await session.scalar(scored_in(
+            select(func.count(Survey.id)).where(late), start, end))
+        late_rows = (await session.execute(scored_in(
             select(Survey.id, Survey.department_id, Survey.verification, Survey.timeliness,
-                   Survey.quality, Survey.attitude, Survey.complete, Survey.created_at),
-            start, end))).all()
-    return {str(i): {"department_id": d, "month": str(month), "verification": v,
-                     "grades": f"{t or '-'}{q or '-'}{a or '-'}", "complete": bool(c),
-                     "arrived_at": at.isoformat()}
-            for i, d, v, t, q, a, c, at in rows}
+                   Survey.quality, Survey.attitude).where(late), start, end)
+            .order_by(Survey.id).limit(SHOWN))).all()
+        audits = (await session.execute(scored_in(
+            select(SurveyAudit.survey_id, SurveyAudit.action, SurveyAudit.before,
+                   SurveyAudit.after)
+            .join(Survey, Survey.id == SurveyAudit.survey_id)
+            .where(SurveyAudit.id > after_audit, ~late, SurveyAudit.action != "created"),
+            start, end).order_by(SurveyAudit.id))).all()
+    changes = [{"survey_id": i, "reason": "late survey", "before": None,
+                "after": {"department_id": d, "verification": v, "grades": _grades(t, q, a)}}
+               for i, d, v, t, q, a in late_rows]
+    reasons = Counter({"late survey": int(late_count or 0)} if late_count else {})
+    merged: dict[int, dict[str, Any]] = {}
+    for survey_id, action, before, after in audits:
+        entry = merged.setdefault(survey_id, {"survey_id": survey_id, "reasons": [],
+                                              "before": before, "after": after})
+        entry["after"] = after
+        if _audit_reason(action) not in entry["reasons"]:
+            entry["reasons"].append(_audit_reason(action))
+    for entry in merged.values():
+        reason = ", ".join(entry.pop("reasons"))
+        reasons[reason] += 1
+        if len(changes) < SHOWN:
+            changes.append({**entry, "reason": reason})
+    return changes, dict(sorted(reasons.items()))
 
 
 def _reason(diff: dict[str, Any], by: str, first: bool) -> str:
@@ -120,22 +167,21 @@ async def make_version(db: Database, settings: Settings, month: Month, now: date
     ``payload``: the month's supervision report (scope all) when the caller just built it."""
     period = str(month)
     for _ in range(3):  # another process may store the same number first: compare again
+        marks = await _marks(db)  # before the figures: nothing they include is later "late"
         if payload is None or payload.get("scope") != "all":
             payload = await builders.supervision(db, settings, month)
         payload = _plain(payload)
-        surveys = _plain(await month_surveys(db, settings, month))
         latest = await versions.latest_version(db, period)
-        if latest is not None and latest.figures.get("supervision") == payload["supervision"] \
-                and latest.surveys == surveys:
+        if latest is not None and latest.figures.get("supervision") == payload["supervision"]:
             return latest, False
         published = await versions.published_version(db, period)
-        diff = version_diff(
-            None if published is None else published.version,
-            None if published is None else published.figures.get("supervision"),
-            payload["supervision"], {} if published is None else published.surveys, surveys,
-            None if published is None else published.made_at.isoformat())
+        changes, counts = ([], {}) if published is None else await survey_changes(
+            db, settings, month, published.surveys)
+        diff = version_diff(None if published is None else published.version,
+                            None if published is None else published.figures.get("supervision"),
+                            payload["supervision"], changes, counts)
         stored = await versions.add_version(db, period, {
-            "made_at": now, "made_by": by, "figures": payload, "surveys": surveys,
+            "made_at": now, "made_by": by, "figures": payload, "surveys": marks,
             "diff": None if published is None else diff,
             "reason": reason or _reason(diff, by, latest is None)})
         if stored is not None:
@@ -177,14 +223,12 @@ async def correct_published_months(db: Database, settings: Settings, now: dateti
                                    holder: str) -> list[StoredVersion]:
     """A correction draft for each published month whose surveys changed since its latest version."""
     made = []
-    for period, last_made in await versions.published_periods(db):
+    for period in await versions.published_periods(db):
         month = Month.parse(period)
-        start, end = _window(settings, month)
-        async with db.sessions() as session:
-            changed = await session.scalar(scored_in(
-                select(Survey.id).where(or_(Survey.created_at > last_made,
-                                            Survey.updated_at > last_made)), start, end).limit(1))
-        if changed is None:
+        latest = await versions.latest_version(db, period)
+        assert latest is not None
+        changes, _ = await survey_changes(db, settings, month, latest.surveys)
+        if not changes:
             continue
         version, new = await make_version(db, settings, month, now, f"schedule:{holder}")
         if new:

@@ -80,18 +80,14 @@ async def latest_version(db: Database, period: str, scope: str = "all") -> Store
         return None if row is None else _stored(row)
 
 
-async def published_periods(db: Database, scope: str = "all") -> list[tuple[str, datetime]]:
-    """Each published period with the time its latest version (draft or not) was made."""
+async def published_periods(db: Database, scope: str = "all") -> list[str]:
+    """Every period with a published version, oldest first."""
     async with db.sessions() as session:
-        published = select(ReportVersion.period).where(
-            ReportVersion.kind == KIND, ReportVersion.scope == scope,
-            ReportVersion.published_at.is_not(None)).distinct()
-        rows = await session.execute(
-            select(ReportVersion.period, func.max(ReportVersion.made_at))
-            .where(ReportVersion.kind == KIND, ReportVersion.scope == scope,
-                   ReportVersion.period.in_(published))
-            .group_by(ReportVersion.period).order_by(ReportVersion.period))
-        return [(p, at) for p, at in rows]
+        rows = await session.scalars(
+            select(ReportVersion.period).where(
+                ReportVersion.kind == KIND, ReportVersion.scope == scope,
+                ReportVersion.published_at.is_not(None)).distinct().order_by(ReportVersion.period))
+        return list(rows)
 
 
 async def add_version(db: Database, period: str, values: dict[str, Any],

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from sqlalchemy import func, select
 
+from callcenter.appkeys import JOB_LOOP
 from callcenter.clock import FixedClock
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Callback, VerificationSampleSurvey
@@ -175,3 +176,13 @@ async def test_the_supervisor_sees_the_weeks_draws_and_the_scored_staff_do_not(
     assert week["period"] == "week:2026-05-11..2026-05-17"
     assert [s["survey_id"] for s in week["surveys"]] == list(draw.survey_ids)
     assert f"department {department.id}: 4 of 40" in page
+
+
+async def test_the_service_job_loop_draws_the_weeks_that_ended(served: Served, db: Database) -> None:
+    department = await factories.department(db)
+    await _surveys(db, department.id, 40, WEEK_20)
+    (job,) = [j for j in served.app[JOB_LOOP].jobs if j.name == "callbacks-survey-sample"]
+    assert job.interval <= timedelta(hours=1)
+    await job.run(AFTER_WEEK_20())
+    await job.run(AFTER_WEEK_20() + timedelta(hours=1))
+    assert len(await _drawn(db)) == 4

@@ -10,11 +10,14 @@ from callcenter.reporting import builders, publication, runs, schedule, versions
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AccessRefusal, ReportVersion, Survey
+from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import Role
 from crm.identity import Identity, PermissionDenied
+from crm.services import surveys as survey_service
 from reports.periods import Month
 from tests import factories
 
+from . import helpers
 from .helpers import local, raw_surveys, shop
 
 MAY, APRIL = Month(2026, 5), Month(2026, 4)
@@ -220,3 +223,30 @@ async def test_the_trend_shows_a_published_month_as_published(db: Database, sett
     april = next(t for t in payload["trend"] if t["month"] == "2026-04")
     assert april["published_version"] == 1
     assert april["departments"][str(s.department_id)]["average"] == "6"
+
+
+async def test_a_verification_and_a_correction_after_publishing_are_named_in_the_correction(
+    db: Database, settings: Settings
+) -> None:
+    s = await shop(db)
+    await raw_surveys(db, s, "AAA", local("2026-05-10 09:00"), 1)
+    await raw_surveys(db, s, "BBB", local("2026-05-11 09:00"), 1, verification="pending",
+                      source="paper")
+    await raw_surveys(db, s, "CCC", local("2026-05-12 09:00"), 1)
+    await publication.publish(db, settings, MAY, s.supervisor_identity, ON_THE_5TH)
+    async with db.sessions() as session:
+        paper, third = (await session.scalars(
+            select(Survey.id).where(Survey.source == "paper").union_all(
+                select(Survey.id).where(Survey.timeliness == "C")))).all()
+    later = local("2026-06-08 10:00")
+    await survey_service.verify_survey(paper, True, s.supervisor_identity, later, SqlUnitOfWork(db))
+    await survey_service.correct_survey(third, helpers.grades("EEE"), s.supervisor_identity, later,
+                                        SqlUnitOfWork(db), reason="customer said E on the call")
+    (correction,) = await publication.correct_published_months(db, settings, later, "loop")
+    assert correction.diff is not None
+    assert correction.diff["reasons"] == {"correction": 1, "verification": 1}
+    by_survey = {c["survey_id"]: c for c in correction.diff["surveys"]}
+    assert by_survey[paper]["reason"] == "verification"
+    assert by_survey[third]["reason"] == "correction"
+    moved = {f["figure"]: (f["before"], f["after"]) for f in correction.diff["figures"]}
+    assert moved["surveys counted"] == (2, 3) and moved["points"] == (6, 3)
