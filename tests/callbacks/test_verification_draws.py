@@ -15,8 +15,10 @@ from callcenter.clock import FixedClock
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Callback, VerificationSampleSurvey
 from callcenter.storage.uow import SqlUnitOfWork
+from crm.enums import Role
+from crm.identity import Identity
 from crm.sampling import Cadence, period_of
-from crm.services.callbacks import record_verification
+from crm.services.surveys import verify_survey
 from crm.services.verification_samples import draw_period, draw_verification_samples
 from tests import factories
 from tests.callbacks import builders
@@ -66,8 +68,10 @@ async def test_settling_drawn_surveys_does_not_draw_others_in_their_place(
     department = await factories.department(db)
     await _surveys(db, department.id, 40, WEEK_20)
     first = await draw_period(_week_20(), uow(), AFTER_WEEK_20)  # type: ignore[arg-type]
+    person = await factories.staff(db, "inspector", ["supervisor"], None)
+    inspector = Identity(person.id, person.username, person.name, frozenset({Role.SUPERVISOR}))
     for survey_id in first.survey_ids:
-        await record_verification(survey_id, True, uow(), AFTER_WEEK_20)
+        await verify_survey(survey_id, True, inspector, AFTER_WEEK_20(), uow())
     again = await draw_period(_week_20(), uow(), AFTER_WEEK_20)  # type: ignore[arg-type]
     assert again.survey_ids == first.survey_ids
     assert await _drawn(db) == set(first.survey_ids)
