@@ -24,7 +24,7 @@ from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.asterisk import ami_actions
 from crm.enums import ComplaintCategory, ComplaintChannel
 from crm.services import complaints as cs
-from tests.asterisk.conftest import CALLER_A, CALLER_B
+from tests.asterisk.conftest import CALLER_A, CALLER_B, until
 from tests.asterisk.test_real_asterisk import RealAsterisk, Service, _service, asterisk  # noqa: F401
 
 pytestmark = pytest.mark.asterisk
@@ -145,3 +145,46 @@ def _played(asterisk: RealAsterisk, prompts_dir: Path) -> list[str]:  # noqa: F8
     log = (asterisk.run / "var" / "log" / "full.log").read_text(errors="replace")
     return [m.group(1) for line in log.splitlines()
             for m in [pattern.search(line)] if m]
+
+
+async def test_the_follow_up_call_tells_the_customer_the_complaint_is_resolved(
+    service: Service, asterisk: RealAsterisk,  # noqa: F811
+) -> None:
+    """Resolving schedules the follow-up (二次回访); the dispatcher dials it through the real
+    Asterisk (the kit's simulated callee answers); the PBX plays the state before asking."""
+    from datetime import datetime
+
+    from callcenter.telephony.asterisk.dialer import AsteriskDialer
+    from crm.services.callback_dispatch import DispatchConfig, dispatch_once
+
+    now = datetime.now(UTC)
+    zone = next(z for z in ("Asia/Shanghai", "Europe/Moscow", "Europe/London", "America/New_York",
+                            "America/Los_Angeles", "Pacific/Honolulu", "Asia/Tokyo")
+                if 10 <= now.astimezone(ZoneInfo(z)).hour < 18)  # inside the callee's window
+    async with service.db.sessions() as session:
+        customer = await session.scalar(
+            select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == CALLER_B))
+        assert customer is not None
+        customer.timezone = zone
+        await session.commit()
+    ticket = await _open_complaint_for(service.db, CALLER_B)
+    async with service.db.sessions() as session:
+        complaint = await session.scalar(select(Complaint).where(Complaint.ticket == ticket))
+        assert complaint is not None
+    system = cs.Actor.system("test")
+    await cs.start_complaint(cs.ComplaintStep(complaint.id, system), SqlUnitOfWork(service.db),
+                             clock=system_clock)
+    await cs.resolve_complaint(cs.ComplaintStep(complaint.id, system, "apologised"),
+                               SqlUnitOfWork(service.db), clock=system_clock)
+    dialer = AsteriskDialer(service.ami, service.db, system_clock,
+                            trunk="Local/{number}@test-callee")
+    dialer.attach(service.call_log)
+    sent = await dispatch_once(lambda: SqlUnitOfWork(service.db), dialer, system_clock,
+                               DispatchConfig(worker="w1"))
+    assert sent == 1
+    await until(lambda: "followup_resolved" in _played(asterisk, service.settings.prompts_dir),
+                within_s=40)
+    played = _played(asterisk, service.settings.prompts_dir)
+    start = played.index("followup_greeting")
+    assert played[start:start + 4] == [
+        "followup_greeting", "followup_intro", "followup_state_resolved", "followup_resolved"]
