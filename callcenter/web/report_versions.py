@@ -5,6 +5,8 @@
   version's diff against the published one: the figures that moved and the
   surveys behind them with their reason (late survey, verification,
   correction). Rerun and publish buttons post with the session's CSRF token.
+- ``GET /api/reports/supervision/versions/{n}?month=&format=``: version n's
+  report as it was made (json, csv, xlsx, html, pdf).
 - ``GET /api/reports/supervision/versions?month=``, ``POST
   /api/reports/supervision/versions`` {"month"} (rerun: a new draft when the
   figures changed), ``POST /api/reports/supervision/publish`` {"month",
@@ -26,7 +28,7 @@ from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
-from callcenter.reporting import publication, versions
+from callcenter.reporting import exports, publication, versions
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.errors import BadRequest, parse_json
 from crm.enums import Role
@@ -85,6 +87,29 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest('send {"month": "YYYY-MM"}', [{"field": "month", "message": "missing"}])
     return body
+
+
+_MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+          "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+@requires(Role.SUPERVISOR)
+async def version_file(request: web.Request) -> web.Response:
+    """One stored version's report, as it was made (published figures stay as published)."""
+    month, number = _month(request), _version_number(request.match_info["version"])
+    fmt = request.query.get("format", "json")
+    if fmt not in _MEDIA:
+        raise BadRequest(f"format must be one of {sorted(_MEDIA)}", [{"field": "format", "message": fmt}])
+    found = next((v for v in await versions.all_versions(request.app[DB], str(month))
+                  if v.version == number), None)
+    if found is None:
+        raise web.HTTPNotFound(reason=f"{month} has no version {number}")
+    payload = {**found.figures, "version": found.version,
+               "published_at": None if found.published_at is None else found.published_at.isoformat()}
+    name = f"supervision-{month}-v{found.version}.{fmt}"
+    return web.Response(body=exports.render(payload, fmt), headers={
+        "Content-Type": _MEDIA[fmt], "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @requires(Role.SUPERVISOR)
@@ -180,7 +205,10 @@ async def versions_page(request: web.Request) -> web.Response:
             f'<div class="card version" id="v{v["version"]}"><h3>Version {v["version"]} · '
             f'<span class="{v["status"]}">{v["status"]}</span></h3>'
             f"<p>{html.escape(v['reason'])} · made {html.escape(v['made_at'][:16])} by "
-            f"{html.escape(v['made_by'])}{published}</p>{_diff_html(v['diff'])}</div>")
+            f"{html.escape(v['made_by'])}{published} · "
+            + " ".join(f'<a href="/api/reports/supervision/versions/{v["version"]}?month={month}'
+                       f'&format={f}">{f.upper()}</a>' for f in ("json", "xlsx", "pdf"))
+            + f"</p>{_diff_html(v['diff'])}</div>")
     page = _PAGE.format(month=month, headline=headline, actions=actions,
                         cards="".join(cards) or '<div class="card"><p>No version yet.</p></div>')
     return web.Response(text=page, content_type="text/html")
@@ -209,6 +237,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/supervision/versions", versions_api)
     r.add_post("/api/reports/supervision/versions", rerun_api)
     r.add_post("/api/reports/supervision/publish", publish_api)
+    r.add_get("/api/reports/supervision/versions/{version:\\d+}", version_file)
     r.add_get("/supervisor/versions", versions_page)
     r.add_post("/supervisor/versions/rerun", rerun_form)
     r.add_post("/supervisor/versions/publish", publish_form)

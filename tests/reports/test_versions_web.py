@@ -102,3 +102,31 @@ async def test_the_versions_page_publishes_a_draft_from_its_button(served: Serve
         async with http.get(served.base_url + "/supervisor/versions?month=2026-05") as response:
             page = await response.text()
     assert "published version 1" in page and f"by staff:{inspector.id}" in page
+
+
+async def test_the_published_version_downloads_as_it_was_published(served: Served, db: Database) -> None:
+    s = await shop(db)
+    await raw_surveys(db, s, "AAA", local("2026-05-10 09:00"), 2)
+    headers = await bearer(db, s.supervisor)
+    await _post(served, "/api/reports/supervision/publish", {"month": "2026-05"}, headers)
+    await raw_surveys(db, s, "EEE", local("2026-05-11 09:00"), 2)
+    await _post(served, "/api/reports/supervision/versions", {"month": "2026-05"}, headers)
+    base = served.base_url + "/api/reports/supervision/versions"
+    manager = await factories.staff(db, "boss", ["manager"], s.department_id)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/1?month=2026-05", headers=headers) as response:
+            first = await response.json()
+        async with http.get(f"{base}/2?month=2026-05", headers=headers) as response:
+            second = await response.json()
+        async with http.get(f"{base}/1?month=2026-05&format=xlsx", headers=headers) as response:
+            assert response.status == 200 and (await response.read())[:2] == b"PK"
+        async with http.get(f"{base}/3?month=2026-05", headers=headers) as response:
+            assert response.status == 404
+        async with http.get(f"{base}/1?month=2026-05&format=exe", headers=headers) as response:
+            assert response.status == 422
+        async with http.get(f"{base}/1?month=2026-05", headers=await bearer(db, manager)) as response:
+            assert response.status == 403
+    assert first["version"] == 1 and first["published_at"] is not None
+    assert first["supervision"]["departments"][0]["satisfaction"]["average"] == "6"
+    assert second["published_at"] is None
+    assert second["supervision"]["departments"][0]["satisfaction"]["average"] == "0"
