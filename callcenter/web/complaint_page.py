@@ -23,7 +23,7 @@ from crm.services.complaint_escalation import (
     list_complaints,
     state_counts,
 )
-from crm.services.complaints import ComplaintRecord
+from crm.services.complaints import ComplaintRecord, complaint_history, get_complaint
 
 READERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.SUPERVISOR, Role.CALLBACK_STAFF)
 
@@ -62,7 +62,8 @@ def _row(record: ComplaintRecord, now: datetime) -> str:
         if record.state in OPEN_STATES and now > due:
             due_text = f'<span class="badge bad">{due_text}</span>'  # overdue
     return (
-        f"<tr><td>{e(record.ticket)}</td><td>{severity}</td><td>{e(record.state)}</td>"
+        f'<tr><td><a href="/complaints/{record.complaint_id}">{e(record.ticket)}</a></td>'
+        f"<td>{severity}</td><td>{e(record.state)}</td>"
         f"<td>{e(record.category)}</td><td>{e(str(record.owner_id or '-'))}</td>"
         f"<td>{record.escalation_level}</td><td>{due_text}</td><td>{e(record.description[:120])}</td></tr>"
     )
@@ -98,3 +99,43 @@ async def page(request: web.Request) -> web.Response:
         or '<tr><td colspan="8">没有投诉 No complaints</td></tr>',
     )
     return web.Response(text=text, content_type="text/html")
+
+
+DETAIL = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{ticket} · 投诉 Complaint</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/app.css"></head><body>
+<header class="top"><h1>投诉 {ticket}</h1><nav><a href="/complaints">全部 All complaints</a></nav></header>
+<main><div class="card"><dl>
+<dt>状态 State</dt><dd id="state">{state}</dd><dt>类别 Category</dt><dd>{category}</dd>
+<dt>级别 Severity</dt><dd>{severity}</dd><dt>负责人 Owner</dt><dd>{owner}</dd>
+<dt>期限 Resolve by</dt><dd>{due}</dd><dt>内容 Description</dt><dd>{description}</dd></dl></div>
+<div class="card"><h2>录音 Recording</h2>{recording}</div>
+<div class="card"><h2>经过 History</h2><table><thead><tr><th>时间 At</th><th>谁 Who</th><th>动作 Action</th>
+<th>状态 State</th><th>备注 Note</th></tr></thead><tbody>{history}</tbody></table></div></main></body></html>"""
+
+
+@requires(*READERS)
+async def detail(request: web.Request) -> web.Response:
+    """One complaint with its history and recording, for whoever may read it (else 403)."""
+    raw = request.match_info.get("complaint_id", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+        raise web.HTTPNotFound(reason="no such complaint")
+    identity = current(request)
+    record = await get_complaint(int(raw), _uow(request), identity=identity)
+    history = await complaint_history(int(raw), _uow(request), identity=identity)
+    e = html.escape
+    recording = (f'<audio id="recording" controls preload="none" '
+                 f'src="/complaints/{record.complaint_id}/recording"></audio>'
+                 if record.recording_url else "<p>没有录音 No recording</p>")
+    rows = "".join(
+        f"<tr><td>{e(h.at.isoformat(timespec='minutes'))}</td><td>{e(h.actor_label)}</td>"
+        f"<td>{e(h.action)}</td><td>{e(str(h.to_state or ''))}</td><td>{e(h.note)}</td></tr>"
+        for h in history)
+    text = DETAIL.format(
+        ticket=e(record.ticket), state=e(record.state), category=e(record.category),
+        severity=e("重大 major: " + ", ".join(record.major_reasons)) if record.major else "一般 ordinary",
+        owner=e(str(record.owner_id or "-")),
+        due=e(record.resolve_due_at.isoformat(timespec="minutes")) if record.resolve_due_at else "-",
+        description=e(record.description), recording=recording, history=rows)
+    return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-store"})
+

@@ -31,7 +31,7 @@ from callcenter import complaint_jobs
 from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.complaint_settings import complaint_policy
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.web import complaint_form, complaint_page
+from callcenter.web import complaint_form, complaint_page, recordings
 from callcenter.web.auth import current, requires
 from callcenter.web.errors import BadRequest, parse_json
 from crm.complaints import OPEN_STATES, allowed_actions
@@ -412,5 +412,7 @@ def setup(app: web.Application) -> None:
     r.add_post(one + "/flags", flags_api)
     r.add_post(one + "/verdict", verdict_api)
     r.add_get("/complaints", complaint_page.page)
+    r.add_get("/complaints/{complaint_id}", complaint_page.detail)
+    recordings.setup(app)
     complaint_form.setup(app)
     complaint_jobs.register(app)
