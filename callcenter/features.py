@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from callcenter import screenpop, wallboard
+from callcenter import lead_jobs, screenpop, wallboard
 from callcenter.dialer import feature as callbacks_feature
 from callcenter.telephony.asterisk import setup as asterisk_setup
 from callcenter.telephony.twilio import setup as twilio_setup
@@ -32,5 +32,6 @@ FEATURES: list[Callable[[web.Application], None]] = [
     reports_web.setup,  # /api/reports, /supervisor page, scheduled-report job (issue 9)
     report_versions.setup,  # published supervision versions, diffs, publish, corrections (issue 14)
     verification_sample.setup,  # the periodic verification sample, per period and department (issue 14)
+    lead_jobs.setup,  # lead follow-up reminders (issue 15, seed 004)
     callbacks_feature.setup,  # /callbacks page, /api/callbacks, campaigns, dispatcher, sources (issue 8)
 ]

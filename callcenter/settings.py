@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     complaint_form_per_phone_hour: int = Field(3, ge=1, description="public form: submissions per phone per hour")
     complaint_form_max_description: int = Field(2000, ge=1, description="public form: description length limit")
     complaint_form_max_body_bytes: int = Field(16384, ge=1024, description="public form: request body limit")
+    # leads (seed 004): the finder's credit, follow-up reminders
+    lead_finder_credit: Decimal = Field(Decimal(200), ge=0, description="credit to the finder when a lead is won (yuan)")
+    lead_finder_credit_rate: Decimal = Field(
+        Decimal(0), ge=0, le=1, description="plus this share of the order value (0.02 = 2 %)"
+    )
+    lead_reminder_interval_s: float = Field(300, gt=0, description="seconds between lead follow-up reminder passes")
     # e-mail (issue 15): reports are delivered (上报) and escalations told by SMTP
     smtp_host: str = Field("", description="SMTP server; empty = no e-mail is sent")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")

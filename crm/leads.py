@@ -11,7 +11,13 @@ for levels 1 / 2 / 3 (configurable).
 
 Rule 3: when a lead is won, the staff member who found the need is credited
 (`credit_finder`), whoever closed the sale; a lead without a finder, or not
-won, earns no credit (`CreditNotDue`).
+won, earns no credit (`CreditNotDue`). The amount is
+`FinderCreditPolicy.fixed` + `rate` x the order value (configurable; 004:
+为发现需求信息的售服人员提供相应的激励，待销售实现后立即兑现), payable at once.
+
+Rule 4 (004: 一张为售服部经理签字的针对性合理配置建议): a lead carries a second
+form, the targeted configuration proposal; it counts only once the service
+head (a manager) signed it, and a changed proposal needs signing again.
 """
 
 from __future__ import annotations
@@ -124,10 +130,28 @@ class FinderCredit:
     closed_by: int | None
     won_at: datetime
     order_value: Decimal | None = None
+    amount: Decimal = Decimal(0)  # payable to the finder
+
+
+@dataclass(frozen=True, slots=True)
+class FinderCreditPolicy:
+    """What a find that became a sale earns its finder (yuan): fixed + rate x order value."""
+
+    fixed: Decimal = Decimal(200)
+    rate: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if self.fixed < 0 or not 0 <= self.rate <= 1:
+            raise ValueError("finder credit: fixed must be >= 0 and rate between 0 and 1")
+
+    def amount(self, order_value: Decimal | None) -> Decimal:
+        value = Decimal(0) if order_value is None else Decimal(order_value)
+        return (self.fixed + self.rate * value).quantize(Decimal("0.01"))
 
 
 def credit_finder(
-    lead: Lead, won_at: datetime, closed_by: int | None = None, order_value: Decimal | None = None
+    lead: Lead, won_at: datetime, closed_by: int | None = None, order_value: Decimal | None = None,
+    policy: FinderCreditPolicy | None = None,
 ) -> FinderCredit:
     """The credit owed to the lead's finder; the lead must be won and have a finder."""
     if lead.state is not LeadState.WON:
@@ -145,14 +169,16 @@ def credit_finder(
         closed_by=closed_by,
         won_at=aware_utc(won_at, "won_at"),
         order_value=None if order_value is None else Decimal(order_value),
+        amount=(policy or FinderCreditPolicy()).amount(order_value),
     )
 
 
 def win_lead(
-    lead: Lead, won_at: datetime, closed_by: int | None = None, order_value: Decimal | None = None
+    lead: Lead, won_at: datetime, closed_by: int | None = None, order_value: Decimal | None = None,
+    policy: FinderCreditPolicy | None = None,
 ) -> tuple[Lead, FinderCredit | None]:
     """Mark the lead won; return it and the finder's credit (None when nobody found it)."""
     won = replace(lead, state=lead_transition(lead.state, LeadAction.WIN))
     if won.finder_id is None:
         return won, None
-    return won, credit_finder(won, won_at, closed_by, order_value)
+    return won, credit_finder(won, won_at, closed_by, order_value, policy)

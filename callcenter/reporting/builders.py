@@ -24,6 +24,7 @@ import pandas as pd
 
 from callcenter.reporting import loaders, samples, versions
 from callcenter.reporting.config import kpi_rules, supervision_rules
+from callcenter.reporting.lead_loaders import load_lead_rows
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from crm.access import normal_text
@@ -32,6 +33,7 @@ from reports.callback_kpi import callback_kpis
 from reports.csat import csat
 from reports.ivr_dropout import ivr_dropout
 from reports.kpi import CallKpis, Scope, call_kpis
+from reports.lead_follow_through import follow_through
 from reports.operational import (
     callback_list,
     callback_results,
@@ -289,8 +291,12 @@ async def monthly(db: Database, settings: Settings, month: Month, now: datetime,
     surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
+    leads, follow_ups = await load_lead_rows(db, window.start_utc, window.end_utc)
+    heads = [h for h in follow_through(leads, follow_ups, start=window.start_utc, end=window.end_utc, as_of=now)
+             if departments is None or h.department_id in departments]
     payload = _envelope("monthly", str(month), _scope(departments), settings, window, {}, names)
     payload.update(
+        lead_follow_through=[h.to_dict() for h in heads],
         satisfaction_table=[r.to_dict() for r in monthly_satisfaction_table(callbacks, surveys, window)],
         callbacks=callback_results(callbacks, window).to_dict(),
         satisfaction=None if satisfaction is None else satisfaction.to_dict(),

@@ -166,7 +166,15 @@ def tables(p: dict[str, Any]) -> list[Table]:
             "other:int", "satisfaction rate:pct", "surveys:int", "CSAT:pct", "excluded:int"), [
             [_dept(p, r["department_id"]), r["callbacks"], r["satisfied"], r["problem"],
              r["unreached"], r["other"], r["satisfaction_rate"], r["surveys"], r["csat"],
-             r["surveys_excluded"]] for r in p["satisfaction_table"]]), _problems(p)]
+             r["surveys_excluded"]] for r in p["satisfaction_table"]]), _problems(p),
+                Table("售服主管执行情况 Service heads' lead follow-through", _cols(
+                    "department", "head", "leads found:int", "follow-ups due:int", "on time:int",
+                    "late:int", "missed:int", "follow-through:pct", "proposals signed:int", "won:int",
+                    "credits earned:num", "credits payable:num"), [
+                    [_dept(p, r["department_id"]), _staff(p, r["head_id"]) if r["head_id"] else "-",
+                     r["found"], r["follow_ups_due"], r["on_time"], r["late"], r["missed"],
+                     r["follow_through"], r["proposals_signed"], r["won"], float(r["credits_earned"]),
+                     float(r["credits_payable"])] for r in p.get("lead_follow_through", [])])]
     if kind == "kpi":
         return [
             _kpi_rows(p["centre"], "Centre", p), _kpi_rows(p["queues"], "Queues", p),

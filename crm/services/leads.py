@@ -6,14 +6,19 @@ Guarantees:
   the need; its first follow-up date comes from `next_follow_up`.
 - State changes follow `LEAD_TRANSITIONS` only (`InvalidTransition` otherwise);
   each contact moves the follow-up date on; won and lost leads have none.
-- Winning a lead stamps `won_at` and returns the finder's credit
-  (`credit_finder`), whoever closed the sale.
+- Winning a lead stamps `won_at`, records the finder's credit amount
+  (`credit_finder`, payable until marked paid) whoever closed the sale, and
+  returns it. Every action is a follow-up row against the date it was due
+  (the service head's follow-through figure reads them).
+- The configuration proposal, its sign-off, payable credits and follow-up
+  reminders: `crm.services.lead_capture`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from crm.enums import LeadState
@@ -21,6 +26,7 @@ from crm.errors import CrmError, aware_utc
 from crm.identity import Identity, PermissionDenied
 from crm.leads import (
     FinderCredit,
+    FinderCreditPolicy,
     Lead,
     LeadAction,
     lead_transition,
@@ -54,6 +60,18 @@ class LeadRecord:
     contact_id: int | None
     notes: str | None
     created_at: datetime | None = None
+    proposal: str | None = None  # the targeted configuration proposal (004's second form)
+    proposal_by_id: int | None = None
+    proposal_at: datetime | None = None
+    proposal_signed_by_id: int | None = None  # the service head who signed it
+    proposal_signed_at: datetime | None = None
+    order_value: Decimal | None = None
+    credit_amount: Decimal | None = None  # owed to the finder once won
+    credit_paid_at: datetime | None = None
+
+    @property
+    def credit_payable(self) -> bool:
+        return self.credit_amount is not None and self.credit_paid_at is None
 
 
 @dataclass(frozen=True)
@@ -69,12 +87,36 @@ class NewLead:
 
 
 class LeadRepository(Protocol):
-    async def add(self, lead: NewLead, follow_up_at: datetime | None) -> LeadRecord: ...
+    async def add(self, lead: NewLead, follow_up_at: datetime | None, at: datetime | None = None) -> LeadRecord:
+        """Insert the lead, recorded at `at` (the clock's time; default the database's)."""
+        ...
 
     async def get(self, lead_id: int) -> LeadRecord | None: ...
 
     async def save(self, record: LeadRecord) -> None:
-        """Write state, follow-up date, won_at and notes."""
+        """Write state, follow-up date, won_at, notes, the proposal and the credit."""
+        ...
+
+    async def add_follow_up(
+        self, lead_id: int, staff_id: int | None, due_at: datetime | None, done_at: datetime, action: str
+    ) -> None:
+        """Record a follow-up made (answering the follow-up date `due_at`)."""
+        ...
+
+    async def payable_credits(self) -> list[LeadRecord]: ...
+
+    async def due_unreminded(self, now: datetime, limit: int = 500) -> list[LeadRecord]:
+        """Unfinished leads whose follow-up date passed and whose follower was not told of it."""
+        ...
+
+    async def mark_reminded(self, lead_id: int, follow_up_at: datetime) -> bool:
+        """Compare-and-set: True for the one process that marks this follow-up date reminded."""
+        ...
+
+    async def notify(self, staff_id: int, kind: str, payload: dict[str, object], at: datetime) -> None: ...
+
+    async def staff_roles(self, staff_id: int) -> tuple[list[str], int | None] | None:
+        """(roles, department) of a staff member."""
         ...
 
     async def active_staff(self, staff_id: int) -> bool: ...
@@ -104,7 +146,8 @@ async def add_lead_in(lead: NewLead, uow: UnitOfWork, *, at: datetime) -> LeadRe
     """Add `lead` inside the caller's open unit of work (used by the wrap-up)."""
     await _check_new(lead, uow)
     probe = Lead(0, lead.customer_id, lead.found_by_id, lead.follow_up_staff_id, lead.demand_level)
-    return await uow.leads.add(lead, next_follow_up(probe, aware_utc(at, "at")))
+    at = aware_utc(at, "at")
+    return await uow.leads.add(lead, next_follow_up(probe, at), at)
 
 
 async def record_latent_need(
@@ -157,9 +200,11 @@ async def list_leads(
 async def advance_lead(
     lead_id: int, action: LeadAction, uow: UnitOfWork, *, at: datetime,
     closed_by: int | None = None, note: str | None = None, identity: Identity | None = None,
+    order_value: Decimal | None = None, credit_policy: FinderCreditPolicy | None = None,
 ) -> tuple[LeadRecord, FinderCredit | None]:
-    """Apply `action`; on a win return the finder's credit as well. `identity` must be
-    able to read the lead's customer; a refusal is audited and changes nothing."""
+    """Apply `action` (recorded as a follow-up against the date it was due); on a win
+    record the finder's credit amount, payable until paid, and return it. `identity` must
+    be able to read the lead's customer; a refusal is audited and changes nothing."""
     at = aware_utc(at, "at")
     async with uow:
         try:
@@ -168,8 +213,10 @@ async def advance_lead(
             await refuse(uow, identity, f"lead.{action}", f"lead:{lead_id}", str(exc), at)
         credit: FinderCredit | None = None
         if LeadAction(action) is LeadAction.WIN:
-            lead, credit = win_lead(record.lead, at, closed_by)
+            lead, credit = win_lead(record.lead, at, closed_by, order_value, credit_policy)
             won_at: datetime | None = at
+            record = replace(record, order_value=order_value,
+                             credit_amount=credit.amount if credit else None)
         else:
             lead = replace(record.lead, state=lead_transition(record.lead.state, action))
             won_at = record.won_at
@@ -181,5 +228,6 @@ async def advance_lead(
             record, lead=lead, follow_up_at=next_follow_up(lead, at), won_at=won_at, notes=notes
         )
         await uow.leads.save(updated)
+        await uow.leads.add_follow_up(lead_id, closed_by, record.follow_up_at, at, str(LeadAction(action)))
         await uow.commit()
         return updated, credit

@@ -35,7 +35,7 @@ from callcenter.storage.tables.supervision import (
     VerificationDraw,
     VerificationSampleSurvey,
 )
-from callcenter.storage.tables.surveys import Lead, Survey, SurveyAudit
+from callcenter.storage.tables.surveys import Lead, LeadFollowUp, Survey, SurveyAudit
 
 __all__ = [
     "AccessRefusal",
@@ -59,6 +59,7 @@ __all__ = [
     "DoNotCall",
     "JobLock",
     "Lead",
+    "LeadFollowUp",
     "Notification",
     "RateEvent",
     "ReportRun",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.storage.tables.base import Base, Timestamps
@@ -66,3 +67,26 @@ class Lead(Base, Timestamps):
     follow_up_at: Mapped[datetime | None]
     won_at: Mapped[datetime | None]
     notes: Mapped[str | None] = mapped_column(Text)
+    # the second form (004): the targeted configuration proposal, signed by the service head
+    proposal: Mapped[str | None] = mapped_column(Text)
+    proposal_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    proposal_at: Mapped[datetime | None]
+    proposal_signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    proposal_signed_at: Mapped[datetime | None]
+    # the finder's credit once won (payable until paid)
+    order_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    credit_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    credit_paid_at: Mapped[datetime | None]
+    reminded_for: Mapped[datetime | None]  # the follow-up date the follower was reminded of
+
+
+class LeadFollowUp(Base):
+    """A follow-up the named person made: which due date it answered, and when (004: 定期由专人与客户沟通)."""
+
+    __tablename__ = "lead_follow_ups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    done_at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(12))

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from callcenter.lead_jobs import finder_credit_policy
 from callcenter.web.api.routing import ApiCall, api
-from callcenter.web.api.schemas import LeadActionIn, LeadActionOut, LeadCreate, LeadOut, LeadSearch
+from callcenter.web.api.schemas import (
+    LeadActionIn,
+    LeadActionOut,
+    LeadCreate,
+    LeadOut,
+    LeadProposalIn,
+    LeadSearch,
+)
 from crm.enums import Role
+from crm.services import lead_capture as capture
 from crm.services import leads as svc
 
 READERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER, Role.SUPERVISOR)
@@ -18,6 +27,10 @@ def lead_out(record: svc.LeadRecord) -> LeadOut:
         equipment=record.equipment, demand_level=lead.demand_level, state=lead.state,
         found_by_id=lead.finder_id, assigned_to_id=lead.follower_id,
         follow_up_at=record.follow_up_at, won_at=record.won_at, notes=record.notes,
+        proposal=record.proposal, proposal_by_id=record.proposal_by_id,
+        proposal_signed_by_id=record.proposal_signed_by_id, proposal_signed_at=record.proposal_signed_at,
+        order_value=record.order_value, credit_amount=record.credit_amount,
+        credit_payable=record.credit_payable, credit_paid_at=record.credit_paid_at,
     )
 
 
@@ -60,6 +73,37 @@ async def act(call: ApiCall) -> LeadActionOut:
     updated, credit = await svc.advance_lead(
         call.path_id("lead_id"), body.action, call.uow(), at=call.now(),
         closed_by=call.identity.staff_id, note=body.note, identity=call.identity,
+        order_value=body.order_value, credit_policy=finder_credit_policy(call.settings),
     )
     return LeadActionOut(lead=lead_out(updated),
-                         finder_credited_staff_id=credit.finder_id if credit else None)
+                         finder_credited_staff_id=credit.finder_id if credit else None,
+                         finder_credit_amount=credit.amount if credit else None)
+
+
+@api("POST", "/api/leads/{lead_id}/proposal", summary="Write the targeted configuration proposal (004)",
+     roles=WRITERS, tag="leads", body=LeadProposalIn, response=LeadOut)
+async def propose(call: ApiCall) -> LeadOut:
+    lead_id = call.path_id("lead_id")
+    body: LeadProposalIn = call.body
+    return lead_out(await capture.propose_configuration(lead_id, body.proposal, call.uow(), at=call.now(),
+                                                        identity=call.identity))
+
+
+@api("POST", "/api/leads/{lead_id}/proposal/sign", summary="The service head signs the proposal",
+     roles=(Role.MANAGER,), tag="leads", response=LeadOut)
+async def sign(call: ApiCall) -> LeadOut:
+    lead_id = call.path_id("lead_id")
+    return lead_out(await capture.sign_proposal(lead_id, call.uow(), at=call.now(), identity=call.identity))
+
+
+@api("GET", "/api/lead-credits", summary="Finders' credits payable (won leads not paid yet)",
+     roles=(Role.MANAGER, Role.SUPERVISOR), tag="leads", response=list[LeadOut])
+async def credits(call: ApiCall) -> list[LeadOut]:
+    return [lead_out(r) for r in await capture.payable_credits(call.uow(), call.identity)]
+
+
+@api("POST", "/api/lead-credits/{lead_id}/pay", summary="Mark a finder's credit paid",
+     roles=(Role.MANAGER,), tag="leads", response=LeadOut)
+async def pay(call: ApiCall) -> LeadOut:
+    lead_id = call.path_id("lead_id")
+    return lead_out(await capture.pay_credit(lead_id, call.uow(), at=call.now(), identity=call.identity))

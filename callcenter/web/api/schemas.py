@@ -362,16 +362,30 @@ class LeadOut(BaseModel):
     follow_up_at: datetime | None
     won_at: datetime | None
     notes: str | None
+    proposal: str | None = None
+    proposal_by_id: int | None = None
+    proposal_signed_by_id: int | None = None
+    proposal_signed_at: datetime | None = None
+    order_value: Decimal | None = None
+    credit_amount: Decimal | None = None
+    credit_payable: bool = False
+    credit_paid_at: datetime | None = None
 
 
 class LeadActionIn(In):
     action: LeadAction
     note: Text | None = None
+    order_value: Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=2)] | None = None
 
 
 class LeadActionOut(BaseModel):
     lead: LeadOut
     finder_credited_staff_id: int | None
+    finder_credit_amount: Decimal | None = None
+
+
+class LeadProposalIn(In):
+    proposal: Annotated[str, Field(min_length=1, max_length=5000)]
 
 
 class LeadSearch(Page):
