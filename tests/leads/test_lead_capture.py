@@ -83,7 +83,8 @@ async def test_winning_a_lead_records_the_finders_credit_as_payable_until_paid(
     payable: list[LeadRecord] = await payable_credits(SqlUnitOfWork(db))
     assert [(r.lead.lead_id, r.lead.finder_id, r.credit_amount) for r in payable] == [
         (lead_id, finder.id, Decimal("400.00"))]
-    paid = await pay_credit(lead_id, SqlUnitOfWork(db), at=clock(), identity=_who(head.id, Role.MANAGER))
+    paid = await pay_credit(lead_id, SqlUnitOfWork(db), at=clock(),
+                            identity=_who(head.id, Role.MANAGER, department_id=dept.id))
     assert paid.credit_paid_at == clock() and not paid.credit_payable
     assert await payable_credits(SqlUnitOfWork(db)) == []
 
@@ -125,7 +126,7 @@ async def test_the_monthly_report_shows_the_service_heads_follow_through(
     await advance_lead(late.lead.lead_id, LeadAction.CONTACT, uow, at=clock(), closed_by=follower.id)
     await advance_lead(late.lead.lead_id, LeadAction.WIN, uow, at=clock(), closed_by=follower.id,
                        order_value=Decimal(3000))  # answers its next date (05-19) early
-    await sign_proposal_for(db, on_time.lead.lead_id, head.id, clock)
+    await sign_proposal_for(db, on_time.lead.lead_id, head.id, clock, dept.id)
     payload = await builders.build(db, settings, "monthly", "2026-05", datetime(2026, 6, 5, 0, 0, tzinfo=UTC))
     (row,) = [r for r in payload["lead_follow_through"] if r["department_id"] == dept.id]
     assert row["head_id"] == head.id and row["found"] == 3
@@ -137,7 +138,9 @@ async def test_the_monthly_report_shows_the_service_heads_follow_through(
     assert missed.lead.lead_id  # still open, never followed up
 
 
-async def sign_proposal_for(db: Database, lead_id: int, head_id: int, clock: FixedClock) -> None:
-    manager = _who(head_id, Role.MANAGER)
+async def sign_proposal_for(
+    db: Database, lead_id: int, head_id: int, clock: FixedClock, department_id: int
+) -> None:
+    manager = _who(head_id, Role.MANAGER, department_id=department_id)
     await propose_configuration(lead_id, "方案", SqlUnitOfWork(db), at=clock(), identity=manager)
     await sign_proposal(lead_id, SqlUnitOfWork(db), at=clock() + timedelta(hours=1), identity=manager)
