@@ -7,6 +7,7 @@ Skipped like tests/asterisk/test_real_asterisk.py when the Asterisk bundle is ab
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC
@@ -61,7 +62,9 @@ async def _steps(db: Database, call_id: int) -> list[tuple[str | None, Any]]:
 @pytest.mark.parametrize("caller_id", [WITHHELD, ANONYMOUS], ids=["withheld", "anonymous"])
 async def test_a_withheld_caller_files_a_complaint_and_keys_a_callback_number(
     service: Service, asterisk: RealAsterisk, caller_id: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     # complaint (attitude, record, #), main menu, callback: key the number, confirm,
     # tomorrow morning, goodbye
     call = await _dial_in(service, "rt-anon", caller_id,
@@ -84,6 +87,8 @@ async def test_a_withheld_caller_files_a_complaint_and_keys_a_callback_number(
     asked = played.index("callback_enter_number")
     assert asked < played.index("callback_number_readback") < played.index("callback_number_confirm")
     assert "complaint_ticket_intro" in played and "system_error" not in played
+    assert [f"{r.name}: {r.getMessage()}" for r in caplog.records
+            if r.levelno >= logging.WARNING] == []
 
 
 async def test_a_foreign_caller_keys_a_bad_number_twice_and_reaches_an_agent(
