@@ -1,35 +1,89 @@
 """CPU-heavy work off the event loop, a bounded number at a time.
 
 The event loop serves calls (Twilio webhooks, FastAGI) and pages together, so
-nothing that burns CPU for more than a few milliseconds runs on it: password
-hashing (argon2 releases the GIL), report building and rendering (pandas,
-matplotlib, openpyxl). Guarantees:
-- `CpuPool.run(fn, *args)` runs `fn` in one of `CPU_WORKERS` threads; at most
-  that many run at once, the others wait their turn without blocking the loop.
-- The pool's threads run at a lower CPU priority (nice +10) than the event
-  loop's thread, so on a busy machine the kernel serves the loop first.
-- One pool per app (`CPU_POOL`), made by the app factory and shut down with
-  the app; `cpu_pool(app)` is how request handlers reach it.
+nothing that burns CPU for more than a few milliseconds runs on it. Guarantees:
+- `CpuPool.run(fn, *args)` runs `fn` in one of CPU_WORKERS threads: for C
+  work that releases the GIL (argon2 password hashing). At most that many run
+  at once; the others wait without blocking the loop. The threads run at a
+  lower CPU priority (nice +10) than the loop's, so a busy machine serves the
+  loop first.
+- `CpuPool.run_in_process(fn, *args)` runs a module-level `fn` in one of
+  CPU_WORKERS worker processes (spawned once per service process, niced):
+  for work that holds the GIL (pandas, matplotlib charts and PDF pages,
+  openpyxl), which a thread would still share with the loop.
+- `CpuPool.run_with_database(url, fn, *args)` runs a module-level
+  `async fn(db, *args)` (a report: database reads, scoring, rendering) in such
+  a process, on its own event loop with its own connections to the database.
+- One `CpuPool` per app (`CPU_POOL`), shut down with the app; the worker
+  processes belong to the service process and end with it. A dead worker
+  process (out of memory) fails only the jobs it held; the next job gets a
+  fresh pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import multiprocessing
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from aiohttp import web
+
+from callcenter.storage.engine import Database
 
 T = TypeVar("T")
 NICENESS = 10
 
 
+def _lower_priority() -> None:
+    """Nice this thread (Linux schedules threads one by one) or process; elsewhere a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+    except (AttributeError, OSError):
+        pass
+
+
+_processes: ProcessPoolExecutor | None = None
+_processes_lock = threading.Lock()
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    global _processes
+    with _processes_lock:
+        if _processes is None:
+            _processes = ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority)
+        return _processes
+
+
+def _drop_broken(pool: ProcessPoolExecutor) -> None:
+    global _processes
+    with _processes_lock:
+        if _processes is pool:
+            _processes = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _with_database(url: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """In a worker process: open the database, run `fn(db, *args)` on a fresh loop, close."""
+    async def main() -> T:
+        db = Database.open(url, pool_size=2)
+        try:
+            return await fn(db, *args)
+        finally:
+            await db.close()
+
+    return asyncio.run(main())
+
+
 class CpuPool:
-    """A bounded pool of worker threads for CPU-heavy calls."""
+    """Bounded worker threads and processes for CPU-heavy calls."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -40,16 +94,19 @@ class CpuPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
+    async def run_in_process(self, fn: Callable[..., T], *args: Any) -> T:
+        pool = _process_pool(self.workers)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+        except BrokenProcessPool:
+            _drop_broken(pool)
+            raise
+
+    async def run_with_database(self, url: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return await self.run_in_process(_with_database, url, fn, *args)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _lower_priority() -> None:
-    """Nice this worker thread (Linux schedules threads one by one; elsewhere: no-op)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
-    except (AttributeError, OSError):
-        pass
 
 
 CPU_POOL = web.AppKey("cpu_pool", CpuPool)

@@ -150,6 +150,14 @@ async def run_report(
     return StoredRun(run_id, kind, period, scope, "done", now, generated_by, files, payload)
 
 
+async def run_report_for(db: Database, settings: Settings, kind: str, period: str, now: datetime,
+                         generated_by: str, department: str | None,
+                         formats: tuple[str, ...]) -> StoredRun | None:
+    """`run_report` with positional arguments, for a worker process (`callcenter.offload`)."""
+    return await run_report(db, settings, kind, period, now=now, generated_by=generated_by,
+                            department=department, formats=formats)
+
+
 async def latest_run(db: Database, kind: str, period: str, scope: str = "all") -> StoredRun | None:
     async with db.sessions() as session:
         row = await session.scalar(select(ReportRun).where(

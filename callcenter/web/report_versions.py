@@ -28,9 +28,11 @@ from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
+from callcenter.offload import CPU_POOL
 from callcenter.reporting import exports, publication, versions
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.errors import BadRequest, parse_json
+from callcenter.web.reports import off_loop
 from crm.enums import Role
 from reports.periods import Month
 
@@ -108,15 +110,16 @@ async def version_file(request: web.Request) -> web.Response:
     payload = {**found.figures, "version": found.version,
                "published_at": None if found.published_at is None else found.published_at.isoformat()}
     name = f"supervision-{month}-v{found.version}.{fmt}"
-    return web.Response(body=exports.render(payload, fmt), headers={
+    body = await request.app[CPU_POOL].run_in_process(exports.render, payload, fmt)  # charts, PDF
+    return web.Response(body=body, headers={
         "Content-Type": _MEDIA[fmt], "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @requires(Role.SUPERVISOR)
 async def rerun_api(request: web.Request) -> web.Response:
     body = await _body(request)
-    version, made = await publication.make_version(
-        request.app[DB], request.app[SETTINGS], _parse_month(body.get("month")),
+    version, made = await off_loop(  # builds the month's figures: in a worker process
+        request, publication.make_version, request.app[SETTINGS], _parse_month(body.get("month")),
         request.app[CLOCK](), current(request).label)
     return web.json_response({"month": version.period, "version": version.version, "new": made,
                               "diff": version.diff, "reason": version.reason},
@@ -218,8 +221,8 @@ async def versions_page(request: web.Request) -> web.Response:
 async def rerun_form(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     month = _parse_month(form.get("month"))
-    await publication.make_version(request.app[DB], request.app[SETTINGS], month,
-                                   request.app[CLOCK](), current(request).label)
+    await off_loop(request, publication.make_version, request.app[SETTINGS], month,
+                   request.app[CLOCK](), current(request).label)
     raise web.HTTPSeeOther(f"/supervisor/versions?month={month}")
 
 
@@ -244,8 +247,8 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     if settings.reports_enabled:
         async def corrections(now: Any) -> object:
-            return await publication.correct_published_months(
-                app[DB], settings, now, app[JOB_LOOP].holder)
+            return await app[CPU_POOL].run_with_database(
+                app[DB].url, publication.correct_published_months, settings, now, app[JOB_LOOP].holder)
 
         app[JOB_LOOP].add(PeriodicJob(JOB_NAME, timedelta(minutes=10), corrections,
                                       lease=timedelta(minutes=20)))

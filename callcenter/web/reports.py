@@ -11,21 +11,26 @@ Guarantees (001: supervision is separated from execution):
 - The page's verify / dispute buttons go through
   `crm.services.surveys.verify_survey` (role-checked, audited) with the
   session's CSRF token.
+- Building (database reads, pandas) and rendering (charts, PDF, XLSX) run off
+  the serving loop in the CPU pool (`callcenter.offload`), CPU_WORKERS at a time.
 - `setup(app)` also registers the scheduled-report job on the job loop
   (when ``reports_enabled``).
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
+from callcenter.offload import CPU_POOL, cpu_pool
 from callcenter.reporting import builders, exports, runs, schedule
 from callcenter.reporting.config import supervision_rules
 from callcenter.reporting.verification_queue import PendingSurvey, month_review
@@ -36,6 +41,8 @@ from crm.access import InvalidChoice, parse_decision, parse_id
 from crm.enums import Role
 from crm.services.surveys import verify_survey
 from reports.periods import Granularity, Month, report_window
+
+T = TypeVar("T")
 
 __all__ = ["setup"]
 
@@ -60,20 +67,27 @@ def _month(request: web.Request) -> Month:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
 
 
-def _answer(payload: dict[str, Any], fmt: str) -> web.Response:
+async def _answer(request: web.Request, payload: dict[str, Any], fmt: str) -> web.Response:
     if fmt not in _MEDIA:
         raise BadRequest(f"format must be one of {sorted(_MEDIA)}", [{"field": "format", "message": fmt}])
     if fmt == "json":
         return web.json_response(payload, dumps=_dumps)
     name = runs.file_stem(payload["kind"], payload["period"], payload["scope"]) + f".{fmt}"
-    return web.Response(body=exports.render(payload, fmt), headers={
+    body = await cpu_pool(request.app).run_in_process(exports.render, payload, fmt)  # charts, PDF
+    return web.Response(body=body, headers={
         "Content-Type": _MEDIA[fmt], "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def off_loop(request: web.Request, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run report job `fn(db, *args)` (database reads + pandas) in a worker process."""
+    return await cpu_pool(request.app).run_with_database(request.app[DB].url, fn, *args)
 
 
 async def _supervision_payload(request: web.Request, month: Month,
                                department: str | None) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
     try:
-        return await builders.supervision(request.app[DB], request.app[SETTINGS], month, department)
+        return await off_loop(request, builders.supervision, settings, month, department)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
 
@@ -81,7 +95,7 @@ async def _supervision_payload(request: web.Request, month: Month,
 @requires(Role.SUPERVISOR)
 async def supervision_api(request: web.Request) -> web.Response:
     payload = await _supervision_payload(request, _month(request), request.query.get("department"))
-    return _answer(payload, request.query.get("format", "json"))
+    return await _answer(request, payload, request.query.get("format", "json"))
 
 
 @requires()
@@ -113,11 +127,12 @@ async def operational_api(request: web.Request) -> web.Response:
     try:
         # a manager reads the rows of their own departments (the same rule as one by one)
         departments = await builders.readable_departments(request.app[DB], current(request))
-        payload = await builders.build(request.app[DB], request.app[SETTINGS], kind, period,
-                                       request.app[CLOCK](), departments=departments)
+        settings, now = request.app[SETTINGS], request.app[CLOCK]()
+        payload = await off_loop(request, functools.partial(builders.build, departments=departments),
+                                 settings, kind, period, now)
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
-    return _answer(payload, request.query.get("format", "json"))
+    return await _answer(request, payload, request.query.get("format", "json"))
 
 
 @requires(Role.SUPERVISOR)
@@ -129,10 +144,10 @@ async def rerun_api(request: web.Request) -> web.Response:
                          [{"field": "kind", "message": "unknown"}])
     settings = request.app[SETTINGS]
     try:
-        stored = await runs.run_report(
-            request.app[DB], settings, body["kind"], str(body.get("period", "")),
-            now=request.app[CLOCK](), generated_by=current(request).label,
-            department=body.get("department"), formats=("json", "xlsx", "html"))
+        now, label = request.app[CLOCK](), current(request).label
+        stored = await off_loop(request, runs.run_report_for, settings, body["kind"],
+                                str(body.get("period", "")), now, label, body.get("department"),
+                                ("json", "xlsx", "html"))
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
     assert stored is not None
@@ -231,7 +246,7 @@ async def supervisor_page(request: web.Request) -> web.Response:
     page = _PAGE.format(month=month, css=".cards{display:flex;flex-wrap:wrap;gap:.6rem}"
                         "figure svg{max-width:100%;height:auto}td.n{text-align:right}"
                         ".neg{color:#b3261e}.pos{color:#1b7a3a}",
-                        report=exports.html_body(payload), pending_count=len(rows),
+                        report=await cpu_pool(request.app).run_in_process(exports.html_body, payload), pending_count=len(rows),
                         pending=_pending_table(rows, request.get(CSRF) or "", month),
                         superseded_count=len(superseded),
                         superseded=_pending_table(superseded, request.get(CSRF) or "", month,
@@ -263,7 +278,8 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     if settings.reports_enabled:
         async def make_reports(now: Any) -> object:
-            return await schedule.make_due_reports(app[DB], settings, now, app[JOB_LOOP].holder)
+            return await app[CPU_POOL].run_with_database(  # builds and renders: a worker process
+                app[DB].url, schedule.make_due_reports, settings, now, app[JOB_LOOP].holder)
 
         app[JOB_LOOP].add(PeriodicJob(schedule.JOB_NAME, timedelta(seconds=60), make_reports,
                                       lease=timedelta(minutes=20)))
