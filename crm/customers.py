@@ -81,8 +81,16 @@ class Customer:
         )
 
     @property
+    def unidentified(self) -> bool:
+        """An "unidentified caller" record: unverified and without a number (the caller's
+        number was withheld or unreadable); an agent links it to the real customer."""
+        return not self.verified and not self.phones
+
+    @property
     def display_name(self) -> str:
-        return self.name or "未知来电 (unknown caller)"
+        if self.name:
+            return self.name
+        return "未识别来电 (unidentified caller)" if self.unidentified else "未知来电 (unknown caller)"
 
 
 def vip_reasons(customer: Customer) -> list[MajorReason]:

@@ -62,7 +62,7 @@
     if (!card) return;
     const c = card.customer;
     const head = el("div", { class: "who" },
-      el("span", { class: "name", "data-testid": "customer-name" }, c.name || "未知来电 Unknown caller"),
+      el("span", { class: "name", "data-testid": "customer-name" }, c.name || (c.phones.length ? "未知来电 Unknown caller" : "未识别来电 Unidentified caller (number withheld)")),
       el("span", { class: "badge" }, c.value_grade),
       ...card.vip.map((v) => el("span", { class: "badge major" }, "VIP " + v.replace("vip_", ""))),
       c.do_not_call ? el("span", { class: "badge bad" }, "勿扰 do not call") : null);
