@@ -1,6 +1,8 @@
 """Satisfaction surveys (001): three items graded A..E for one service job.
 
 Guarantees:
+- A survey rates a finished repair: never a job not completed by the time the
+  survey is taken (`serviced_by`; `JobNotServiced`).
 - Keypad 1..5 maps to A..E (1 = A, very satisfied; 5 = E, very dissatisfied).
 - A survey is complete only with all three items; an incomplete survey is
   kept (nothing the caller gave is lost) but never counts in scores.
@@ -35,6 +37,17 @@ class SurveyNotFound(LookupError):
 
 class SurveyAlreadySettled(RuntimeError):
     http_status = 409
+
+
+class JobNotServiced(ValueError):
+    """A survey rates a finished repair: its job must be completed by the survey's time."""
+
+    http_status = 422
+
+
+def serviced_by(job: JobRef, at: datetime) -> bool:
+    """Was ``job`` completed at ``at`` (a survey taken then may rate it)?"""
+    return job.completed_at is not None and job.completed_at <= at
 
 
 def parse_grade(value: str | int | None) -> Grade | None:

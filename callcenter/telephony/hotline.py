@@ -728,7 +728,8 @@ class HotlineDriver:
         return ev.ComplaintCreated(opened.ticket)
 
     async def _lookup_job(self, ctx: _CallCtx, effect: act.LookupJob) -> ev.Event:
-        job = await surveys.find_job_for_caller(ctx.call.customer_id, effect.reference, self.uow())
+        job = await surveys.find_job_for_caller(ctx.call.customer_id, effect.reference, self.uow(),
+                                                at=self.clock())
         if job is None:
             return ev.JobLookup(False)
         return ev.JobLookup(True, job.id, job.reference)

@@ -27,8 +27,10 @@ from crm.surveys import (
     JobRef,
     SurveyAlreadySettled,
     SurveyNotFound,
+    JobNotServiced,
     SurveyRecord,
     first_hand_check,
+    serviced_by,
 )
 
 
@@ -71,16 +73,20 @@ def _snapshot(s: SurveyRecord) -> dict[str, Any]:
     }
 
 
-async def find_job_for_caller(customer_id: int | None, reference: str | None, uow: UnitOfWork) -> JobRef | None:
-    """The job to rate: by reference when given, else the caller's latest completed job."""
+async def find_job_for_caller(customer_id: int | None, reference: str | None, uow: UnitOfWork,
+                              at: datetime | None = None) -> JobRef | None:
+    """The job to rate: by reference when given, else the caller's latest completed job.
+    With ``at``, a job not completed by then is not found (a survey rates a finished repair)."""
     async with uow:
         if reference:
             # the job is rated whoever calls about it (e.g. from an office phone); from a
             # number not on its customer's record the survey waits for verification
-            return await uow.surveys.job_by_reference(reference)
+            job = await uow.surveys.job_by_reference(reference)
+            return None if job is None or (at is not None and not serviced_by(job, at)) else job
         if customer_id is None:
             return None
-        return await uow.surveys.last_completed_job(customer_id)
+        job = await uow.surveys.last_completed_job(customer_id)
+        return None if job is None or (at is not None and not serviced_by(job, at)) else job
 
 
 async def save_survey(cmd: SaveSurvey, uow: UnitOfWork) -> SurveyRecord:
@@ -91,6 +97,10 @@ async def save_survey(cmd: SaveSurvey, uow: UnitOfWork) -> SurveyRecord:
         job = await uow.surveys.job(cmd.job_id) if cmd.job_id is not None else None
         if cmd.job_id is not None and job is None:
             raise UnknownJob(f"no service job with id {cmd.job_id}")
+        if job is not None and not serviced_by(job, cmd.at):
+            raise JobNotServiced(
+                f"job {job.reference} was not completed by {cmd.at.isoformat()}: a survey "
+                "rates a finished repair")
         grades = {item: cmd.grades.get(item) for item in ITEMS}
         complete = all(g is not None for g in grades.values())
         verification, reason = first_hand_check(cmd.source, job, cmd.number)

@@ -14,7 +14,7 @@ from callcenter.clock import FixedClock
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import PgTurnStore
-from callcenter.storage.tables import Customer, ServiceJob, Survey
+from callcenter.storage.tables import Call, Customer, ServiceJob, Survey
 from callcenter.telephony.hotline import FAST_TURNS, HotlineDriver
 from tests import factories
 from tests.hotline.test_driver import _call, _setup
@@ -67,3 +67,21 @@ async def test_the_fast_path_stores_a_strangers_survey_pending_as_the_transactio
                "verification", "pending_reason", "department_id", "staff_id")
     assert [getattr(by_fast, c) for c in columns] == [getattr(by_slow, c) for c in columns]
     assert by_fast.verification == "pending" and "+86139****2222" in by_fast.pending_reason
+
+
+async def test_a_job_not_completed_yet_cannot_be_rated_by_its_reference(
+        db: Database, settings: Settings, clock: FixedClock) -> None:
+    await _setup(db)
+    async with db.sessions() as session:
+        customer = await session.scalar(select(Customer))
+        assert customer is not None
+    await factories.job(db, customer.id, "20260601",
+                        completed_at=datetime(2026, 6, 1, 8, tzinfo=UTC))  # after the call
+    await _call(HotlineDriver(db, settings, clock), "CA-early",
+                ["2", "20260601", "1", "2", "1", "1"], caller=STRANGER)
+    assert await _surveys(db) == []
+    async with db.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.carrier_call_id == "CA-early"))
+    assert call is not None and call.ivr_path is not None
+    assert "survey_lookup_reference>survey_reference" in call.ivr_path  # "not found", asked again
+    assert "survey_save" not in call.ivr_path

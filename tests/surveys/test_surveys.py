@@ -128,3 +128,18 @@ async def test_the_caller_rates_their_latest_completed_job(db: Database) -> None
     job = await surveys.find_job_for_caller(cust.id, None, SqlUnitOfWork(db))
     assert job is not None and job.reference == "J-new"
     assert await surveys.find_job_for_caller(cust.id, "J-404", SqlUnitOfWork(db)) is None
+
+
+async def test_a_survey_of_a_job_not_completed_by_then_is_refused_and_nothing_is_stored(
+        db: Database) -> None:
+    from crm.surveys import JobNotServiced
+
+    job_id = await _job(db)  # completed 2026-05-17 08:00 UTC
+    early = datetime(2026, 5, 17, 7, 0, tzinfo=UTC)
+    with pytest.raises(JobNotServiced, match="J-9 was not completed by"):
+        await surveys.save_survey(surveys.SaveSurvey(job_id, SurveySource.PAPER, ALL_A, early),
+                                  SqlUnitOfWork(db))
+    async with db.sessions() as session:
+        assert (await session.scalars(select(SurveyAudit))).all() == []
+    assert await surveys.find_job_for_caller(None, "J-9", SqlUnitOfWork(db), at=early) is None
+    assert await surveys.find_job_for_caller(None, "J-9", SqlUnitOfWork(db), at=T0) is not None
