@@ -24,10 +24,10 @@ from crm.services.supervision import check_survey_supervisor
 from crm.services.unit_of_work import UnitOfWork
 from crm.surveys import (
     ITEMS,
+    JobNotServiced,
     JobRef,
     SurveyAlreadySettled,
     SurveyNotFound,
-    JobNotServiced,
     SurveyRecord,
     first_hand_check,
     serviced_by,
