@@ -27,6 +27,7 @@ from callcenter.storage.engine import Database
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.storage.pg_turns import PgTurnStore
 from callcenter.web import auth, health, password_change, security_headers, slow_clients
+from callcenter.web.edge import edge_middleware
 from callcenter.web.errors import error_middleware
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         middlewares=[health.timing_middleware, slow_clients.body_deadline_middleware,
-                     error_middleware, auth.auth_middleware],
+                     error_middleware, edge_middleware, auth.auth_middleware],
         client_max_size=settings.http_max_body_bytes,
         handler_args=slow_clients.handler_args(settings),
     )

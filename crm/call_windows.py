@@ -13,6 +13,9 @@ are turned into UTC with `zoneinfo`, so DST days are right: a window start in
 a spring-forward gap opens when the clock jumps, a start in a fall-back
 overlap opens at its first occurrence.
 
+Rule 5: a customer's time zone is an IANA name (`is_iana_zone`), never a file
+path, "localtime" or a POSIX rule string.
+
 Rule 4 (IVR-chosen windows, configurable hours): "today" runs from now (not
 before the day start) to 20:00 and is refused once that is past; "tomorrow
 morning" is 09:00-12:00 and "tomorrow afternoon" 14:00-18:00 the next day.
@@ -23,11 +26,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import cache
+from zoneinfo import available_timezones
 
 from crm.enums import CallbackWindow
 from crm.errors import InvalidCallWindow, WindowUnavailable, aware_utc
 
 ALL_WEEKDAYS: frozenset[int] = frozenset(range(7))  # Monday = 0
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_iana_zone(name: str) -> bool:
+    return name in _iana_zones()
 
 
 _DAY = 24 * 3600 * 1_000_000

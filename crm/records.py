@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from crm.call_windows import is_iana_zone
 from crm.enums import Role, ValueGrade
 from crm.errors import InvalidPhoneNumber
 from crm.phones import normalize_phone
@@ -120,9 +121,8 @@ def _flag(row: Mapping[str, str | None], key: str, errors: list[str]) -> bool:
 
 
 def _zone(value: str, errors: list[str], key: str = "timezone") -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    """An IANA zone name (not a file path, "localtime" or a POSIX rule string)."""
+    if not is_iana_zone(value):
         errors.append(f"{key}: unknown IANA time zone {value!r} (e.g. Asia/Shanghai)")
     return value
 

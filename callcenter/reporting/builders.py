@@ -57,11 +57,29 @@ class UnknownDepartment(LookupError):
     http_status = 404
 
 
+EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)
+
+
+def _sane(day: date) -> date:
+    """A report period lies in 1970..2100: conversions to UTC and "the next period" never overflow."""
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"report periods lie between {EARLIEST} and {LATEST}, not {day}")
+    return day
+
+
+def parse_month(text: str) -> Month:
+    """``"YYYY-MM"`` in 1970..2100."""
+    month = Month.parse(text)
+    if not EARLIEST.year <= month.year <= LATEST.year:
+        raise ValueError(f"report periods lie between {EARLIEST} and {LATEST}, not {month}")
+    return month
+
+
 def parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        return _sane(date.fromisoformat(text.strip()))
     except ValueError as exc:
-        raise ValueError(f"date must look like 2026-05-18, got {text!r}") from exc
+        raise ValueError(f"date must look like 2026-05-18 (1970..2100), got {text!r}") from exc
 
 
 def parse_week(text: str) -> date:
@@ -70,7 +88,7 @@ def parse_week(text: str) -> date:
     if not match:
         raise ValueError(f"week must look like 2026-W21, got {text!r}")
     try:
-        return date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        return _sane(date.fromisocalendar(int(match[1]), int(match[2]), 1))
     except ValueError as exc:
         raise ValueError(f"no ISO week {text!r}") from exc
 
@@ -357,13 +375,13 @@ async def build(db: Database, settings: Settings, kind: str, period: str, now: d
     """Dispatch on ``kind`` with ``period`` in that kind's format; ``departments`` limits
     the daily/weekly/monthly rows to those a reader may see (`readable_departments`)."""
     if kind == "supervision":
-        return await supervision(db, settings, Month.parse(period), department, progress)
+        return await supervision(db, settings, parse_month(period), department, progress)
     if kind == "daily":
         return await daily(db, settings, parse_day(period), now, progress, departments)
     if kind == "weekly":
         return await weekly(db, settings, parse_week(period), now, progress, departments)
     if kind == "monthly":
-        return await monthly(db, settings, Month.parse(period), now, progress, departments)
+        return await monthly(db, settings, parse_month(period), now, progress, departments)
     if kind == "kpi":
         compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})-(\d{4})(\d{2})(\d{2})", period.strip())
         if compact:

@@ -41,6 +41,7 @@ from callcenter.offload import cpu_pool
 from callcenter.passwords import verify_password
 from callcenter.storage.tables import AccessRefusal, ApiToken, Staff, WebSession
 from callcenter.web import login_limits
+from callcenter.web.edge import safe_next
 from crm.access import parse_roles
 from crm.enums import Role
 from crm.identity import Identity
@@ -262,19 +263,13 @@ LOGIN_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <button type="submit">登录 Log in</button></form></main></body></html>"""
 
 
-def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
-
-
 @public("the login form (signed double-submit token)")
 async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     response = web.Response(status=status, content_type="text/html")
     token = form_token(request, response)
     err = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
     response.text = LOGIN_PAGE.format(
-        error=err, token=html.escape(token), next=html.escape(_safe_next(request.query.get("next")))
+        error=err, token=html.escape(token), next=html.escape(safe_next(request.query.get("next")))
     )
     return response
 
@@ -311,7 +306,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             )
         )
         await session.commit()
-    response = web.HTTPFound(_safe_next(str(form.get("next", ""))))
+    response = web.HTTPFound(safe_next(str(form.get("next", ""))))
     response.set_cookie(
         SESSION_COOKIE,
         cookie,

@@ -12,37 +12,65 @@ Routes (thin: parse, call one use case, answer):
   supervision verifies; checked in `complete_callback`, refusals audited).
 - `POST /api/campaigns?name=&flow=&window=09:00-20:00&max_concurrent=5`
   with the CSV as the body (`phone,customer_reference,name`): 422 lists
-  every bad line and nothing is written.
+  every bad line and nothing is written; `flow` must name an outbound IVR
+  flow (`ivr.OUTBOUND_FLOWS`), else no call of the campaign could be played.
 The page's forms post to `/callbacks/{id}/call|complete` and come back to it.
 """
 
 from __future__ import annotations
 
 import html
-from datetime import date, time, timedelta
-from typing import Any
+from datetime import time, timedelta
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.complaint_settings import callback_problem_policy
 from callcenter.storage.uow import SqlUnitOfWork
+from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
-from callcenter.web.errors import BadRequest, int_param, parse_json
+from callcenter.web.edge import SaneDate, path_id
+from callcenter.web.errors import BadRequest, parse_json
 from crm.call_windows import local_to_utc
 from crm.enums import Role
 from crm.errors import InvalidCallWindow
 from crm.services.callback_lists import parse_campaign_csv, parse_window, upload_campaign
 from crm.services.callback_ports import CallbackRecord
 from crm.services.callbacks import call_now, complete_callback, due_on, past_deadline
+from ivr.outbound import OUTBOUND_FLOWS
 
 STAFF = (Role.CALLBACK_STAFF, Role.SUPERVISOR, Role.MANAGER)
 
 
+TAG = "callbacks"
+
+
 class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     disposition: str = Field(min_length=1, max_length=40)
     feedback: str | None = Field(default=None, max_length=4000)
+
+
+class DayQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    day: SaneDate | None = Field(None, description="centre-local day; default today")
+
+
+def _known_flow(name: str) -> str:
+    if name not in OUTBOUND_FLOWS:
+        raise ValueError(f"unknown outbound flow {name!r}; one of {', '.join(OUTBOUND_FLOWS)}")
+    return name
+
+
+class CampaignQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120)
+    flow: Annotated[str, Field(max_length=40, json_schema_extra={"enum": list(OUTBOUND_FLOWS)}),
+                    AfterValidator(_known_flow)]
+    window: str = Field("09:00-20:00", max_length=20, pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    max_concurrent: int = Field(5, ge=1, le=1000)
 
 
 def _uow(request: web.Request) -> SqlUnitOfWork:
@@ -63,22 +91,21 @@ def as_json(cb: CallbackRecord) -> dict[str, Any]:
 
 async def _today(request: web.Request) -> list[CallbackRecord]:
     zone = request.app[SETTINGS].zone
-    raw = request.query.get("day")
-    try:
-        day = date.fromisoformat(raw) if raw else request.app[CLOCK]().astimezone(zone).date()
-    except ValueError as exc:
-        raise BadRequest("day must look like 2026-05-18",
-                         [{"field": "day", "message": "not a date"}]) from exc
+    query = DayQuery.model_validate(dict(request.query))
+    day = query.day or request.app[CLOCK]().astimezone(zone).date()
     start = local_to_utc(day, time(0), zone)
     return await due_on(start, local_to_utc(day + timedelta(days=1), time(0), zone),
                         _uow(request), current(request))
 
 
+@describe("GET", "/api/callbacks", summary="The day's open callbacks (centre time)", tag=TAG,
+          query=DayQuery)
 @requires(*STAFF)
 async def list_due(request: web.Request) -> web.Response:
     return web.json_response({"callbacks": [as_json(cb) for cb in await _today(request)]})
 
 
+@describe("GET", "/api/callbacks/overdue", summary="Callbacks past their deadline", tag=TAG)
 @requires(*STAFF)
 async def list_overdue(request: web.Request) -> web.Response:
     late = await past_deadline(_uow(request), request.app[CLOCK], current(request))
@@ -87,17 +114,21 @@ async def list_overdue(request: web.Request) -> web.Response:
 
 async def _complete(request: web.Request, body: Feedback) -> CallbackRecord:
     # `confirmed` / `disputed` on a verification callback: the use case checks the supervisor
-    return await complete_callback(int_param(request, "id"), body.disposition, body.feedback,
+    return await complete_callback(path_id(request, "id"), body.disposition, body.feedback,
                                    current(request), _uow(request), request.app[CLOCK],
                                    problems=callback_problem_policy(request.app[SETTINGS]))
 
 
+@describe("POST", "/api/callbacks/{id}/call", summary="Dial the callback on the next pass",
+          tag=TAG, status=202)
 @requires(*STAFF)
 async def api_call(request: web.Request) -> web.Response:
-    await call_now(int_param(request, "id"), current(request), _uow(request), request.app[CLOCK])
+    await call_now(path_id(request, "id"), current(request), _uow(request), request.app[CLOCK])
     return web.json_response({"queued": True}, status=202)
 
 
+@describe("POST", "/api/callbacks/{id}/complete", summary="Record a callback's outcome by hand",
+          tag=TAG, body=Feedback)
 @requires(*STAFF)
 async def api_complete(request: web.Request) -> web.Response:
     done = await _complete(request, Feedback.model_validate(await parse_json(request)))
@@ -106,7 +137,7 @@ async def api_complete(request: web.Request) -> web.Response:
 
 @requires(*STAFF)
 async def page_call(request: web.Request) -> web.StreamResponse:
-    await call_now(int_param(request, "id"), current(request), _uow(request), request.app[CLOCK])
+    await call_now(path_id(request, "id"), current(request), _uow(request), request.app[CLOCK])
     raise web.HTTPSeeOther("/callbacks")
 
 
@@ -118,21 +149,28 @@ async def page_complete(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/callbacks")
 
 
+@describe("POST", "/api/campaigns", summary="Upload a call list (CSV: phone,customer_reference,"
+          "name) as a campaign", tag="campaigns", query=CampaignQuery, body=str,
+          body_media="text/csv", status=201)
 @requires(Role.MANAGER)
 async def api_upload_campaign(request: web.Request) -> web.Response:
-    q = request.query
+    q = CampaignQuery.model_validate(dict(request.query))
     try:
-        window = parse_window(q.get("window", "09:00-20:00"))
-        max_concurrent = int(q.get("max_concurrent", "5"))
-    except (InvalidCallWindow, ValueError) as exc:
+        window = parse_window(q.window)
+    except InvalidCallWindow as exc:
         raise BadRequest(str(exc), [{"field": "window", "message": str(exc)}]) from exc
-    parsed = parse_campaign_csv(await request.text(), request.app[SETTINGS].default_region)
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the list is not UTF-8; save it as CSV UTF-8",
+                         [{"field": "body", "message": "not UTF-8"}]) from exc
+    parsed = parse_campaign_csv(text, request.app[SETTINGS].default_region)
     if parsed.bad:
         raise BadRequest("the list has bad lines; nothing was imported", [
             {"field": f"line {b.line}", "message": "; ".join(b.reasons)} for b in parsed.bad])
     campaign_id, count = await upload_campaign(
-        q.get("name", ""), q.get("flow", "campaign"), window, parsed.rows, _uow(request),
-        request.app[CLOCK], request.app[SETTINGS].timezone, max_concurrent)
+        q.name, q.flow, window, parsed.rows, _uow(request),
+        request.app[CLOCK], request.app[SETTINGS].timezone, q.max_concurrent)
     return web.json_response({"campaign_id": campaign_id, "callbacks": count}, status=201)
 
 

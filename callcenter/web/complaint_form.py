@@ -36,6 +36,7 @@ from callcenter.storage import rate_limits
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import check_form_token, form_token, public
 from callcenter.web.client_address import client_address
+from callcenter.web.edge import reads_raw_body
 from crm.enums import ComplaintCategory, ComplaintChannel
 from crm.errors import InvalidPhoneNumber
 from crm.phones import normalize_phone
@@ -106,10 +107,14 @@ async def _read_form(request: web.Request, limit: int) -> dict[str, str]:
         raise FormRejected(413, f"表单太大 the form is too large (at most {limit} bytes)")
     if request.content_type != "application/x-www-form-urlencoded":
         raise FormRejected(400, "请通过网页表单提交 send the form from the complaint page")
+    if b"\x00" in raw:
+        raise FormRejected(422, "表单含有无效字符 the form holds a NUL character")
     try:
         fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormRejected(400, "表单无法读取 the form could not be read") from exc
+    if any("\x00" in name or "\x00" in values[0] for name, values in fields.items()):
+        raise FormRejected(422, "表单含有无效字符 the form holds a NUL character")
     return {name: values[0] for name, values in fields.items()}
 
 
@@ -135,6 +140,7 @@ async def _limit(request: web.Request, phone_key: str) -> list[int]:
 
 
 @public("the public complaint form (form token, rate limits)")
+@reads_raw_body
 async def form_submit(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     values: dict[str, str] = {}

@@ -32,7 +32,9 @@ from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.complaint_settings import complaint_policy
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web import complaint_form, complaint_page, recordings
+from callcenter.web.api.routing import describe
 from callcenter.web.auth import current, requires
+from callcenter.web.edge import MAX_DB_ID, path_id
 from callcenter.web.errors import BadRequest, parse_json
 from crm.complaints import OPEN_STATES, allowed_actions
 from crm.enums import ComplaintCategory, ComplaintChannel, ComplaintState, Role
@@ -62,9 +64,11 @@ from crm.services.complaints import (
     start_complaint,
 )
 
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_DB_ID
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TAG = "complaints"
+ONE = "/api/complaints/{complaint_id}"
 READERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.SUPERVISOR, Role.CALLBACK_STAFF)
 WORKERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.CALLBACK_STAFF)
 VERDICT = (Role.CALLBACK_STAFF, Role.SUPERVISOR)  # outside the complaint's department (use case)
@@ -122,6 +126,10 @@ class ListQueryIn(In):
     view: ComplaintView = ComplaintView.STATE
     state: ComplaintState | None = None
     limit: int = Field(200, ge=1, le=1000)
+
+
+class NotificationsQueryIn(In):
+    unread: bool = Field(True, description="only the unread ones")
 
 
 # -- JSON shapes ---------------------------------------------------------------------------
@@ -199,14 +207,11 @@ def _uow(request: web.Request) -> SqlUnitOfWork:
 
 
 def _id(request: web.Request) -> int:
-    raw = request.match_info["complaint_id"]
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-        raise web.HTTPNotFound(reason=f"no complaint {raw!r}")
-    return int(raw)
+    return path_id(request, "complaint_id")
 
 
 async def _body(request: web.Request, model: type[M]) -> M:
-    raw = await parse_json(request) if request.can_read_body else {}
+    raw = await parse_json(request) if request.body_exists else {}
     if not isinstance(raw, dict):
         raise BadRequest("send a JSON object", [{"field": "body", "message": "not an object"}])
     return model.model_validate(raw)
@@ -235,6 +240,8 @@ def _actor(request: web.Request) -> Actor:
 # -- API -----------------------------------------------------------------------------------
 
 
+@describe("GET", "/api/complaints", summary="Complaints you may read, by state or by deadline",
+          tag=TAG, query=ListQueryIn)
 @requires(*READERS)
 @bad_values_are_422
 async def list_api(request: web.Request) -> web.Response:
@@ -247,12 +254,15 @@ async def list_api(request: web.Request) -> web.Response:
     return _json({"view": str(query.view), "complaints": [complaint_json(r, now) for r in records]})
 
 
+@describe("GET", "/api/complaints/counts", summary="How many complaints in each state", tag=TAG)
 @requires(*READERS)
 @bad_values_are_422
 async def counts_api(request: web.Request) -> web.Response:
     return _json({"states": await state_counts(_uow(request), identity=current(request))})
 
 
+@describe("POST", "/api/complaints", summary="Open a complaint (owner, severity and deadlines are set)",
+          tag=TAG, body=OpenIn, status=201)
 @requires(Role.AGENT, Role.MANAGER, Role.CALLBACK_STAFF)
 @bad_values_are_422
 async def open_api(request: web.Request) -> web.Response:
@@ -279,6 +289,7 @@ async def open_api(request: web.Request) -> web.Response:
     )
 
 
+@describe("GET", ONE, summary="One complaint with its history", tag=TAG)
 @requires(*READERS)
 @bad_values_are_422
 async def get_api(request: web.Request) -> web.Response:
@@ -291,6 +302,7 @@ async def get_api(request: web.Request) -> web.Response:
     return _json(body)
 
 
+@describe("GET", ONE + "/history", summary="A complaint's history", tag=TAG)
 @requires(*READERS)
 @bad_values_are_422
 async def history_api(request: web.Request) -> web.Response:
@@ -298,6 +310,7 @@ async def history_api(request: web.Request) -> web.Response:
     return _json({"history": [history_json(h) for h in rows]})
 
 
+@describe("POST", ONE + "/assign", summary="Give the complaint an owner", tag=TAG, body=AssignIn)
 @requires(Role.MANAGER)
 @bad_values_are_422
 async def assign_api(request: web.Request) -> web.Response:
@@ -309,6 +322,7 @@ async def assign_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
+@describe("POST", ONE + "/start", summary="Start handling (first response)", tag=TAG, body=StepIn)
 @requires(*WORKERS)
 @bad_values_are_422
 async def start_api(request: web.Request) -> web.Response:
@@ -317,6 +331,7 @@ async def start_api(request: web.Request) -> web.Response:
     return _json(complaint_json(await start_complaint(step, _uow(request), clock=request.app[CLOCK])))
 
 
+@describe("POST", ONE + "/resolve", summary="Record how it was solved", tag=TAG, body=ResolveIn)
 @requires(*WORKERS)
 @bad_values_are_422
 async def resolve_api(request: web.Request) -> web.Response:
@@ -326,6 +341,7 @@ async def resolve_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
+@describe("POST", ONE + "/close", summary="Close the complaint", tag=TAG, body=StepIn)
 @requires(*VERDICT, admin=False)
 @bad_values_are_422
 async def close_api(request: web.Request) -> web.Response:
@@ -334,6 +350,7 @@ async def close_api(request: web.Request) -> web.Response:
     return _json(complaint_json(await close_complaint(step, _uow(request), clock=request.app[CLOCK])))
 
 
+@describe("POST", ONE + "/reopen", summary="Reopen the complaint", tag=TAG, body=StepIn)
 @requires(*WORKERS)
 @bad_values_are_422
 async def reopen_api(request: web.Request) -> web.Response:
@@ -345,6 +362,8 @@ async def reopen_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
+@describe("POST", ONE + "/flags", summary="Flag an emotional caller or contradictory answers",
+          tag=TAG, body=FlagsIn)
 @requires(Role.AGENT, Role.MANAGER)
 @bad_values_are_422
 async def flags_api(request: web.Request) -> web.Response:
@@ -357,6 +376,8 @@ async def flags_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
+@describe("POST", ONE + "/verdict", summary="The follow-up call's verdict (satisfied closes, not satisfied reopens)",
+          tag=TAG, body=VerdictIn)
 @requires(*VERDICT, admin=False)
 @bad_values_are_422
 async def verdict_api(request: web.Request) -> web.Response:
@@ -368,35 +389,38 @@ async def verdict_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
+@describe("GET", "/api/complaints/notifications", summary="Your complaint notifications",
+          tag=TAG, query=NotificationsQueryIn)
 @requires(*READERS)
 @bad_values_are_422
 async def notifications_api(request: web.Request) -> web.Response:
-    unread = request.query.get("unread", "1") not in ("0", "false", "no")
+    unread = NotificationsQueryIn.model_validate(dict(request.query)).unread
     uow = _uow(request)
     async with uow:
         rows = await uow.complaints.notifications(current(request).staff_id, unread_only=unread)
     return _json({"notifications": rows})
 
 
+@describe("POST", "/api/complaints/notifications/{notification_id}/read", summary="Mark a notification read",
+          tag=TAG, response=None, status=204)
 @requires(*READERS)
 @bad_values_are_422
 async def read_notification_api(request: web.Request) -> web.Response:
-    raw = request.match_info["notification_id"]
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-        raise web.HTTPNotFound(reason=f"no notification {raw!r}")
+    notification_id = path_id(request, "notification_id")
     uow = _uow(request)
     async with uow:
-        found = await uow.complaints.mark_read(current(request).staff_id, int(raw), request.app[CLOCK]())
+        found = await uow.complaints.mark_read(current(request).staff_id, notification_id,
+                                               request.app[CLOCK]())
         await uow.commit()
     if not found:
-        raise web.HTTPNotFound(reason=f"no notification {raw} of yours")
+        raise web.HTTPNotFound(reason=f"no notification {notification_id} of yours")
     return web.Response(status=204)
 
 
 def setup(app: web.Application) -> None:
     complaint_policy(app[SETTINGS])  # a malformed setting stops start-up, not the first complaint
     r = app.router
-    one = "/api/complaints/{complaint_id}"
+    one = ONE
     r.add_get("/api/complaints", list_api)
     r.add_post("/api/complaints", open_api)
     r.add_get("/api/complaints/counts", counts_api)

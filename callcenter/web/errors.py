@@ -4,6 +4,11 @@
 - pydantic `ValidationError` / `BadRequest`: 422 with one message per field.
 - Domain errors carry an `http_status` class attribute (404 unknown id, 409
   refused transition, 403 not allowed...) and a message saying what to do.
+- A row the database refuses (`sqlalchemy.exc.IntegrityError`, or a data
+  error such as a number out of range) is the caller's: a value already
+  taken is 409, a reference to a row that does not exist, a missing
+  required value or an out-of-range value is 422; each says which table and
+  column, on SQLite and PostgreSQL alike (`database_refusal`).
 - Anything else is our bug: logged with the call id and answered 500 without
   internals.
 """
@@ -17,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,6 +58,41 @@ def _wants_json(request: web.Request) -> bool:
     )
 
 
+_SQLITE_KINDS = {"SQLITE_CONSTRAINT_UNIQUE": "unique", "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
+                 "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key",
+                 "SQLITE_CONSTRAINT_NOTNULL": "not_null", "SQLITE_CONSTRAINT_CHECK": "check"}
+_PG_KINDS = {"23505": "unique", "23503": "foreign_key", "23502": "not_null", "23514": "check"}
+_MESSAGES = {
+    "unique": (409, "that value is already taken ({where}); choose another or change the existing record"),
+    "foreign_key": (422, "a referenced record does not exist ({where}); check the ids you sent"),
+    "not_null": (422, "a required value is missing ({where})"),
+    "check": (422, "a value is outside what the record allows ({where})"),
+    "data": (422, "a value does not fit the database ({where}); check numbers and text"),
+}
+
+
+def database_refusal(exc: DBAPIError) -> tuple[int, str, str] | None:
+    """(status, message, kind) when the database refused the caller's values, else None."""
+    orig = exc.orig
+    cause = getattr(orig, "__cause__", None)
+    sqlstate = str(getattr(cause, "sqlstate", "") or "")
+    if sqlstate:  # PostgreSQL (asyncpg)
+        kind = _PG_KINDS.get(sqlstate) or ("data" if sqlstate.startswith("22") else None)
+        parts = [getattr(cause, "table_name", None),
+                 getattr(cause, "column_name", None) or getattr(cause, "constraint_name", None)]
+        where = ".".join(p for p in parts if p) or "the request"
+    else:  # SQLite
+        kind = _SQLITE_KINDS.get(str(getattr(orig, "sqlite_errorname", "")))
+        if kind is None and isinstance(exc, IntegrityError):
+            kind = "unique" if "UNIQUE" in str(orig) else "check"
+        text = str(orig)
+        where = text.split(":", 1)[1].strip() if ":" in text else "the request"
+    if kind is None:
+        return None
+    status, template = _MESSAGES[kind]
+    return status, template.format(where=where[:120]), kind
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -68,6 +109,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return json_error(422, "invalid input", errors=validation_errors(exc))
     except BadRequest as exc:
         return json_error(422, str(exc), errors=exc.errors)
+    except DBAPIError as exc:
+        refused = database_refusal(exc)
+        if refused is None:
+            log.exception("database error on %s %s", request.method, request.path)
+            return json_error(500, "internal error; it has been logged") if _wants_json(request) \
+                else web.Response(status=500, text="internal error; it has been logged")
+        status, message, kind = refused
+        log.info("database refused %s %s: %s", request.method, request.path, kind)
+        if _wants_json(request):
+            return json_error(status, message, kind=kind)
+        return web.Response(status=status, text=message)
     except Exception as exc:
         status = getattr(type(exc), "http_status", None)
         if isinstance(status, int) and 400 <= status < 500:
@@ -85,11 +137,3 @@ async def parse_json(request: web.Request) -> Any:
         return await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest("body is not valid JSON", [{"field": "body", "message": str(exc)}]) from exc
-
-
-def int_param(request: web.Request, name: str) -> int:
-    raw = request.match_info.get(name) or request.query.get(name, "")
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a whole number", [{"field": name, "message": "not an integer"}]) from exc

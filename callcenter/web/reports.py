@@ -24,9 +24,10 @@ import html
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
@@ -35,6 +36,7 @@ from callcenter.reporting import builders, exports, runs, schedule
 from callcenter.reporting.config import supervision_rules
 from callcenter.reporting.verification_queue import PendingSurvey, month_review
 from callcenter.storage.uow import SqlUnitOfWork
+from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.errors import BadRequest, parse_json
 from crm.access import InvalidChoice, parse_decision, parse_id
@@ -52,6 +54,45 @@ _MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
           "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 
+TAG = "reports"
+Format = Literal["json", "csv", "xlsx", "html", "pdf"]
+MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-05"])]
+Department = Annotated[str, Field(min_length=1, max_length=40, description="department id or code")]
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MonthQuery(_Query):
+    month: MonthText | None = Field(None, description="default: this month (centre time)")
+
+
+class SupervisionQuery(MonthQuery):
+    department: Department | None = None
+    format: Format = "json"
+
+
+class OperationalQuery(_Query):
+    period: Annotated[str, Field(max_length=20, description="daily 2026-05-18, weekly 2026-W21, "
+                                                            "monthly 2026-05")] = ""
+    from_: Annotated[str, Field(max_length=10, alias="from", description="kpi: first day")] = ""
+    to: Annotated[str, Field(max_length=10, description="kpi: last day")] = ""
+    format: Format = "json"
+
+
+class RerunIn(_Query):
+    kind: Literal["supervision", "daily", "weekly", "monthly", "kpi"]
+    period: Annotated[str, Field(max_length=40)] = ""
+    department: Department | None = None
+
+
+class VerifyIn(_Query):
+    confirmed: bool | Annotated[str, Field(max_length=20)] = Field(
+        description="true / false, or verify / dispute in any spelling")
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
 
@@ -62,9 +103,9 @@ def _month(request: web.Request) -> Month:
         local = request.app[CLOCK]().astimezone(request.app[SETTINGS].zone).date()
         return Month.of(local)
     try:
-        return Month.parse(text)
+        return builders.parse_month(text)
     except ValueError as exc:
-        raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
+        raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM (1970..2100)"}]) from exc
 
 
 async def _answer(request: web.Request, payload: dict[str, Any], fmt: str) -> web.Response:
@@ -92,15 +133,21 @@ async def _supervision_payload(request: web.Request, month: Month,
         raise BadRequest(str(exc)) from exc
 
 
+@describe("GET", "/api/reports/supervision", summary="The month's supervision score "
+          "(json, csv, xlsx, html or pdf)", tag=TAG, query=SupervisionQuery, response=Any)
 @requires(Role.SUPERVISOR)
 async def supervision_api(request: web.Request) -> web.Response:
-    payload = await _supervision_payload(request, _month(request), request.query.get("department"))
-    return await _answer(request, payload, request.query.get("format", "json"))
+    query = SupervisionQuery.model_validate(dict(request.query))
+    payload = await _supervision_payload(request, _month(request), query.department)
+    return await _answer(request, payload, query.format)
 
 
+@describe("GET", "/api/reports/supervision/me", summary="Your own line of the month's score",
+          tag=TAG, query=MonthQuery)
 @requires()
 async def my_figures_api(request: web.Request) -> web.Response:
     """The caller's own line of the month's score, and their department's headline."""
+    MonthQuery.model_validate(dict(request.query))
     me = current(request)
     if me.department_id is None:
         raise web.HTTPNotFound(reason="you belong to no department, so you have no score")
@@ -118,12 +165,16 @@ async def my_figures_api(request: web.Request) -> web.Response:
     }, dumps=_dumps)
 
 
+@describe("GET", "/api/reports/{kind}", summary="A daily, weekly, monthly or call-KPI report "
+          "(json, csv, xlsx, html or pdf)", tag=TAG, query=OperationalQuery, response=Any,
+          path_schemas={"kind": {"type": "string", "enum": list(_KINDS)}})
 @requires(Role.SUPERVISOR, Role.MANAGER)
 async def operational_api(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
-    period = request.query.get("period", "")
+    query = OperationalQuery.model_validate(dict(request.query))
+    period = query.period
     if kind == "kpi":
-        period = f"{request.query.get('from', '')}..{request.query.get('to', '')}"
+        period = f"{query.from_}..{query.to}"
     try:
         # a manager reads the rows of their own departments (the same rule as one by one)
         departments = await builders.readable_departments(request.app[DB], current(request))
@@ -132,21 +183,20 @@ async def operational_api(request: web.Request) -> web.Response:
                                  settings, kind, period, now)
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
-    return await _answer(request, payload, request.query.get("format", "json"))
+    return await _answer(request, payload, query.format)
 
 
+@describe("POST", "/api/reports/runs", summary="Re-run and keep a report for any period",
+          tag=TAG, body=RerunIn, status=201)
 @requires(Role.SUPERVISOR)
 async def rerun_api(request: web.Request) -> web.Response:
     """Re-run and keep a report for any period: body {"kind", "period", "department"?}."""
-    body = await parse_json(request)
-    if not isinstance(body, dict) or body.get("kind") not in ("supervision", *_KINDS):
-        raise BadRequest("kind must be supervision, daily, weekly, monthly or kpi",
-                         [{"field": "kind", "message": "unknown"}])
+    body = RerunIn.model_validate(await parse_json(request))
     settings = request.app[SETTINGS]
     try:
         now, label = request.app[CLOCK](), current(request).label
-        stored = await off_loop(request, runs.run_report_for, settings, body["kind"],
-                                str(body.get("period", "")), now, label, body.get("department"),
+        stored = await off_loop(request, runs.run_report_for, settings, body.kind,
+                                body.period, now, label, body.department,
                                 ("json", "xlsx", "html"))
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
@@ -155,8 +205,11 @@ async def rerun_api(request: web.Request) -> web.Response:
                               "scope": stored.scope, "files": stored.files}, status=201)
 
 
+@describe("GET", "/api/reports/surveys/pending", summary="The month's surveys awaiting "
+          "verification", tag=TAG, query=MonthQuery)
 @requires(Role.SUPERVISOR)
 async def pending_api(request: web.Request) -> web.Response:
+    MonthQuery.model_validate(dict(request.query))
     month = _month(request)
     rows, superseded = await _review(request, month)
     return web.json_response({"month": str(month), "surveys": [r.to_dict() for r in rows],
@@ -187,16 +240,14 @@ def _survey_id(request: web.Request) -> int:
         raise web.HTTPNotFound(reason=str(exc)) from exc
 
 
+@describe("POST", "/api/reports/surveys/{survey_id}/verify", summary="Verify or dispute a "
+          "survey", tag=TAG, body=VerifyIn)
 @requires(Role.SUPERVISOR, admin=False)
 async def verify_api(request: web.Request) -> web.Response:
-    body = await parse_json(request)
-    if not isinstance(body, dict) or "confirmed" not in body:
-        raise BadRequest("send {\"confirmed\": true|false, \"note\": \"...\"}",
-                         [{"field": "confirmed", "message": "true or false"}])
-    note = body.get("note")
-    survey = await verify_survey(_survey_id(request), _decision(body["confirmed"], "confirmed"),
+    body = VerifyIn.model_validate(await parse_json(request))
+    survey = await verify_survey(_survey_id(request), _decision(body.confirmed, "confirmed"),
                                  current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]),
-                                 note=note if isinstance(note, str) else None)
+                                 note=body.note)
     return web.json_response({"survey_id": survey.id, "verification": survey.verification.value})
 
 
@@ -261,7 +312,10 @@ async def verify_form(request: web.Request) -> web.StreamResponse:
     confirmed = _decision(str(form.get("decision", "")), "decision")
     await verify_survey(_survey_id(request), confirmed,
                         current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]))
-    month = str(form.get("month", ""))
+    try:
+        month = str(builders.parse_month(str(form.get("month", ""))))
+    except ValueError:
+        month = ""
     raise web.HTTPSeeOther(f"/supervisor?month={month}" if month else "/supervisor")
 
 

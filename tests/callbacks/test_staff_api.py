@@ -49,11 +49,11 @@ async def test_campaign_upload_with_a_bad_line_imports_nothing(
 ) -> None:
     headers = await token(db, "boss", ["manager"])
     async with aiohttp.ClientSession(served.base_url, headers=headers) as http:
-        bad = await http.post("/api/campaigns?name=spring&flow=campaign&window=10:00-18:00",
+        bad = await http.post("/api/campaigns?name=spring&flow=requested_callback&window=10:00-18:00",
                               data="phone,name\n13800138000,A\nnot-a-number,B\n")
         assert bad.status == 422
         assert "line 3" in str(await bad.json())
-        good = await http.post("/api/campaigns?name=spring&flow=campaign&window=10:00-18:00",
+        good = await http.post("/api/campaigns?name=spring&flow=requested_callback&window=10:00-18:00",
                                data="phone,name\n13800138000,A\n")
         assert good.status == 201
 
@@ -61,5 +61,5 @@ async def test_campaign_upload_with_a_bad_line_imports_nothing(
 async def test_agents_cannot_upload_campaigns(served: Served, db: Database) -> None:
     headers = await token(db, "agent1", ["agent"])
     async with aiohttp.ClientSession(served.base_url, headers=headers) as http:
-        denied = await http.post("/api/campaigns?name=x&flow=campaign", data="phone\n13800138000\n")
+        denied = await http.post("/api/campaigns?name=x&flow=requested_callback", data="phone\n13800138000\n")
         assert denied.status == 403

@@ -8,6 +8,8 @@ imported on its own (the screen-pop uses it) without import cycles.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 
@@ -21,7 +23,12 @@ def setup(app: web.Application) -> None:
         wallboard,
     )
     from callcenter.web.api.openapi import openapi_json
-    from callcenter.web.api.routing import mount
+    from callcenter.web.api.routing import describe, mount
+    from callcenter.web.auth import whoami
 
+    describe("GET", "/api/openapi.json", summary="This document", tag="meta",
+             response=Any)(openapi_json)
+    describe("GET", "/api/me", summary="Who is logged in (and the session's CSRF token)",
+             tag="meta")(whoami)
     app.router.add_get("/api/openapi.json", openapi_json)
     mount(app)

@@ -1,7 +1,10 @@
 """`GET /api/openapi.json`: the OpenAPI 3.1 document, generated from the declared routes.
 
-Guarantee: it lists exactly the routes in `routing.ROUTES`, with their pydantic
-request / response schemas, roles, and the error shapes (401, 403, 404, 422).
+Guarantee: it lists every route under `/api/` in the app's router (declared
+with `routing.api` or described with `routing.describe`), with their pydantic
+request / response schemas, roles, and the error shapes (401, 403, 404, 409,
+422). `undocumented(app)` names any route without a description (a test
+keeps it empty).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from callcenter.web.api.routing import ROUTES, Endpoint
-from callcenter.web.auth import public
+from callcenter.web.api.routing import Endpoint, endpoint_of
+from callcenter.web.auth import ACCESS_ATTR, Access, public
+from callcenter.web.edge import MAX_DB_ID
 
 ERROR = {
     "type": "object",
@@ -35,22 +39,35 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _operation(ep: Endpoint, defs: dict[str, Any]) -> dict[str, Any]:
+def _path_parameter(ep: Endpoint, name: str) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "path", "required": True}
+    if name in ep.path_schemas:
+        param["schema"] = ep.path_schemas[name]
+    elif name.endswith("_id") or name == "id":
+        param["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}
+        param["example"] = 1
+    else:
+        param["schema"] = {"type": "string"}
+    return param
+
+
+def _operation(ep: Endpoint, defs: dict[str, Any], access: Access | None) -> dict[str, Any]:
+    public_route = access is not None and not access.login
     op: dict[str, Any] = {
         "summary": ep.summary, "tags": [ep.tag],
-        "description": "Roles: " + (", ".join(r.value for r in ep.roles) or "any logged-in staff")
-        + " (admin always).",
+        "description": "Who: " + (access.describe() if access else "?") + ".",
         "parameters": [
-            {"name": p, "in": "path", "required": True,
-             "schema": {"type": "integer", "minimum": 1} if p.endswith("_id") else {"type": "string"}}
-            for p in ep.path_params
+            _path_parameter(ep, p) for p in ep.path_params
         ],
         "responses": {
             "401": {"$ref": "#/components/responses/Error"},
             "403": {"$ref": "#/components/responses/Error"},
+            "409": {"$ref": "#/components/responses/Error"},
             "422": {"$ref": "#/components/responses/Error"},
         },
     }
+    if public_route:
+        op["security"] = []
     if ep.path_params:
         op["responses"]["404"] = {"$ref": "#/components/responses/Error"}
     if ep.query is not None:
@@ -64,8 +81,10 @@ def _operation(ep: Endpoint, defs: dict[str, Any]) -> dict[str, Any]:
         ]
     if ep.body is not None:
         op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": _schema(ep.body, defs)}}}
-    if ep.response is None:
+            ep.body_media: {"schema": _schema(ep.body, defs)}}}
+    if ep.response is Any:  # several media types (reports: json, csv, xlsx, html, pdf)
+        op["responses"][str(ep.status)] = {"description": "ok"}
+    elif ep.response is None:
         op["responses"][str(ep.status if ep.status != 200 else 204)] = {"description": "done"}
     else:
         op["responses"][str(ep.status)] = {"description": "ok", "content": {
@@ -73,20 +92,43 @@ def _operation(ep: Endpoint, defs: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
-def document() -> dict[str, Any]:
+def _api_routes(app: web.Application) -> list[tuple[str, str, object]]:
+    """(method, path template, handler) of every route under /api/ (HEAD twins left out)."""
+    found = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = str(info.get("formatter") or info.get("path") or "")
+        if path.startswith("/api/") and route.method != "HEAD":
+            found.append((route.method, path, route.handler))
+    return found
+
+
+def undocumented(app: web.Application) -> list[str]:
+    return [f"{method} {path}" for method, path, handler in _api_routes(app)
+            if endpoint_of(handler) is None]
+
+
+def document(app: web.Application) -> dict[str, Any]:
     defs: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
-    for ep, _route in ROUTES:
-        paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, defs)
-    models = [ep.body for ep, _ in ROUTES if isinstance(ep.body, type) and issubclass(ep.body, BaseModel)]
+    endpoints = []
+    for method, path, handler in _api_routes(app):
+        ep = endpoint_of(handler)
+        if ep is None:
+            continue
+        endpoints.append(ep)
+        access = getattr(handler, ACCESS_ATTR, None)
+        paths.setdefault(path, {})[method.lower()] = _operation(ep, defs, access)
+    models = [ep.body for ep in endpoints if isinstance(ep.body, type) and issubclass(ep.body, BaseModel)]
     _, extra = models_json_schema([(m, "validation") for m in models],
                                   ref_template="#/components/schemas/{model}")
     defs.update(extra.get("$defs", {}))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Call-center hotline API", "version": "1",
-                 "description": "Customers, phones, contacts, calls, jobs, leads. Log in with the "
-                                "session cookie (send X-CSRF-Token on changes) or a Bearer token."},
+                 "description": "Customers, phones, contacts, calls, jobs, leads, complaints, "
+                                "callbacks, campaigns, reports. Log in with the session cookie "
+                                "(send X-CSRF-Token on changes) or a Bearer token."},
         "paths": paths,
         "components": {
             "schemas": defs,
@@ -103,4 +145,4 @@ def document() -> dict[str, Any]:
 
 @public("the API description, like any published API")
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return web.json_response(document(request.app))

@@ -6,11 +6,15 @@ Guarantees:
 - The JSON body and the query string are parsed by the route's pydantic
   models: garbage JSON, wrong types and out-of-range values are 422 with one
   message per field, never a 500.
-- Path ids outside 1..2**31-1 are 404 (no such row), before any query.
+- Path ids outside 1..2**31-1 are 404 (no such row), before any query
+  (`callcenter.web.edge.path_id`).
 - Domain errors that reject a value (`CrmError` + `ValueError`) become 422;
   `InvalidTransition` 409; `UnknownCustomer` 404. Others carry `http_status`.
-- `ROUTES` lists every declared route; `callcenter.web.api.openapi` builds the
-  document from it, so an undocumented route cannot exist.
+- `ROUTES` lists every declared route. Routes written by hand elsewhere
+  (complaints, callbacks, campaigns, reports) carry `@describe(...)`; both
+  register their `Endpoint` in `DESCRIBED`, from which
+  `callcenter.web.api.openapi` builds the document for every route under
+  `/api/` in the app's router (a test fails on any route without one).
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.settings import Settings
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import current, requires
+from callcenter.web.edge import MAX_DB_ID
+from callcenter.web.edge import path_id as edge_path_id
 from callcenter.web.errors import BadRequest, json_error, validation_errors
 from crm.enums import Role
 from crm.errors import CrmError, InvalidPhoneNumber, InvalidTransition, UnknownCustomer
 from crm.identity import Identity
 
 M = TypeVar("M", bound=BaseModel)
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_DB_ID
 
 
 @dataclass
@@ -55,10 +61,7 @@ class ApiCall:
         return self.request.app[CLOCK]()
 
     def path_id(self, name: str) -> int:
-        raw = self.request.match_info.get(name, "")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-            raise web.HTTPNotFound(reason=f"no such {name.removesuffix('_id')} {raw!r}")
-        return int(raw)
+        return edge_path_id(self.request, name)
 
 
 @dataclass
@@ -73,10 +76,51 @@ class Endpoint:
     response: Any = None  # a pydantic model, list[model], or None (204)
     status: int = 200
     path_params: tuple[str, ...] = field(default_factory=tuple)
+    body_media: str = "application/json"
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-ROUTES: list[tuple[Endpoint, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = []
+Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ROUTES: list[tuple[Endpoint, Route]] = []
+#: route handler (as added to the router) -> its description
+DESCRIBED: dict[object, Endpoint] = {}
 Handler = Callable[[ApiCall], Awaitable[Any]]
+R = TypeVar("R", bound=Route)
+
+
+def _path_params(path: str) -> tuple[str, ...]:
+    return tuple(p.strip("{}").split(":")[0] for p in path.split("/") if p.startswith("{"))
+
+
+def describe(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = dict[str, Any],
+    status: int = 200,
+    body_media: str = "application/json",
+    path_schemas: dict[str, dict[str, Any]] | None = None,
+) -> Callable[[R], R]:
+    """Describe a hand-written route for the OpenAPI document (who may call it is
+    read from its `@requires` / `@public` rule). Changes no behaviour.
+    `response`: a model or type of the JSON answer, None for no body, `Any` for
+    answers in several media types."""
+
+    def wrap(route: R) -> R:
+        DESCRIBED[route] = Endpoint(
+            method, path, summary, (), tag, body, query, response,
+            status, _path_params(path), body_media, path_schemas or {})
+        return route
+
+    return wrap
+
+
+def endpoint_of(handler: object) -> Endpoint | None:
+    return DESCRIBED.get(handler)
 
 
 def _field_of(exc: CrmError) -> str:
@@ -112,8 +156,8 @@ def api(
     status: int = 200,
 ) -> Callable[[Handler], Handler]:
     """Declare an API route; the handler returns what `response` describes."""
-    params = tuple(p.strip("{}").split(":")[0] for p in path.split("/") if p.startswith("{"))
-    endpoint = Endpoint(method, path, summary, roles, tag, body, query, response, status, params)
+    endpoint = Endpoint(method, path, summary, roles, tag, body, query, response, status,
+                        _path_params(path))
 
     def wrap(handler: Handler) -> Handler:
         @requires(*roles)
@@ -147,6 +191,7 @@ def api(
             )
 
         ROUTES.append((endpoint, route))
+        DESCRIBED[route] = endpoint
         return handler
 
     return wrap

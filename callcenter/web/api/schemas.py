@@ -1,23 +1,26 @@
 """The API's request and response models (pydantic), which also feed `/api/openapi.json`.
 
 Guarantee: every input field is bounded (ids to 1..2**31-1, text to its column
-length), so a value that passes validation always fits the database; output
-models are built from the domain dataclasses with `from_attributes`.
+length, times aware and in 1970..2100, time zones IANA names; the rules live
+in `callcenter.web.edge`), so a value that passes validation always fits the
+database; in a PATCH, null clears a nullable field and is refused (422) for
+one that cannot be empty; output models are built from the domain
+dataclasses with `from_attributes`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from callcenter.web.edge import DbId, SaneInstant, TimeZoneName
 from crm.customers import CustomerCard, WrapUpDisposition
 from crm.enums import ComplaintCategory, ContactKind, LeadState, ValueGrade
 from crm.leads import LeadAction
 
-DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 PhoneText = Annotated[str, Field(min_length=1, max_length=64, examples=["138 0013 8000"])]
 Name = Annotated[str, Field(max_length=200)]
 Short = Annotated[str, Field(max_length=120)]
@@ -26,6 +29,20 @@ Text = Annotated[str, Field(max_length=5000)]
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Patch(In):
+    """A partial update: a field left out is kept; null clears it, unless it is in
+    `NOT_NULL` (a value the record cannot do without), where null is a 422."""
+
+    NOT_NULL: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _null_only_where_allowed(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name in cls.NOT_NULL:
+            raise ValueError("cannot be null; leave the field out to keep its value")
+        return value
 
 
 class Out(BaseModel):
@@ -74,7 +91,7 @@ class CustomerFields(In):
     title: Short | None = None
     address: Text | None = None
     language: Literal["zh-CN", "en"] = "zh-CN"
-    timezone: Annotated[str, Field(max_length=64)] = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     value_grade: ValueGrade = ValueGrade.NORMAL
     vip_high_spend: bool = False
     vip_official: bool = False
@@ -91,14 +108,18 @@ class CustomerCreate(CustomerFields):
     phones: Annotated[list[PhoneText], Field(max_length=10)] = []
 
 
-class CustomerPatch(In):
+class CustomerPatch(Patch):
+    NOT_NULL = frozenset({
+        "name", "language", "timezone", "value_grade", "vip_high_spend", "vip_official",
+        "vip_public_figure", "vip_journalist", "do_not_call"})
+
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     reference: Annotated[str, Field(max_length=80)] | None = None
     company: Name | None = None
     title: Short | None = None
     address: Text | None = None
     language: Literal["zh-CN", "en"] | None = None
-    timezone: Annotated[str, Field(max_length=64)] | None = None
+    timezone: TimeZoneName | None = None
     value_grade: ValueGrade | None = None
     vip_high_spend: bool | None = None
     vip_official: bool | None = None
@@ -217,7 +238,7 @@ def card_out(card: CustomerCard) -> CardOut:
 class ContactCreate(In):
     customer_id: DbId
     kind: ContactKind
-    at: datetime | None = Field(None, description="aware time; default now")
+    at: SaneInstant | None = Field(None, description="aware time; default now")
     job_id: DbId | None = None
     subject: Annotated[str, Field(max_length=80)] | None = None
     disposition: Annotated[str, Field(max_length=40)] | None = None
@@ -305,7 +326,7 @@ class OfferIn(In):
     agent: Annotated[str, Field(min_length=1, max_length=120)]
     queue: Annotated[str, Field(max_length=80)] | None = None
     ivr_path: Annotated[str, Field(max_length=500)] | None = None
-    at: datetime | None = None
+    at: SaneInstant | None = None
 
 
 class OfferOut(BaseModel):
@@ -321,7 +342,7 @@ class JobCreate(In):
     technician_id: DbId | None = None
     department_id: DbId | None = None
     description: Text | None = None
-    completed_at: datetime | None = None
+    completed_at: SaneInstant | None = None
 
 
 class JobDetailOut(BaseModel):
