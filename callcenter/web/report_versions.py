@@ -22,15 +22,19 @@ from __future__ import annotations
 import html
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
 from callcenter.offload import CPU_POOL
 from callcenter.reporting import exports, publication, versions
+from callcenter.reporting.builders import parse_month
+from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
+from callcenter.web.edge import MAX_DB_ID
 from callcenter.web.errors import BadRequest, parse_json
 from callcenter.web.reports import off_loop
 from crm.enums import Role
@@ -41,13 +45,30 @@ __all__ = ["setup"]
 JOB_NAME = "supervision-corrections"
 
 
+MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-05"])]
+
+
+class VersionsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: MonthText | None = Field(None, description="default: last month (centre time)")
+
+
+class MonthIn(BaseModel):
+    month: MonthText
+
+
+class PublishIn(MonthIn):
+    version: Annotated[int, Field(ge=1, le=MAX_DB_ID)] | None = Field(
+        None, description="default: the latest version")
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
 
 
 def _parse_month(text: object) -> Month:
     try:
-        return Month.parse(str(text or ""))
+        return parse_month(str(text or ""))
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
 
@@ -67,8 +88,8 @@ def _version_number(value: object) -> int | None:
     except ValueError as exc:
         raise BadRequest("version must be a whole number",
                          [{"field": "version", "message": str(value)}]) from exc
-    if number < 1:
-        raise BadRequest("version must be 1 or more", [{"field": "version", "message": str(value)}])
+    if not 1 <= number <= MAX_DB_ID:
+        raise BadRequest(f"version must be 1..{MAX_DB_ID}", [{"field": "version", "message": str(value)}])
     return number
 
 
@@ -79,6 +100,8 @@ async def _listing(request: web.Request, month: Month) -> dict[str, Any]:
             "versions": [v.to_dict(published) for v in stored]}
 
 
+@describe("GET", "/api/reports/supervision/versions", summary="A month's supervision report "
+          "versions (drafts, the published one)", tag="reports", query=VersionsQuery)
 @requires(Role.SUPERVISOR)
 async def versions_api(request: web.Request) -> web.Response:
     return web.json_response(await _listing(request, _month(request)), dumps=_dumps)
@@ -96,6 +119,14 @@ _MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
           "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 
+class VersionFileQuery(VersionsQuery):
+    format: Literal["json", "csv", "xlsx", "html", "pdf"] = "json"
+
+
+@describe("GET", "/api/reports/supervision/versions/{version}", summary="One stored version's "
+          "report as made (json, csv, xlsx, html or pdf)", tag="reports", query=VersionFileQuery,
+          response=Any, path_schemas={"version": {"type": "integer", "minimum": 1,
+                                                  "maximum": MAX_DB_ID}})
 @requires(Role.SUPERVISOR)
 async def version_file(request: web.Request) -> web.Response:
     """One stored version's report, as it was made (published figures stay as published)."""
@@ -115,6 +146,8 @@ async def version_file(request: web.Request) -> web.Response:
         "Content-Type": _MEDIA[fmt], "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+@describe("POST", "/api/reports/supervision/versions", summary="Rerun a month: a new draft "
+          "version when the figures changed", tag="reports", body=MonthIn, status=201)
 @requires(Role.SUPERVISOR)
 async def rerun_api(request: web.Request) -> web.Response:
     body = await _body(request)
@@ -126,6 +159,8 @@ async def rerun_api(request: web.Request) -> web.Response:
                              status=201 if made else 200, dumps=_dumps)
 
 
+@describe("POST", "/api/reports/supervision/publish", summary="Publish a version of a month's "
+          "supervision report", tag="reports", body=PublishIn)
 @requires(Role.SUPERVISOR)
 async def publish_api(request: web.Request) -> web.Response:
     body = await _body(request)
