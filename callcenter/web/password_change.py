@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
 from callcenter.appkeys import DB
@@ -24,8 +25,16 @@ from callcenter.offload import cpu_pool
 from callcenter.passwords import MIN_LENGTH, hash_password, verify_password
 from callcenter.storage.tables import Staff, WebSession
 from callcenter.web import login_limits
+from callcenter.web.api.routing import describe
 from callcenter.web.auth import SESSION_COOKIE, current, requires, sha256
 from callcenter.web.errors import json_error, parse_json
+
+MAX_LENGTH = 1024  # argon2 hashes the whole password: a bound on its cost
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    new_password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
 
 
 def _fields(body: Any) -> tuple[str, str] | None:
@@ -37,6 +46,8 @@ def _fields(body: Any) -> tuple[str, str] | None:
     return old, new
 
 
+@describe("POST", "/api/me/password", summary="Change your password (ends your other sessions)",
+          tag="meta", body=PasswordChangeIn)
 @requires()
 async def change_password(request: web.Request) -> web.Response:
     me = current(request)
@@ -46,6 +57,8 @@ async def change_password(request: web.Request) -> web.Response:
     old, new = fields
     if len(new) < MIN_LENGTH:
         return json_error(422, f"a password needs at least {MIN_LENGTH} characters")
+    if len(new) > MAX_LENGTH or len(old) > MAX_LENGTH:
+        return json_error(422, f"a password has at most {MAX_LENGTH} characters")
     attempt = await login_limits.begin(request, me.username)
     if attempt.locked:
         return json_error(429, attempt.locked)

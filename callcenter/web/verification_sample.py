@@ -18,9 +18,12 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
+from callcenter.reporting.builders import parse_month
 from callcenter.reporting.samples import month_draws
+from callcenter.web.api.routing import describe
 from callcenter.web.auth import requires
 from callcenter.web.errors import BadRequest
+from callcenter.web.reports import MonthQuery
 from crm.enums import Role
 from reports.periods import Granularity, Month, report_window
 
@@ -31,7 +34,7 @@ def _month(request: web.Request) -> Month:
     if "month" not in request.query:
         return Month.of(request.app[CLOCK]().astimezone(request.app[SETTINGS].zone).date())
     try:
-        return Month.parse(request.query["month"])
+        return parse_month(request.query["month"])
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
 
@@ -44,6 +47,8 @@ async def _draws(request: web.Request, month: Month) -> dict[str, Any]:
             "draws": await month_draws(request.app[DB], window.start_utc, window.end_utc)}
 
 
+@describe("GET", "/api/reports/verification-sample", summary="The month's verification draws",
+          tag="reports", query=MonthQuery)
 @requires(Role.SUPERVISOR)
 async def sample_api(request: web.Request) -> web.Response:
     return web.json_response(await _draws(request, _month(request)),
