@@ -41,6 +41,9 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>�
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/static/app.css"></head><body>
 <header class="top"><h1>投诉 Complaints</h1><nav>{tabs}</nav>
+<form method="get" action="/complaints" class="search"><input type="search" name="q" maxlength="100"
+value="{q}" placeholder="工单 / 电话 / 姓名 ticket, phone or name" aria-label="search complaints">
+<button>搜索 Search</button></form>
 <form method="post" action="/logout" style="margin-left:auto"><input type="hidden" name="csrf_token" value="{csrf}">
 <button class="secondary">退出 Log out</button></form></header>
 <main><div class="card">{counts}</div>{notes}
@@ -76,8 +79,12 @@ async def page(request: web.Request) -> web.Response:
         view = ComplaintView(request.query.get("view", "mine" if identity.has(Role.MANAGER) else "state"))
     except ValueError:
         view = ComplaintView.STATE
+    text = request.query.get("q", "").strip()[:100] or None
+    if text and "view" not in request.query:
+        view = ComplaintView.ALL  # a search looks through every complaint the reader may see
     now = request.app[CLOCK]()
-    records = await list_complaints(ComplaintQuery(view), _uow(request), identity=identity, now=now)
+    records = await list_complaints(ComplaintQuery(view, text=text), _uow(request), identity=identity,
+                                    now=now)
     counts = await state_counts(_uow(request), identity=identity)
     uow = _uow(request)
     async with uow:
@@ -92,7 +99,7 @@ async def page(request: web.Request) -> web.Response:
         for n in notes
     )
     text = PAGE.format(
-        tabs=tabs, csrf=html.escape(request.get(CSRF) or ""),
+        tabs=tabs, csrf=html.escape(request.get(CSRF) or ""), q=html.escape(text or ""),
         counts=" · ".join(f"{html.escape(k)}: {v}" for k, v in sorted(counts.items())) or "-",
         notes=f'<div class="card"><h2>通知 Notifications</h2><ul>{note_items}</ul></div>' if notes else "",
         rows="".join(_row(r, now) for r in records)

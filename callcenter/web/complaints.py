@@ -126,6 +126,8 @@ class ListQueryIn(In):
     view: ComplaintView = ComplaintView.STATE
     state: ComplaintState | None = None
     limit: int = Field(200, ge=1, le=1000)
+    q: Annotated[str, Field(max_length=100)] | None = Field(
+        None, description="a ticket, a customer's name or any of their numbers")
 
 
 class NotificationsQueryIn(In):
@@ -248,7 +250,7 @@ async def list_api(request: web.Request) -> web.Response:
     query = ListQueryIn.model_validate(dict(request.query))
     now = request.app[CLOCK]()
     records = await list_complaints(
-        ComplaintQuery(query.view, query.state, query.limit), _uow(request),
+        ComplaintQuery(query.view, query.state, query.limit, query.q), _uow(request),
         identity=current(request), now=now,
     )
     return _json({"view": str(query.view), "complaints": [complaint_json(r, now) for r in records]})

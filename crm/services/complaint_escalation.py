@@ -171,10 +171,13 @@ class ComplaintQuery:
     view: ComplaintView = ComplaintView.STATE
     state: ComplaintState | None = None
     limit: int = 200
+    text: str | None = None  # a ticket, a customer's name or any of their numbers
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
+        if self.text is not None and len(self.text) > 100:
+            raise ValueError("search text is at most 100 characters")
 
 
 async def list_complaints(
@@ -199,7 +202,8 @@ async def list_complaints(
         return await uow.complaints.search(
             departments=departments, viewer_id=viewer, owner_id=owner_id, states=states,
             major_only=query.view == ComplaintView.MAJOR,
-            overdue_at=now if query.view == ComplaintView.OVERDUE else None, limit=query.limit,
+            overdue_at=now if query.view == ComplaintView.OVERDUE else None, text=query.text,
+            limit=query.limit,
         )
 
 

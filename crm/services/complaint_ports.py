@@ -204,10 +204,11 @@ class ComplaintRepository(Protocol):
         states: Sequence[ComplaintState] | None = None,
         major_only: bool = False,
         overdue_at: datetime | None = None,
+        text: str | None = None,
         limit: int = 200,
     ) -> list[ComplaintRecord]:
         """Major first, then by resolve-by time; `departments` None = all, else those plus
-        the ones `viewer_id` owns."""
+        the ones `viewer_id` owns; `text` matches a ticket, customer name or number."""
         ...
 
     async def counts_by_state(self, departments: set[int] | None) -> dict[str, int]: ...

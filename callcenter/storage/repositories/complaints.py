@@ -30,11 +30,13 @@ from callcenter.storage.tables import (
     ComplaintGroup,
     ComplaintHistory,
     Customer,
+    CustomerPhone,
     Department,
     Notification,
     ServiceJob,
     Staff,
 )
+from callcenter.storage.text_search import contains, phone_digits
 from crm.complaint_rules import ChainLink
 from crm.enums import (
     ComplaintCategory,
@@ -338,10 +340,21 @@ class SqlComplaintRepository:
         states: Sequence[ComplaintState] | None = None,
         major_only: bool = False,
         overdue_at: datetime | None = None,
+        text: str | None = None,
         limit: int = 200,
     ) -> list[ComplaintRecord]:
-        """Matching complaints, major first, then by resolve-by time (none last), then id."""
+        """Matching complaints, major first, then by resolve-by time (none last), then id.
+        `text` finds a ticket, a customer's name or any of the customer's numbers."""
         query = select(Complaint)
+        if text and text.strip():
+            wanted = text.strip()
+            found = [contains(Complaint.ticket, wanted),
+                     Complaint.customer_id.in_(select(Customer.id).where(contains(Customer.name, wanted)))]
+            digits = phone_digits(wanted)
+            if digits is not None:
+                found.append(Complaint.customer_id.in_(
+                    select(CustomerPhone.customer_id).where(CustomerPhone.e164.like(f"%{digits}%"))))
+            query = query.where(or_(*found))
         if departments is not None:
             visible = Complaint.department_id.in_(departments) if departments else Complaint.id < 0
             query = query.where(or_(visible, Complaint.owner_id == viewer_id) if viewer_id else visible)

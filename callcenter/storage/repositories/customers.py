@@ -44,6 +44,7 @@ from callcenter.storage.tables import (
 from callcenter.storage.tables import (
     Customer as CustomerRow,
 )
+from callcenter.storage.text_search import contains, phone_digits
 from crm.customers import (
     CallEntry,
     ComplaintSummary,
@@ -289,16 +290,15 @@ class SqlCustomerRepository:
             query = query.where(
                 or_(CustomerRow.department_id == department_id, CustomerRow.department_id.is_(None))
             )
-        if text:
-            like = f"%{text.strip()}%"
-            digits = "".join(ch for ch in text if ch.isdigit())
-            by_phone = select(CustomerPhone.customer_id).where(
-                CustomerPhone.e164.like(f"%{digits}%") if digits else CustomerPhone.id.is_(None)
-            )
-            query = query.where(or_(
-                CustomerRow.name.like(like), CustomerRow.reference.like(like),
-                CustomerRow.company.like(like), CustomerRow.id.in_(by_phone),
-            ))
+        if text and text.strip():
+            wanted = text.strip()
+            found = [contains(CustomerRow.name, wanted), contains(CustomerRow.reference, wanted),
+                     contains(CustomerRow.company, wanted)]
+            digits = phone_digits(wanted)
+            if digits is not None:  # any of the customer's numbers, typed in any format
+                found.append(CustomerRow.id.in_(select(CustomerPhone.customer_id).where(
+                    CustomerPhone.e164.like(f"%{digits}%"))))
+            query = query.where(or_(*found))
         rows = list(await self.session.scalars(query))
         phones: dict[int, list[CustomerPhone]] = {r.id: [] for r in rows}
         if rows:
