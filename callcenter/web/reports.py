@@ -258,8 +258,8 @@ _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <form method="get" action="/supervisor" style="margin-left:auto"><label style="display:inline">月份 Month
 <input type="month" name="month" value="{month}"></label> <button>Show</button></form></header>
 <main><div class="card">{report}</div>
-<div class="card"><h2>待核实问卷 Surveys awaiting verification ({pending_count})</h2>{pending}</div>
-<div class="card"><h2>被取代问卷 Superseded surveys ({superseded_count})</h2>
+<div class="card" id="pending"><h2>待核实问卷 Surveys awaiting verification ({pending_count})</h2>{pending}</div>
+<div class="card" id="superseded"><h2>被取代问卷 Superseded surveys ({superseded_count})</h2>
 <p>One survey counts per repair job; these are kept but not counted.</p>{superseded}</div>
 <div class="card"><p>Exports: {exports} · <a href="/supervisor/versions?month={month}">版本 Published versions</a></p></div></main></body></html>"""
 
@@ -276,7 +276,8 @@ def _pending_table(rows: list[Any], csrf: str, month: Month,
             f'<input type="hidden" name="month" value="{month}">'
             f'<input type="hidden" name="decision" value="{d}"><button class="{cls}">{label}</button></form> '
             for d, cls, label in (("verify", "", "核实 Verify"), ("dispute", "secondary", "有异议 Dispute")))
-        body.append(f"<tr><td>{r.survey_id}</td><td>{html.escape(r.surveyed_at.isoformat()[:16])}</td>"
+        body.append(f'<tr id="survey-{r.survey_id}"><td>{r.survey_id}</td>'
+                    f"<td>{html.escape(r.surveyed_at.isoformat()[:16])}</td>"
                     f"<td>{html.escape(r.job or '-')}</td><td>{html.escape(r.department or '-')}</td>"
                     f"<td>{html.escape(r.technician or '-')}</td><td>{html.escape(r.source)}</td>"
                     f"<td>{html.escape(r.grades)}</td><td>{html.escape(r.verification)}</td>"
