@@ -34,7 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callcenter.reporting import builders  # noqa: E402
+from callcenter.reporting import builders, publication  # noqa: E402
 from callcenter.settings import Settings  # noqa: E402
 from callcenter.storage import migrate  # noqa: E402
 from callcenter.storage.engine import Database  # noqa: E402
@@ -197,6 +197,24 @@ def database_bench(rows: int, lines: list[str]) -> None:
               lambda: asyncio.run(run("supervision")))
         timed(f"KPI report {MONTH} (day x centre/queue/agent, CSAT, callbacks, IVR, FCR)", lines,
               lambda: asyncio.run(run("kpi")))
+
+        async def publishing(step: str) -> object:
+            db = Database.open(url)
+            try:
+                if step == "publish":
+                    return await publication.publish(db, settings, MONTH, publication.SCHEDULE, now)
+                if step == "rerun":
+                    return await publication.make_version(db, settings, MONTH, now, "bench")
+                return await publication.correct_published_months(db, settings, now, "bench")
+            finally:
+                await db.close()
+
+        timed(f"publish {MONTH} (report with trend, stored as version 1)", lines,
+              lambda: asyncio.run(publishing("publish")))
+        timed(f"rerun {MONTH}, nothing changed (no new version)", lines,
+              lambda: asyncio.run(publishing("rerun")))
+        timed("corrections pass over the published months, nothing changed", lines,
+              lambda: asyncio.run(publishing("corrections")))
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
