@@ -205,6 +205,25 @@ async def rerun_api(request: web.Request) -> web.Response:
                               "scope": stored.scope, "files": stored.files}, status=201)
 
 
+class DeliveriesQuery(_Query):
+    kind: Literal["report", "escalation", "lead"] | None = Field(None, description="default: every kind")
+
+
+@describe("GET", "/api/reports/deliveries", summary="What the service e-mailed (reports, "
+          "escalation notices, lead reminders), newest first", tag=TAG, query=DeliveriesQuery)
+@requires(Role.SUPERVISOR, Role.MANAGER)
+async def deliveries_api(request: web.Request) -> web.Response:
+    from callcenter.mail_deliveries import deliveries
+
+    query = DeliveriesQuery.model_validate(dict(request.query))
+    rows = await deliveries(request.app[DB], query.kind)
+    return web.json_response({"deliveries": [{
+        "key": r.key, "kind": r.kind, "subject": r.subject, "recipients": r.recipients,
+        "attachments": r.attachments, "status": r.status, "attempts": r.attempts,
+        "at": r.at.isoformat(), "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+        "error": r.error} for r in rows[:500]]})
+
+
 @describe("GET", "/api/reports/surveys/pending", summary="The month's surveys awaiting "
           "verification", tag=TAG, query=MonthQuery)
 @requires(Role.SUPERVISOR)
@@ -325,6 +344,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/supervision", supervision_api)
     r.add_get("/api/reports/supervision/me", my_figures_api)
     r.add_get("/api/reports/surveys/pending", pending_api)
+    r.add_get("/api/reports/deliveries", deliveries_api)
     r.add_post("/api/reports/surveys/{survey_id:\\d+}/verify", verify_api)
     r.add_post("/api/reports/runs", rerun_api)
     r.add_get("/api/reports/{kind:daily|weekly|monthly|kpi}", operational_api)

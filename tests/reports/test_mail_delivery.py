@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import openpyxl
 import pytest
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -25,32 +23,16 @@ from crm.services.complaint_escalation import escalate_overdue
 from crm.services.complaints import open_complaint
 from tests import factories
 from tests.complaints.helpers import complaint, org, uow
-from tests.conftest import free_port
+from tests.conftest import Served, free_port
+from tests.mail_server import Inbox, running_smtp
 
 from .helpers import local
 
 
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
-        parsed = message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
-        self.messages.append((list(envelope.rcpt_tos), parsed))  # type: ignore[attr-defined, arg-type]
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with running_smtp() as server:
+        yield server
 
 
 def _mail_settings(settings: Settings, port: int, **more: object) -> Settings:
@@ -144,3 +126,53 @@ def test_a_recipient_list_that_is_not_kind_and_addresses_is_refused_with_the_set
     for bad in ("hourly=a@x.cn", "daily=not-an-address", "daily"):
         with pytest.raises(ValueError, match="REPORT_MAIL_TO"):
             parse_recipients(bad)
+
+
+async def test_a_due_lead_follow_up_is_mailed_to_the_named_person_once(
+    db: Database, settings: Settings, clock: FixedClock, smtp: tuple[Inbox, int]
+) -> None:
+    from datetime import timedelta
+
+    from callcenter.lead_jobs import remind_and_mail
+    from crm.services.leads import NewLead, record_latent_need
+
+    inbox, port = smtp
+    settings = _mail_settings(settings, port)
+    dept = await factories.department(db, "AFTERSALES")
+    follower = await factories.staff(db, "sales-wang", ["agent"], dept.id)
+    async with db.sessions() as session:
+        row = await session.get(Staff, follower.id)
+        assert row is not None
+        row.email = "wang@example.cn"
+        await session.commit()
+    customer = await factories.customer(db, department_id=dept.id)
+    await record_latent_need(NewLead(customer.id, "想换笔记本", 3, follower.id, None), uow(db), at=clock())
+    later = clock() + timedelta(days=7, minutes=1)
+    assert len(await remind_and_mail(db, settings, later)) == 1
+    assert await remind_and_mail(db, settings, later) == []
+    ((rcpt, message),) = inbox.messages
+    assert rcpt == ["wang@example.cn"] and "follow-up due" in message["Subject"]
+    (record,) = await deliveries(db, "lead")
+    assert record.status == "sent"
+
+
+async def test_supervisors_read_what_was_mailed(served: Served, smtp: tuple[Inbox, int]) -> None:
+    import aiohttp
+
+    from callcenter.appkeys import DB
+    from tests.complaints.helpers import bearer
+
+    inbox, port = smtp
+    db = served.app[DB]
+    settings = _mail_settings(served.settings, port, report_mail_to="weekly=boss@example.cn")
+    now = local("2026-05-18 08:00")
+    await schedule.make_due_reports(db, settings, now)
+    await deliver_due_reports(db, settings, now)
+    inspector = await factories.staff(db, "inspector", ["supervisor"])
+    async with aiohttp.ClientSession() as http:
+        got = await http.get(f"{served.base_url}/api/reports/deliveries?kind=report",
+                             headers=await bearer(db, inspector))
+        body = await got.json()
+    ((row),) = body["deliveries"]
+    assert row["key"] == "report:weekly:2026-W20:all" and row["status"] == "sent"
+    assert row["recipients"] == ["boss@example.cn"] and len(row["attachments"]) == 2
