@@ -35,8 +35,14 @@ log = logging.getLogger(__name__)
 MAX_PROPOSAL = 10_000
 
 
-class ProposalRefused(CrmError, ValueError):
+class ProposalRefused(CrmError):
+    """The lead is in no state for this (finished, nothing to sign, nothing owed)."""
+
     http_status = 409
+
+
+class InvalidProposal(CrmError, ValueError):
+    http_status = 422
 
 
 async def _load(uow: UnitOfWork, lead_id: int, identity: Identity | None = None) -> LeadRecord:
@@ -55,9 +61,9 @@ async def propose_configuration(
     """Write (or update) the lead's configuration proposal; it then awaits the head's signature."""
     text = proposal.strip()
     if not text:
-        raise ValueError("proposal: describe the configuration proposed to the customer")
+        raise InvalidProposal("proposal: describe the configuration proposed to the customer")
     if len(text) > MAX_PROPOSAL:
-        raise ValueError(f"proposal: at most {MAX_PROPOSAL} characters")
+        raise InvalidProposal(f"proposal: at most {MAX_PROPOSAL} characters")
     at = aware_utc(at, "at")
     async with uow:
         record = await _load(uow, lead_id, identity)
