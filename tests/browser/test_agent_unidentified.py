@@ -52,8 +52,7 @@ async def test_agent_links_an_unidentified_callers_complaint_to_the_customer(
     await page.click("#card .unknown button:has-text('查找 Find')")
     await page.click("#card .unknown button:has-text('关联 Link')")
     await page.wait_for_selector('[data-testid="customer-name"]:has-text("张三")')
-    await page.wait_for_function(
-        "!document.querySelector('[data-testid=\"open-unidentified\"]')")
+    await page.wait_for_selector('[data-testid="open-unidentified"]', state="detached")
     async with db.sessions() as session:
         complaint = await session.scalar(select(Complaint))
     assert complaint is not None and complaint.customer_id == real.id
