@@ -136,6 +136,16 @@ def parse_id(value: object, what: str) -> int:
     return number
 
 
+# -- who does what (the use cases check these; the routes declare the same tuples) -------
+
+CUSTOMER_WRITERS = (Role.AGENT, Role.CALLBACK_STAFF, Role.MANAGER)
+JOB_WRITERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER)
+CONTACT_WRITERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER)
+LEAD_WRITERS = CONTACT_WRITERS
+CALLBACK_WORKERS = (Role.CALLBACK_STAFF, Role.SUPERVISOR, Role.MANAGER)
+COMPLAINT_OPENERS = (Role.AGENT, Role.MANAGER, Role.CALLBACK_STAFF)
+
+
 # -- supervision apart from execution ---------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.edge import SaneDate, path_id
 from callcenter.web.errors import BadRequest, parse_json
+from crm.access import CALLBACK_WORKERS
 from crm.call_windows import local_to_utc
 from crm.enums import Role
 from crm.errors import InvalidCallWindow
@@ -41,7 +42,7 @@ from crm.services.callback_ports import CallbackRecord
 from crm.services.callbacks import call_now, complete_callback, due_on, past_deadline
 from ivr.outbound import OUTBOUND_FLOWS
 
-STAFF = (Role.CALLBACK_STAFF, Role.SUPERVISOR, Role.MANAGER)
+STAFF = CALLBACK_WORKERS  # the use cases check the same tuple
 
 
 TAG = "callbacks"

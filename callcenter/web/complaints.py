@@ -36,6 +36,7 @@ from callcenter.web.api.routing import describe
 from callcenter.web.auth import current, requires
 from callcenter.web.edge import MAX_DB_ID, path_id
 from callcenter.web.errors import BadRequest, parse_json
+from crm.access import COMPLAINT_OPENERS
 from crm.complaints import OPEN_STATES, allowed_actions
 from crm.enums import ComplaintCategory, ComplaintChannel, ComplaintState, Role
 from crm.errors import CrmError
@@ -265,7 +266,7 @@ async def counts_api(request: web.Request) -> web.Response:
 
 @describe("POST", "/api/complaints", summary="Open a complaint (owner, severity and deadlines are set)",
           tag=TAG, body=OpenIn, status=201)
-@requires(Role.AGENT, Role.MANAGER, Role.CALLBACK_STAFF)
+@requires(*COMPLAINT_OPENERS)  # the use case checks the same tuple
 @bad_values_are_422
 async def open_api(request: web.Request) -> web.Response:
     body = await _body(request, OpenIn)

@@ -30,7 +30,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from crm.access import normal_text
+from crm.access import CALLBACK_WORKERS, normal_text
 from crm.call_windows import CallWindow, RequestedWindowHours, next_allowed_time, requested_window
 from crm.callbacks import (
     CallbackAction,
@@ -62,7 +62,7 @@ from crm.services.callback_ports import (
     PlacedAttempt,
 )
 from crm.services.callback_problems import CallbackProblemPolicy, raise_callback_problem
-from crm.services.refusals import refuse
+from crm.services.refusals import check_role, refuse
 from crm.services.supervision import check_survey_supervisor
 
 if TYPE_CHECKING:
@@ -389,6 +389,7 @@ async def complete_callback(
         cb = await repo.get(callback_id)
         if cb is None:
             raise UnknownCallback(f"no callback {callback_id}")
+        await check_role(uow, staff, CALLBACK_WORKERS, "callback.complete", f"callback:{cb.id}", now)
         await _check_reach(uow, staff, cb, "callback.complete", now)
         verified_survey = (cb.survey_id if cb.kind is CallbackKind.SURVEY_VERIFICATION
                            and disposition in _VERDICTS else None)
@@ -445,6 +446,7 @@ async def call_now(callback_id: int, staff: Identity, uow: UnitOfWork, clock: Cl
         if cb is None:
             raise UnknownCallback(f"no callback {callback_id}")
         now = clock()
+        await check_role(uow, staff, CALLBACK_WORKERS, "callback.call", f"callback:{cb.id}", now)
         await _check_reach(uow, staff, cb, "callback.call", now)
         if cb.state not in (S.SCHEDULED, S.RETRY_WAIT):
             raise CallbackConflict(f"callback {callback_id} is {cb.state}; it cannot be dialled now")

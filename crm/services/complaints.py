@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from crm.access import parse_choice
+from crm.access import COMPLAINT_OPENERS, parse_choice
 from crm.complaint_rules import due_times
 from crm.complaints import ComplaintAction, record_action
 from crm.enums import (
@@ -76,7 +76,7 @@ from crm.services.complaint_ports import (
     tighten,
     visible_departments,
 )
-from crm.services.refusals import refuse
+from crm.services.refusals import check_role, refuse
 from crm.services.supervision import check_verdict_recorder
 
 if TYPE_CHECKING:
@@ -172,6 +172,8 @@ async def open_complaint(
     now = aware_utc(clock(), "clock()")
     channel, category = ComplaintChannel(cmd.channel), ComplaintCategory(cmd.category)
     async with uow:
+        await check_role(uow, cmd.actor.identity, COMPLAINT_OPENERS, "complaint.open",
+                         f"customer:{cmd.customer_id}", now)
         repo = uow.complaints
         customer = await repo.customer(cmd.customer_id)
         if customer is None:

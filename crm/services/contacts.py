@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from crm.access import CONTACT_WRITERS
 from crm.customers import NoSuchCustomer, WrapUpDisposition
 from crm.enums import ComplaintCategory, ComplaintChannel, ContactKind
 from crm.errors import CrmError, aware_utc
-from crm.identity import Identity, PermissionDenied
+from crm.identity import Identity
 from crm.services.complaints import Actor, ComplaintPolicy, OpenComplaint, open_complaint
 from crm.services.customers import ContactDraft
 from crm.services.leads import NewLead, add_lead_in
+from crm.services.refusals import check_role, refuse
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -82,12 +84,16 @@ class WrapUpResult:
     complaint_ticket: str | None = None
 
 
-async def _customer_department(uow: UnitOfWork, customer_id: int, identity: Identity) -> None:
+async def _customer_department(uow: UnitOfWork, customer_id: int, identity: Identity,
+                               action: str = "contact.record") -> None:
+    """Role and department of the writer, checked here; a refusal is audited."""
+    await check_role(uow, identity, CONTACT_WRITERS, action, f"customer:{customer_id}")
     customer = await uow.customers.get(customer_id)
     if customer is None:
         raise NoSuchCustomer(f"no customer {customer_id}; create or identify the caller first")
     if not identity.may_see_department(customer.department_id):
-        raise PermissionDenied("this customer belongs to another department")
+        await refuse(uow, identity, action, f"customer:{customer_id}",
+                     "this customer belongs to another department", datetime.now(UTC))
 
 
 async def record_contact(draft: ContactDraft, uow: UnitOfWork, *, identity: Identity) -> int:
@@ -106,7 +112,7 @@ async def wrap_up(
     at = aware_utc(at, "at")
     disposition = WrapUpDisposition(cmd.disposition).value
     async with uow:
-        await _customer_department(uow, cmd.customer_id, identity)
+        await _customer_department(uow, cmd.customer_id, identity, "contact.wrap_up")
         contact_id: int | None = None
         if cmd.call_id is not None:
             call = await uow.calls.get(cmd.call_id)

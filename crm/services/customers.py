@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from crm.access import CUSTOMER_WRITERS, JOB_WRITERS
 from crm.customers import (
     Customer,
     CustomerCard,
@@ -34,10 +35,11 @@ from crm.customers import (
     apply_changes,
     plan_merge,
 )
-from crm.enums import ContactKind, ValueGrade
+from crm.enums import ContactKind, Role, ValueGrade
 from crm.errors import CrmError, aware_utc
 from crm.identity import Identity, PermissionDenied
 from crm.phones import normalize_phone
+from crm.services.refusals import check_role, refuse
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -165,6 +167,19 @@ def _visible(customer: Customer, identity: Identity | None) -> Customer:
     return customer
 
 
+async def _for_change(
+    uow: UnitOfWork, customer_id: int, identity: Identity | None, action: str,
+    roles: Sequence[Role] = CUSTOMER_WRITERS,
+) -> Customer:
+    """The customer a write is about: the role and the department are checked here, in the
+    use case; a refusal is audited (`crm.services.refusals`) and changes nothing."""
+    await check_role(uow, identity, roles, action, f"customer:{customer_id}")
+    try:
+        return await _get(uow, customer_id, identity)
+    except PermissionDenied as exc:
+        await refuse(uow, identity, action, f"customer:{customer_id}", str(exc), datetime.now(UTC))
+
+
 async def _get(uow: UnitOfWork, customer_id: int, identity: Identity | None) -> Customer:
     customer = await uow.customers.get(customer_id)
     if customer is None:
@@ -266,9 +281,11 @@ async def create_customer(
     draft: CustomerDraft, uow: UnitOfWork, *, default_region: str, identity: Identity | None = None
 ) -> Customer:
     phones = list(dict.fromkeys(normalize_phone(p, default_region) for p in draft.phones))
-    if identity is not None and not identity.may_see_department(draft.department_id):
-        raise PermissionDenied("you may only create customers of your own department")
     async with uow:
+        await check_role(uow, identity, CUSTOMER_WRITERS, "customer.create")
+        if identity is not None and not identity.may_see_department(draft.department_id):
+            await refuse(uow, identity, "customer.create", f"department:{draft.department_id}",
+                         "you may only create customers of your own department", datetime.now(UTC))
         for e164 in phones:
             if await uow.customers.by_phone(e164) is not None:
                 raise PhoneTaken(
@@ -290,7 +307,7 @@ async def update_customer(
     identity: Identity | None = None,
 ) -> Customer:
     async with uow:
-        customer = await _get(uow, customer_id, identity)
+        customer = await _for_change(uow, customer_id, identity, "customer.update")
         updated = apply_changes(customer, changes)
         _visible(updated, identity)  # cannot move a customer out of one's own reach
         await uow.customers.save(updated)
@@ -312,7 +329,7 @@ async def link_phone(
     record is taken over by merging that record (its history follows)."""
     e164 = normalize_phone(phone_raw, default_region)
     async with uow:
-        customer = await _get(uow, customer_id, identity)
+        customer = await _for_change(uow, customer_id, identity, "customer.link_phone")
         owner = await uow.customers.by_phone(e164)
         if owner is not None and owner.customer_id == customer_id:
             return customer
@@ -337,7 +354,7 @@ async def unlink_phone(
 ) -> None:
     e164 = normalize_phone(phone_raw, default_region)
     async with uow:
-        await _get(uow, customer_id, identity)
+        await _for_change(uow, customer_id, identity, "customer.unlink_phone")
         if not await uow.customers.remove_phone(customer_id, e164):
             raise NoSuchCustomer("this customer has no such number")
         await uow.commit()
@@ -348,8 +365,8 @@ async def merge_caller_into(
 ) -> Customer:
     """Fold the unverified caller record `source_id` into the real customer `target_id`."""
     async with uow:
-        source = await _get(uow, source_id, identity)
-        target = await _get(uow, target_id, identity)
+        source = await _for_change(uow, source_id, identity, "customer.merge")
+        target = await _for_change(uow, target_id, identity, "customer.merge")
         plan_merge(source, target)
         await uow.customers.merge(source_id, target_id)
         await uow.commit()
@@ -362,7 +379,7 @@ async def add_job(job: JobRecord, uow: UnitOfWork, *, identity: Identity | None 
     if job.completed_at is not None:
         job = replace(job, completed_at=aware_utc(job.completed_at, "completed_at"))
     async with uow:
-        await _get(uow, job.customer_id, identity)
+        await _for_change(uow, job.customer_id, identity, "job.add", JOB_WRITERS)
         saved = await uow.customers.add_job(job)
         await uow.commit()
         return saved

@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from crm.access import LEAD_WRITERS
 from crm.enums import LeadState
 from crm.errors import CrmError, aware_utc
 from crm.identity import Identity, PermissionDenied
@@ -34,7 +35,7 @@ from crm.leads import (
     validate_demand_level,
     win_lead,
 )
-from crm.services.refusals import refuse
+from crm.services.refusals import check_role, refuse
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -154,11 +155,13 @@ async def record_latent_need(
     lead: NewLead, uow: UnitOfWork, *, at: datetime, identity: Identity | None = None
 ) -> LeadRecord:
     async with uow:
+        await check_role(uow, identity, LEAD_WRITERS, "lead.record", f"customer:{lead.customer_id}", at)
         exists, department = await uow.leads.customer_department(lead.customer_id)
         if not exists:
             raise UnknownLead(f"no customer {lead.customer_id}; create the customer first")
         if identity is not None and not identity.may_see_department(department):
-            raise PermissionDenied("this customer belongs to another department")
+            await refuse(uow, identity, "lead.record", f"customer:{lead.customer_id}",
+                         "this customer belongs to another department", at)
         record = await add_lead_in(lead, uow, at=at)
         await uow.commit()
         return record
@@ -207,6 +210,7 @@ async def advance_lead(
     be able to read the lead's customer; a refusal is audited and changes nothing."""
     at = aware_utc(at, "at")
     async with uow:
+        await check_role(uow, identity, LEAD_WRITERS, f"lead.{action}", f"lead:{lead_id}", at)
         try:
             record = await _visible_lead(uow, lead_id, identity)
         except PermissionDenied as exc:

@@ -9,16 +9,18 @@ use case. It must be called inside the use case's ``async with uow:``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
+from crm.enums import Role
 from crm.identity import Identity, PermissionDenied
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
 
-__all__ = ["Refusal", "RefusalRepository", "refuse"]
+__all__ = ["Refusal", "RefusalRepository", "check_role", "refuse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,16 @@ async def refuse(
     ))
     await uow.commit()
     raise PermissionDenied(reason)
+
+
+async def check_role(
+    uow: UnitOfWork, identity: Identity | None, roles: Sequence[Role], action: str,
+    subject: str | None = None, at: datetime | None = None,
+) -> None:
+    """`identity` holds one of `roles` (admin passes; None is the trusted system), else
+    `refuse`. Call it inside the use case's ``async with uow:``, before any write."""
+    if identity is None or identity.has(*roles):
+        return
+    need = ", ".join(r.value for r in roles)
+    await refuse(uow, identity, action, subject, f"this needs one of the roles: {need}",
+                 at or datetime.now(UTC))

@@ -6,12 +6,13 @@ from callcenter.appkeys import SERVICES
 from callcenter.complaint_settings import complaint_policy
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import ContactCreate, CreatedOut, WrapUpIn, WrapUpOut
+from crm.access import CONTACT_WRITERS
 from crm.enums import Role
 from crm.services import contacts as svc
 from crm.services.calls import UnknownCall
 from crm.services.customers import ContactDraft
 
-WRITERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER)
+WRITERS = CONTACT_WRITERS  # the use cases check the same tuple
 
 
 @api("POST", "/api/contacts", summary="Record a contact (call, visit, note, form)", roles=WRITERS,

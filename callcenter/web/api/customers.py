@@ -19,12 +19,13 @@ from callcenter.web.api.schemas import (
     PhoneLink,
     card_out,
 )
+from crm.access import CUSTOMER_WRITERS, JOB_WRITERS
 from crm.customers import Customer
 from crm.enums import Role
 from crm.services import customers as svc
 
 READERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER, Role.SUPERVISOR)
-WRITERS = (Role.AGENT, Role.CALLBACK_STAFF, Role.MANAGER)
+WRITERS = CUSTOMER_WRITERS  # the use cases check the same tuple
 TAG = "customers"
 
 
@@ -143,7 +144,7 @@ async def job(call: ApiCall) -> JobDetailOut:
 
 
 @api("POST", "/api/jobs", summary="Record a service job (repair / visit)",
-     roles=(Role.AGENT, Role.TECHNICIAN, Role.MANAGER), tag="jobs", body=JobCreate,
+     roles=JOB_WRITERS, tag="jobs", body=JobCreate,
      response=JobDetailOut, status=201)
 async def add_job(call: ApiCall) -> JobDetailOut:
     body: JobCreate = call.body

@@ -12,12 +12,13 @@ from callcenter.web.api.schemas import (
     LeadProposalIn,
     LeadSearch,
 )
+from crm.access import LEAD_WRITERS
 from crm.enums import Role
 from crm.services import lead_capture as capture
 from crm.services import leads as svc
 
 READERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER, Role.SUPERVISOR)
-WRITERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGER)
+WRITERS = LEAD_WRITERS  # the use cases check the same tuple
 
 
 def lead_out(record: svc.LeadRecord) -> LeadOut:
