@@ -14,6 +14,8 @@ Guarantees:
   ``REPORT_MONTHLY_DAY``). Only the month's latest version can be published;
   publishing without a version number publishes the current figures. A
   published version is never changed (database triggers refuse it).
+- Publishing the current figures first draws every sampling period that has
+  ended, so the month's last week is drawn before its figures are frozen.
 - The previous month's average of a supervision report is read from that
   month's published version (`builders.supervision`), never recomputed.
 - `correct_published_months()` puts a survey that changed after its month
@@ -33,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from callcenter.dialer import config as callback_config
 from callcenter.reporting import builders, loaders, versions
 from callcenter.reporting.samples import scored_in
 from callcenter.reporting.versions import StoredVersion
@@ -43,6 +46,7 @@ from callcenter.storage.uow import SqlUnitOfWork
 from crm.access import publish_refusal
 from crm.identity import Identity
 from crm.services.refusals import refuse
+from crm.services.verification_samples import draw_verification_samples
 from reports.periods import Granularity, Month, report_window
 from reports.versions import version_diff
 
@@ -197,6 +201,7 @@ async def publish(db: Database, settings: Settings, month: Month, actor: Identit
     period = str(month)
     by = await _publisher(db, actor, period, now)
     if version is None:
+        await _close_sampling(db, settings, now)
         made, _ = await make_version(db, settings, month, now, by)
         version = made.version
     latest = await versions.latest_version(db, period)
@@ -209,6 +214,13 @@ async def publish(db: Database, settings: Settings, month: Month, actor: Identit
     published = await versions.published_version(db, period)
     assert published is not None
     return published
+
+
+async def _close_sampling(db: Database, settings: Settings, now: datetime) -> None:
+    """Draw every sampling period that has ended (the month's last one included) before its
+    figures are frozen, so "never drawn" means the draw passed it by (`crm.sampling`)."""
+    await draw_verification_samples(SqlUnitOfWork(db), lambda: now, settings.timezone,
+                                    **callback_config.verification_sample(settings))
 
 
 async def publish_scheduled(db: Database, settings: Settings, month: Month, now: datetime,

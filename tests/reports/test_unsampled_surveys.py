@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from callcenter.clock import FixedClock
-from callcenter.reporting import builders
+from callcenter.reporting import builders, publication
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Survey
@@ -55,3 +55,22 @@ async def test_with_the_count_rule_never_drawn_forms_count_and_the_drawn_one_wai
     assert dept["satisfaction"]["surveys"]["counted"] == 2
     assert dept["satisfaction"]["surveys"]["excluded"]["pending_verification"] == 1
     assert payload["verification_sample"]["rule"] == "count"
+
+
+async def test_publishing_draws_the_months_last_week_before_freezing_the_figures(
+    db: Database, settings: Settings
+) -> None:
+    s = await shop(db)
+    forms = [Survey(department_id=s.department_id, staff_id=s.technician.id,
+                    surveyed_at=local(f"2026-05-2{i} 09:00"), created_at=local(f"2026-05-2{i} 09:00"),
+                    source="paper", verification="pending", complete=True,
+                    timeliness="A", quality="A", attitude="A") for i in range(5, 9)]
+    await factories.add(db, *forms)
+    counting = settings.model_copy(update={"survey_sample_unsampled": "count"})
+    published = await publication.publish(db, counting, MAY, s.supervisor_identity,
+                                          local("2026-06-05 08:00"))
+    (dept,) = published.figures["supervision"]["departments"]
+    assert dept["satisfaction"]["surveys"]["excluded"]["pending_verification"] == 3  # drawn: minimum 3
+    assert dept["satisfaction"]["surveys"]["counted"] == 1
+    assert published.figures["verification_sample"]["departments"] == {
+        str(s.department_id): {"drawn": 3, "never_drawn": 1}}
