@@ -37,7 +37,8 @@ ALL_WEEKDAYS: frozenset[int] = frozenset(range(7))  # Monday = 0
 
 @cache
 def _iana_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # a system zoneinfo folder also holds "localtime" / "posixrules" (links, not zone names)
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def is_iana_zone(name: str) -> bool:

@@ -22,7 +22,9 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
+
+from callcenter.storage.refusals import refusal_of
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -58,10 +60,6 @@ def _wants_json(request: web.Request) -> bool:
     )
 
 
-_SQLITE_KINDS = {"SQLITE_CONSTRAINT_UNIQUE": "unique", "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
-                 "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key",
-                 "SQLITE_CONSTRAINT_NOTNULL": "not_null", "SQLITE_CONSTRAINT_CHECK": "check"}
-_PG_KINDS = {"23505": "unique", "23503": "foreign_key", "23502": "not_null", "23514": "check"}
 _MESSAGES = {
     "unique": (409, "that value is already taken ({where}); choose another or change the existing record"),
     "foreign_key": (422, "a referenced record does not exist ({where}); check the ids you sent"),
@@ -73,24 +71,11 @@ _MESSAGES = {
 
 def database_refusal(exc: DBAPIError) -> tuple[int, str, str] | None:
     """(status, message, kind) when the database refused the caller's values, else None."""
-    orig = exc.orig
-    cause = getattr(orig, "__cause__", None)
-    sqlstate = str(getattr(cause, "sqlstate", "") or "")
-    if sqlstate:  # PostgreSQL (asyncpg)
-        kind = _PG_KINDS.get(sqlstate) or ("data" if sqlstate.startswith("22") else None)
-        parts = [getattr(cause, "table_name", None),
-                 getattr(cause, "column_name", None) or getattr(cause, "constraint_name", None)]
-        where = ".".join(p for p in parts if p) or "the request"
-    else:  # SQLite
-        kind = _SQLITE_KINDS.get(str(getattr(orig, "sqlite_errorname", "")))
-        if kind is None and isinstance(exc, IntegrityError):
-            kind = "unique" if "UNIQUE" in str(orig) else "check"
-        text = str(orig)
-        where = text.split(":", 1)[1].strip() if ":" in text else "the request"
-    if kind is None:
+    refusal = refusal_of(exc)
+    if refusal is None:
         return None
-    status, template = _MESSAGES[kind]
-    return status, template.format(where=where[:120]), kind
+    status, template = _MESSAGES[refusal.kind]
+    return status, template.format(where=refusal.where), refusal.kind
 
 
 @web.middleware

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from callcenter.storage.refusals import refusal_of
 from callcenter.storage.tables import (
     Call,
     Callback,
@@ -67,6 +68,14 @@ PROFILE = (
 )
 # Every table whose rows follow a customer through a merge.
 OWNED = (Call, Contact, Complaint, ServiceJob, Survey, Lead, Callback)
+
+
+def _only_taken(exc: IntegrityError) -> None:
+    """Re-raise `exc` unless a unique value was taken: an unknown department is not a
+    taken number (the web layer answers it as a missing reference)."""
+    refusal = refusal_of(exc)
+    if refusal is None or refusal.kind != "unique":
+        raise exc
 
 
 def _grade(value: str) -> ValueGrade:
@@ -145,6 +154,7 @@ class SqlCustomerRepository:
                     self.session.add(CustomerPhone(customer_id=row.id, e164=e164, is_primary=i == 0))
                 await self.session.flush()
         except IntegrityError as exc:
+            _only_taken(exc)
             raise PhoneTaken(
                 "a number or the reference already belongs to another customer"
             ) from exc
@@ -196,6 +206,7 @@ class SqlCustomerRepository:
                     .values(value_grade=ValueGrade(customer.value_grade).value, **values)
                 )
         except IntegrityError as exc:
+            _only_taken(exc)
             raise PhoneTaken("this reference already belongs to another customer") from exc
 
     async def add_phone(self, customer_id: int, phone: Phone) -> None:
@@ -213,6 +224,7 @@ class SqlCustomerRepository:
                 ))
                 await self.session.flush()
         except IntegrityError as exc:
+            _only_taken(exc)
             raise PhoneTaken("this number already belongs to another customer") from exc
 
     async def remove_phone(self, customer_id: int, e164: str) -> bool:
