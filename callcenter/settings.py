@@ -56,8 +56,9 @@ class Settings(BaseSettings):
         "Off, `callcenter serve` refuses to start with a default or empty SECRET_KEY, AMI_SECRET "
         "(AMI on) or TWILIO_AUTH_TOKEN (Twilio in use)")
     cpu_workers: int = Field(
-        2, ge=1, le=32, description="threads running CPU-heavy work off the event loop (password "
-        "hashing, report building and rendering); at most this many run at once, the rest wait")
+        2, ge=1, le=32, description="CPU-heavy work kept off the event loop, at most this many at "
+        "once per HTTP worker: threads for password hashing, worker processes for report "
+        "building and rendering (charts, PDF, XLSX); the rest wait their turn")
     login_max_failures_per_account: int = Field(
         5, ge=1, description="failed logins per username within LOGIN_LOCKOUT_S before it is locked")
     login_max_failures_per_client: int = Field(
