@@ -231,6 +231,11 @@ async def publish_scheduled(db: Database, settings: Settings, month: Month, now:
     return await publish(db, settings, month, Schedule(holder), now)
 
 
+#: per database and month, the marks of the last corrections check whose changes left the
+#: figures as they were (a verification of a superseded survey): not rebuilt again for them
+_CHECKED: dict[tuple[int, str], dict[str, Any]] = {}
+
+
 async def correct_published_months(db: Database, settings: Settings, now: datetime,
                                    holder: str) -> list[StoredVersion]:
     """A correction draft for each published month whose surveys changed since its latest version."""
@@ -239,10 +244,16 @@ async def correct_published_months(db: Database, settings: Settings, now: dateti
         month = Month.parse(period)
         latest = await versions.latest_version(db, period)
         assert latest is not None
-        changes, _ = await survey_changes(db, settings, month, latest.surveys)
+        seen = _CHECKED.get((id(db), period))
+        if seen is None or seen.get("made_at") != latest.made_at.isoformat():
+            seen = latest.surveys
+        marks = await _marks(db)
+        changes, _ = await survey_changes(db, settings, month, seen)
         if not changes:
             continue
         version, new = await make_version(db, settings, month, now, f"schedule:{holder}")
         if new:
             made.append(version)
+        else:  # nothing the figures show: remember, so the next pass skips these changes
+            _CHECKED[(id(db), period)] = {**marks, "made_at": version.made_at.isoformat()}
     return made

@@ -250,3 +250,24 @@ async def test_a_verification_and_a_correction_after_publishing_are_named_in_the
     assert by_survey[third]["reason"] == "correction"
     moved = {f["figure"]: (f["before"], f["after"]) for f in correction.diff["figures"]}
     assert moved["surveys counted"] == (2, 3) and moved["points"] == (6, 3)
+
+
+async def test_a_change_that_moves_no_figure_makes_no_correction_and_later_changes_still_do(
+    db: Database, settings: Settings
+) -> None:
+    s = await shop(db)
+    await raw_surveys(db, s, "AAA", local("2026-05-10 09:00"), 1, verification="verified",
+                      source="paper")
+    await publication.publish(db, settings, MAY, s.supervisor_identity, ON_THE_5TH)
+    async with db.sessions() as session:
+        survey_id = await session.scalar(select(Survey.id))
+    assert survey_id is not None
+    later = local("2026-06-08 10:00")
+    await survey_service.correct_survey(survey_id, helpers.grades("AAA"), s.supervisor_identity,
+                                        later, SqlUnitOfWork(db), reason="re-checked: as keyed")
+    assert await publication.correct_published_months(db, settings, later, "loop") == []
+    assert await publication.correct_published_months(db, settings, later, "loop") == []
+    await survey_service.correct_survey(survey_id, helpers.grades("CCC"), s.supervisor_identity,
+                                        later, SqlUnitOfWork(db), reason="customer said C")
+    (correction,) = await publication.correct_published_months(db, settings, later, "loop")
+    assert correction.diff is not None and correction.diff["reasons"] == {"correction": 1}
