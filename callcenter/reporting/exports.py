@@ -152,11 +152,11 @@ def to_xlsx(payload: dict[str, Any]) -> bytes:
     with charts.closing(payload) as made:
         if made:
             sheet = book.create_sheet(_sheet_name("Charts", used))
-            row = 1
+            top = 1
             for _, fig in made:
                 image = XlImage(io.BytesIO(charts.png(fig)))
-                sheet.add_image(image, f"A{row}")
-                row += 22
+                sheet.add_image(image, f"A{top}")
+                top += 22
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

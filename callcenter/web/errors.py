@@ -100,11 +100,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.exception("database error on %s %s", request.method, request.path)
             return json_error(500, "internal error; it has been logged") if _wants_json(request) \
                 else web.Response(status=500, text="internal error; it has been logged")
-        status, message, kind = refused
+        code, message, kind = refused
         log.info("database refused %s %s: %s", request.method, request.path, kind)
         if _wants_json(request):
-            return json_error(status, message, kind=kind)
-        return web.Response(status=status, text=message)
+            return json_error(code, message, kind=kind)
+        return web.Response(status=code, text=message)
     except Exception as exc:
         status = getattr(type(exc), "http_status", None)
         if isinstance(status, int) and 400 <= status < 500:

@@ -126,7 +126,10 @@ def _call_sid(form: MultiDictProxy[str]) -> str:
 
 def _version(request: web.Request) -> int | None:
     raw = request.query.get(twiml.VERSION_PARAM)
-    return int(raw) if raw is not None and raw.isdigit() else None
+    # ASCII digits only: "²".isdigit() is true and int() refuses it
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        return None
+    return int(raw)
 
 
 def _float(form: MultiDictProxy[str], name: str) -> float | None:

@@ -94,7 +94,7 @@ def _operation(ep: Endpoint, defs: dict[str, Any], access: Access | None) -> dic
 
 def _api_routes(app: web.Application) -> list[tuple[str, str, object]]:
     """(method, path template, handler) of every route under /api/ (HEAD twins left out)."""
-    found = []
+    found: list[tuple[str, str, object]] = []
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = str(info.get("formatter") or info.get("path") or "")

@@ -71,7 +71,7 @@ class Endpoint:
     summary: str
     roles: tuple[Role, ...]
     tag: str
-    body: type[BaseModel] | None = None
+    body: type[BaseModel] | type[str] | None = None
     query: type[BaseModel] | None = None
     response: Any = None  # a pydantic model, list[model], or None (204)
     status: int = 200
@@ -98,7 +98,7 @@ def describe(
     *,
     summary: str,
     tag: str,
-    body: type[BaseModel] | None = None,
+    body: type[BaseModel] | type[str] | None = None,
     query: type[BaseModel] | None = None,
     response: Any = dict[str, Any],
     status: int = 200,
