@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from crm.access import InvalidChoice, normal_text, parse_role
 from crm.call_windows import is_iana_zone
 from crm.enums import Role, ValueGrade
 from crm.errors import InvalidPhoneNumber
@@ -154,14 +155,14 @@ def parse_staff(row: Mapping[str, str | None], known: Known) -> StaffRecord:
     if not name:
         errors.append("name: required")
     roles: list[Role] = []
-    for raw in _text(row, "roles").replace(",", ";").split(";"):
-        raw = raw.strip().lower()
+    for raw in normal_text(_text(row, "roles")).replace(",", ";").replace("；", ";").split(";"):
+        raw = raw.strip()
         if not raw:
             continue
-        if raw not in Role._value2member_map_:
+        try:  # one spelling: " Supervisor ", "ＡＤＭＩＮ", "callback-staff"; lookalikes refused
+            roles.append(parse_role(raw))
+        except InvalidChoice:
             errors.append(f"roles: unknown role {raw!r} (one of {', '.join(Role)})")
-        else:
-            roles.append(Role(raw))
     if not roles:
         errors.append("roles: at least one role")
     department = _opt(row, "department")
