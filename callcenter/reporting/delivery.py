@@ -105,12 +105,20 @@ async def deliver_due_reports(db: Database, settings: Settings, now: datetime,
     if not recipients or not MailSettings.of(settings).configured:
         return []
     done: list[tuple[str, str, str]] = []
+    failed: list[str] = []
     for kind, period in due_reports(now, settings):
         for (wanted, department), to in recipients.items():
             if wanted != kind:
                 continue
-            status = await deliver_report(db, settings, kind, period, to, now=now,
-                                          department=department, holder=holder)
+            try:
+                status = await deliver_report(db, settings, kind, period, to, now=now,
+                                              department=department, holder=holder)
+            except Exception:  # e.g. the department's report could not be made: try the others
+                log.exception("delivering the %s report %s (%s) failed", kind, period, department or "all")
+                failed.append(f"{kind} {period} {department or 'all'}")
+                continue
             if status is not None:
                 done.append((kind, period, status))
+    if failed:
+        raise RuntimeError(f"report delivery failed (retried next pass): {', '.join(failed)}")
     return done
