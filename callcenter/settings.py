@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     language: Literal["zh-CN", "en"] = Field("zh-CN", description="default IVR language")
     opening_hours: str = Field("08:00-20:00", description="agent opening hours, centre time")
     # job loop
+    route_to_ready_agents: bool = Field(True, description="callers reach agents only when one can take the call (Twilio: one is ready; Asterisk: one is in the queue, not paused); otherwise the IVR offers a callback")
     agent_wrap_up_s: float = Field(30.0, ge=0, le=3600, description="wrap-up after an agent's call, seconds (then ready; the agent may end it early)")
     agent_not_ready_reasons: str = Field("break,meeting,training,lunch,coaching,other", description="reasons an agent may give for not ready (comma-separated)")
     job_loop_enabled: bool = Field(True, description="run escalation, dialer and report jobs")

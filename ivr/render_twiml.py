@@ -49,6 +49,8 @@ class TransferTarget:
     address: str = ""
     dial_action_url: str | None = None
     wait_url: str | None = None
+    #: ``client``: ring these identities at once instead of ``address`` (the ready agents)
+    clients: tuple[str, ...] = ()
 
 
 def render(
@@ -125,7 +127,8 @@ def _transfer(response: VoiceResponse, action: act.Transfer, target: TransferTar
     if target.kind == "queue":
         dial.queue(address)
     elif target.kind == "client":
-        dial.client(address)
+        for identity in target.clients or (address,):
+            dial.client(identity)
     elif target.kind == "sip":
         dial.sip(address)
     else:

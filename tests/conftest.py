@@ -31,6 +31,9 @@ from callcenter.storage.engine import Database
 from callcenter.storage.tables import Base
 
 PG_ADMIN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+# Most tests send callers to agents without logging anyone in; the tests of routing by agent
+# state (tests/crm_api/test_routing_by_agent_state.py) switch ROUTE_TO_READY_AGENTS on.
+os.environ.setdefault("ROUTE_TO_READY_AGENTS", "false")
 IN_CI = bool(os.environ.get("CI"))
 
 

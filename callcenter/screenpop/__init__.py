@@ -25,6 +25,7 @@ from datetime import datetime
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
+from callcenter.screenpop.availability import AVAILABILITY, AgentAvailability
 from callcenter.screenpop.hub import Bus, Hub, LocalBus, PgBus
 from callcenter.screenpop.offers import AgentStatus, CallOffer, agent_keys
 from callcenter.screenpop.service import ScreenPop
@@ -81,8 +82,14 @@ async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
     pop.bus = bus
     await bus.start()
     await pop.warm_up()
+    availability = AgentAvailability(app[DB])
+    await availability.start()
+    pop.state_listeners.append(availability.on_state)
     app[SERVICES][SCREENPOP] = pop
+    app[SERVICES][AVAILABILITY] = availability
     yield
+    app[SERVICES].pop(AVAILABILITY, None)
+    await availability.close()
     app[SERVICES].pop(SCREENPOP, None)
     await pop.close()
     await bus.close()

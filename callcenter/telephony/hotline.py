@@ -251,9 +251,12 @@ class _FastWrites:
 
 class HotlineDriver:
     def __init__(self, db: Database, settings: Settings, clock: Clock,
-                 fast: PgTurnStore | None = None) -> None:
+                 fast: PgTurnStore | None = None,
+                 availability: Callable[[], Any] | None = None) -> None:
         self.db, self.settings, self.clock = db, settings, clock
         self.fast = fast
+        #: the screen-pop's AgentAvailability (looked up late: it starts after the driver)
+        self.availability = availability
 
     def uow(self) -> SqlUnitOfWork:
         """A unit of work for a use case: inside a turn, a savepoint of the turn's transaction
@@ -331,7 +334,7 @@ class HotlineDriver:
                     tz = target.timezone if target else (
                         customer.timezone if customer else self.settings.timezone)
                     context = self._context(
-                        now, tz, bool(customer and customer.verified),
+                        carrier, now, tz, bool(customer and customer.verified),
                         customer.language if customer else self.settings.language,
                         dict(target.seeds) if target else None,
                         self._callable(customer_number) is not None)
@@ -474,7 +477,8 @@ class HotlineDriver:
                 disposition=CallDisposition.IN_PROGRESS, carrier_status=None, status_rank=0,
                 ivr_path=None, ivr_state=None, ivr_version=0, language=cmd.language,
                 callback_attempt_id=None)
-            context = self._context(cmd.at, caller.timezone, caller.verified, caller.language,
+            context = self._context(cmd.carrier, cmd.at, caller.timezone, caller.verified,
+                                    caller.language,
                                     None, in_region(e164, self.settings.default_region))
             ctx = _CallCtx(draft, Session(FLOWS[flow]), flow, number)
             steps, media, survey = await self._fast_run(ctx, ev.Start(context))
@@ -576,12 +580,12 @@ class HotlineDriver:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _context(self, now: datetime, tz: str, known: bool, language: str,
+    def _context(self, carrier: Carrier, now: datetime, tz: str, known: bool, language: str,
                  outbound: dict[str, Any] | None, callable_number: bool = False,
                  ) -> ev.CallerContext:
         return ev.CallerContext(
             caller_known=known, customer_tz=tz, language=language,
-            agents_open=self._agents_open(now),
+            agents_open=self._agents_open(now, carrier),
             local_now_iso=now.astimezone(ZoneInfo(tz)).isoformat(), outbound=outbound,
             callback_number_known=outbound is not None or callable_number,
         )
@@ -596,10 +600,17 @@ class HotlineDriver:
         except InvalidPhoneNumber:
             return None
 
-    def _agents_open(self, now: datetime) -> bool:
+    def _agents_open(self, now: datetime, carrier: Carrier) -> bool:
+        """Within opening hours, and (ROUTE_TO_READY_AGENTS) an agent can take the call: the
+        IVR offers a callback instead of sending the caller to nobody."""
         start, end = self.settings.open_hours
         local = now.astimezone(self.settings.zone).time()
-        return start <= local < end
+        if not start <= local < end:
+            return False
+        available = self.availability() if self.availability is not None else None
+        if not self.settings.route_to_ready_agents or available is None:
+            return True
+        return bool(available.can_take(str(carrier)))
 
     async def _outbound_target(self, attempt_id: str | None) -> OutboundTarget | None:
         if not attempt_id:

@@ -8,8 +8,16 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
+from callcenter.appkeys import SERVICES
 from callcenter.clock import FixedClock
-from callcenter.screenpop import call_answered, call_ended, call_held, offer_call, service
+from callcenter.screenpop import (
+    AgentStatus,
+    call_answered,
+    call_ended,
+    call_held,
+    offer_call,
+    service,
+)
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentStateSpan, Call
@@ -104,3 +112,19 @@ async def test_going_ready_ends_the_wrap_up_early(
     await asyncio.sleep(0.6)  # the timer finds the agent moved on and leaves them be
     await service(served.app).settle()
     assert [s for s, _, _ in await spans_of(db, people.agent_a)][-2:] == ["wrap_up", "ready"]
+
+
+async def test_who_can_take_a_call_follows_the_states_per_carrier(
+    served: Served, people: People, db: Database,
+) -> None:
+    from callcenter.screenpop.availability import AVAILABILITY
+
+    availability = served.app[SERVICES][AVAILABILITY]
+    pop = service(served.app)
+    await pop.set_status(people.agent_a, AgentStatus.NOT_READY, "break")
+    assert not availability.can_take("twilio") and not availability.can_take("asterisk")
+    await pop.set_status(people.agent_b, AgentStatus.ON_CALL)
+    # Asterisk's queue holds the caller for the busy agent; Twilio has nobody to ring
+    assert availability.can_take("asterisk") and not availability.can_take("twilio")
+    await pop.set_status(people.agent_a, AgentStatus.READY)
+    assert availability.can_take("twilio") and availability.ready_clients == ("agent-a",)

@@ -27,6 +27,7 @@ from callcenter.dialer.config import retry_policy
 from callcenter.jobs import PeriodicJob
 from callcenter.networks import parse_networks
 from callcenter.owner import add_owner_context
+from callcenter.screenpop.availability import AVAILABILITY
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig
@@ -52,7 +53,8 @@ async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
     # RECORD FILE does not create directories (Asterisk on another host: create it there)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     handlers = HotlineAgi(
-        HotlineDriver(app[DB], settings, app[CLOCK], fast=app[SERVICES].get(TURN_STORE)),
+        HotlineDriver(app[DB], settings, app[CLOCK], fast=app[SERVICES].get(TURN_STORE),
+                      availability=lambda: app[SERVICES].get(AVAILABILITY)),
         sounds_prefix=str(settings.prompts_dir.resolve()),
         recordings_dir=settings.recordings_dir.resolve(),
         end_on_queue_hangup=not settings.ami_enabled,

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from callcenter.app import create_app
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Call, Callback, Complaint, Survey
+from callcenter.storage.tables import Call, Callback, Complaint, Staff, Survey
 from callcenter.telephony.twilio.simulate import (
     HANGUP,
     CallResult,
@@ -41,6 +41,7 @@ class DemoCaller:
     script: tuple[ScriptItem, ...]
 
 
+DEMO_AGENT = "agent-wu"  # the demo data's agent (callcenter demo)
 CALLERS: tuple[DemoCaller, ...] = (
     DemoCaller("complaint (service attitude, recorded)", "+8613912345678", ("1", "2", Speak(25), "2")),
     DemoCaller("survey of the last visit: A, B, A, confirmed", "+8613800138000",
@@ -66,10 +67,12 @@ async def run_demo(settings: Settings, db: Database, console: Console) -> None:
         "twilio_auth_token": type(settings.twilio_auth_token)(token),
         "job_loop_enabled": False, "fastagi_enabled": False, "ami_enabled": False,
     })
-    runner = web.AppRunner(create_app(live, db=db), access_log=None)
+    app = create_app(live, db=db)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()
+        await _agent_ready(app, db, console)
         console.print(f"Twilio webhooks live on {live.public_base_url}/twilio/voice "
                       "(requests signed with the auth token)")
         results: list[tuple[DemoCaller, CallResult]] = []
@@ -80,6 +83,18 @@ async def run_demo(settings: Settings, db: Database, console: Console) -> None:
         await _print_stored(db, results, console)
     finally:
         await runner.cleanup()
+
+
+async def _agent_ready(app: web.Application, db: Database, console: Console) -> None:
+    """The demo agent goes ready, so the caller who asks for an agent is put through."""
+    from callcenter import screenpop
+    from crm.agent_states import AgentState
+
+    async with db.sessions() as session:
+        agent = await session.scalar(select(Staff).where(Staff.username == DEMO_AGENT))
+    if agent is not None:
+        await screenpop.service(app).set_status(agent.id, AgentState.READY)
+        console.print(f"agent {DEMO_AGENT} is ready: the agent dial rings client:{DEMO_AGENT}")
 
 
 async def _print_stored(db: Database, results: list[tuple[DemoCaller, CallResult]],

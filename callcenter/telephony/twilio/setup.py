@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
+from callcenter.screenpop.availability import AVAILABILITY
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.hotline import HotlineDriver
 from callcenter.telephony.twilio.twiml import TwimlRenderer
@@ -24,7 +25,8 @@ async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
     channel = app[CHANNEL]
     channel.db = app[DB]
     channel.driver = HotlineDriver(app[DB], channel.settings, channel.clock,
-                                   fast=app[SERVICES].get(TURN_STORE))
+                                   fast=app[SERVICES].get(TURN_STORE),
+                                   availability=lambda: app[SERVICES].get(AVAILABILITY))
     yield
     channel.driver = None
     channel.db = None

@@ -18,6 +18,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -70,25 +71,30 @@ class TwimlRenderer:
         self.transfer_to = transfer_target(
             settings.twilio_agent_dial, public(settings, DIAL_STATUS_PATH)
         )
-        self._documents: dict[tuple[str, str, int], str] = {}
+        self._documents: dict[tuple[str, str, int, tuple[str, ...]], str] = {}
 
-    def turn(self, turn: Turn) -> str:
-        return self.media(turn.media, turn.language, turn.version)
+    def turn(self, turn: Turn, clients: tuple[str, ...] = ()) -> str:
+        """The turn's TwiML; a transfer to a ``client:`` target rings `clients` when given."""
+        return self.media(turn.media, turn.language, turn.version, clients)
 
-    def media(self, media: Sequence[act.Action], language: str, version: int) -> str:
+    def media(self, media: Sequence[act.Action], language: str, version: int,
+              clients: tuple[str, ...] = ()) -> str:
         # `render` is pure and, for this renderer, depends only on the media, the
         # language and the version (the URLs carry no call id): callers at the same
         # step of a menu share one document. Actions hold dicts (unhashable), so the
         # key is their repr: frozen dataclasses, every field shown.
-        key = (repr(tuple(media)), language, version)
+        key = (repr(tuple(media)), language, version, clients)
         document = self._documents.get(key)
         if document is None:
+            target = self.transfer_to
+            if clients and target.kind == "client":
+                target = dataclasses.replace(target, clients=clients)
             document = render(
                 media,
                 language=language,
                 action_url=f"{self._gather}{version}",
                 recording_url=f"{self._record}{version}",
-                transfer_to=self.transfer_to,
+                transfer_to=target,
             )
             if len(self._documents) >= _DOCUMENTS_KEPT:
                 self._documents.clear()

@@ -34,8 +34,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from callcenter.appkeys import SERVICES
 from callcenter.clock import Clock
 from callcenter.logs import bind_call_id
+from callcenter.screenpop.availability import AVAILABILITY
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
@@ -161,9 +163,14 @@ async def _feed(channel: TwilioChannel, sid: str, event: ev.Event, version: int 
 
 async def _answer_turn(request: web.Request, channel: TwilioChannel, sid: str,
                        form: MultiDictProxy[str], turn: Turn) -> web.Response:
-    if turn.transfer is not None and not turn.replayed:
-        await _offer_to_agents(request.app, channel, sid, form, turn)
-    return _xml(channel.renderer.turn(turn))
+    clients: tuple[str, ...] = ()
+    if turn.transfer is not None:
+        if channel.settings.route_to_ready_agents:  # ring the agents who are ready, not a group
+            availability = request.app[SERVICES].get(AVAILABILITY)
+            clients = availability.ready_clients if availability is not None else ()
+        if not turn.replayed:
+            await _offer_to_agents(request.app, channel, sid, form, turn)
+    return _xml(channel.renderer.turn(turn, clients))
 
 
 async def _offer_to_agents(app: web.Application, channel: TwilioChannel, sid: str,
