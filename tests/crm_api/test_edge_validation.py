@@ -238,3 +238,27 @@ async def test_the_login_form_redirects_an_off_site_next_home(served: Served, db
                 "csrf_token": token.group(1), "username": "agent-wu",
                 "password": factories.PASSWORD, "next": "/\\evil.example"}) as resp:
             assert resp.status == 302 and resp.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("phone", ["1" * 64, "+999999999999999", "+", "()", "abc", "12345"])
+async def test_a_phone_that_is_not_a_dialable_number_is_422(
+    as_: Any, people: People, db: Database, phone: str
+) -> None:
+    customer = await factories.customer(db, "张三", department_id=people.dept_a)
+    status, body = await as_("agent_a").call("POST", f"/api/customers/{customer.id}/phones",
+                                             json={"phone": phone})
+    assert status == 422, (phone, body)
+    status, body = await as_("agent_a").call("GET", "/api/customers/by-phone/" + "9" * 300)
+    assert status in (404, 422), body
+
+
+@pytest.mark.parametrize("phone", ["138\u200b0013\u200b8000", "+86 139 0013 8000 ext. 12",
+                                   "\u0661\u0663\u0667\u0660\u0660\u0661\u0663\u0668\u0660\u0660\u0660"])
+async def test_a_readable_number_is_stored_as_e164(
+    as_: Any, people: People, db: Database, phone: str
+) -> None:
+    customer = await factories.customer(db, "张三", department_id=people.dept_a)
+    status, body = await as_("agent_a").call("POST", f"/api/customers/{customer.id}/phones",
+                                             json={"phone": phone})
+    assert status == 200, body
+    assert all(p["e164"].startswith("+861") and p["e164"][1:].isdigit() for p in body["phones"])
