@@ -11,8 +11,10 @@ Guarantees:
   processes) to every wallboard socket. A process with wallboard sockets
   also re-reads every `REFRESH_S` seconds (Twilio status webhooks, late
   events) and sends only what changed.
-- Today's KPIs are re-read at most every `KPI_REFRESH_S` seconds: the live
-  parts (waiting, agents) cost two grouped reads per update.
+- An update sends the live parts (waiting, agents: two grouped reads) at
+  once; when a call moved, today's KPIs are re-read and a second update
+  follows, so the KPI read (a day of calls) never delays the live figures.
+  Otherwise KPIs are re-read at most every `KPI_REFRESH_S` seconds.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ WALLBOARD = "wallboard"
 WALLBOARD_KEY = 0  # the hub key of wallboard sockets (staff ids start at 1)
 WALLBOARD_EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect",
                     "AgentComplete", "CEL")
-DEBOUNCE_S = 0.02
+DEBOUNCE_S = 0.005
 REFRESH_S = 2.0
 KPI_REFRESH_S = 2.0
 VIEWERS = (Role.SUPERVISOR, Role.MANAGER)
@@ -50,16 +52,18 @@ class WallboardFeed:
     def __init__(self, db: Database, settings: Settings, clock: Any, hub: Hub, bus: Any) -> None:
         self.db, self.settings, self.clock, self.hub, self.bus = db, settings, clock, hub, bus
         self._kpis: tuple[float, dict[str, Any] | None] | None = None
+        self._kpis_stale = False
         self._pending: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._last_sent = ""
 
-    async def snapshot(self) -> dict[str, Any]:
-        """The board now; today's KPIs re-read when older than KPI_REFRESH_S or a call changed."""
+    async def snapshot(self, *, fresh_kpis: bool = False) -> dict[str, Any]:
+        """The board now; today's KPIs re-read when asked or older than KPI_REFRESH_S."""
         now = self.clock()
         clock = asyncio.get_running_loop().time()
-        if self._kpis is None or clock - self._kpis[0] > KPI_REFRESH_S:
+        if fresh_kpis or self._kpis is None or clock - self._kpis[0] > KPI_REFRESH_S:
             self._kpis = (clock, await board.today(self.db, self.settings, now))
+            self._kpis_stale = False
         return await board.snapshot(self.db, self.settings, now, self._kpis[1])
 
     def poke(self, *_args: Any) -> None:
@@ -74,18 +78,23 @@ class WallboardFeed:
         """After the call log handled it (listeners run in order): queue moves, calls end."""
         if event.name == "CEL" and event.fields.get("EventName") != "LINKEDID_END":
             return
-        self._kpis = None  # a call moved: today's figures are read again
+        self._kpis_stale = True  # a call moved: today's figures follow the live parts
         self.poke()
 
     async def _publish_soon(self) -> None:
+        """The live parts at once (two grouped reads), then today's KPIs if a call moved."""
         await asyncio.sleep(DEBOUNCE_S)
         try:
-            snap = await self.snapshot()
-            text = dumps(snap)
-            self._last_sent = text
-            await self.bus.publish(WALLBOARD_KEY, snap, text)
+            await self._publish(await self.snapshot())
+            if self._kpis_stale:
+                await self._publish(await self.snapshot(fresh_kpis=True))
         except Exception:
             log.exception("wallboard update failed; the next change or refresh retries")
+
+    async def _publish(self, snap: dict[str, Any]) -> None:
+        text = dumps(snap)
+        self._last_sent = text
+        await self.bus.publish(WALLBOARD_KEY, snap, text)
 
     async def refresh_forever(self) -> None:
         """While this process has wallboard sockets: re-read and send what changed."""
