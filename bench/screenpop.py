@@ -1,6 +1,6 @@
-"""Ring-to-pop latency: 200 agents on WebSockets, call offers at a steady rate, on PostgreSQL.
+"""Ring-to-pop latency: 1000 agents on WebSockets, call offers at a steady rate, on PostgreSQL.
 
-    python bench/screenpop.py                          # 200 agents, 20 offers/s for 15 s, 2 workers
+    python bench/screenpop.py                          # 1000 agents, 20 offers/s for 15 s, 2 workers
     python bench/screenpop.py --agents 200 --rate 50 --seconds 20 --workers 1
 
 What it does, honestly:
@@ -19,7 +19,7 @@ What it does, honestly:
   lookup passed its 1 s deadline); ring-to-card = until the card is on screen.
   Both include the HTTP request and its bearer-token check; "in-service" is
   from `offer_call` inside the service to the socket (what the AMI and Twilio
-  adapters get, no HTTP). Target: p99 < 50 ms.
+  adapters get, no HTTP). Target: p99 < 20 ms at 1000 agents.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from harness import (
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TARGET_P99_MS = 50.0
+TARGET_P99_MS = 20.0  # issue 16: at 1000 agents
 
 
 def _sha(value: str) -> str:
@@ -217,7 +217,7 @@ async def main(args: argparse.Namespace) -> int:
 
 def _args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", type=int, default=200, help="connected agents")
+    parser.add_argument("--agents", type=int, default=1000, help="connected agents")
     parser.add_argument("--rate", type=float, default=20.0, help="offers per second")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long to offer")
     parser.add_argument("--workers", type=int, default=2, help="service processes")
