@@ -144,6 +144,7 @@ CONTACT_WRITERS = (Role.AGENT, Role.TECHNICIAN, Role.CALLBACK_STAFF, Role.MANAGE
 LEAD_WRITERS = CONTACT_WRITERS
 CALLBACK_WORKERS = (Role.CALLBACK_STAFF, Role.SUPERVISOR, Role.MANAGER)
 COMPLAINT_OPENERS = (Role.AGENT, Role.MANAGER, Role.CALLBACK_STAFF)
+CAMPAIGN_UPLOADERS = (Role.MANAGER,)
 
 
 # -- supervision apart from execution ---------------------------------------------------

@@ -18,14 +18,17 @@ from datetime import datetime, time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from crm.access import CAMPAIGN_UPLOADERS
 from crm.call_windows import CallWindow, next_allowed_time
 from crm.callbacks import priority_for
 from crm.enums import CallbackKind
 from crm.errors import InvalidCallWindow, InvalidPhoneNumber
+from crm.identity import Identity
 from crm.phones import normalize_phone
 from crm.records import BadRow
 from crm.services.callback_ports import NewCallback
 from crm.services.callbacks import CannotSchedule, _create
+from crm.services.refusals import check_role
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -85,9 +88,10 @@ def parse_campaign_csv(text: str, default_region: str = "CN") -> ParsedCampaign:
 async def upload_campaign(
     name: str, flow: str, window: CallWindow, rows: list[CampaignRow], uow: UnitOfWork,
     clock: Clock, default_tz: str = "Asia/Shanghai", max_concurrent: int = 5,
-    deadline: datetime | None = None,
+    deadline: datetime | None = None, identity: Identity | None = None,
 ) -> tuple[int, int]:
-    """The campaign and its callbacks; returns (campaign id, callbacks created or found)."""
+    """The campaign and its callbacks; returns (campaign id, callbacks created or found).
+    A campaign is uploaded by a manager (`identity`; None: the system); a refusal is audited."""
     if not name.strip() or not flow.strip():
         raise CannotSchedule("a campaign needs a name and a flow")
     if max_concurrent < 1:
@@ -95,6 +99,7 @@ async def upload_campaign(
     now = clock()
     kind = CallbackKind.CAMPAIGN
     async with uow:
+        await check_role(uow, identity, CAMPAIGN_UPLOADERS, "campaign.upload", f"campaign:{name}"[:80], now)
         repo = uow.callbacks
         campaign = await repo.add_campaign(name.strip(), flow.strip(), f"{window.start:%H:%M}",
                                            f"{window.end:%H:%M}", max_concurrent)
