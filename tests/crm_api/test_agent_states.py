@@ -128,3 +128,23 @@ async def test_who_can_take_a_call_follows_the_states_per_carrier(
     assert availability.can_take("asterisk") and not availability.can_take("twilio")
     await pop.set_status(people.agent_a, AgentStatus.READY)
     assert availability.can_take("twilio") and availability.ready_clients == ("agent-a",)
+
+
+async def test_the_state_time_report_adds_up_each_agents_day(
+    served: Served, as_: Callable[[str], Api], people: People, db: Database, clock: FixedClock,
+) -> None:
+    pop = service(served.app)
+    await pop.set_status(people.agent_a, AgentStatus.READY)
+    clock.advance(minutes=20)
+    await pop.set_status(people.agent_a, AgentStatus.NOT_READY, "break")
+    clock.advance(minutes=15)
+    await pop.set_status(people.agent_a, AgentStatus.LOGGED_OUT)
+    status, body = await as_("supervisor").call(
+        "GET", "/api/reports/agent-time?from=2026-05-18&to=2026-05-18")
+    assert status == 200, body
+    (row,) = [a for a in body["agents"] if a["staff_id"] == people.agent_a]  # type: ignore[index]
+    assert (row["ready_s"], row["not_ready_s"], row["not_ready_by_reason"]) == (1200, 900, {"break": 900})
+    assert (await as_("agent_a").call("GET", "/api/reports/agent-time?from=2026-05-18&to=2026-05-18"))[0] == 403
+    for bad in ("from=2026-05-19&to=2026-05-18", "from=2026-01-01&to=2026-05-18", "from=x&to=y",
+                "from=1900-01-01&to=1900-01-02"):
+        assert (await as_("supervisor").call("GET", f"/api/reports/agent-time?{bad}"))[0] == 422

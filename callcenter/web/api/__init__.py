@@ -16,6 +16,7 @@ from aiohttp import web
 def setup(app: web.Application) -> None:
     from callcenter.web.api import (  # noqa: F401  (declare)
         agent,
+        agent_time,
         calls,
         contacts,
         customers,
