@@ -1,9 +1,10 @@
 """Rate limits shared by every service process, kept in the `rate_events` table.
 
-Guarantee: `hit` (and `attempt`) records the attempt first, commits, then counts the attempts
+Guarantee: `attempt` records the attempt first, commits, then counts the attempts
 in the window, so two processes racing for the last slot can both be refused
 but never both admitted: the limit holds across processes. Attempts older
-than the window are pruned as the key is used.
+than the window are pruned as the key is used, and `attempt` deletes every
+attempt older than a day (`KEEP`), so keys used once cannot pile up.
 """
 
 from __future__ import annotations
@@ -15,18 +16,8 @@ from sqlalchemy import delete, func, select
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import RateEvent
 
-
-async def hit(db: Database, key: str, *, now: datetime, window: timedelta, limit: int) -> bool:
-    """Count one attempt against `key`; True while at most `limit` fall within `window`."""
-    since = now - window
-    async with db.sessions() as session:
-        session.add(RateEvent(key=key[:120], at=now))
-        await session.execute(delete(RateEvent).where(RateEvent.key == key[:120], RateEvent.at <= since))
-        await session.commit()
-        count = await session.scalar(
-            select(func.count()).select_from(RateEvent).where(RateEvent.key == key[:120], RateEvent.at > since)
-        )
-    return int(count or 0) <= limit
+KEEP = timedelta(days=1)
+"""Attempts older than this (or than the window asked for, if longer) are deleted by `attempt`."""
 
 
 async def attempt(db: Database, keys: list[str], *, now: datetime, window: timedelta) -> tuple[list[int], list[int]]:
@@ -40,6 +31,8 @@ async def attempt(db: Database, keys: list[str], *, now: datetime, window: timed
         ids = [r.id for r in rows]
         await session.execute(delete(RateEvent).where(RateEvent.key.in_([k[:120] for k in keys]),
                                                       RateEvent.at <= since))
+        # keys used once (sprayed usernames, addresses) are pruned by age, not by reuse
+        await session.execute(delete(RateEvent).where(RateEvent.at <= now - max(window, KEEP)))
         await session.commit()
         counts = []
         for key in keys:
