@@ -21,7 +21,7 @@ KEEP = timedelta(days=1)
 
 
 async def attempt(db: Database, keys: list[str], *, now: datetime, window: timedelta) -> tuple[list[int], list[int]]:
-    """Record one attempt under each of `keys` (committed first, like `hit`); return the new
+    """Record one attempt under each of `keys` (committed before counting); return the new
     rows' ids and, per key, the attempts within `window` counting this one."""
     since = now - window
     async with db.sessions() as session:
