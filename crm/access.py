@@ -145,6 +145,7 @@ LEAD_WRITERS = CONTACT_WRITERS
 CALLBACK_WORKERS = (Role.CALLBACK_STAFF, Role.SUPERVISOR, Role.MANAGER)
 COMPLAINT_OPENERS = (Role.AGENT, Role.MANAGER, Role.CALLBACK_STAFF)
 CAMPAIGN_UPLOADERS = (Role.MANAGER,)
+VERDICT_ROLES = (Role.CALLBACK_STAFF, Role.SUPERVISOR)  # and outside the department (below)
 
 
 # -- supervision apart from execution ---------------------------------------------------

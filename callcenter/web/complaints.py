@@ -36,7 +36,7 @@ from callcenter.web.api.routing import describe
 from callcenter.web.auth import current, requires
 from callcenter.web.edge import MAX_DB_ID, path_id
 from callcenter.web.errors import BadRequest, parse_json
-from crm.access import COMPLAINT_OPENERS
+from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES
 from crm.complaints import OPEN_STATES, allowed_actions
 from crm.enums import ComplaintCategory, ComplaintChannel, ComplaintState, Role
 from crm.errors import CrmError
@@ -72,7 +72,7 @@ TAG = "complaints"
 ONE = "/api/complaints/{complaint_id}"
 READERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.SUPERVISOR, Role.CALLBACK_STAFF)
 WORKERS = (Role.AGENT, Role.TECHNICIAN, Role.MANAGER, Role.CALLBACK_STAFF)
-VERDICT = (Role.CALLBACK_STAFF, Role.SUPERVISOR)  # outside the complaint's department (use case)
+VERDICT = VERDICT_ROLES  # and outside the complaint's department (checked in the use case)
 Note = Annotated[str, Field(max_length=2000)]
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 

@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from crm.access import COMPLAINT_OPENERS, parse_choice
+from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES, parse_choice
 from crm.complaint_rules import due_times
 from crm.complaints import ComplaintAction, record_action
 from crm.enums import (
@@ -53,7 +53,7 @@ from crm.enums import (
     Verdict,
 )
 from crm.errors import InvalidComplaint, UnknownCustomer, aware_utc
-from crm.identity import Identity
+from crm.identity import Identity, PermissionDenied
 from crm.major import ComplaintFacts, major_reasons
 
 # The ports are re-exported: callers import everything complaint-related from here.
@@ -240,6 +240,17 @@ async def open_complaint(
 # -- lifecycle ----------------------------------------------------------------------------
 
 
+async def _may(uow: UnitOfWork, record: ComplaintRecord, actor: Actor, action: str,
+               now: datetime, *roles: Role, owner: bool = True) -> None:
+    """The actor sees the complaint's department and holds one of `roles` (or owns it);
+    otherwise the refusal is stored and `PermissionDenied` raised: nothing else changes."""
+    try:
+        await check_visible(record, actor.identity, uow)
+        check_may(record, actor, *roles, owner=owner)
+    except PermissionDenied as exc:
+        await refuse(uow, actor.identity, action, f"complaint:{record.complaint_id}", str(exc), now)
+
+
 async def _move(
     uow: UnitOfWork, record: ComplaintRecord, action: ComplaintAction, actor: Actor,
     now: datetime, note: str = "", **changes: object,
@@ -301,8 +312,7 @@ async def assign_complaint(
     policy = policy or ComplaintPolicy()
     async with uow:
         record = await load(uow, complaint_id)
-        await check_visible(record, actor.identity, uow)
-        check_may(record, actor, Role.MANAGER, owner=False)
+        await _may(uow, record, actor, "complaint.assign", now, Role.MANAGER, owner=False)
         owner = await uow.complaints.staff(owner_id)
         if owner is None or not owner.active:
             raise InvalidComplaint(f"owner_id: no active staff member {owner_id}")
@@ -323,8 +333,7 @@ async def start_complaint(step: ComplaintStep, uow: UnitOfWork, *, clock: Clock)
     now = aware_utc(clock(), "clock()")
     async with uow:
         record = await load(uow, step.complaint_id)
-        await check_visible(record, step.actor.identity, uow)
-        check_may(record, step.actor, Role.MANAGER)
+        await _may(uow, record, step.actor, "complaint.start", now, Role.MANAGER)
         updated = await _move(uow, record, ComplaintAction.START, step.actor, now, step.text,
                               first_response_at=record.first_response_at or now,
                               acknowledged_at=record.acknowledged_at or now)
@@ -354,8 +363,7 @@ async def resolve_complaint(
         raise InvalidComplaint(f"resolution: at most {MAX_TEXT} characters")
     async with uow:
         record = await load(uow, step.complaint_id)
-        await check_visible(record, step.actor.identity, uow)
-        check_may(record, step.actor, Role.MANAGER)
+        await _may(uow, record, step.actor, "complaint.resolve", now, Role.MANAGER)
         updated = await _move(uow, record, ComplaintAction.RESOLVE, step.actor, now, resolution,
                               resolution=resolution, resolved_at=now, verdict=None)
         await uow.commit()
@@ -413,8 +421,8 @@ async def reopen_complaint(
     now = aware_utc(clock(), "clock()")
     async with uow:
         record = await load(uow, step.complaint_id)
-        await check_visible(record, step.actor.identity, uow)
-        check_may(record, step.actor, Role.MANAGER, Role.CALLBACK_STAFF)
+        await _may(uow, record, step.actor, "complaint.reopen", now, Role.MANAGER,
+                   Role.CALLBACK_STAFF)
         updated = await _reopen(uow, record, step.actor, now, step.text, policy or ComplaintPolicy())
         await uow.commit()
     return updated
@@ -441,7 +449,7 @@ async def record_followup_verdict(
         if action == "complaint.close":
             record_action(record.state, ComplaintAction.CLOSE, actor.label, now)  # 409 unless resolved
         if actor.identity is not None:
-            await check_visible(record, actor.identity, uow)
+            await _may(uow, record, actor, action, now, *VERDICT_ROLES, owner=False)
             await check_verdict_recorder(uow, actor.identity, record, action, now)
         else:
             cb = await uow.callbacks.get(callback_id) if callback_id is not None else None
@@ -491,8 +499,7 @@ async def flag_complaint(
     policy = policy or ComplaintPolicy()
     async with uow:
         record = await load(uow, cmd.complaint_id)
-        await check_visible(record, cmd.actor.identity, uow)
-        check_may(record, cmd.actor, Role.AGENT, Role.MANAGER)
+        await _may(uow, record, cmd.actor, "complaint.flag", now, Role.AGENT, Role.MANAGER)
         flagged = replace(
             record, emotional=record.emotional or cmd.emotional,
             contradictory_answers=record.contradictory_answers or cmd.contradictory_answers,

@@ -134,3 +134,37 @@ async def test_use_cases_refuse_the_wrong_role_store_the_refusal_and_write_nothi
         "survey.verify", "survey.correct", "survey.dispute"]
     assert refusals[0].staff_id == technician.id and refusals[0].subject is None
     assert refusals[-1].actor == "verification-call" and refusals[-1].subject == f"survey:{survey.id}"
+
+
+async def test_another_departments_manager_cannot_work_a_complaint_and_the_attempt_is_kept(
+    db: Database,
+) -> None:
+    from crm.services.complaints import (
+        ComplaintStep,
+        assign_complaint,
+        resolve_complaint,
+        start_complaint,
+    )
+
+    svc = await factories.department(db, "SVC")
+    other = await factories.department(db, "OTHER")
+    manager = await factories.staff(db, "boss-other", ["manager"], other.id)
+    customer = await factories.customer(db, department_id=svc.id)
+    job = await factories.job(db, customer.id, "J-1", department_id=svc.id)
+    clock = FixedClock(AT)
+    opened = await open_complaint(OpenComplaint(customer.id, ComplaintChannel.AGENT,
+                                                ComplaintCategory.ATTITUDE, "rude", job_id=job.id),
+                                  SqlUnitOfWork(db), clock=clock)
+    outsider = Actor.of(_person(manager.id, "manager", other.id))
+    step = ComplaintStep(opened.complaint_id, outsider, "done")
+    for attempt in (assign_complaint(opened.complaint_id, manager.id, outsider, SqlUnitOfWork(db),
+                                     clock=clock),
+                    start_complaint(step, SqlUnitOfWork(db), clock=clock),
+                    resolve_complaint(step, SqlUnitOfWork(db), clock=clock)):
+        with pytest.raises(PermissionDenied):
+            await attempt
+    async with db.sessions() as session:
+        row = await session.get(Complaint, opened.complaint_id)
+        actions = (await session.scalars(select(AccessRefusal.action).order_by(AccessRefusal.id))).all()
+    assert row is not None and row.state == "new" and row.owner_id is None
+    assert actions == ["complaint.assign", "complaint.start", "complaint.resolve"]
