@@ -205,6 +205,22 @@ async def rerun_api(request: web.Request) -> web.Response:
                               "scope": stored.scope, "files": stored.files}, status=201)
 
 
+class RefusalsQuery(_Query):
+    limit: int = Field(100, ge=1, le=500)
+
+
+@describe("GET", "/api/reports/refusals", summary="Refused attempts (who tried what, on which "
+          "row, why), newest first: the audit of access_refusals", tag=TAG, query=RefusalsQuery)
+@requires(Role.SUPERVISOR)
+async def refusals_api(request: web.Request) -> web.Response:
+    query = RefusalsQuery.model_validate(dict(request.query))
+    async with SqlUnitOfWork(request.app[DB]) as uow:
+        rows = await uow.refusals.list(limit=query.limit)
+    return web.json_response({"refusals": [{
+        "at": r.at.isoformat(), "staff_id": r.staff_id, "actor": r.actor, "action": r.action,
+        "subject": r.subject, "reason": r.reason} for r in rows]}, dumps=_dumps)
+
+
 class DeliveriesQuery(_Query):
     kind: Literal["report", "escalation", "lead"] | None = Field(None, description="default: every kind")
 
@@ -345,6 +361,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/supervision/me", my_figures_api)
     r.add_get("/api/reports/surveys/pending", pending_api)
     r.add_get("/api/reports/deliveries", deliveries_api)
+    r.add_get("/api/reports/refusals", refusals_api)
     r.add_post("/api/reports/surveys/{survey_id:\\d+}/verify", verify_api)
     r.add_post("/api/reports/runs", rerun_api)
     r.add_get("/api/reports/{kind:daily|weekly|monthly|kpi}", operational_api)

@@ -187,3 +187,20 @@ async def test_a_cookie_session_changes_nothing_without_its_csrf_token(
             if status != 403 or denied:
                 wrong.append(f"{case.method} {case.path} as {caller.key} without CSRF: {status}")
     assert not wrong, "\n".join(wrong)
+
+
+async def test_supervisors_read_the_refused_attempts(
+    served: Served, callers: tuple[Org, list[Caller]]
+) -> None:
+    people, everyone = callers
+    agent = next(c for c in everyone if c.key == "agent/token")
+    supervisor = next(c for c in everyone if c.key == "supervisor/token")
+    async with agent.session.post(served.base_url + "/api/reports/runs", json={},
+                                  headers=agent.headers) as resp:
+        assert resp.status == 403
+    async with supervisor.session.get(served.base_url + "/api/reports/refusals?limit=5",
+                                      headers=supervisor.headers) as resp:
+        assert resp.status == 200
+        rows = (await resp.json())["refusals"]
+    assert rows[0]["staff_id"] == people.people["agent"].staff_id
+    assert rows[0]["action"] == "POST /api/reports/runs" and "supervisor" in rows[0]["reason"]
