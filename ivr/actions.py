@@ -196,6 +196,13 @@ class Step(Effect):
 
 
 @dataclass(frozen=True)
+class RememberLanguage(Effect):
+    """The caller switched the call's language: keep it on their record. Needs no result."""
+
+    language: str
+
+
+@dataclass(frozen=True)
 class RecordFollowupVerdict(Effect):
     """The customer's answer on a complaint follow-up call (二次回访).
 

@@ -189,7 +189,16 @@ class EndCall:
     disposition: str | None = None
 
 
-Node = Menu | DigitEntry | Recording | Announce | Branch | EffectStep | ToAgents | EndCall
+@dataclass(frozen=True)
+class SwitchLanguage:
+    """Switch the call to the other catalogue language (zh-CN <-> en) and go on at once;
+    the adapter is told (``RememberLanguage``) so the caller's record keeps the choice."""
+
+    next: str
+
+
+Node = (Menu | DigitEntry | Recording | Announce | Branch | EffectStep | ToAgents | EndCall
+        | SwitchLanguage)
 WAITING_NODES = (Menu, DigitEntry, Recording, EffectStep)
 ENDING_NODES = (ToAgents, EndCall)
 
@@ -235,7 +244,7 @@ def targets(node: Node) -> Iterator[tuple[str, str]]:
         yield "ok", node.next
         yield "*", node.back
         yield "fail", node.on_fail
-    elif isinstance(node, Announce):
+    elif isinstance(node, Announce | SwitchLanguage):
         yield "", node.next
     elif isinstance(node, Branch):
         yield node.condition, node.if_true
@@ -391,7 +400,8 @@ def _graph_problems(flow: Flow) -> list[str]:
 
 def _spinning_loops(flow: Flow, edges: Mapping[str, list[str]]) -> list[str]:
     """Loops of announcements/branches only would spin without the caller."""
-    passing = {n for n, node in flow.nodes.items() if isinstance(node, Announce | Branch)}
+    passing = {n for n, node in flow.nodes.items()
+               if isinstance(node, Announce | Branch | SwitchLanguage)}
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     problems: list[str] = []
 

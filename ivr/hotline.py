@@ -1,7 +1,8 @@
 """The complaint hotline, written once as data (see /shared/domain.md).
 
 Main menu: 1 complaint, 2 rate the last service visit, 3 callback, 4 the
-status of a complaint (002: tell the customer the state), 0 agent, 9 repeat,
+status of a complaint (002: tell the customer the state), 8 the other
+language (zh-CN <-> en, remembered on the caller's record), 0 agent, 9 repeat,
 ``*`` back one level everywhere. A menu that gets nothing usable
 re-prompts three times, then hands the caller to an agent; when agents are
 closed the caller is offered a callback instead, and a caller who cannot use
@@ -33,6 +34,7 @@ from ivr.flow import (
     ReadDigits,
     ReadStatus,
     Recording,
+    SwitchLanguage,
     ToAgents,
     assert_valid,
     keys,
@@ -65,6 +67,8 @@ HOTLINE = assert_valid(
         last_callback_hour=20,
         nodes={
             "greeting": Announce(items=("greeting",), next="main_menu"),
+            # 8: the other language (zh-CN <-> en), kept on the caller's record for next time
+            "switch_language": SwitchLanguage(next="main_menu"),
             "main_menu": Menu(
                 prompts=("main_menu",),
                 options=keys(
@@ -73,6 +77,7 @@ HOTLINE = assert_valid(
                         "2": "survey_lookup",
                         "3": "callback",
                         "4": "status_menu",
+                        "8": "switch_language",
                         "0": "agent",
                     }
                 ),

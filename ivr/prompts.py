@@ -29,10 +29,11 @@ _CATALOGUE: dict[str, dict[str, str]] = {
     },
     "main_menu": {
         "zh-CN": "投诉请按1，评价您最近一次的上门服务请按2，预约回电请按3，"
-        "查询投诉处理进度请按4，人工服务请按0，重听请按9。",
+        "查询投诉处理进度请按4，人工服务请按0，重听请按9。For English, press 8.",
         "en": "For a complaint, press 1. To rate your last service visit, press 2. "
         "To ask for a callback, press 3. To hear the status of a complaint, press 4. "
-        "To speak to an agent, press 0. To hear these options again, press 9.",
+        "To speak to an agent, press 0. To hear these options again, press 9. "
+        "For service in Chinese, press 8.",
     },
     "invalid_choice": {
         "zh-CN": "对不起，您的输入无效。",

@@ -30,6 +30,7 @@ Guarantees (tests hold them):
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,7 @@ from ivr.flow import (
     ReadDigits,
     ReadStatus,
     Recording,
+    SwitchLanguage,
     ToAgents,
 )
 from ivr.prompts import normalize_language
@@ -315,6 +317,12 @@ class Session:
                 target = node.next
             elif isinstance(node, Branch):
                 target = node.if_true if self._condition(node.condition) else node.if_false
+            elif isinstance(node, SwitchLanguage):
+                other = "en" if self.language == "zh-CN" else "zh-CN"
+                self._s.context = dataclasses.replace(self._s.context, language=other)
+                out.append(act.Step(target, "", f"language_{other}"))
+                out.append(act.RememberLanguage(other))
+                target = node.next
             elif isinstance(node, Menu | DigitEntry | Recording):
                 self._s.path.append(target)
                 del self._s.path[:-_PATH_KEPT]

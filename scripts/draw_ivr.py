@@ -26,6 +26,7 @@ from ivr.flow import (  # noqa: E402
     Menu,
     Node,
     Recording,
+    SwitchLanguage,
     ToAgents,
     targets,
 )
@@ -40,6 +41,7 @@ SHAPES = {
     EffectStep: ("cylinder", "[({})]"),
     ToAgents: ("doubleoctagon", "(({}))"),
     EndCall: ("doubleoctagon", "(({}))"),
+    SwitchLanguage: ("note", ">{}]"),
 }
 
 

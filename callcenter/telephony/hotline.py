@@ -725,6 +725,16 @@ class HotlineDriver:
             log.exception("IVR effect %s failed; the caller takes the safe path", name)
             return ev.EffectFailed(name, type(exc).__name__)
 
+    async def _remember_language(self, ctx: _CallCtx, effect: act.RememberLanguage) -> None:
+        """The caller chose the other language: the call goes on in it (the session switched)
+        and their record keeps it for the next call. An unknown caller has no record yet."""
+        from crm.services.customers import update_customer
+
+        if ctx.call.customer_id is None:
+            return None
+        await update_customer(ctx.call.customer_id, {"language": effect.language}, self.uow())
+        return None
+
     async def _create_complaint(self, ctx: _CallCtx, effect: act.CreateComplaint) -> ev.Event:
         from crm.services.complaints import Actor, OpenComplaint, open_complaint
 
@@ -814,6 +824,7 @@ class HotlineDriver:
 
 
 _PERFORMERS: dict[type[act.Effect], Any] = {
+    act.RememberLanguage: HotlineDriver._remember_language,
     act.CreateComplaint: HotlineDriver._create_complaint,
     act.LookupJob: HotlineDriver._lookup_job,
     act.SaveSurvey: HotlineDriver._save_survey,

@@ -15,7 +15,7 @@ RECORDED = ev.RecordingDone("https://rec.example/RE1", 42)
 
 
 def test_three_invalid_keys_reprompt_then_the_fourth_goes_to_an_agent() -> None:
-    t = call(["7", "8", "#", "6"])
+    t = call(["7", "5", "#", "6"])
     assert t.prompts.count("invalid_choice") == 3
     assert t.prompts.count("main_menu") == 4
     assert [s.outcome for s in t.steps[1:]] == ["invalid"] * 3 + ["retries_exhausted"]

@@ -28,7 +28,7 @@ async def _call(db: Database) -> Call:
 async def test_invalid_keys_re_prompt_three_times_then_hand_the_caller_to_an_agent(
     db: Database, hotline: Hotline, caller: NewCaller,
 ) -> None:
-    result = await caller().call(["7", "8", "#", "6"], agent="answer")
+    result = await caller().call(["7", "5", "#", "6"], agent="answer")
     assert result.transfer == "dial:client:agents"
     outcomes = [o for n, o in await _steps(db) if n == "main_menu"]
     assert outcomes == ["invalid"] * 3 + ["retries_exhausted"]
