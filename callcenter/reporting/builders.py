@@ -351,8 +351,11 @@ async def kpi(db: Database, settings: Settings, first: date, last: date,
                             & (callbacks["created_at"] < pd.Timestamp(end))]
     progress("computing KPIs")
     sections: dict[str, Any] = {}
+    segments = await loaders.load_segments(db, start, end, calls) if len(calls) else None
     for name, scope in (("centre", Scope.CENTRE), ("queues", Scope.QUEUE), ("agents", Scope.AGENT)):
-        sections[name] = [k.to_dict() for k in call_kpis(calls, granularity, tz, rules, scope)] \
+        # per queue / agent: one row per queue segment; centre-wide: one per call (kpi.md)
+        sections[name] = [k.to_dict() for k in call_kpis(
+            calls, granularity, tz, rules, scope, None if scope is Scope.CENTRE else segments)] \
             if len(calls) else []
     sections["csat"] = [c.to_dict() for c in csat(surveys, granularity, tz)] if len(surveys) else []
     sections["callbacks"] = [c.to_dict() for c in callback_kpis(created, granularity, tz, as_of=now)] \

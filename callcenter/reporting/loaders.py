@@ -47,6 +47,7 @@ __all__ = [
     "load_complaints",
     "load_callbacks",
     "load_calls",
+    "load_segments",
     "load_ivr_steps",
     "load_contacts",
     "load_names",
@@ -431,6 +432,69 @@ async def load_calls(db: Database, start: datetime, end: datetime) -> pd.DataFra
     frame["talk_s"] = frame["talk_s"].where(answered)
     frame["ivr_hangup"] = frame["ivr_hangups"].fillna(0) > 0
     return frame.drop(columns=["answer_wait_s", "end_wait_s", "ivr_hangups"])
+
+
+_SEGMENT_DISPOSITION = {"open": "in_progress", "abandoned": "abandoned", "timeout": "timeout",
+                        "transferred": "overflow", "answered": "answered"}
+
+
+async def load_segments(db: Database, start: datetime, end: datetime,
+                        calls: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Queue segments of the inbound calls started in range, in the `reports.kpi`
+    ``segments`` contract (one row per queue a call went through).
+
+    ``calls``: `load_calls` of the same range (read here when not given). A call
+    with a queue but no stored segment (Twilio, or one logged before segments
+    existed) gets one segment made from its call row, so it still counts per queue.
+    Disposition of a segment: answered if an agent answered in it (also when it was
+    then transferred on); else abandoned / timeout; a transfer out before any answer
+    is the queue giving the caller up (``overflow``: offered, listed apart from
+    abandons); open -> in progress. The call's hold and wrap-up go to its last
+    answered segment (their talk is net of that hold)."""
+    if calls is None:
+        calls = await load_calls(db, start, end)
+    d = db.dialect
+    sql = (f"SELECT s.call_id AS call_id, s.queue AS queue, s.agent_id AS agent_id, "
+           f"s.outcome AS outcome, {_epoch(d, 's.entered_at')} AS entered_at_epoch, "
+           f"CASE WHEN s.answered_at IS NULL THEN 0 ELSE 1 END AS was_answered, "
+           f"{_seconds(d, 's.answered_at', 's.entered_at')} AS answer_wait_s, "
+           f"{_seconds(d, 's.ended_at', 's.entered_at')} AS end_wait_s, "
+           f"{_seconds(d, 's.ended_at', 's.answered_at')} AS gross_talk_s, "
+           f"c.hold_s AS call_hold_s, c.wrapup_s AS call_wrapup_s "
+           f"FROM call_segments s JOIN calls c ON c.id = s.call_id "
+           f"WHERE c.direction = 'inbound' AND c.started_at >= :start AND c.started_at < :end "
+           f"ORDER BY s.call_id, s.entered_at, s.id")
+    rows = await read_frame(db, sql, _params(db, start, end), {
+        "call_id": "Int64", "queue": "string", "agent_id": "Int64", "outcome": "string",
+        "was_answered": "bool", "answer_wait_s": "float64", "end_wait_s": "float64",
+        "gross_talk_s": "float64", "call_hold_s": "float64", "call_wrapup_s": "float64"})
+    for column in ("answer_wait_s", "end_wait_s", "gross_talk_s"):
+        rows[column] = rows[column].round(3)
+    answered = rows["was_answered"]
+    outcome = rows["outcome"].astype("string")
+    disposition = outcome.map(_SEGMENT_DISPOSITION).where(~answered | (outcome == "open"),
+                                                          "answered")
+    last_answer = pd.Series(False, index=rows.index)
+    last_answer.loc[rows.loc[answered].groupby("call_id").tail(1).index] = True
+    hold = rows["call_hold_s"].fillna(0).where(last_answer, 0.0)
+    stored = pd.DataFrame({
+        "call_id": rows["call_id"], "queue": rows["queue"], "agent_id": rows["agent_id"],
+        "disposition": disposition.astype("string"),
+        "wait_s": rows["answer_wait_s"].where(answered, rows["end_wait_s"]),
+        "talk_s": (rows["gross_talk_s"] - hold).where(disposition == "answered"),
+        "hold_s": hold, "wrapup_s": rows["call_wrapup_s"].fillna(0).where(last_answer, 0.0),
+    })
+    stored = stored.loc[stored["call_id"].isin(calls["call_id"])]
+    made = calls.loc[calls["queue"].notna() & ~calls["call_id"].isin(stored["call_id"]),
+                     ["call_id", "queue", "agent_id", "disposition", "wait_s", "talk_s",
+                      "hold_s", "wrapup_s"]]
+    made = made.assign(queue=made["queue"].astype("string"),
+                       disposition=made["disposition"].astype("string"))
+    frame = pd.concat([stored, made], ignore_index=True) if len(made) else \
+        stored.reset_index(drop=True)
+    frame["queue"] = frame["queue"].astype("category")
+    frame["disposition"] = frame["disposition"].astype("category")
+    return frame
 
 
 async def load_ivr_steps(db: Database, start: datetime, end: datetime) -> pd.DataFrame:

@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from callcenter.clock import FixedClock
+from callcenter.reporting import builders
+from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Call, CallEvent, Customer
+from callcenter.storage.tables import Call, CallEvent, CallSegment, Customer
 from callcenter.telephony.asterisk import ami_actions
 from callcenter.telephony.asterisk.ami_client import (
     EVENTS_DROPPED,
@@ -200,3 +204,95 @@ async def test_queue_events_mark_the_wait_the_agent_and_pop_the_callers_card(
     assert (call.answered_at - call.queued_at).total_seconds() == 9  # type: ignore[operator]
     assert offers and offers[0].agent == "PJSIP/1001" and offers[0].carrier_call_id == "q-1"
     assert answered == [("asterisk", "q-1", "PJSIP/1001")]
+
+
+def _ev(name: str, at: float, *pairs: tuple[str, str]) -> bytes:
+    return message(("Event", name), ("Timestamp", f"{at:.1f}"), ("Channel", "PJSIP/softphone1-00000009"),
+                   ("Uniqueid", "t-1"), ("Linkedid", "t-1"), *pairs)
+
+
+T0 = 1795432900.0  # 2026-11-20 17:21:40 in Shanghai
+TRANSFERRED_CALL = [
+    _ev("Newchannel", T0, ("ChannelState", "4"), ("ChannelStateDesc", "Ring"),
+        ("CallerIDNum", "13800138000"), ("Exten", "4000"), ("Context", "softphones")),
+    _ev("QueueCallerJoin", T0 + 20, ("CallerIDNum", "13800138000"), ("Queue", "hotline-agents"),
+        ("Position", "1"), ("Count", "1")),
+    _ev("AgentConnect", T0 + 29, ("DestUniqueid", "t-2"), ("Queue", "hotline-agents"),
+        ("Interface", "PJSIP/1001"), ("MemberName", "王五"), ("HoldTime", "9")),
+    _ev("QueueCallerLeave", T0 + 29, ("Queue", "hotline-agents"), ("Count", "0")),
+    # agent 1001 transfers the caller to the after-sales queue; agent 1002 answers there
+    _ev("QueueCallerJoin", T0 + 89, ("CallerIDNum", "13800138000"), ("Queue", "after-sales"),
+        ("Position", "1"), ("Count", "1")),
+    _ev("QueueCallerLeave", T0 + 93, ("Queue", "after-sales"), ("Count", "0")),
+    _ev("AgentConnect", T0 + 93, ("DestUniqueid", "t-3"), ("Queue", "after-sales"),
+        ("Interface", "PJSIP/1002"), ("MemberName", "赵六"), ("HoldTime", "4")),
+    _ev("Hangup", T0 + 193, ("CallerIDNum", "13800138000"), ("Cause", "16"),
+        ("Cause-txt", "Normal Clearing")),
+    message(("Event", "CEL"), ("Timestamp", f"{T0 + 193.5:.1f}"), ("EventName", "LINKEDID_END"),
+            ("UniqueID", "t-1"), ("LinkedID", "t-1")),
+]
+
+
+async def segments_of(db: Database) -> list[CallSegment]:
+    async with db.sessions() as session:
+        return list((await session.scalars(
+            select(CallSegment).order_by(CallSegment.entered_at))).all())
+
+
+async def test_a_call_transferred_to_a_second_queue_is_one_call_with_a_segment_per_queue(
+        db: Database, settings: Settings, ami_world: Any) -> None:
+    from tests import factories
+
+    await back_office(db)
+    wang = await factories.staff(db, "agent-wang", ["agent"], extension="1001")
+    zhao = await factories.staff(db, "agent-zhao", ["agent"], extension="1002")
+    fake = FakeAmi(TRANSFERRED_CALL + TRANSFERRED_CALL[:3])  # replayed events change nothing
+    _, _, call_log = await ami_world(fake)
+    await until(lambda: fake.cursor == len(fake.events) and not call_log.open_calls)
+    assert list(await calls_by_id(db)) == ["t-1"]
+    first, second = await segments_of(db)
+    assert (first.queue, first.outcome, first.agent_id) == ("hotline-agents", "transferred", wang.id)
+    assert (second.queue, second.outcome, second.agent_id) == ("after-sales", "answered", zhao.id)
+    assert (first.answered_at - first.entered_at).total_seconds() == 9  # type: ignore[operator]
+    assert first.ended_at == second.entered_at
+    assert (second.answered_at - second.entered_at).total_seconds() == 4  # type: ignore[operator]
+
+    day = datetime.fromtimestamp(T0, ZoneInfo(settings.timezone)).date()
+    report = await builders.kpi(db, settings, day, day)
+    (centre,) = report["centre"]
+    assert (centre["offered"], centre["answered"]) == (1, 1), "the centre counts the call once"
+    queues = {q["key"]: q for q in report["queues"]}
+    assert {q: (k["offered"], k["answered"], k["asa_s"]) for q, k in queues.items()} == {
+        "hotline-agents": (1, 1, 9.0), "after-sales": (1, 1, 4.0)}
+    assert queues["hotline-agents"]["aht_s"] == 60 and queues["after-sales"]["aht_s"] == 100.5  # to LINKEDID_END
+    agents = {a["key"]: a["answered"] for a in report["agents"]}
+    assert agents == {wang.id: 1, zhao.id: 1}
+
+
+async def test_a_caller_let_go_by_one_queue_and_hanging_up_in_the_next_counts_in_each(
+        db: Database, ami_world: Any) -> None:
+    await back_office(db)
+    events = [*TRANSFERRED_CALL[:2],
+              _ev("QueueCallerLeave", T0 + 80, ("Queue", "hotline-agents"), ("Count", "0")),
+              TRANSFERRED_CALL[4],
+              _ev("QueueCallerAbandon", T0 + 95, ("Queue", "after-sales"), ("HoldTime", "6")),
+              _ev("QueueCallerLeave", T0 + 95, ("Queue", "after-sales"), ("Count", "0")),
+              *TRANSFERRED_CALL[-2:]]
+    fake = FakeAmi(events)
+    _, _, call_log = await ami_world(fake)
+    await until(lambda: fake.cursor == len(events) and not call_log.open_calls)
+    timed_out, abandoned = await segments_of(db)
+    assert (timed_out.outcome, timed_out.answered_at) == ("timeout", None)
+    assert (abandoned.outcome, abandoned.agent_id) == ("abandoned", None)
+    assert (abandoned.ended_at - abandoned.entered_at).total_seconds() == 6  # type: ignore[operator]
+
+
+async def test_a_caller_who_hangs_up_while_queued_leaves_an_abandoned_segment(
+        db: Database, ami_world: Any) -> None:
+    await back_office(db)
+    events = [*TRANSFERRED_CALL[:2], *TRANSFERRED_CALL[-2:]]
+    fake = FakeAmi(events)
+    _, _, call_log = await ami_world(fake)
+    await until(lambda: fake.cursor == len(events) and not call_log.open_calls)
+    (segment,) = await segments_of(db)
+    assert segment.outcome == "abandoned" and segment.ended_at is not None

@@ -2,7 +2,7 @@
 
 from callcenter.storage.tables.base import Base
 from callcenter.storage.tables.callbacks import Callback, CallbackAttempt, Campaign
-from callcenter.storage.tables.calls import Call, CallEvent, Contact
+from callcenter.storage.tables.calls import Call, CallEvent, CallSegment, Contact
 from callcenter.storage.tables.complaints import (
     Complaint,
     ComplaintEscalation,
@@ -45,6 +45,7 @@ __all__ = [
     "Base",
     "Call",
     "CallEvent",
+    "CallSegment",
     "Callback",
     "CallbackAttempt",
     "Campaign",

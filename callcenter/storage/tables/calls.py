@@ -77,3 +77,23 @@ class Contact(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallSegment(Base):
+    """One queue a call went through (kpi.md: per-queue figures count segments).
+
+    ``outcome``: ``open`` while queued or talking, then ``answered`` (the call ended
+    after an agent answered here), ``abandoned``, ``timeout`` (left the queue
+    unanswered) or ``transferred`` (joined another queue; answered or not, see
+    ``answered_at``)."""
+
+    __tablename__ = "call_segments"
+    __table_args__ = (UniqueConstraint("call_id", "queue", "entered_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    queue: Mapped[str] = mapped_column(String(80))
+    entered_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    outcome: Mapped[str] = mapped_column(String(16), default="open")

@@ -5,12 +5,14 @@ events of one call are processed in order. What each event does:
 
 - Newchannel / Newstate(Up) / DialBegin / DialEnd / BridgeEnter / Hangup:
   a line on the call's timeline (deduplicated, so a replayed stream is harmless).
-- QueueCallerJoin -> `mark_queued`; AgentCalled -> timeline + screen-pop offer;
+- QueueCallerJoin -> `mark_queued` + a queue segment (`storage.segments`: joining
+  another queue closes the open one as transferred); QueueCallerLeave unanswered ->
+  the segment times out; AgentCalled -> timeline + screen-pop offer;
   AgentConnect -> `mark_answered` (agent found by `staff.extension` /
-  `staff.username`) + screen-pop "answered"; QueueCallerAbandon -> timeline
-  (the settled outcome is then `abandoned`).
+  `staff.username`) + screen-pop "answered" + the segment answered; QueueCallerAbandon
+  -> timeline + segment abandoned (the settled outcome is then `abandoned`).
 - CEL LINKEDID_END -> the call is finalised (`end_call`, outcome settled,
-  contact written). Hangup is *not* the end: CEL records arrive out of step
+  contact written, open segment closed). Hangup is *not* the end: CEL records arrive out of step
   and some after Hangup; LINKEDID_END is the reliable marker.
 
 Guarantees:
@@ -38,6 +40,7 @@ from sqlalchemy import or_, select
 from callcenter.clock import Clock
 from callcenter.logs import bind_call_id
 from callcenter.metrics import REGISTRY
+from callcenter.storage import segments
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Staff
 from callcenter.storage.uow import SqlUnitOfWork
@@ -57,7 +60,7 @@ CALLS_FINALISED = REGISTRY.counter(
 
 CALL_LOG_EVENTS: tuple[str, ...] = (
     "Newchannel", "NewCallerid", "Newstate", "DialBegin", "DialEnd", "BridgeEnter", "Hangup",
-    "CEL", "QueueCallerJoin", "QueueCallerAbandon", "AgentCalled", "AgentConnect", "Hold", "Unhold",
+    "CEL", "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentCalled", "AgentConnect", "Hold", "Unhold",
 )
 _UNKNOWN = frozenset({"", "<unknown>", "unknown", "anonymous"})
 
@@ -191,12 +194,17 @@ class AmiCallLog:
             return
         if name == "QueueCallerJoin":
             await calls.mark_queued(call_id, at, f.get("Queue") or "", self.uow())
+            await segments.enter_queue(self.db, call_id, f.get("Queue") or "", at)
+        elif name in ("QueueCallerAbandon", "QueueCallerLeave"):
+            await segments.leave_queue(self.db, call_id, f.get("Queue") or "", at,
+                                       abandoned=name == "QueueCallerAbandon")
         elif name == "AgentCalled":
             await self._offer(track, call_id, event, at)
         elif name == "AgentConnect":
             agent = f.get("Interface") or f.get("MemberName") or ""
             agent_id = await self._agent_id(agent, f.get("MemberName"))
             await calls.mark_answered(call_id, at, agent_id, self.uow())
+            await segments.answer_in_queue(self.db, call_id, f.get("Queue") or "", at, agent_id)
             if self.call_answered is not None:
                 await self.call_answered(str(Carrier.ASTERISK), linkedid, agent)
         elif name in ("Hold", "Unhold") and self.call_held is not None:
@@ -298,6 +306,7 @@ class AmiCallLog:
                     tzinfo=UTC)
             duration = max(0.0, (at - started).total_seconds())
             await calls.end_call(call_id, at, self.uow(), duration_s=duration)
+            await segments.end_segments(self.db, call_id, at)
         del self._tracks[linkedid]
         self._finished[linkedid] = call_id
         while len(self._finished) > self._finished_memory:
