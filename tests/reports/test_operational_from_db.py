@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from callcenter.reporting import builders
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Call, Callback, CallbackAttempt, CallEvent
+from callcenter.storage.tables import Call, Callback, CallbackAttempt, CallEvent, CallSegment
 from reports.periods import Month
 from tests import factories
 
@@ -121,3 +121,32 @@ async def test_call_kpis_from_stored_calls_follow_the_definitions(db: Database, 
     assert centre["service_level_denominator"] == 3
     (dropout,) = report["ivr_dropout"]
     assert dropout["hangups"] == 1 and dropout["nodes"][0]["node"] == "survey"
+
+
+async def test_per_queue_kpis_count_segments_and_a_call_without_segments_counts_in_its_queue(
+    db: Database, settings: Settings
+) -> None:
+    t = local("2026-05-18 09:00")
+    s = timedelta(seconds=1)
+    moved = Call(carrier="asterisk", carrier_call_id="L-1", direction="inbound", started_at=t,
+                 queue="repair", queued_at=t + 10 * s, answered_at=t + 70 * s, ended_at=t + 200 * s,
+                 disposition="answered", hold_s=20, wrapup_s=30)
+    twilio = Call(carrier="twilio", carrier_call_id="CA-1", direction="inbound", started_at=t,
+                  queue="sales", queued_at=t, answered_at=t + 5 * s, ended_at=t + 65 * s,
+                  disposition="answered")
+    await factories.add(db, moved, twilio)
+    # "repair" gave the caller up after 60 s (transfer out unanswered); "sales" answered
+    await factories.add(db, CallSegment(call_id=moved.id, queue="repair", entered_at=t + 10 * s,
+                                        ended_at=t + 70 * s, outcome="transferred"),
+                        CallSegment(call_id=moved.id, queue="sales", entered_at=t + 70 * s,
+                                    answered_at=t + 80 * s, ended_at=t + 200 * s, outcome="answered"))
+    report = await builders.kpi(db, settings, date(2026, 5, 18), date(2026, 5, 18),
+                                now=local("2026-05-19 00:00"))
+    (centre,) = report["centre"]
+    assert (centre["offered"], centre["answered"]) == (2, 2)
+    queues = {q["key"]: q for q in report["queues"]}
+    assert (queues["repair"]["offered"], queues["repair"]["answered"],
+            queues["repair"]["overflows"]) == (1, 0, 1)
+    assert (queues["sales"]["offered"], queues["sales"]["answered"]) == (2, 2)
+    assert queues["sales"]["asa_s"] == (10 + 5) / 2
+    assert queues["sales"]["aht_s"] == ((120 - 20 + 20 + 30) + 60) / 2  # hold, wrap-up on the answer
