@@ -105,7 +105,7 @@ class Service:
 
 
 async def _service(asterisk: RealAsterisk, db: Database, tmp_path: Path, *,
-                   fastagi: bool) -> AsyncIterator[Service]:
+                   fastagi: bool, **overrides: Any) -> AsyncIterator[Service]:
     await back_office(db)
     settings = Settings(
         database_url=db.url, fastagi_enabled=fastagi, fastagi_port=asterisk.agi_port,
@@ -113,7 +113,7 @@ async def _service(asterisk: RealAsterisk, db: Database, tmp_path: Path, *,
         ami_secret=asterisk.ami_secret,  # type: ignore[arg-type]
         prompts_dir=tmp_path / "prompts", recordings_dir=tmp_path / "recordings",
         spool_dir=asterisk.spool, log_json=False,
-        opening_hours="00:00-23:59",
+        opening_hours="00:00-23:59", **overrides,
     )
     app = create_app(settings, db=db, clock=system_clock)
     runner = web.AppRunner(app, access_log=None)

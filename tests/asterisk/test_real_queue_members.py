@@ -90,3 +90,48 @@ async def test_after_an_ami_reconnect_the_queue_is_put_back_to_the_stored_states
     report = await members.resync()
     assert (report.fixed, report.failed) == (1, 0)
     await until_member(service, (True, True, "break"))
+
+
+@pytest.fixture
+async def answering(asterisk: RealAsterisk, sqlite_db: Database,  # noqa: F811
+                    tmp_path: Path) -> AsyncIterator[Service]:
+    """The hotline with the agents' phones on the kit's simulated callee (a Local channel
+    that answers and talks for a few seconds) and routing by agent state on."""
+    async for s in _service(asterisk, sqlite_db, tmp_path, fastagi=True,
+                            agent_interface="Local/{extension}@test-callee",
+                            route_to_ready_agents=True, agent_wrap_up_s=1.0):
+        yield s
+
+
+async def test_a_ready_agents_phone_in_the_queue_answers_a_caller_on_real_asterisk(
+        answering: Service) -> None:
+    from sqlalchemy import select
+
+    from callcenter.storage.tables import AgentStateSpan, Call
+
+    service = answering
+    agent = await factories.staff(service.db, "agent-q", ["agent"], None, extension="7009")
+    await screenpop(service.app).set_status(agent.id, AgentState.READY)
+    for _ in range(50):
+        members = await service.app[SERVICES]["asterisk_queue_members"].read_queue()
+        if members and "Local/7009@test-callee" in members:
+            break
+        await asyncio.sleep(0.2)
+    await service.caller("rt-agent", "0", tail_s=8)
+    call = await service.call_over("rt-agent", within_s=60)
+    assert call.answered_at is not None and call.agent_id == agent.id
+    assert call.queue == "hotline-agents"
+    spans: list[str] = []
+    for _ in range(50):  # the wrap-up (1 s) ends and the agent is ready again
+        await screenpop(service.app).settle()
+        async with service.db.sessions() as session:
+            spans = list((await session.scalars(select(AgentStateSpan.state).where(
+                AgentStateSpan.staff_id == agent.id).order_by(AgentStateSpan.id))).all())
+        if spans[-1:] == ["ready"] and "wrap_up" in spans:
+            break
+        await asyncio.sleep(0.2)
+    assert spans[0] == "ready" and "on_call" in spans and spans[-2:] == ["wrap_up", "ready"]
+    async with service.db.sessions() as session:
+        stored = await session.scalar(select(Call).where(Call.carrier_call_id == "rt-agent"))
+    assert stored is not None and stored.disposition == "answered"
+
