@@ -43,6 +43,7 @@ from callcenter.storage.tables import AgentState, Staff
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.api.schemas import card_out
 from callcenter.web.auth import identity_of
+from crm.agent_states import InvalidAgentState
 from crm.customers import Customer, CustomerCard, ivr_path_label
 from crm.errors import InvalidPhoneNumber
 from crm.identity import Identity
@@ -407,4 +408,19 @@ class ScreenPop:
             await self.bus.publish(staff_id, message("status", status=wanted.value))
             changed.append(staff_id)
         return changed
+
+    async def hold_own_call(self, staff_id: int, on_hold: bool) -> None:
+        """The agent's own Hold / Resume button (the Twilio equivalent of Asterisk's hold
+        events, and a manual record anywhere): their current call goes on hold or back."""
+        status, offer = await self.state_of(staff_id)
+        if status not in (AgentStatus.ON_CALL, AgentStatus.HOLD) or not offer:
+            raise InvalidAgentState("hold needs a call you are talking on")
+        carrier, call_id = str(offer.get("carrier") or ""), str(offer.get("carrier_call_id") or "")
+        wanted = AgentStatus.HOLD if on_hold else AgentStatus.ON_CALL
+        if status == wanted:
+            return
+        await self._write_state(staff_id, status=wanted.value, offer=offer)
+        await self.bus.publish(staff_id, message("status", status=wanted.value))
+        log.info("agent %s put call %s:%s %s", staff_id, carrier, call_id,
+                 "on hold" if on_hold else "back from hold")
 

@@ -41,6 +41,7 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <header class="top"><h1>坐席 Agent</h1><span id="who">{name}</span>
 <span id="status" class="badge" data-status="not_ready">未就绪 Not ready</span>
 <button id="ready">就绪 Ready</button><button id="not-ready" class="secondary">暂停 Not ready</button>
+<button id="hold" class="secondary" data-on="0">保持 Hold</button>
 <span id="link" class="badge bad">离线 Offline</span>
 <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf_token" value="{csrf}">
 <button class="secondary">退出 Log out</button></form></header>

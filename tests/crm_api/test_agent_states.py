@@ -148,3 +148,25 @@ async def test_the_state_time_report_adds_up_each_agents_day(
     for bad in ("from=2026-05-19&to=2026-05-18", "from=2026-01-01&to=2026-05-18", "from=x&to=y",
                 "from=1900-01-01&to=1900-01-02"):
         assert (await as_("supervisor").call("GET", f"/api/reports/agent-time?{bad}"))[0] == 422
+
+
+async def test_the_agents_hold_button_measures_hold_on_a_twilio_call(
+    served: Served, as_: Callable[[str], Api], people: People, db: Database, clock: FixedClock,
+) -> None:
+    agent = as_("agent_a")
+    await factories.add(db, Call(carrier="twilio", carrier_call_id="CA" + "7" * 32, direction="inbound",
+                                 started_at=clock(), disposition="answered"))
+    status, _ = await agent.call("POST", "/api/agent/hold", json={"on": True})
+    assert status == 422  # no call to hold: nothing changes
+    await offer_call(served.app, offer("client:agent-a", "+8613800138000", "CA" + "7" * 32, "twilio"))
+    await call_answered(served.app, "twilio", "CA" + "7" * 32, "client:agent-a")
+    clock.advance(seconds=30)
+    status, body = await agent.call("POST", "/api/agent/hold", json={"on": True})
+    assert status == 200 and body["status"] == "hold"  # type: ignore[index]
+    clock.advance(seconds=40)
+    status, body = await agent.call("POST", "/api/agent/hold", json={"on": False})
+    assert status == 200 and body["status"] == "on_call"  # type: ignore[index]
+    await service(served.app).settle()
+    async with db.sessions() as s:
+        call = (await s.scalars(select(Call))).one()
+    assert call.hold_s == 40.0

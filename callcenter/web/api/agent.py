@@ -8,7 +8,7 @@ from callcenter.appkeys import DB, SETTINGS
 from callcenter.screenpop import service
 from callcenter.storage.tables import Staff
 from callcenter.web.api.routing import ApiCall, api
-from callcenter.web.api.schemas import AgentStateOut, AgentStatusIn, Page, StaffOut
+from callcenter.web.api.schemas import AgentHoldIn, AgentStateOut, AgentStatusIn, Page, StaffOut
 from crm.agent_states import normalise_reasons, requested_state
 from crm.enums import Role
 
@@ -40,6 +40,15 @@ async def set_status(call: ApiCall) -> AgentStateOut:
     body: AgentStatusIn = call.body
     wanted = requested_state(body.status, body.reason, _reasons(call))  # 422, nothing changed
     await service(call.request.app).set_status(call.identity.staff_id, wanted.state, wanted.reason)
+    return await _state_out(call)
+
+
+@api("POST", "/api/agent/hold", summary="Put my current call on hold, or take it off hold "
+     "(the hold time is the call's, in its AHT)", roles=AGENTS, tag="agent", body=AgentHoldIn,
+     response=AgentStateOut)
+async def hold(call: ApiCall) -> AgentStateOut:
+    body: AgentHoldIn = call.body
+    await service(call.request.app).hold_own_call(call.identity.staff_id, body.on)  # 422: no call
     return await _state_out(call)
 
 

@@ -424,6 +424,10 @@ class AgentStatusIn(In):
                                description="with not_ready: one of the configured reasons")
 
 
+class AgentHoldIn(In):
+    on: bool = Field(description="true: put the call on hold; false: back to the caller")
+
+
 class AgentStateOut(BaseModel):
     staff_id: int
     status: str

@@ -36,7 +36,8 @@
   }
 
   const STATUS = { ready: "就绪 Ready", not_ready: "未就绪 Not ready", ringing: "振铃 Ringing",
-                   on_call: "通话中 On call", wrap_up: "小结 Wrap-up" };
+                   on_call: "通话中 On call", hold: "保持 On hold", wrap_up: "小结 Wrap-up",
+                   logged_out: "已退出 Logged out" };
   function setStatus(status) {
     const badge = $("status");
     badge.dataset.status = status;
@@ -203,6 +204,15 @@
   }
   $("ready").onclick = () => setReady("ready");
   $("not-ready").onclick = () => setReady("not_ready");
+  $("hold").onclick = async () => {  // hold / resume the call I am talking on
+    const on = $("hold").dataset.on !== "1";
+    let state = null;
+    try { state = await api("POST", "/api/agent/hold", { on }); } catch (err) { alert(err.message); }
+    if (state && state.status) {
+      $("hold").dataset.on = state.status === "hold" ? "1" : "0";
+      $("hold").textContent = state.status === "hold" ? "恢复 Resume" : "保持 Hold";
+    }
+  };
 
   async function loadStaff() {
     const list = await api("GET", "/api/staff?limit=500");
