@@ -86,7 +86,6 @@ class OpenIn(In):
     category: ComplaintCategory
     description: Annotated[str, Field(max_length=5000)] = ""
     channel: ComplaintChannel = ComplaintChannel.AGENT
-    recording_url: Annotated[str, Field(max_length=500)] | None = None
     compensation_claimed: Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=2)] | None = None
     emotional: bool = False
     contradictory_answers: bool = False
@@ -153,7 +152,9 @@ def complaint_json(record: ComplaintRecord, now: datetime | None = None) -> dict
         "channel": str(record.channel),
         "category": str(record.category),
         "description": record.description,
-        "recording_url": record.recording_url,
+        # where the caller's recording plays (for readers only); never the file path or the
+        # carrier's URL, and never settable from outside: only the IVR stores a recording
+        "recording": f"/complaints/{record.complaint_id}/recording" if record.recording_url else None,
         "compensation_claimed": str(record.compensation_claimed) if record.compensation_claimed is not None else None,
         "severity": str(record.severity),
         "major": record.major,
@@ -273,7 +274,7 @@ async def open_api(request: web.Request) -> web.Response:
     opened = await open_complaint(
         OpenComplaint(
             customer_id=body.customer_id, channel=body.channel, category=body.category,
-            description=body.description, recording_url=body.recording_url,
+            description=body.description,
             compensation_claimed=body.compensation_claimed, emotional=body.emotional,
             contradictory_answers=body.contradictory_answers, job_id=body.job_id,
             call_id=body.call_id, actor=_actor(request), notes=tuple(body.notes),

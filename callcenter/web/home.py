@@ -18,8 +18,9 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>H
 LINKS = [
     ("/agent", "坐席 Agent", {"agent", "manager"}),
     ("/callbacks", "回访 Callbacks", {"callback_staff", "manager"}),
-    ("/complaints", "投诉 Complaints", {"agent", "manager", "supervisor"}),
+    ("/complaints", "投诉 Complaints", {"agent", "manager", "supervisor", "callback_staff", "technician"}),
     ("/supervisor", "监察 Supervision", {"supervisor"}),
+    ("/wallboard", "监控墙 Wallboard", {"manager", "supervisor"}),
 ]
 
 

@@ -139,3 +139,24 @@ async def test_a_recording_url_that_is_not_this_accounts_is_not_fetched(
     cid = await opened_with(db, clock, people, url.format(base=twilio.base, other=other.port))
     status, _ = await fetch(served, db, people.supervisor, f"/complaints/{cid}/recording")
     assert status == 404 and twilio.seen == []
+
+
+async def test_staff_cannot_point_a_complaint_at_a_recording_and_the_api_never_shows_the_path(
+        served: Served, db: Database, clock: FixedClock, settings: Settings) -> None:
+    people = await org(db)
+    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    wav = settings.recordings_dir / "1796407067.4967672-ivr-complaint_record.wav"
+    wav.write_bytes(WAV)
+    cid = await opened_with(db, clock, people, str(wav))  # the IVR's recording
+    customer = await factories.customer(db, phones=("+8613900001111",), department_id=people.other.id)
+    headers = await bearer(db, people.other_agent)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(served.base_url + "/api/complaints", headers=headers, json={
+                "customer_id": customer.id, "category": "attitude", "description": "x",
+                "recording_url": str(wav)}) as resp:
+            assert resp.status == 422  # only the IVR stores a recording
+        async with http.get(f"{served.base_url}/api/complaints/{cid}",
+                            headers=await bearer(db, people.agent)) as resp:
+            body = await resp.json()
+    assert body["recording"] == f"/complaints/{cid}/recording"
+    assert str(wav) not in str(body) and "recording_url" not in body
