@@ -21,6 +21,13 @@ supervisor outside the complaint's department (`verdict_refusal`). Nobody
 in the department that handled the complaint (its owner, their manager)
 records the verdict that closes it.
 
+Rule 4: a callback whose outcome feeds supervision (`SUPERVISION_CALLBACKS`:
+the post-repair survey call, a complaint's follow-up, a survey verification)
+is completed by hand only by callback staff or a supervisor (the role itself),
+never by staff of the department it concerns (the job's, complaint's or
+survey's department, or one below it) nor by the people it judges
+(`supervision_callback_refusal`). Without a person it is the outbound flow.
+
 Every rule here returns the reason for a refusal (or None): the use case
 stores that reason in an audit row before it raises `PermissionDenied`.
 """
@@ -32,7 +39,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from crm.enums import Role
+from crm.enums import CallbackKind, Role
 from crm.errors import CrmError
 from crm.identity import Identity
 
@@ -41,7 +48,7 @@ E = TypeVar("E")
 __all__ = [
     "InvalidChoice", "normal_text", "parse_choice", "parse_decision", "parse_id", "parse_role", "parse_roles",
     "parse_yes_no", "same_name", "SurveyFacts", "survey_supervisor_refusal", "verdict_refusal",
-    "publish_refusal",
+    "publish_refusal", "SUPERVISION_CALLBACKS", "supervision_callback_refusal",
 ]
 
 MAX_ID = 2**31 - 1
@@ -219,3 +226,28 @@ def publish_refusal(actor: Identity | None, scored_departments: Collection[int])
         return ("these figures score your own department; a supervisor from outside the scored "
                 "departments publishes them")
     return None
+
+
+SUPERVISION_CALLBACKS = frozenset({
+    CallbackKind.POST_REPAIR, CallbackKind.COMPLAINT_FOLLOWUP, CallbackKind.SURVEY_VERIFICATION})
+
+
+def supervision_callback_refusal(
+    actor: Identity | None, *, concerned_departments: Collection[int],
+    responsible_ids: Collection[int] = (),
+) -> str | None:
+    """Why `actor` may not complete a callback of `SUPERVISION_CALLBACKS` (None: they may).
+
+    `actor` None is the outbound flow. `concerned_departments` is the department
+    the callback's outcome judges and every department below it; `responsible_ids`
+    the people it judges (the technician, the complaint's owner and managers)."""
+    if actor is None:
+        return None
+    if actor.staff_id in responsible_ids:
+        return "this callback judges your own work; callback staff or a supervisor completes it"
+    if actor.department_id is not None and actor.department_id in concerned_departments:
+        return ("this callback's outcome scores your own department; callback staff or a "
+                "supervisor from outside it completes it")
+    if Role.SUPERVISOR in actor.roles or Role.CALLBACK_STAFF in actor.roles:
+        return None
+    return "only callback staff or a supervisor completes a survey, follow-up or verification callback"

@@ -63,7 +63,7 @@ from crm.services.callback_ports import (
 )
 from crm.services.callback_problems import CallbackProblemPolicy, raise_callback_problem
 from crm.services.refusals import check_role, refuse
-from crm.services.supervision import check_survey_supervisor
+from crm.services.supervision import check_supervision_callback, check_survey_supervisor
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -391,6 +391,7 @@ async def complete_callback(
             raise UnknownCallback(f"no callback {callback_id}")
         await check_role(uow, staff, CALLBACK_WORKERS, "callback.complete", f"callback:{cb.id}", now)
         await _check_reach(uow, staff, cb, "callback.complete", now)
+        await check_supervision_callback(uow, staff, cb, "callback.complete", now)
         verified_survey = (cb.survey_id if cb.kind is CallbackKind.SURVEY_VERIFICATION
                            and disposition in _VERDICTS else None)
         if verified_survey is not None:  # before anything is written: a refusal changes nothing

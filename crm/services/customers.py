@@ -380,9 +380,31 @@ async def add_job(job: JobRecord, uow: UnitOfWork, *, identity: Identity | None 
         job = replace(job, completed_at=aware_utc(job.completed_at, "completed_at"))
     async with uow:
         await _for_change(uow, job.customer_id, identity, "job.add", JOB_WRITERS)
+        await _check_job_department(uow, job, identity, "job.add")
         saved = await uow.customers.add_job(job)
         await uow.commit()
         return saved
+
+
+async def _check_job_department(
+    uow: UnitOfWork, job: JobRecord, identity: Identity | None, action: str
+) -> None:
+    """Staff book a job only to a department they write to (their own or one below it), with
+    a technician of such a department: a job scores its department, which must not be able
+    to book its work (and its surveys) to another. A refusal is audited and changes nothing."""
+    if identity is None or identity.sees_all_departments:
+        return
+    mine = (await uow.complaints.department_subtree(identity.department_id)
+            if identity.department_id is not None else set())
+    technician = (await uow.complaints.staff(job.technician_id)
+                  if job.technician_id is not None else None)
+    if job.department_id is not None and job.department_id not in mine:
+        reason = "you may only book service jobs to your own department or one below it"
+    elif technician is not None and technician.department_id not in mine:
+        reason = "you may only book service jobs to a technician of your own department or one below it"
+    else:
+        return
+    await refuse(uow, identity, action, f"department:{job.department_id}", reason, datetime.now(UTC))
 
 
 async def get_job(job_id: int, uow: UnitOfWork, *, identity: Identity | None = None) -> JobRecord:

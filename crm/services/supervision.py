@@ -8,6 +8,9 @@ Guarantees:
   (rule: `crm.access.survey_supervisor_refusal`).
 - `check_verdict_recorder` is called by the use cases that record a
   complaint's follow-up verdict or close it (rule: `crm.access.verdict_refusal`).
+- `check_supervision_callback` is called by `complete_callback` for every
+  callback whose outcome feeds supervision (rule:
+  `crm.access.supervision_callback_refusal`); other callbacks pass.
 """
 
 from __future__ import annotations
@@ -15,16 +18,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from crm.access import SurveyFacts, survey_supervisor_refusal, verdict_refusal
+from crm.access import (
+    SUPERVISION_CALLBACKS,
+    SurveyFacts,
+    supervision_callback_refusal,
+    survey_supervisor_refusal,
+    verdict_refusal,
+)
+from crm.enums import CallbackKind
 from crm.identity import Identity
 from crm.services.refusals import refuse
 from crm.surveys import SurveyNotFound
 
 if TYPE_CHECKING:
+    from crm.services.callback_ports import CallbackRecord
     from crm.services.complaint_ports import ComplaintRecord
     from crm.services.unit_of_work import UnitOfWork
 
-__all__ = ["check_survey_supervisor", "check_verdict_recorder"]
+__all__ = ["check_supervision_callback", "check_survey_supervisor", "check_verdict_recorder"]
 
 
 async def check_survey_supervisor(
@@ -55,3 +66,41 @@ async def check_verdict_recorder(
                              responsible_ids=responsible, followup_holder_id=followup_holder_id)
     if reason is not None:
         await refuse(uow, actor, action, f"complaint:{record.complaint_id}", reason, at)
+
+
+async def check_supervision_callback(
+    uow: UnitOfWork, actor: Identity | None, cb: CallbackRecord, action: str, at: datetime,
+) -> None:
+    """Refuse `actor` on a post-repair, complaint follow-up or verification callback unless
+    they are callback staff or a supervisor outside the department it concerns."""
+    if actor is None or cb.kind not in SUPERVISION_CALLBACKS:
+        return
+    department: int | None = None
+    responsible: set[int] = set()
+    if cb.kind is CallbackKind.POST_REPAIR and cb.job_id is not None:
+        job = await uow.customers.get_job(cb.job_id)
+        if job is not None:
+            department = job.department_id
+            responsible |= {job.technician_id} if job.technician_id is not None else set()
+    elif cb.kind is CallbackKind.COMPLAINT_FOLLOWUP and cb.complaint_id is not None:
+        complaint = await uow.complaints.get(cb.complaint_id)
+        if complaint is not None:
+            department = complaint.department_id
+            responsible |= {complaint.owner_id} if complaint.owner_id is not None else set()
+    elif cb.kind is CallbackKind.SURVEY_VERIFICATION and cb.survey_id is not None:
+        survey = await uow.surveys.supervision_facts(cb.survey_id)
+        if survey is not None:
+            department = survey.department_id
+            responsible |= {i for i in (survey.staff_id, survey.entered_by) if i is not None}
+    if department is None and cb.customer_id is not None:  # no department named: the customer's
+        customer = await uow.customers.get(cb.customer_id)
+        department = customer.department_id if customer is not None else None
+    concerned: set[int] = set()
+    if department is not None:
+        concerned = await uow.complaints.department_subtree(department)
+        chain = await uow.complaints.department_chain(department)
+        responsible |= {link.manager_id for link in chain if link.manager_id is not None}
+    reason = supervision_callback_refusal(actor, concerned_departments=concerned,
+                                          responsible_ids=responsible)
+    if reason is not None:
+        await refuse(uow, actor, action, f"callback:{cb.id}", reason, at)
