@@ -236,6 +236,23 @@ async def test_a_verification_callback_outcome_verifies_only_for_an_outside_supe
         assert await world.verification(survey_id) == ("verified" if confirms else "disputed")
 
 
+async def test_the_scored_department_cannot_close_a_verification_call_without_a_verdict(
+    world: World,
+) -> None:
+    survey_id = await world.pending_survey(minutes=70)
+    callback_id = await world.verification_callback(survey_id)
+    before = await world.refusals()
+    inside = ["scored_manager", "other_manager", "inside_supervisor", "admin", "technician"]
+    statuses = {who: await world.api_outcome(who, callback_id, " Unreached ") for who in inside}
+    assert statuses == dict.fromkeys(inside, 403)
+    assert await world.refusals() - before == len(inside)
+    async with world.db.sessions() as session:
+        cb = await session.get(Callback, callback_id)
+        assert cb is not None and cb.state == "scheduled"  # still to be called
+    assert await world.api_outcome("callback_staff", callback_id, "unreached") == 200
+    assert await world.verification(survey_id) == "pending"
+
+
 def _survey_file(tmp_path: Path, name: str, verified: str, by: str, minute: int) -> Path:
     path = tmp_path / f"surveys-{minute}.csv"
     path.write_text(
