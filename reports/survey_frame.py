@@ -322,46 +322,6 @@ def choose_per_job(frame: pd.DataFrame, buckets: SurveyBuckets, month_codes: Int
     winner[several] = first[groups]
     chosen[several] = winner[several] == several
     return chosen, winner, size_of
-    job_codes = np.full(rows, -1, dtype=np.int64)
-    if pd.api.types.is_integer_dtype(jobs.dtype):  # ids: no hashing (`_factorize`)
-        job_codes[has_job] = _factorize(pd.Series(jobs[has_job].to_numpy(dtype=np.int64)))[0]
-    else:
-        job_codes = pd.factorize(jobs)[0].astype(np.int64)  # null -> -1
-    n_jobs = int(job_codes.max()) + 1
-    group = np.where(has_job, month_codes.astype(np.int64) * n_jobs + job_codes, 0)
-    sizes = np.bincount(group[has_job], minlength=1)
-    size_of[has_job] = sizes[group[has_job]]
-    several = np.flatnonzero(size_of > 1)  # only jobs rated more than once need a choice
-    if not len(several):
-        return chosen, winner, size_of
-    wanted = [c for c in ("surveyed_at", "survey_id", "source", "verification",
-                          "stored_verification") if c in frame]
-    sub = frame[wanted].iloc[several]
-    if "surveyed_at" in frame.columns:
-        taken = pd.to_datetime(sub["surveyed_at"], utc=True)
-        missing = taken.isna().to_numpy(dtype=np.bool_)
-        instants = taken.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        instants[missing] = np.iinfo(np.int64).max
-    else:
-        missing = np.ones(len(several), dtype=np.bool_)
-        instants = np.zeros(len(several), dtype=np.int64)
-    ids = np.full(len(several), np.iinfo(np.int64).max, dtype=np.int64)
-    if "survey_id" in frame.columns:
-        numeric = pd.to_numeric(sub["survey_id"], errors="coerce")
-        known = numeric.notna().to_numpy(dtype=np.bool_)
-        ids[known] = numeric[known].to_numpy(dtype=np.int64)
-    # standing, then tier, then "taken at all": one small key (tiers < 8)
-    rank = (_STANDING[buckets.bucket[several]].astype(np.int64) * 16
-            + _kind_tiers(sub, rules).astype(np.int64) * 2 + missing)
-    local = np.lexsort((several, ids, instants, rank, group[several]))
-    order = several[local]
-    sorted_groups = group[order]
-    starts = np.ones(len(order), dtype=np.bool_)
-    starts[1:] = sorted_groups[1:] != sorted_groups[:-1]
-    leader = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
-    winner[order] = order[leader]
-    chosen[order] = winner[order] == order
-    return chosen, winner, size_of
 
 
 def _weights(frame: pd.DataFrame) -> npt.NDArray[np.float64] | None:
