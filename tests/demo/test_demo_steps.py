@@ -63,3 +63,21 @@ async def test_callbacks_demo_surveys_two_callees_once_however_often_it_runs(
         assert await count(db, Callback, Callback.disposition == "do_not_call") == 1
         assert await count(db, Callback, Callback.state == "retry_wait") == 2
         assert await count(db, Survey, Survey.source == "callback") == 2
+
+
+async def test_the_asterisk_demo_says_to_stop_the_service_that_holds_the_telephony_side(
+        db: Database, settings: Settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from callcenter.owner import LEASE_NAME
+    from callcenter.storage.tables import JobLock
+
+    await load_sample(db, settings)
+    async with db.sessions() as session:  # `make serve` running on the same database
+        session.add(JobLock(name=LEASE_NAME, holder="serve-on-another-terminal",
+                            lease_until=datetime.now(UTC) + timedelta(minutes=5)))
+        await session.commit()
+    with pytest.raises(SystemExit, match="stop `make serve`"):
+        await asterisk_demo(settings, db, quiet())

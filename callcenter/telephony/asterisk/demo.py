@@ -88,7 +88,11 @@ async def run_demo(settings: Settings, db: Database, console: Console) -> None:
     runner = web.AppRunner(create_app(live, db=db), access_log=None)
     await runner.setup()  # runs the cleanup contexts: the FastAGI server is listening
     try:
-        server = runner.app[SERVICES][FASTAGI]
+        server = runner.app[SERVICES].get(FASTAGI)
+        if server is None:  # another process on this database holds the telephony side
+            raise SystemExit(
+                "the Asterisk part of the demo needs the telephony side (FastAGI), which another "
+                "service process on this database holds: stop `make serve` and run `make demo` again")
         assert isinstance(server, FastAgiServer)
         console.print(f"FastAGI live on agi://127.0.0.1:{server.port}/hotline "
                       "(simulated Asterisk 22 channels over TCP)")
