@@ -8,7 +8,6 @@ bearer token.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -17,7 +16,7 @@ from callcenter.storage.engine import Database
 from callcenter.storage.tables import ApiToken, Department
 from callcenter.web.auth import sha256
 from tests import factories
-from tests.factories import PASSWORD
+from tests.browser.login import login_cookies
 
 # who -> (roles, department code); None: anonymous
 ROLES: dict[str, tuple[list[str], str | None]] = {
@@ -75,13 +74,4 @@ async def org(db: Database) -> Org:
 async def log_in(base_url: str, username: str) -> tuple[aiohttp.ClientSession, str]:
     """A browser-like session logged in through the form; returns it and its CSRF token."""
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with session.get(base_url + "/login") as resp:
-        page = await resp.text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    form = {"csrf_token": token.group(1), "username": username, "password": PASSWORD, "next": "/"}
-    async with session.post(base_url + "/login", data=form, allow_redirects=False) as resp:
-        assert resp.status == 302, await resp.text()
-    async with session.get(base_url + "/api/me") as resp:
-        me = await resp.json()
-    return session, str(me["csrf_token"])
+    return session, await login_cookies(session, base_url, username)

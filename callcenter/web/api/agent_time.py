@@ -6,7 +6,7 @@ below it). Days are local days of the centre (`TIMEZONE`), at most 31 at a time.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -47,7 +47,7 @@ async def agent_time(call: ApiCall) -> dict[str, Any]:
     q: AgentTimeQuery = call.query
     tz = call.settings.timezone
     start = report_window(Granularity.DAY, q.from_, tz).start_utc
-    end = report_window(Granularity.DAY, q.to + timedelta(days=0), tz).end_utc
+    end = report_window(Granularity.DAY, q.to, tz).end_utc
     async with call.uow() as uow:
         departments = await visible_departments(call.identity, uow)
     staff_ids = None
