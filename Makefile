@@ -29,10 +29,11 @@ demo: $(STAMP) fonts
 	DEV_MODE=true $(VENV)/bin/callcenter demo
 
 # Debian packages the tests use: chromium (agent page in a real browser),
-# espeak-ng and sox (IVR prompt generation). Installed with apt when we are root.
-SYSTEM_TOOLS := chromium espeak-ng sox
+# espeak-ng and sox (IVR prompt generation), sip-tester (SIPp: the agent's SIP phone on the
+# real Asterisk). Installed with apt when we are root. COMMAND:PACKAGE when they differ.
+SYSTEM_TOOLS := chromium espeak-ng sox sipp:sip-tester
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \

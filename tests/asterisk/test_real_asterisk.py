@@ -105,8 +105,13 @@ class Service:
 
 
 async def _service(asterisk: RealAsterisk, db: Database, tmp_path: Path, *,
-                   fastagi: bool, **overrides: Any) -> AsyncIterator[Service]:
+                   fastagi: bool, site_port: int | None = None,
+                   **overrides: Any) -> AsyncIterator[Service]:
+    """The service on the kit; `site_port`: its pages and API on that port too (a browser's)."""
     await back_office(db)
+    if site_port is not None:
+        overrides = {"http_port": site_port, "public_base_url": f"http://127.0.0.1:{site_port}",
+                     **overrides}
     settings = Settings(
         database_url=db.url, fastagi_enabled=fastagi, fastagi_port=asterisk.agi_port,
         ami_enabled=True, ami_port=asterisk.ami_port, job_loop_enabled=False,
@@ -119,6 +124,8 @@ async def _service(asterisk: RealAsterisk, db: Database, tmp_path: Path, *,
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()  # runs the cleanup contexts: FastAGI listens, AMI connects
     try:
+        if site_port is not None:
+            await web.TCPSite(runner, "127.0.0.1", site_port).start()
         service = Service(app, db, settings)
         await service.ami.wait_connected(15)
         yield service

@@ -36,17 +36,18 @@ async def service(asterisk: RealAsterisk, sqlite_db: Database,  # noqa: F811
         yield s
 
 
-async def queue_member(service: Service) -> tuple[bool, bool, str] | None:
-    """(member, paused, reason) of extension 7001 as Asterisk has it (QueueStatus)."""
+async def queue_member(service: Service, member: str = MEMBER) -> tuple[bool, bool, str] | None:
+    """(member, paused, reason) of `member` (extension 7001) as Asterisk has it (QueueStatus)."""
     members = await service.app[SERVICES]["asterisk_queue_members"].read_queue()
     assert members is not None
-    found = members.get(MEMBER)
+    found = members.get(member)
     return None if found is None else (found[0].member, found[0].paused, found[0].reason)
 
 
-async def until_member(service: Service, wanted: tuple[bool, bool, str] | None) -> None:
+async def until_member(service: Service, wanted: tuple[bool, bool, str] | None,
+                       member: str = MEMBER) -> None:
     for _ in range(50):  # up to ~10 s
-        if (have := await queue_member(service)) == wanted:
+        if (have := await queue_member(service, member)) == wanted:
             return
         await asyncio.sleep(0.2)
     assert have == wanted
