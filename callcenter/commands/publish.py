@@ -18,11 +18,11 @@ import sys
 from sqlalchemy import select
 
 from callcenter.clock import system_clock
+from callcenter.identities import identity_of
 from callcenter.reporting import publication, versions
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Staff
-from callcenter.web.auth import identity_of
 from crm.identity import PermissionDenied
 from reports.periods import Month
 

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from callcenter.identities import identity_of
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.imports import ImportFileError, read_csv
@@ -56,7 +57,6 @@ from crm.access import (
     SurveyFacts,
     normal_text,
     parse_choice,
-    parse_roles,
     parse_yes_no,
     survey_supervisor_refusal,
 )
@@ -191,8 +191,7 @@ async def _known(db: Database) -> _Known:
         parents = dict((await session.execute(select(Department.id, Department.parent_id))).all())
     supervisors = {}
     for person in people:
-        identity = Identity(person.id, person.username, person.name, parse_roles(person.roles),
-                            person.department_id)
+        identity = identity_of(person)
         if person.active:
             supervisors[normal_text(person.username)] = identity
     below: dict[int, set[int]] = {d: {d} for d in parents}

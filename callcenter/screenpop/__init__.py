@@ -9,11 +9,13 @@ Carriers call, with the aiohttp app:
 - `await call_ended(app, carrier, carrier_call_id, agent=None)` when the call
   leg ends (agent None: whoever has this call on screen).
 
-`setup(app)` mounts `/agent/ws` and a cleanup context that starts the hub and
+`setup(app)` adds a cleanup context that starts the hub and
 its fan-out bus: PostgreSQL LISTEN/NOTIFY (a dedicated asyncpg connection
 from DATABASE_URL) or in-process on SQLite. None of these calls raises for an
 unknown agent or a slow database; they log and carry on, so a carrier adapter
-never loses a call because of the screen-pop.
+never loses a call because of the screen-pop. The agent page's socket
+(`/agent/ws`) is `callcenter.web.agent_socket`; this package imports nothing
+of `callcenter.web` (an import contract).
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
 from callcenter.screenpop.availability import AVAILABILITY, AgentAvailability
 from callcenter.screenpop.hub import Bus, Hub, LocalBus, PgBus
 from callcenter.screenpop.offers import AgentStatus, CallOffer, agent_keys
-from callcenter.screenpop.service import ScreenPop
-from callcenter.screenpop.socket import SCREENPOP, agent_socket, service
+from callcenter.screenpop.service import SCREENPOP, ScreenPop, service
 
 __all__ = [
     "AgentStatus", "CallOffer", "ScreenPop", "agent_keys", "call_answered", "call_ended", "call_held",
@@ -96,5 +97,5 @@ async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/agent/ws", agent_socket)
+    """The hub, its bus and agent availability; the agent page's socket is `web.agent_socket`."""
     app.cleanup_ctx.append(screenpop_ctx)

@@ -28,21 +28,23 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
+from callcenter.appkeys import SERVICES
+from callcenter.cards import card_out
 from callcenter.clock import Clock
+from callcenter.identities import identity_of
 from callcenter.screenpop.hub import NOTIFY_LIMIT, Bus, Hub, dumps
 from callcenter.screenpop.offers import AgentStatus, CallOffer, agent_keys, message
 from callcenter.screenpop.spans import record_span
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentState, Staff
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.web.api.schemas import card_out
-from callcenter.web.auth import identity_of
 from crm.agent_states import InvalidAgentState
 from crm.customers import Customer, CustomerCard, ivr_path_label
 from crm.errors import InvalidPhoneNumber
@@ -424,3 +426,13 @@ class ScreenPop:
         log.info("agent %s put call %s:%s %s", staff_id, carrier, call_id,
                  "on hold" if on_hold else "back from hold")
 
+
+SCREENPOP = "screenpop"  # app[SERVICES][SCREENPOP]: the running ScreenPop
+
+
+def service(app: web.Application) -> ScreenPop:
+    """The app's running screen-pop; 503 while it is still starting."""
+    found = app[SERVICES].get(SCREENPOP)
+    if found is None:
+        raise web.HTTPServiceUnavailable(reason="screen-pop is starting; retry in a moment")
+    return found  # type: ignore[no-any-return]

@@ -29,11 +29,12 @@ from aiohttp import WSMsgType, web
 
 from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
 from callcenter.screenpop.hub import Hub, dumps
-from callcenter.screenpop.socket import SCREENPOP, same_origin
+from callcenter.screenpop.service import SCREENPOP
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.wallboard import board
 from callcenter.web.auth import CSRF, requires
+from callcenter.web.edge import same_origin
 from crm.enums import Role
 
 __all__ = ["WALLBOARD", "WALLBOARD_EVENTS", "WallboardFeed", "setup"]

@@ -11,6 +11,7 @@ import html
 
 from aiohttp import web
 
+from callcenter.web.agent_socket import agent_socket
 from callcenter.web.auth import CSRF, current, requires
 from crm.customers import WrapUpDisposition
 from crm.enums import ComplaintCategory, Role
@@ -106,3 +107,4 @@ async def agent_page(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/agent", agent_page)
+    app.router.add_get("/agent/ws", agent_socket)

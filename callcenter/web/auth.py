@@ -16,7 +16,7 @@ Guarantees:
   pages redirect to `/login`; a refusal by the gate carries the header
   `X-Access-Denied: role`, and a refused change (POST, PUT, PATCH, DELETE)
   by a logged-in person is stored in `access_refusals`.
-- Roles are read from the staff row through `crm.access.parse_roles`
+- Roles are read from the staff row by `callcenter.identities.identity_of`
   (odd spellings folded, unknown or lookalike names grant nothing).
 """
 
@@ -37,12 +37,12 @@ from aiohttp import web
 from sqlalchemy import select, update
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
+from callcenter.identities import identity_of
 from callcenter.offload import cpu_pool
 from callcenter.passwords import verify_password
 from callcenter.storage.tables import AccessRefusal, ApiToken, Staff, WebSession
 from callcenter.web import login_limits
 from callcenter.web.edge import safe_next
-from crm.access import parse_roles
 from crm.enums import Role
 from crm.identity import Identity
 
@@ -58,11 +58,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def identity_of(staff: Staff) -> Identity:
-    return Identity(staff.id, staff.username, staff.name, parse_roles(staff.roles),
-                    staff.department_id)
 
 
 async def _from_bearer(request: web.Request, token: str) -> Identity | None:

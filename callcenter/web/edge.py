@@ -155,3 +155,11 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.body_exists and request.match_info.route.handler not in _RAW_BODY:
         await _check_body(request)
     return await handler(request)
+
+
+def same_origin(request: web.Request) -> bool:
+    """A WebSocket opened from our own pages (no cross-site hijacking with the session cookie)."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True  # not a browser (bench, tests): the session cookie still decides
+    return urlsplit(origin).netloc == request.host

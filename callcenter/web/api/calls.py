@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from callcenter.cards import CallEntryOut
 from callcenter.screenpop import CallOffer, service
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import (
     CallDetailOut,
-    CallEntryOut,
     CallEventOut,
     CallSearch,
     OfferIn,

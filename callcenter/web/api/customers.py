@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+from callcenter.cards import CardOut, CustomerOut, card_out
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import (
-    CardOut,
     CustomerCreate,
-    CustomerOut,
     CustomerPatch,
     CustomerSearch,
     JobCreate,
@@ -17,7 +16,6 @@ from callcenter.web.api.schemas import (
     MergeIn,
     Page,
     PhoneLink,
-    card_out,
 )
 from crm.access import CUSTOMER_WRITERS, JOB_WRITERS
 from crm.customers import Customer

@@ -1,4 +1,4 @@
-"""`GET /agent/ws`: the agent page's WebSocket.
+"""`GET /agent/ws`: the agent page's WebSocket onto the screen-pop (`callcenter.screenpop`).
 
 Guarantees: only a logged-in agent (or manager / admin) connects, and only
 from our own origin (no cross-site WebSocket hijacking with the session
@@ -13,35 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
 from callcenter.appkeys import SETTINGS
+from callcenter.screenpop import service
 from callcenter.screenpop.offers import message
-from callcenter.screenpop.service import ScreenPop
 from callcenter.web.auth import current, requires
+from callcenter.web.edge import same_origin
 from crm.agent_states import InvalidAgentState, normalise_reasons, requested_state
 from crm.enums import Role
 
 log = logging.getLogger(__name__)
-SCREENPOP = "screenpop"
-
-
-def service(app: web.Application) -> ScreenPop:
-    from callcenter.appkeys import SERVICES
-
-    found = app[SERVICES].get(SCREENPOP)
-    if found is None:
-        raise web.HTTPServiceUnavailable(reason="screen-pop is starting; retry in a moment")
-    return found  # type: ignore[no-any-return]
-
-
-def same_origin(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if not origin:
-        return True  # not a browser (bench, tests): the session cookie still decides
-    return urlsplit(origin).netloc == request.host
 
 
 @requires(Role.AGENT, Role.MANAGER)
