@@ -10,9 +10,18 @@ letter: it stays a different word, so it names nothing and grants nothing.
 
 Rule 2 (supervision apart from execution, 001): a survey is verified,
 disputed or corrected only by a supervisor (the role itself; admin alone is
-not enough) who is neither in the department the survey scores (or a
-department below it), nor the technician it rates, nor the person who keyed
-it in (`survey_supervisor_refusal`).
+not enough) who has no stake in the department the survey scores (see
+`ScoredScope`: not in it, not below it, not in its management chain above
+it unless that department is a supervision department, 监察部), nor the
+technician it rates, nor the person who keyed it in
+(`survey_supervisor_refusal`).
+
+"Outside the department" means the same in every rule here (`ScoredScope`):
+a department above the scored one (the region's, the centre's) manages it
+and shares its reward or fine, so its people are as much inside as the
+scored department's own staff (001: 监督和执行相分离, 不能和售后服务部门有利益上的
+相关关系). Only a department marked as a supervision department is exempt
+when it sits above the scored one; inside the scored department nobody is.
 
 Rule 3: a resolved complaint is closed only by its follow-up verdict, and
 that verdict is recorded only by the customer on the follow-up call, by the
@@ -35,7 +44,7 @@ stores that reason in an audit row before it raises `PermissionDenied`.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -48,7 +57,8 @@ E = TypeVar("E")
 __all__ = [
     "InvalidChoice", "normal_text", "parse_choice", "parse_decision", "parse_id", "parse_role", "parse_roles",
     "parse_yes_no", "same_name", "SurveyFacts", "survey_supervisor_refusal", "verdict_refusal",
-    "publish_refusal", "SUPERVISION_CALLBACKS", "supervision_callback_refusal",
+    "publish_refusal", "SUPERVISION_CALLBACKS", "supervision_callback_refusal", "ScoredScope",
+    "scored_scope",
 ]
 
 MAX_ID = 2**31 - 1
@@ -159,6 +169,68 @@ VERDICT_ROLES = (Role.CALLBACK_STAFF, Role.SUPERVISOR)  # and outside the depart
 
 
 @dataclass(frozen=True, slots=True)
+class ScoredScope:
+    """The departments with a stake in a score (`department_id in scope`).
+
+    `inside`: the scored department(s) and every department below them.
+    `above`: their management chain up to the top, less any supervision
+    department (监察部) in it (see `scored_scope`)."""
+
+    inside: frozenset[int] = frozenset()
+    above: frozenset[int] = frozenset()
+
+    def __contains__(self, department_id: object) -> bool:
+        return department_id in self.inside or department_id in self.above
+
+    def stake(self, department_id: int | None) -> str | None:
+        """'inside', 'above' or None (no stake; None also for no department)."""
+        if department_id is None:
+            return None
+        if department_id in self.inside:
+            return "inside"
+        return "above" if department_id in self.above else None
+
+
+def scored_scope(scored: Iterable[int], parents: Mapping[int, int | None],
+                 supervision: Collection[int] = ()) -> ScoredScope:
+    """The stake of every department in the score of `scored` (department ids).
+
+    `parents` maps each department to its parent (None at the top; cycles are
+    cut); `supervision` lists the supervision departments, exempt only when they
+    sit above a scored department."""
+    roots = set(scored)
+    inside = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for dept, parent in parents.items():
+            if parent in inside and dept not in inside:
+                inside.add(dept)
+                grew = True
+    above: set[int] = set()
+    for dept in roots:
+        seen, up = {dept}, parents.get(dept)
+        while up is not None and up not in seen:
+            seen.add(up)
+            if up not in inside and up not in supervision:
+                above.add(up)
+            up = parents.get(up)
+    return ScoredScope(frozenset(inside), frozenset(above))
+
+
+def _stake_refusal(actor: Identity, scope: ScoredScope, what: str) -> str | None:
+    """Why `actor`'s department may not do `what` for the scored department (None: no stake)."""
+    stake = scope.stake(actor.department_id)
+    if stake == "inside":
+        return f"{what} scores your own department; someone from outside it must do it"
+    if stake == "above":
+        return (f"{what} scores a department your department manages (it shares the department's "
+                "reward or fine); someone from outside its management chain, e.g. the supervision "
+                "department (监察部), must do it")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class SurveyFacts:
     """What the supervision rule needs to know about a survey."""
 
@@ -169,41 +241,43 @@ class SurveyFacts:
 
 
 def survey_supervisor_refusal(
-    actor: Identity | None, survey: SurveyFacts, scored_departments: Collection[int]
+    actor: Identity | None, survey: SurveyFacts, scope: ScoredScope
 ) -> str | None:
     """Why `actor` may not verify, dispute or correct `survey` (None: they may).
 
-    `scored_departments` is the survey's department and every department below it."""
+    `scope` is the stake of each department in the survey's department's score."""
     if actor is None:
         return "verifying a survey needs a supervisor (监察部) logged in"
     if Role.SUPERVISOR not in actor.roles:
         return "only a supervisor (监察部) verifies, disputes or corrects a survey"
-    if actor.department_id is not None and actor.department_id in scored_departments:
-        return (f"survey {survey.survey_id} scores your own department; a supervisor from "
-                "outside it must verify it")
+    refusal = _stake_refusal(actor, scope, f"survey {survey.survey_id}")
+    if refusal is not None:
+        return refusal
     if actor.staff_id in (survey.staff_id, survey.entered_by):
         return f"survey {survey.survey_id} rates or was keyed in by you; another supervisor must verify it"
     return None
 
 
 def verdict_refusal(
-    actor: Identity | None, *, complaint_departments: Collection[int],
+    actor: Identity | None, *, complaint_departments: ScoredScope,
     responsible_ids: Collection[int], followup_holder_id: int | None = None,
 ) -> str | None:
     """Why `actor` may not record the follow-up verdict of a complaint (None: they may).
 
     `actor` None is the customer on the follow-up call (the IVR records their
-    keypress). `complaint_departments` is the complaint's department and the
-    departments below it; `responsible_ids` its owner and the managers up its
-    department chain."""
+    keypress). `complaint_departments` is the stake of each department in the
+    complaint's department (`ScoredScope`); `responsible_ids` its owner and the
+    managers up its department chain."""
     if actor is None:
         return None
     if actor.staff_id in responsible_ids:
         return ("the complaint's owner and their managers cannot record the follow-up verdict "
                 "on their own work")
-    if actor.department_id is not None and actor.department_id in complaint_departments:
+    stake = complaint_departments.stake(actor.department_id)
+    if stake is not None:
         return ("the follow-up verdict is recorded outside the department that handled the "
-                "complaint (callback staff or a supervisor)")
+                "complaint" + (" and its management chain" if stake == "above" else "")
+                + " (callback staff or a supervisor)")
     if Role.SUPERVISOR in actor.roles:
         return None
     if Role.CALLBACK_STAFF not in actor.roles:
@@ -213,18 +287,22 @@ def verdict_refusal(
     return None
 
 
-def publish_refusal(actor: Identity | None, scored_departments: Collection[int]) -> str | None:
+def publish_refusal(actor: Identity | None, scored_departments: ScoredScope) -> str | None:
     """Why `actor` may not publish a month's supervision figures (None: they may).
 
-    Like verifying a survey (Rule 2): the supervisor role itself, from outside
-    every department the figures score (`scored_departments`)."""
+    Like verifying a survey (Rule 2): the supervisor role itself, with no stake
+    in any department the figures score (`scored_departments`)."""
     if actor is None:
         return "publishing the supervision figures needs a supervisor (监察部) logged in"
     if Role.SUPERVISOR not in actor.roles:
         return "only a supervisor (监察部) publishes the supervision figures"
-    if actor.department_id is not None and actor.department_id in scored_departments:
+    stake = scored_departments.stake(actor.department_id)
+    if stake == "inside":
         return ("these figures score your own department; a supervisor from outside the scored "
                 "departments publishes them")
+    if stake == "above":
+        return ("these figures score a department your department manages; a supervisor from "
+                "outside its management chain (监察部) publishes them")
     return None
 
 
@@ -233,21 +311,26 @@ SUPERVISION_CALLBACKS = frozenset({
 
 
 def supervision_callback_refusal(
-    actor: Identity | None, *, concerned_departments: Collection[int],
+    actor: Identity | None, *, concerned_departments: ScoredScope,
     responsible_ids: Collection[int] = (),
 ) -> str | None:
     """Why `actor` may not complete a callback of `SUPERVISION_CALLBACKS` (None: they may).
 
-    `actor` None is the outbound flow. `concerned_departments` is the department
-    the callback's outcome judges and every department below it; `responsible_ids`
-    the people it judges (the technician, the complaint's owner and managers)."""
+    `actor` None is the outbound flow. `concerned_departments` is the stake of each
+    department in the department the callback's outcome judges (`ScoredScope`);
+    `responsible_ids` the people it judges (the technician, the complaint's owner
+    and managers)."""
     if actor is None:
         return None
     if actor.staff_id in responsible_ids:
         return "this callback judges your own work; callback staff or a supervisor completes it"
-    if actor.department_id is not None and actor.department_id in concerned_departments:
+    stake = concerned_departments.stake(actor.department_id)
+    if stake == "inside":
         return ("this callback's outcome scores your own department; callback staff or a "
                 "supervisor from outside it completes it")
+    if stake == "above":
+        return ("this callback's outcome scores a department your department manages; callback "
+                "staff or a supervisor from outside its management chain completes it")
     if Role.SUPERVISOR in actor.roles or Role.CALLBACK_STAFF in actor.roles:
         return None
     return "only callback staff or a supervisor completes a survey, follow-up or verification callback"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from crm.access import InvalidChoice, normal_text, parse_role
+from crm.access import InvalidChoice, normal_text, parse_role, parse_yes_no
 from crm.call_windows import is_iana_zone
 from crm.enums import Role, ValueGrade
 from crm.errors import InvalidPhoneNumber
@@ -50,6 +50,9 @@ class DepartmentRecord:
     name: str
     parent_code: str | None
     manager_username: str | None
+    #: a supervision department (监察部): no stake in the departments below it
+    #: (None: the file does not say; the stored mark is kept)
+    supervision: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,15 @@ def parse_department(row: Mapping[str, str | None], known: Known) -> DepartmentR
         errors.append("name: required")
     parent = _opt(row, "parent")
     _ref(parent, known.departments, "parent", errors)
+    supervision: bool | None = None
+    if _opt(row, "supervision"):
+        try:
+            supervision = parse_yes_no(_opt(row, "supervision"), "supervision")
+        except InvalidChoice as exc:
+            errors.append(f"supervision: {exc}")
     if errors:
         raise RowError(errors)
-    return DepartmentRecord(code, name, parent, _opt(row, "manager"))
+    return DepartmentRecord(code, name, parent, _opt(row, "manager"), supervision)
 
 
 def parse_staff(row: Mapping[str, str | None], known: Known) -> StaffRecord:

@@ -79,7 +79,9 @@ async def _publisher(db: Database, actor: Identity | Schedule, period: str, now:
     """Who publishes; a refused supervisor's attempt is stored, then `PermissionDenied`."""
     if isinstance(actor, Schedule):
         return actor.label
-    reason = publish_refusal(actor, set(await loaders.service_departments(db)))
+    async with SqlUnitOfWork(db) as uow:
+        scope = await uow.complaints.department_scope(await loaders.service_departments(db))
+    reason = publish_refusal(actor, scope)
     if reason is not None:
         async with SqlUnitOfWork(db) as uow:
             await refuse(uow, actor, "report.publish", f"supervision:{period}", reason, now)

@@ -54,10 +54,12 @@ from callcenter.storage.tables import Department, ServiceJob, Staff, Survey
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.access import (
     InvalidChoice,
+    ScoredScope,
     SurveyFacts,
     normal_text,
     parse_choice,
     parse_yes_no,
+    scored_scope,
     survey_supervisor_refusal,
 )
 from crm.enums import Grade, SurveySource
@@ -89,7 +91,7 @@ class _Known:
     supervisors: dict[str, Identity]  # every active staff member, by normalised username
     staff: set[str] = field(default_factory=set)  # every username, normalised
     scored: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)  # job: dept, tech
-    below: dict[int, set[int]] = field(default_factory=dict)  # department: it and those below
+    below: dict[int, ScoredScope] = field(default_factory=dict)  # department: who has a stake in it
     refused: list[Refusal] = field(default_factory=list)
 
 
@@ -169,7 +171,7 @@ def _parse(line: int, raw: dict[str, str | None], known: _Known, zone: ZoneInfo,
             department, technician = known.scored.get(job_id, (None, None))
             refusal = survey_supervisor_refusal(
                 verifier, SurveyFacts(0, department, technician, None),
-                known.below.get(department, set()) if department is not None else set())
+                known.below.get(department, ScoredScope()) if department is not None else ScoredScope())
             if refusal is not None:
                 reasons.append(f"verified_by: {refusal.replace('survey 0', 'this survey')}")
                 known.refused.append(Refusal(
@@ -189,18 +191,15 @@ async def _known(db: Database) -> _Known:
         completed = {r.id: r.completed_at for r in job_rows}
         people = (await session.scalars(select(Staff))).all()
         parents = dict((await session.execute(select(Department.id, Department.parent_id))).all())
+        supervision = set((await session.scalars(
+            select(Department.id).where(Department.supervision.is_(True)))).all())
     supervisors = {}
     for person in people:
         identity = identity_of(person)
         if person.active:
             supervisors[normal_text(person.username)] = identity
-    below: dict[int, set[int]] = {d: {d} for d in parents}
-    for dept in parents:  # every department is below each of its ancestors
-        seen, up = {dept}, parents.get(dept)
-        while up is not None and up not in seen:
-            below.setdefault(up, {up}).add(dept)
-            seen.add(up)
-            up = parents.get(up)
+    below = {d: scored_scope([d], parents, supervision)
+             for d in {r.department_id for r in job_rows if r.department_id is not None}}
     return _Known(jobs, completed, supervisors, {normal_text(p.username) for p in people},
                   {r.id: (r.department_id, r.technician_id) for r in job_rows}, below)
 

@@ -164,6 +164,8 @@ async def _write_department(session: AsyncSession, r: DepartmentRecord) -> bool:
         row = Department(code=r.code)
         session.add(row)
     row.name = r.name
+    if r.supervision is not None:
+        row.supervision = r.supervision
     row.parent_id = await _department_id(session, r.parent_code)
     await session.flush()
     if r.manager_username:

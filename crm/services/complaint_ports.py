@@ -13,12 +13,13 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from crm.access import ScoredScope
 from crm.complaint_rules import ChainLink, ComplaintTimePolicy, due_times
 from crm.enums import (
     ComplaintCategory,
@@ -135,6 +136,11 @@ class ComplaintRepository(Protocol):
 
     async def department_subtree(self, department_id: int) -> set[int]:
         """The department and every department below it."""
+        ...
+
+    async def department_scope(self, department_ids: Iterable[int]) -> ScoredScope:
+        """The stake of every department in the score of `department_ids`
+        (`crm.access.scored_scope`, supervision departments as marked)."""
         ...
 
     async def prior_complaints(self, customer_id: int, since: datetime) -> list[PriorComplaint]: ...

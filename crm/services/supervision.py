@@ -44,8 +44,8 @@ async def check_survey_supervisor(
     facts = await uow.surveys.supervision_facts(survey_id)
     if facts is None:
         raise SurveyNotFound(f"no survey with id {survey_id}")
-    scored = (await uow.complaints.department_subtree(facts.department_id)
-              if facts.department_id is not None else set())
+    scored = await uow.complaints.department_scope(
+        [facts.department_id] if facts.department_id is not None else [])
     reason = survey_supervisor_refusal(actor, facts, scored)
     if reason is not None:
         await refuse(uow, actor, action, f"survey:{survey_id}", reason, at)
@@ -56,10 +56,10 @@ async def check_verdict_recorder(
     uow: UnitOfWork, actor: Identity | None, record: ComplaintRecord, action: str, at: datetime,
     *, followup_holder_id: int | None = None,
 ) -> None:
-    departments: set[int] = set()
+    departments = await uow.complaints.department_scope(
+        [record.department_id] if record.department_id is not None else [])
     responsible = {record.owner_id} if record.owner_id is not None else set()
     if record.department_id is not None:
-        departments = await uow.complaints.department_subtree(record.department_id)
         chain = await uow.complaints.department_chain(record.department_id)
         responsible |= {link.manager_id for link in chain if link.manager_id is not None}
     reason = verdict_refusal(actor, complaint_departments=departments,
@@ -95,9 +95,8 @@ async def check_supervision_callback(
     if department is None and cb.customer_id is not None:  # no department named: the customer's
         customer = await uow.customers.get(cb.customer_id)
         department = customer.department_id if customer is not None else None
-    concerned: set[int] = set()
+    concerned = await uow.complaints.department_scope([department] if department is not None else [])
     if department is not None:
-        concerned = await uow.complaints.department_subtree(department)
         chain = await uow.complaints.department_chain(department)
         responsible |= {link.manager_id for link in chain if link.manager_id is not None}
     reason = supervision_callback_refusal(actor, concerned_departments=concerned,

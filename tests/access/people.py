@@ -2,7 +2,8 @@
 
 Departments: HQ <- SVC (the department the surveys score, with a team SVC-N
 below it), OTHER (another service department), CC (the call centre: agents,
-callback staff), SUP (监察部). Each person can log in (password) and has a
+callback staff), SUP (监察部), all below HQ. A supervisor and a callback staff
+member placed in HQ sit in the scored department's management chain. Each person can log in (password) and has a
 bearer token.
 """
 
@@ -27,6 +28,9 @@ ROLES: dict[str, tuple[list[str], str | None]] = {
     "other_manager": (["manager"], "OTHER"),
     "supervisor": (["supervisor"], "SUP"),
     "inside_supervisor": (["supervisor"], "SVC-N"),  # a supervisor placed in the scored department
+    # the management chain above the scored department (HQ manages SVC): a stake in its score
+    "region_supervisor": (["supervisor"], "HQ"),
+    "region_callback_staff": (["callback_staff"], "HQ"),
     "admin": (["admin"], "HQ"),
 }
 

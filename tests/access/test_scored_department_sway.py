@@ -41,7 +41,8 @@ from tests import factories
 from tests.access.people import Org, org
 from tests.conftest import Served
 
-REFUSED = ["agent", "technician", "scored_manager", "other_manager", "inside_supervisor", "admin"]
+REFUSED = ["agent", "technician", "scored_manager", "other_manager", "inside_supervisor", "admin",
+           "region_supervisor", "region_callback_staff"]
 
 
 class Desk:

@@ -38,7 +38,7 @@ from tests.access.people import Org, log_in, org
 from tests.conftest import Served
 
 REFUSED = ["agent", "technician", "callback_staff", "scored_manager", "other_manager",
-           "inside_supervisor", "admin"]
+           "inside_supervisor", "admin", "region_supervisor", "region_callback_staff"]
 ALL_A = {"timeliness": Grade.A, "quality": Grade.A, "attitude": Grade.B}
 TAKEN = datetime(2026, 5, 17, 6, 0, tzinfo=UTC)
 
@@ -242,7 +242,8 @@ async def test_the_scored_department_cannot_close_a_verification_call_without_a_
     survey_id = await world.pending_survey(minutes=70)
     callback_id = await world.verification_callback(survey_id)
     before = await world.refusals()
-    inside = ["scored_manager", "other_manager", "inside_supervisor", "admin", "technician"]
+    inside = ["scored_manager", "other_manager", "inside_supervisor", "admin", "technician",
+              "region_supervisor", "region_callback_staff"]
     statuses = {who: await world.api_outcome(who, callback_id, " Unreached ") for who in inside}
     assert statuses == dict.fromkeys(inside, 403)
     assert await world.refusals() - before == len(inside)

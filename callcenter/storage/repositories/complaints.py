@@ -12,7 +12,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -37,6 +37,7 @@ from callcenter.storage.tables import (
     Staff,
 )
 from callcenter.storage.text_search import contains, phone_digits
+from crm.access import ScoredScope, scored_scope
 from crm.complaint_rules import ChainLink
 from crm.enums import (
     ComplaintCategory,
@@ -154,6 +155,12 @@ class SqlComplaintRepository:
             chain.append(ChainLink(current, manager))
             current = parent
         return chain
+
+    async def department_scope(self, department_ids: Iterable[int]) -> ScoredScope:
+        rows = (await self.session.execute(
+            select(Department.id, Department.parent_id, Department.supervision))).all()
+        return scored_scope(department_ids, {r.id: r.parent_id for r in rows},
+                            {r.id for r in rows if r.supervision})
 
     async def department_subtree(self, department_id: int) -> set[int]:
         tree = await self._departments()

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.storage.tables.base import Base, Timestamps
@@ -21,6 +22,9 @@ class Department(Base, Timestamps):
     manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff.id", use_alter=True, name="fk_departments_manager_id_staff")
     )
+    #: a supervision department (监察部): its supervisors keep no stake in the departments
+    #: below it (`crm.access.scored_scope`)
+    supervision: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class Staff(Base, Timestamps):
