@@ -114,9 +114,13 @@ class Softphone:
         await asyncio.sleep(0.3)  # bound before any INVITE (Asterisk would retransmit anyway)
         try:
             yield proc
-        except BaseException:
+        except BaseException as exc:
             if proc.returncode is None:
                 proc.kill()
-                await proc.wait()
+            await proc.wait()
+            errors = self.logs / "agent_phone-errors.log"
+            if errors.exists():  # what the phone saw go wrong, if anything
+                exc.add_note(f"sipp agent_phone.xml ({proc.returncode}): "
+                             f"{errors.read_text(errors='replace')[-3000:]}")
             raise
         await self._finish(proc, "agent_phone.xml", 60)

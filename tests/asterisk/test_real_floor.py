@@ -130,7 +130,11 @@ async def ready_in_queue(floor: Floor) -> None:
 async def test_the_agents_registered_phone_joins_the_queue_when_ready_and_pauses_when_not_ready(
         floor: Floor) -> None:
     await ready_in_queue(floor)
-    assert await member_status(floor.service) == "1"  # registered, idle: Asterisk can ring it
+
+    async def reachable() -> bool:  # registered and idle: a device Asterisk can ring
+        return await member_status(floor.service) == "1"
+
+    await until(reachable, 10)
     await screenpop(floor.service.app).set_status(floor.agent_id, AgentState.NOT_READY, "training")
     await until_member(floor.service, (True, True, "training"), MEMBER)
 
