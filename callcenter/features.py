@@ -11,19 +11,19 @@ from collections.abc import Callable
 from aiohttp import web
 
 from callcenter import lead_jobs, screenpop, wallboard
+from callcenter.complaints import api as complaints_api
 from callcenter.dialer import feature as callbacks_feature
 from callcenter.telephony.asterisk import setup as asterisk_setup
 from callcenter.telephony.twilio import setup as twilio_setup
 from callcenter.web import agent as agent_page
 from callcenter.web import api as rest_api
-from callcenter.web import complaints as complaints_web
 from callcenter.web import home, report_versions, verification_sample
 from callcenter.web import reports as reports_web
 
 FEATURES: list[Callable[[web.Application], None]] = [
     home.setup,
     twilio_setup.setup,  # Twilio voice webhooks (issue 4)
-    complaints_web.setup,  # complaints API, /complaints page, public /complaint form, escalation job (issue 7)
+    complaints_api.setup,  # complaints API, /complaints page, public /complaint form, escalation job (issue 7)
     rest_api.setup,  # REST API /api/ customers, phones, contacts, calls, jobs, leads + /api/openapi.json (issue 6)
     screenpop.setup,  # screen-pop hub, /agent/ws, LISTEN/NOTIFY fan-out (issue 6)
     wallboard.setup,  # /wallboard page and socket on the screen-pop's fan-out (issue 16)

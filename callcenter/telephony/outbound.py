@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from callcenter.complaint_settings import callback_problem_policy
+from callcenter.complaints.policy import callback_problem_policy
 from crm.enums import CallbackKind, ComplaintState, Verdict
 from crm.services.callbacks import complete_callback, record_verification
 from crm.services.unit_of_work import UnitOfWork
@@ -103,7 +103,7 @@ def _callback_id(ctx: _CallCtx) -> int | None:
 async def perform_followup_verdict(
     driver: HotlineDriver, ctx: _CallCtx, effect: act.RecordFollowupVerdict
 ) -> ev.Event:
-    from callcenter.complaint_settings import complaint_policy
+    from callcenter.complaints.policy import complaint_policy
     from crm.services.complaints import Actor, record_followup_verdict
 
     verdict = Verdict.SATISFIED if effect.satisfied else Verdict.DISSATISFIED

@@ -27,7 +27,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
-from callcenter.complaint_settings import callback_problem_policy
+from callcenter.complaints.policy import callback_problem_policy
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires

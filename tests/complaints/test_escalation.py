@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from callcenter.clock import FixedClock
-from callcenter.complaint_jobs import escalation_job
+from callcenter.complaints.jobs import escalation_job
 from callcenter.jobs import JobLoop
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import ComplaintEscalation, ComplaintHistory, Notification
@@ -167,7 +167,7 @@ async def test_a_reopened_complaint_waits_for_its_new_deadline_before_climbing_f
 
 async def test_the_app_runs_the_escalation_job_on_its_job_loop(served: Served) -> None:
     from callcenter.appkeys import JOB_LOOP
-    from callcenter.complaint_jobs import JOB_NAME
+    from callcenter.complaints.jobs import JOB_NAME
 
     app = served.app
     assert JOB_NAME in [job.name for job in app[JOB_LOOP].jobs]

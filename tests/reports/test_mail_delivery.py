@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
-from callcenter.complaint_jobs import escalation_mailer
+from callcenter.complaints.jobs import escalation_mailer
 from callcenter.mail_deliveries import deliveries
 from callcenter.reporting import schedule
 from callcenter.reporting.delivery import deliver_due_reports, parse_recipients

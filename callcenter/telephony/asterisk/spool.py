@@ -95,7 +95,7 @@ async def _complaint_with_recording(db: Database, url: str) -> tuple[int, str] |
 
 async def import_entry(entry: SpoolEntry, db: Database, settings: Settings, clock: Clock,
                        report: SpoolReport) -> None:
-    from callcenter.complaint_settings import complaint_policy
+    from callcenter.complaints.policy import complaint_policy
     from crm.services.complaints import Actor, OpenComplaint, open_complaint
 
     now = clock()

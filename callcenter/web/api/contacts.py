@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callcenter.appkeys import SERVICES
-from callcenter.complaint_settings import complaint_policy
+from callcenter.complaints.policy import complaint_policy
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import ContactCreate, CreatedOut, WrapUpIn, WrapUpOut
 from crm.access import CONTACT_WRITERS

@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from callcenter.clock import system_clock
-from callcenter.complaint_settings import complaint_policy
+from callcenter.complaints.policy import complaint_policy
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import CustomerPhone

@@ -1,6 +1,6 @@
 """The complaint escalation job: `escalate_overdue` on the service's own job loop.
 
-Registered by `callcenter.web.complaints.setup` as the periodic job
+Registered by `callcenter.complaints.api.setup` as the periodic job
 `complaints.escalate`. The job loop's lease keeps one process running it at a
 time; the use case's unique keys make each escalation happen once even when
 two processes do run it together. Each escalation is e-mailed to the manager
@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from aiohttp import web
 
 from callcenter.appkeys import DB, JOB_LOOP, SETTINGS
-from callcenter.complaint_settings import complaint_policy
+from callcenter.complaints.policy import complaint_policy
 from callcenter.jobs import PeriodicJob
 from callcenter.mail import MailSettings, build_message
 from callcenter.mail_deliveries import deliver_once

@@ -11,8 +11,8 @@ Guarantees:
   closing of a resolved complaint) is recorded by callback staff or a
   supervisor from outside the complaint's department (checked in the use
   case); supervisors otherwise read everything and change nothing.
-- `setup(app)` mounts these routes, the managers' page (`complaint_page`),
-  the public form (`complaint_form`) and the escalation job on the job loop.
+- `setup(app)` mounts these routes, the managers' page (`complaints.page`),
+  the public form (`complaints.form`) and the escalation job on the job loop.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from typing import Annotated, Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter import complaint_jobs
 from callcenter.appkeys import CLOCK, DB, SETTINGS
-from callcenter.complaint_settings import complaint_policy
+from callcenter.complaints import form as complaint_form
+from callcenter.complaints import jobs as complaint_jobs
+from callcenter.complaints import page as complaint_page
+from callcenter.complaints.policy import complaint_policy
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.web import complaint_form, complaint_page, recordings
+from callcenter.web import recordings
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import current, requires
 from callcenter.web.edge import MAX_DB_ID, path_id

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
-from callcenter.complaint_settings import complaint_policy
+from callcenter.complaints.policy import complaint_policy
 from callcenter.storage import rate_limits
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.auth import check_form_token, form_token, public

@@ -1,0 +1,11 @@
+"""Complaints in the service shell: everything that changes with how complaints are handled.
+
+- `policy`: `complaint_policy(settings)` (and the post-repair callbacks'
+  `callback_problem_policy`), the one place settings become the domain's rules;
+- `api`: `/api/complaints...` and `setup`, which mounts all of complaints;
+- `page`: the managers' `/complaints` page; `form`: the public `/complaint` form;
+- `jobs`: the escalation job on the job loop (and its e-mail).
+
+The rules themselves live in `crm` (`crm.complaints`, `crm.services.complaints`,
+`crm.services.complaint_escalation`); storage in `callcenter.storage`.
+"""
