@@ -75,7 +75,8 @@ class Softphone:
     def _argv(self, scenario: str, *extra: str) -> list[str]:
         name = scenario.removesuffix(".xml")
         return [self.sipp, *extra, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1",
-                "-p", str(self.port), "-s", self.user, "-m", "1", "-nostdin",
+                "-p", str(self.port), "-mp", str(free_udp_port()),  # not SIPp's fixed 6000
+                "-s", self.user, "-m", "1", "-nostdin",
                 "-timeout", "120s", "-timeout_error",
                 "-trace_err", "-error_file", str(self.logs / f"{name}-errors.log"),
                 "-trace_msg", "-message_file", str(self.logs / f"{name}-messages.log")]
