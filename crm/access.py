@@ -37,6 +37,12 @@ never by staff of the department it concerns (the job's, complaint's or
 survey's department, or one below it) nor by the people it judges
 (`supervision_callback_refusal`). Without a person it is the outbound flow.
 
+Rule 5 (004: the finder's credit is paid once the sale is made, the service
+head answers for it): a finder's credit is marked paid by a manager who is
+neither the finder (the person credited) nor someone the finder manages (a
+department below one the finder heads); the finder's own managers up the
+chain may pay it, that is the seed's approval (`credit_payer_refusal`).
+
 Every rule here returns the reason for a refusal (or None): the use case
 stores that reason in an audit row before it raises `PermissionDenied`.
 """
@@ -58,7 +64,7 @@ __all__ = [
     "InvalidChoice", "normal_text", "parse_choice", "parse_decision", "parse_id", "parse_role", "parse_roles",
     "parse_yes_no", "same_name", "SurveyFacts", "survey_supervisor_refusal", "verdict_refusal",
     "publish_refusal", "SUPERVISION_CALLBACKS", "supervision_callback_refusal", "ScoredScope",
-    "scored_scope",
+    "scored_scope", "credit_payer_refusal",
 ]
 
 MAX_ID = 2**31 - 1
@@ -334,3 +340,21 @@ def supervision_callback_refusal(
     if Role.SUPERVISOR in actor.roles or Role.CALLBACK_STAFF in actor.roles:
         return None
     return "only callback staff or a supervisor completes a survey, follow-up or verification callback"
+
+
+def credit_payer_refusal(
+    actor: Identity, *, lead_id: int, finder_id: int | None, payer_managers: Collection[int],
+) -> str | None:
+    """Why `actor` may not mark lead `lead_id`'s finder credit paid (None: they may).
+
+    `payer_managers` are the managers up `actor`'s own department chain: when the
+    finder is one of them, `actor` works under the person credited."""
+    if Role.MANAGER not in actor.roles:
+        return "only the service head (a manager) marks a finder's credit paid"
+    if finder_id is not None and actor.staff_id == finder_id:
+        return (f"lead {lead_id}'s credit is owed to you; another manager (yours, up the chain) "
+                "approves and pays it")
+    if finder_id is not None and finder_id in payer_managers:
+        return (f"lead {lead_id}'s credit is owed to a manager you work under; a manager above "
+                "them or outside their departments pays it")
+    return None

@@ -7,7 +7,9 @@ Guarantees:
   its sign-off. `sign_proposal` is the service head's signature: only a
   manager may sign, and only a proposal that exists (售服部经理签字).
 - `payable_credits` lists won leads whose finder's credit is not paid yet;
-  `pay_credit` (a manager) marks one paid, once (待销售实现后立即兑现).
+  `pay_credit` (a manager) marks one paid, once (待销售实现后立即兑现); never
+  the finder himself nor someone he manages (`crm.access.credit_payer_refusal`):
+  the refusal is stored in `access_refusals` and changes nothing.
 - `remind_due_follow_ups` tells each unfinished lead's named follow-up
   person once per follow-up date that it has come (`lead_follow_up_due`
   notification); the compare-and-set on `reminded_for` makes it once
@@ -22,11 +24,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from crm.access import credit_payer_refusal
 from crm.enums import Role
 from crm.errors import CrmError, aware_utc
 from crm.identity import Identity, PermissionDenied
 from crm.leads import LEAD_TRANSITIONS
 from crm.services.leads import LeadRecord, _visible_lead
+from crm.services.refusals import refuse
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -92,27 +96,45 @@ async def sign_proposal(lead_id: int, uow: UnitOfWork, *, at: datetime, identity
     return updated
 
 
+async def _approves_for(uow: UnitOfWork, identity: Identity, customer_id: int) -> bool:
+    """May `identity` see (and, a manager, approve) credits on this customer: the customer's
+    department is theirs or, for a manager, one below theirs (the approval goes up the chain)."""
+    if identity.sees_all_departments:
+        return True
+    customer = await uow.customers.get(customer_id)
+    if customer is None or identity.may_see_department(customer.department_id):
+        return True
+    if not identity.has(Role.MANAGER) or identity.department_id is None:
+        return False
+    return customer.department_id in await uow.complaints.department_subtree(identity.department_id)
+
+
 async def payable_credits(uow: UnitOfWork, identity: Identity | None = None) -> list[LeadRecord]:
     """Won leads whose finder has not been paid the credit yet, oldest win first; only
-    those whose customer `identity` may read."""
+    those whose customer `identity` may read (a manager: also the departments below)."""
     async with uow:
         found = await uow.leads.payable_credits()
-        if identity is None or identity.sees_all_departments:
+        if identity is None:
             return found
-        visible = []
-        for record in found:
-            customer = await uow.customers.get(record.lead.customer_id)
-            if customer is None or identity.may_see_department(customer.department_id):
-                visible.append(record)
-        return visible
+        return [r for r in found if await _approves_for(uow, identity, r.lead.customer_id)]
 
 
 async def pay_credit(lead_id: int, uow: UnitOfWork, *, at: datetime, identity: Identity) -> LeadRecord:
-    """Mark the finder's credit paid (a manager); paying twice changes nothing."""
+    """Mark the finder's credit paid (a manager other than the finder and not under him);
+    paying twice changes nothing."""
     _manager(identity, "mark a finder's credit paid")
     at = aware_utc(at, "at")
     async with uow:
-        record = await _load(uow, lead_id, identity)
+        record = await _load(uow, lead_id)
+        if not await _approves_for(uow, identity, record.lead.customer_id):
+            raise PermissionDenied(f"lead {lead_id} belongs to another department's customer")
+        chain = (await uow.complaints.department_chain(identity.department_id)
+                 if identity.department_id is not None else [])
+        reason = credit_payer_refusal(
+            identity, lead_id=lead_id, finder_id=record.lead.finder_id,
+            payer_managers={link.manager_id for link in chain if link.manager_id is not None})
+        if reason is not None:
+            await refuse(uow, identity, "lead.credit.pay", f"lead:{lead_id}", reason, at)
         if record.credit_amount is None:
             raise ProposalRefused(f"lead {lead_id} owes no credit: it is not won, or nobody found it")
         if record.credit_paid_at is not None:

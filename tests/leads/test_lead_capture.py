@@ -14,7 +14,7 @@ from callcenter.clock import FixedClock
 from callcenter.reporting import builders
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Notification
+from callcenter.storage.tables import AccessRefusal, Notification
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import Role
 from crm.identity import Identity, PermissionDenied
@@ -144,3 +144,30 @@ async def sign_proposal_for(
     manager = _who(head_id, Role.MANAGER, department_id=department_id)
     await propose_configuration(lead_id, "方案", SqlUnitOfWork(db), at=clock(), identity=manager)
     await sign_proposal(lead_id, SqlUnitOfWork(db), at=clock() + timedelta(hours=1), identity=manager)
+
+
+async def test_a_team_lead_under_the_finder_may_not_pay_the_finders_credit(
+    db: Database, clock: FixedClock
+) -> None:
+    """The head found the need himself; a manager of a team below the head works under him
+    and may not approve his money: refused, stored, the credit still payable. (The head's
+    own attempt and his director paying it: test_lead_capture_api.)"""
+    dept, head, _, follower, _ = await _lead(db, clock)
+    team = await factories.department(db, "AFTERSALES-N", parent_id=dept.id)
+    team_lead = await factories.staff(db, "lead-wu", ["manager"], team.id)
+    await set_department_manager(db, team, team_lead)
+    customer = await factories.customer(db, phones=("+8613900139001",), department_id=team.id)
+    record = await record_latent_need(NewLead(
+        customer_id=customer.id, need="laptop", demand_level=3, follow_up_staff_id=follower.id,
+        found_by_id=head.id), SqlUnitOfWork(db), at=clock())
+    lead_id = record.lead.lead_id
+    await advance_lead(lead_id, LeadAction.CONTACT, SqlUnitOfWork(db), at=clock(), closed_by=follower.id)
+    await advance_lead(lead_id, LeadAction.WIN, SqlUnitOfWork(db), at=clock(), closed_by=follower.id)
+    with pytest.raises(PermissionDenied, match="manager you work under"):
+        await pay_credit(lead_id, SqlUnitOfWork(db), at=clock(),
+                         identity=_who(team_lead.id, Role.MANAGER, department_id=team.id))
+    assert [r.lead.lead_id for r in await payable_credits(SqlUnitOfWork(db))] == [lead_id]
+    async with db.sessions() as session:
+        refused = (await session.scalars(select(AccessRefusal))).all()
+    assert [(r.staff_id, r.action, r.subject) for r in refused] == [
+        (team_lead.id, "lead.credit.pay", f"lead:{lead_id}")]
