@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     twilio_agent_dial: str = Field(
         "client:agents", description="where Twilio sends a caller who asks for an agent"
     )
+    twilio_conference: bool = Field(
+        True, description="bridge callers and client: agents through a conference (the agent "
+        "page can hold the caller; needs the Twilio REST API); false: a plain <Dial><Client>")
     # asterisk
     ami_enabled: bool = Field(False, description="connect to the Asterisk Manager Interface")
     ami_host: str = Field("127.0.0.1", description="AMI host")

@@ -15,7 +15,10 @@ Guarantees:
   ``RecordingDone('', 0)``);
 * ``Transfer`` goes where the adapter says (:class:`TransferTarget`): by
   default ``<Enqueue>`` into the action's queue; ``<Dial>`` to a queue,
-  client, SIP URI or number otherwise;
+  client, SIP URI or number otherwise; ``conference``: ``<Dial><Conference>``
+  named ``address``, the caller waiting (``startConferenceOnEnter=false``, the
+  wait music from ``wait_url``) until an agent the adapter rings joins, the
+  conference's events (join, leave, hold) posted to ``status_callback``;
 * effects and ``Step`` are the adapter's job and render nothing.
 """
 
@@ -45,12 +48,14 @@ class TransferTarget:
     ``sip`` and ``number`` ``<Dial>`` that noun with ``address``.
     """
 
-    kind: Literal["enqueue", "queue", "client", "sip", "number"] = "enqueue"
+    kind: Literal["enqueue", "queue", "client", "sip", "number", "conference"] = "enqueue"
     address: str = ""
     dial_action_url: str | None = None
     wait_url: str | None = None
     #: ``client``: ring these identities at once instead of ``address`` (the ready agents)
     clients: tuple[str, ...] = ()
+    #: ``conference``: where Twilio posts the conference's status events
+    status_callback: str | None = None
 
 
 def render(
@@ -124,7 +129,14 @@ def _transfer(response: VoiceResponse, action: act.Transfer, target: TransferTar
         response.enqueue(address, wait_url=target.wait_url)
         return
     dial = Dial(action=target.dial_action_url)
-    if target.kind == "queue":
+    if target.kind == "conference":
+        dial.conference(
+            address, start_conference_on_enter=False, end_conference_on_exit=True, beep=False,
+            wait_url=target.wait_url, wait_method="POST", participant_label="caller",
+            status_callback=target.status_callback, status_callback_method="POST",
+            status_callback_event="start end join leave hold",
+        )
+    elif target.kind == "queue":
         dial.queue(address)
     elif target.kind == "client":
         for identity in target.clients or (address,):

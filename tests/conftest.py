@@ -166,3 +166,7 @@ async def served(settings: Settings, db: Database, clock: FixedClock) -> AsyncIt
         yield Served(app, f"http://127.0.0.1:{port}", settings)
     finally:
         await runner.cleanup()
+
+
+# the fake Twilio REST API (Prism on Twilio's OpenAPI contract): fixtures `prism`, `twilio_api`
+pytest_plugins = ["tests.twilio_rest"]

@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy import or_, select
@@ -58,6 +58,14 @@ READ_ONLY = {"isolation_level": "AUTOCOMMIT"}  # the lookup only reads: each sta
 POP_HISTORY = 10  # entries per list in the popped card; the page loads more from the API
 
 
+class CarrierControl(Protocol):
+    """What a carrier does for the agent page's buttons (Twilio: `TwilioCallControl`)."""
+
+    async def hold(self, carrier_call_id: str, on_hold: bool) -> None: ...
+
+    async def transfer(self, carrier_call_id: str, queue: str) -> None: ...
+
+
 def card_json(card: CustomerCard) -> dict[str, Any]:
     return card_out(card).model_dump(mode="json")
 
@@ -72,6 +80,8 @@ class ScreenPop:
         #: called with (staff_id, status, reason) after a status is committed, in order per agent
         #: (the Asterisk queue follows the states through one of these)
         self.state_listeners: list[Callable[[int, str, str | None], Awaitable[None]]] = []
+        #: carriers whose calls the page holds / transfers by asking the carrier (by carrier name)
+        self.carrier_controls: dict[str, CarrierControl] = {}
         self.default_region, self.default_tz, self.deadline_s = default_region, default_tz, deadline_s
         self._staff: dict[str, tuple[float, Identity | None]] = {}
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -365,20 +375,24 @@ class ScreenPop:
         else:
             staff_ids = await self._staff_with_call(carrier, carrier_call_id)
         for staff_id in staff_ids:
-            _, offer = await self.state_of(staff_id)
-            if not offer or offer.get("carrier_call_id") != carrier_call_id:
-                continue
-            if offer.get("phase") == "answered":  # talked: now the wrap-up
-                offer = {**offer, "phase": "ended"}
-                await self._write_state(staff_id, status=AgentStatus.WRAP_UP.value, offer=offer)
-                await self.bus.publish(staff_id, message(
-                    "ended", offer_id=offer.get("offer_id"), carrier_call_id=carrier_call_id,
-                    status=AgentStatus.WRAP_UP.value, wrap_up_s=self.wrap_up_s))
-                timer = asyncio.create_task(self._end_wrap_up(staff_id, carrier_call_id))
-                self._timers.add(timer)  # not awaited by `settle`: a wrap-up lasts its time
-                timer.add_done_callback(self._timers.discard)
-            else:  # rang but was never answered here: back to ready
-                await self.clear_offer(staff_id, status=AgentStatus.READY)
+            await self._end_for(staff_id, carrier_call_id)
+
+    async def _end_for(self, staff_id: int, carrier_call_id: str) -> None:
+        """The call is over for this agent: wrap-up after a talk, else ready again."""
+        _, offer = await self.state_of(staff_id)
+        if not offer or offer.get("carrier_call_id") != carrier_call_id:
+            return
+        if offer.get("phase") == "answered":  # talked: now the wrap-up
+            offer = {**offer, "phase": "ended"}
+            await self._write_state(staff_id, status=AgentStatus.WRAP_UP.value, offer=offer)
+            await self.bus.publish(staff_id, message(
+                "ended", offer_id=offer.get("offer_id"), carrier_call_id=carrier_call_id,
+                status=AgentStatus.WRAP_UP.value, wrap_up_s=self.wrap_up_s))
+            timer = asyncio.create_task(self._end_wrap_up(staff_id, carrier_call_id))
+            self._timers.add(timer)  # not awaited by `settle`: a wrap-up lasts its time
+            timer.add_done_callback(self._timers.discard)
+        else:  # rang but was never answered here: back to ready
+            await self.clear_offer(staff_id, status=AgentStatus.READY)
 
     async def _end_wrap_up(self, staff_id: int, carrier_call_id: str) -> None:
         """Wrap-up lasts `wrap_up_s`; then the agent is ready, unless they moved on already."""
@@ -412,8 +426,11 @@ class ScreenPop:
         return changed
 
     async def hold_own_call(self, staff_id: int, on_hold: bool) -> None:
-        """The agent's own Hold / Resume button (the Twilio equivalent of Asterisk's hold
-        events, and a manual record anywhere): their current call goes on hold or back."""
+        """The agent's own Hold / Resume button on their current call.
+
+        A carrier with a control (Twilio) is asked to hold the caller; the agent's
+        state and the hold time follow the carrier's own hold event, not the press.
+        Elsewhere (Asterisk: the phone holds, AMI reports it) the press is the record."""
         status, offer = await self.state_of(staff_id)
         if status not in (AgentStatus.ON_CALL, AgentStatus.HOLD) or not offer:
             raise InvalidAgentState("hold needs a call you are talking on")
@@ -421,10 +438,29 @@ class ScreenPop:
         wanted = AgentStatus.HOLD if on_hold else AgentStatus.ON_CALL
         if status == wanted:
             return
+        control = self.carrier_controls.get(carrier)
+        if control is not None:
+            await control.hold(call_id, on_hold)
+            log.info("agent %s asked %s to put call %s %s", staff_id, carrier, call_id,
+                     "on hold" if on_hold else "back from hold")
+            return
         await self._write_state(staff_id, status=wanted.value, offer=offer)
         await self.bus.publish(staff_id, message("status", status=wanted.value))
         log.info("agent %s put call %s:%s %s", staff_id, carrier, call_id,
                  "on hold" if on_hold else "back from hold")
+
+    async def transfer_own_call(self, staff_id: int, queue: str) -> None:
+        """The agent hands their caller on to `queue`; the agent goes to wrap-up."""
+        status, offer = await self.state_of(staff_id)
+        if status not in (AgentStatus.ON_CALL, AgentStatus.HOLD) or not offer:
+            raise InvalidAgentState("transfer needs a call you are talking on")
+        carrier, call_id = str(offer.get("carrier") or ""), str(offer.get("carrier_call_id") or "")
+        control = self.carrier_controls.get(carrier)
+        if control is None:
+            raise InvalidAgentState(f"calls on {carrier or 'this carrier'} are transferred on the phone")
+        await control.transfer(call_id, queue)
+        log.info("agent %s transferred call %s:%s to queue %s", staff_id, carrier, call_id, queue)
+        await self._end_for(staff_id, call_id)
 
 
 SCREENPOP = "screenpop"  # app[SERVICES][SCREENPOP]: the running ScreenPop

@@ -28,7 +28,7 @@ from sqlalchemy import Select, select
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import CallSegment
 
-__all__ = ["enter_queue", "answer_in_queue", "leave_queue", "end_segments"]
+__all__ = ["enter_queue", "answer_in_queue", "leave_queue", "end_segments", "latest"]
 
 OPEN, ANSWERED, ABANDONED, TIMEOUT, TRANSFERRED = (
     "open", "answered", "abandoned", "timeout", "transferred")
@@ -97,3 +97,9 @@ async def end_segments(db: Database, call_id: int, at: datetime) -> None:
         current.outcome = ANSWERED if current.answered_at is not None else ABANDONED
         current.ended_at = at
         await session.commit()
+
+
+async def latest(db: Database, call_id: int) -> CallSegment | None:
+    """The call's latest segment (the queue it is in, or was in last), or None."""
+    async with db.sessions() as session:
+        return await session.scalar(_latest(call_id))

@@ -6,15 +6,7 @@ it does not), so these tests show that what we send is what Twilio takes.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -22,50 +14,6 @@ from callcenter.settings import Settings
 from callcenter.telephony.twilio.rest import TwilioDialer, lookup_of
 from crm.enums import DialOutcome
 from crm.services.callback_ports import DialRejected, DialRequest, PlacedAttempt
-from tests.conftest import IN_CI, free_port
-
-SPEC = Path(os.environ.get(
-    "TWILIO_OAI_SPEC",
-    Path(__file__).resolve().parents[2].parent / "shared" / "twilio" / "twilio_api_v2010.json"))
-PRISM_HOME = Path(os.environ.get("PRISM_HOME", Path(tempfile.gettempdir()) / "callcenter-prism"))
-
-
-def _skip_or_fail(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def prism() -> Iterator[str]:
-    """A Prism mock of the Twilio 2010-04-01 API on a free port; yields its base URL."""
-    if not SPEC.is_file():
-        _skip_or_fail(f"Twilio OpenAPI spec not found at {SPEC} (set TWILIO_OAI_SPEC)")
-    binary = PRISM_HOME / "node_modules" / ".bin" / "prism"
-    if not binary.exists():
-        if shutil.which("npm") is None:
-            _skip_or_fail("npm is missing: cannot install the Prism mock server")
-        PRISM_HOME.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(PRISM_HOME), "@stoplight/prism-cli"],
-                       check=True, capture_output=True, timeout=300)
-    port = free_port()
-    proc = subprocess.Popen([str(binary), "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("Prism did not start listening within 60 s")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def dialer(prism: str, **overrides: str) -> TwilioDialer:

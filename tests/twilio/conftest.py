@@ -10,10 +10,12 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Base, Department
 from callcenter.telephony.twilio.simulate import SimulatedCaller
 from tests import factories
+from tests.twilio_rest import TwilioApi
 
 CALLER = "+8613800138000"
 STRANGER = "+8613911112222"
@@ -76,3 +78,9 @@ def caller(served, http: aiohttp.ClientSession) -> NewCaller:  # type: ignore[no
 
 
 Counts = Callable[[], Awaitable[dict[str, int]]]
+
+
+@pytest.fixture
+def settings(settings: Settings, twilio_api: TwilioApi) -> Settings:
+    """Twilio's REST API is the contract-checked fake (the conference flow talks to it)."""
+    return settings.model_copy(update={"twilio_api_base_url": twilio_api.url})

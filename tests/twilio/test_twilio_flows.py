@@ -75,7 +75,7 @@ async def test_an_agent_request_in_opening_hours_dials_the_agents_and_counts_as_
     db: Database, hotline: Hotline, caller: NewCaller,
 ) -> None:
     result = await caller().call(["0"], agent="answer")
-    assert result.transfer == "dial:client:agents"
+    assert result.transfer == f"dial:conference:{result.call_sid}~hotline-agents"
     async with db.sessions() as session:
         call = await session.scalar(select(Call))
     assert call is not None and call.queued_at is not None and call.answered_at is not None

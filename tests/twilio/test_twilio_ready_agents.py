@@ -10,11 +10,14 @@ import pytest
 from callcenter.screenpop import service
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
+from callcenter.telephony.twilio import CHANNEL
+from callcenter.telephony.twilio.twiml import TwimlRenderer
 from crm.agent_states import AgentState
 from ivr.prompts import prompt_text
 from tests import factories
 from tests.conftest import Served
 from tests.twilio.conftest import Hotline, NewCaller
+from tests.twilio_rest import TwilioApi
 
 
 @pytest.fixture
@@ -27,8 +30,27 @@ def dialled_clients(body: str) -> list[str]:
     return [c.text or "" for c in ET.fromstring(body).iter("Client")]
 
 
-async def test_the_agent_dial_rings_every_ready_agent_and_nobody_else(
+async def test_the_agents_rung_into_the_callers_conference_are_the_ready_ones(
+        served: Served, db: Database, hotline: Hotline, caller: NewCaller,
+        twilio_api: TwilioApi) -> None:
+    pop = service(served.app)
+    wu = await factories.staff(db, "agent-wu", ["agent"])
+    li = await factories.staff(db, "agent-li", ["agent"])
+    zhao = await factories.staff(db, "agent-zhao", ["agent"])
+    await pop.set_status(wu.id, AgentState.READY)
+    await pop.set_status(li.id, AgentState.READY)
+    await pop.set_status(zhao.id, AgentState.NOT_READY, "break")
+    result = await caller(agent_identity="agent-wu").call(["0"])
+    assert result.transfer == f"dial:conference:{result.call_sid}~hotline-agents"
+    rung = twilio_api.to("/Participants.json")
+    assert sorted(r.one("To") for r in rung) == ["client:agent-li", "client:agent-wu"]
+    assert all(r.status == 201 for r in rung)  # each one a request Twilio's contract accepts
+
+
+async def test_a_plain_dial_rings_every_ready_agent_and_nobody_else(
         served: Served, db: Database, hotline: Hotline, caller: NewCaller) -> None:
+    channel = served.app[CHANNEL]
+    channel.renderer = TwimlRenderer(served.settings.model_copy(update={"twilio_conference": False}))
     pop = service(served.app)
     wu = await factories.staff(db, "agent-wu", ["agent"])
     li = await factories.staff(db, "agent-li", ["agent"])

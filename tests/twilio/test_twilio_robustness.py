@@ -29,7 +29,7 @@ async def test_invalid_keys_re_prompt_three_times_then_hand_the_caller_to_an_age
     db: Database, hotline: Hotline, caller: NewCaller,
 ) -> None:
     result = await caller().call(["7", "5", "#", "6"], agent="answer")
-    assert result.transfer == "dial:client:agents"
+    assert result.transfer == f"dial:conference:{result.call_sid}~hotline-agents"
     outcomes = [o for n, o in await _steps(db) if n == "main_menu"]
     assert outcomes == ["invalid"] * 3 + ["retries_exhausted"]
     assert (await _call(db)).disposition == CallDisposition.ANSWERED
@@ -39,7 +39,7 @@ async def test_silence_re_prompts_then_hands_the_caller_to_an_agent(
     db: Database, hotline: Hotline, caller: NewCaller,
 ) -> None:
     result = await caller().call([SILENCE] * 4, agent="answer")
-    assert result.transfer == "dial:client:agents"
+    assert result.transfer == f"dial:conference:{result.call_sid}~hotline-agents"
     gathers = [e for e in result.exchanges if "/twilio/gather" in e.url]
     assert [e.params["Digits"] for e in gathers] == [""] * 4
     assert "no_input" in {o for _, o in await _steps(db)}

@@ -66,6 +66,7 @@ async def run_demo(settings: Settings, db: Database, console: Console) -> None:
         "public_base_url": f"http://127.0.0.1:{port}", "http_port": port,
         "twilio_auth_token": type(settings.twilio_auth_token)(token),
         "job_loop_enabled": False, "fastagi_enabled": False, "ami_enabled": False,
+        "twilio_conference": False,  # no Twilio REST API in the demo: agents by a plain dial
     })
     app = create_app(live, db=db)
     runner = web.AppRunner(app, access_log=None)

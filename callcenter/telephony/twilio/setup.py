@@ -16,6 +16,7 @@ from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
 from callcenter.screenpop.availability import AVAILABILITY
 from callcenter.storage.pg_turns import SERVICE as TURN_STORE
 from callcenter.telephony.hotline import HotlineDriver
+from callcenter.telephony.twilio import conference
 from callcenter.telephony.twilio.twiml import TwimlRenderer
 from callcenter.telephony.twilio.webhooks import CHANNEL, ROUTES, TwilioChannel, screen_pop_module
 from callcenter.web.auth import public
@@ -38,6 +39,7 @@ def setup(app: web.Application) -> None:
         settings=settings, renderer=TwimlRenderer(settings), clock=app[CLOCK],
         screen_pop=screen_pop_module(),
     )
-    for path, handler in ROUTES:
+    for path, handler in (*ROUTES, *conference.ROUTES):
         app.router.add_post(path, public("signed by Twilio (X-Twilio-Signature)")(handler))
     app.cleanup_ctx.append(_attach_driver)
+    app.on_startup.append(conference.register_control)  # after every cleanup context started

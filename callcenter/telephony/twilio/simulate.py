@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 
@@ -115,7 +116,7 @@ class SimulatedCaller:
         self, http: aiohttp.ClientSession, base_url: str, auth_token: str, *,
         from_number: str = "+8613800138000", to_number: str = HOTLINE_NUMBER,
         call_sid: str | None = None, connect_url: str | None = None,
-        direction: str = "inbound",
+        direction: str = "inbound", agent_identity: str = "agents",
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
@@ -125,6 +126,8 @@ class SimulatedCaller:
         self.to_number = to_number
         self.call_sid = call_sid or new_call_sid()
         self.direction = direction
+        #: the client identity that answers (or rings out) when the caller waits in a conference
+        self.agent_identity = agent_identity
 
     # -- the request primitives ------------------------------------------------------------
 
@@ -247,6 +250,8 @@ class SimulatedCaller:
             noun = next(iter(verb), None)
             result.transfer = f"dial:{noun.tag.lower()}:{(noun.text or '').strip()}" if noun is not None \
                 else "dial:"
+            if noun is not None and noun.tag == "Conference":
+                return await self._conference(verb, noun, result, agent)
         result.ended_by = "transfer"
         action = verb.attrib.get("action")
         if not action:
@@ -265,6 +270,52 @@ class SimulatedCaller:
             result.exchanges.append(exchange)
             return None
         return exchange
+
+    def conference_event(self, event: str, conference: str, *, participant: str | None = None,
+                         label: str = "caller", conference_sid: str = "") -> dict[str, str]:
+        """The parameters of one conference status callback about this call's conference."""
+        return {
+            "AccountSid": ACCOUNT_SID, "ConferenceSid": conference_sid or conference_sid_of(conference),
+            "FriendlyName": conference, "StatusCallbackEvent": event,
+            "CallSid": participant or self.call_sid, "ParticipantLabel": label,
+            "Muted": "false", "Hold": "true" if event == "participant-hold" else "false",
+            "Coaching": "false", "EndConferenceOnExit": "true", "StartConferenceOnEnter": "false",
+            "SequenceNumber": "1",
+        }
+
+    async def _conference(self, verb: ET.Element, noun: ET.Element, result: CallResult,
+                          agent: AgentReply) -> Exchange | None:
+        """Twilio's side of ``<Dial><Conference>``: the caller joins; the agent who was rung
+        (`agent_identity`) joins, or their leg rings out, or the caller hangs up first."""
+        name = (noun.text or "").strip()
+        callback = noun.attrib.get("statusCallback", "")
+        result.ended_by = "transfer"
+        if callback:
+            result.exchanges.append(await self.post(callback, self.conference_event(
+                "participant-join", name)))
+            if agent == "answer":
+                result.exchanges.append(await self.post(callback, self.conference_event(
+                    "participant-join", name, participant=new_call_sid(),
+                    label=f"agent:{self.agent_identity}")))
+            elif agent == "no-answer":  # the rung agent's leg reports it rang out
+                query = dict(parse_qsl(urlsplit(callback).query))
+                leg = (f"{self.base_url}/twilio/agent-leg?"
+                       + urlencode({"call": self.call_sid, "queue": query.get("queue", ""),
+                                    "agent": self.agent_identity}))
+                result.exchanges.append(await self.post(leg, {
+                    "AccountSid": ACCOUNT_SID, "CallSid": new_call_sid(), "CallStatus": "no-answer",
+                    "From": self.from_number, "To": f"client:{self.agent_identity}",
+                    "Direction": "outbound-api"}))
+                return None  # Twilio now plays what the app put on the call
+        action = verb.attrib.get("action")
+        if not action:
+            return None
+        exchange = await self.post(action, self.params(DialCallStatus="answered"))
+        result.exchanges.append(exchange)
+        return None
+def conference_sid_of(name: str) -> str:
+    """A stable ConferenceSid for a conference name (as Twilio keeps one per live conference)."""
+    return "CF" + uuid.uuid5(uuid.NAMESPACE_URL, name).hex
 
 
 def _next_input(inputs: deque[ScriptItem]) -> ScriptItem:

@@ -14,23 +14,36 @@ Guarantees:
 - `transfer_target` accepts ``client:<name>``, ``queue:<name>`` (enqueue),
   ``sip:<uri>`` and an E.164 number, and refuses anything else with a message
   naming the accepted forms.
+- A transfer to ``client:`` agents bridges through a conference named for the
+  call and the queue (`conference_name`): the caller waits in it with the hold
+  music, the agents are rung into it over REST (`conference`), and its events
+  come back to ``/twilio/conference``. That is what lets the agent put the
+  caller on hold. Every agent hand-off's action URL names its queue
+  (``/twilio/dial-status?queue=``), so a late action of a queue the caller has
+  since left is recognised.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.settings import Settings
 from callcenter.telephony.hotline import Turn
 from ivr import actions as act
-from ivr.render_twiml import TransferTarget, render
+from ivr.prompts import normalize_language, prompt_text
+from ivr.render_twiml import DEFAULT_VOICES, SAY_LANGUAGES, TransferTarget, render
 
 GATHER_PATH = "/twilio/gather"
 RECORD_PATH = "/twilio/record"
 DIAL_STATUS_PATH = "/twilio/dial-status"
+CONFERENCE_PATH = "/twilio/conference"
+AGENT_LEG_PATH = "/twilio/agent-leg"
+HOLD_MUSIC_PATH = "/twilio/hold-music"
+REQUEUE_PATH = "/twilio/requeue"
 VERSION_PARAM = "v"
 CONTENT_TYPE = "text/xml"
 _DOCUMENTS_KEPT = 4096  # rendered TwiML documents a renderer keeps (then starts over)
@@ -61,6 +74,16 @@ def transfer_target(dial: str, dial_action_url: str | None = None) -> TransferTa
     )
 
 
+def conference_name(call_sid: str, queue: str) -> str:
+    """The conference a caller waits and talks in while in `queue` (one per queue visit)."""
+    return f"{call_sid}~{queue}"
+
+
+def with_query(url: str, **params: str | tuple[str, ...]) -> str:
+    """`url` with `params` added (a tuple: the key once per value)."""
+    return url + ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+
+
 class TwimlRenderer:
     """Renders turns for one process's settings (URLs and transfer target built once)."""
 
@@ -71,24 +94,64 @@ class TwimlRenderer:
         self.transfer_to = transfer_target(
             settings.twilio_agent_dial, public(settings, DIAL_STATUS_PATH)
         )
-        self._documents: dict[tuple[str, str, int, tuple[str, ...]], str] = {}
+        self._documents: dict[tuple[str, str, int, tuple[str, ...], str], str] = {}
 
-    def turn(self, turn: Turn, clients: tuple[str, ...] = ()) -> str:
-        """The turn's TwiML; a transfer to a ``client:`` target rings `clients` when given."""
-        return self.media(turn.media, turn.language, turn.version, clients)
+    @property
+    def conferences(self) -> bool:
+        """Agents are ``client:`` identities: callers reach them through a conference."""
+        return self.transfer_to.kind == "client" and self.settings.twilio_conference
+
+    def turn(self, turn: Turn, clients: tuple[str, ...] = (), call_sid: str = "") -> str:
+        """The turn's TwiML; a transfer to a ``client:`` target rings `clients` when given
+        (without a conference; with `call_sid`, the caller waits in the call's conference and
+        `clients` are rung into it, none: the configured identity)."""
+        return self.media(turn.media, turn.language, turn.version, clients, call_sid)
+
+    def queue_move(self, call_sid: str, queue: str, language: str,
+                   clients: tuple[str, ...] = ()) -> str:
+        """The TwiML of a caller moved to `queue` (an agent's transfer): told, then handed on."""
+        return self.media([act.Say("agent_transfer"), act.Transfer(queue=queue)], language, 0,
+                          clients, call_sid)
+
+    def hold_music(self, language: str) -> str:
+        """What a caller hears waiting for an agent or on hold: a word, a pause, again."""
+        lang = normalize_language(language)
+        response = VoiceResponse()
+        response.say(prompt_text("agent_transfer", lang), language=SAY_LANGUAGES[lang],
+                     voice=DEFAULT_VOICES[lang])
+        response.pause(length=20)
+        response.redirect(public(self.settings, HOLD_MUSIC_PATH), method="POST")
+        return str(response.to_xml())
+
+    def _target(self, media: Sequence[act.Action], clients: tuple[str, ...],
+                call_sid: str) -> TransferTarget:
+        target = self.transfer_to
+        transfer = next((m for m in media if isinstance(m, act.Transfer)), None)
+        if transfer is None:
+            return target
+        queue = transfer.queue  # the call's queue (calls.queue, its segments)
+        action = with_query(public(self.settings, DIAL_STATUS_PATH), queue=queue)
+        if self.conferences and call_sid:  # `clients`: whom to ring once the caller waits
+            return TransferTarget(
+                "conference", conference_name(call_sid, queue), action,
+                wait_url=public(self.settings, HOLD_MUSIC_PATH),
+                status_callback=with_query(public(self.settings, CONFERENCE_PATH),
+                                           queue=queue, call=call_sid, ring=clients))
+        if clients and target.kind == "client":
+            target = dataclasses.replace(target, clients=clients)
+        return dataclasses.replace(target, dial_action_url=action)
 
     def media(self, media: Sequence[act.Action], language: str, version: int,
-              clients: tuple[str, ...] = ()) -> str:
+              clients: tuple[str, ...] = (), call_sid: str = "") -> str:
         # `render` is pure and, for this renderer, depends only on the media, the
-        # language and the version (the URLs carry no call id): callers at the same
-        # step of a menu share one document. Actions hold dicts (unhashable), so the
+        # language and the version (the URLs carry no call id, but a conference is
+        # the call's own): callers at the same step of a menu share one document. Actions hold dicts (unhashable), so the
         # key is their repr: frozen dataclasses, every field shown.
-        key = (repr(tuple(media)), language, version, clients)
+        has_transfer = any(isinstance(m, act.Transfer) for m in media)
+        key = (repr(tuple(media)), language, version, clients, call_sid if has_transfer else "")
         document = self._documents.get(key)
         if document is None:
-            target = self.transfer_to
-            if clients and target.kind == "client":
-                target = dataclasses.replace(target, clients=clients)
+            target = self._target(media, clients, call_sid)
             document = render(
                 media,
                 language=language,

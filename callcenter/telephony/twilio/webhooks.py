@@ -39,6 +39,7 @@ from callcenter.clock import Clock
 from callcenter.logs import bind_call_id
 from callcenter.screenpop.availability import AVAILABILITY
 from callcenter.settings import Settings
+from callcenter.storage import segments
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.hotline import FLOWS, HotlineDriver, Turn
@@ -71,6 +72,8 @@ class TwilioChannel:
     driver: HotlineDriver | None = None
     db: Database | None = None
     screen_pop: ModuleType | None = field(default=None, repr=False)
+    #: the conference REST requests (`conference.ConferenceRest`), made when first needed
+    rest: Any = field(default=None, repr=False)
 
     def hotline(self) -> HotlineDriver:
         if self.driver is None:
@@ -169,8 +172,12 @@ async def _answer_turn(request: web.Request, channel: TwilioChannel, sid: str,
             availability = request.app[SERVICES].get(AVAILABILITY)
             clients = availability.ready_clients if availability is not None else ()
         if not turn.replayed:
+            if channel.db is not None:  # the call's first queue segment
+                entered = turn.call.queued_at if turn.call is not None else None
+                await segments.enter_queue(channel.db, turn.call_id, turn.transfer.queue,
+                                           entered or channel.clock())
             await _offer_to_agents(request.app, channel, sid, form, turn)
-    return _xml(channel.renderer.turn(turn, clients))
+    return _xml(channel.renderer.turn(turn, clients, sid))
 
 
 async def _offer_to_agents(app: web.Application, channel: TwilioChannel, sid: str,
@@ -244,6 +251,9 @@ async def status(request: web.Request) -> web.Response:
 
             await settle_from_status(attempt, call_status, sid, channel.uow, channel.clock,
                                      policy=retry_policy(channel.settings))
+        if call_status in FINAL_STATUSES and call is not None and call.queued_at is not None \
+                and channel.db is not None:  # the queue segment the caller was in closes
+            await segments.end_segments(channel.db, call.id, call.ended_at or channel.clock())
         if call_status in FINAL_STATUSES and _may_be_on_a_screen(call):
             await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
         return _xml(twiml.empty())
@@ -269,7 +279,12 @@ async def _carrier_status(channel: TwilioChannel, sid: str, call_status: str,
 
 
 async def dial_status(request: web.Request) -> web.Response:
-    """The agent leg is over: answered, abandoned by the caller, or the queue gave up."""
+    """The agent leg is over: answered, abandoned by the caller, or the queue gave up.
+
+    ``?queue=Q`` names the queue of that hand-off: the action of a queue the caller
+    has since been moved out of (an agent's transfer) changes nothing. Through a
+    conference, ``answered`` only says the caller got into it: whether an agent took
+    them is the conference's record (their join answered the call and the segment)."""
     channel, form = await _signed(request)
     sid = _call_sid(form)
     with bind_call_id(sid):
@@ -277,23 +292,42 @@ async def dial_status(request: web.Request) -> web.Response:
         queue_result = form.get("QueueResult", "")
         now = channel.clock()
         call = await call_log.get_call(CARRIER.value, sid, channel.uow())
+        queue = request.query.get("queue") or call.queue or ""
+        latest = await segments.latest(channel.db, call.id) if channel.db is not None else None
+        if latest is not None and latest.queue != queue:
+            log.info("action of queue %s after the caller moved to %s: ignored", queue, latest.queue)
+            return _xml(twiml.empty())
+        in_conference = channel.renderer.conferences and "queue" in request.query
+        if in_conference and dial in ANSWERED_DIAL:
+            taken = latest.answered_at is not None if latest is not None else \
+                call.answered_at is not None
+            dial = "completed" if taken else "canceled"  # left the conference before an agent came
+            if taken:
+                await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
+                return _xml(twiml.hang_up())
         if dial in ANSWERED_DIAL or queue_result in ANSWERED_QUEUE:
             talk = _float(form, "DialCallDuration") or 0.0
             answered = now - timedelta(seconds=talk)
             if call.queued_at is not None and queue_result:
                 answered = call.queued_at + timedelta(seconds=_float(form, "QueueTime") or 0.0)
             await call_log.mark_answered(call.id, answered, None, channel.uow())
+            if channel.db is not None:
+                await segments.answer_in_queue(channel.db, call.id, queue, answered, None)
             agent = channel.settings.twilio_agent_dial
             await _tell_screen_pop(request.app, channel, "call_answered", CARRIER.value, sid, agent)
             await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
             return _xml(twiml.hang_up())
         language = call.language or channel.settings.language
         if dial in ABANDONED_DIAL or queue_result in ABANDONED_QUEUE:
+            if channel.db is not None:
+                await segments.leave_queue(channel.db, call.id, queue, now, abandoned=True)
             await call_log.end_call(call.id, now, channel.uow())  # queued, unanswered: abandoned
             await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
             return _xml(twiml.empty())
         gave_up = CallDisposition.OVERFLOW if queue_result == "queue-full" else CallDisposition.TIMEOUT
         log.info("agents did not take the call", extra={"dial": dial, "queue": queue_result})
+        if channel.db is not None:
+            await segments.leave_queue(channel.db, call.id, queue, now, abandoned=False)
         await call_log.end_call(call.id, now, channel.uow(), disposition=gave_up)
         await _tell_screen_pop(request.app, channel, "call_ended", CARRIER.value, sid)
         return _xml(channel.renderer.goodbye(language))

@@ -8,7 +8,14 @@ from callcenter.appkeys import DB, SETTINGS
 from callcenter.screenpop import service
 from callcenter.storage.tables import Staff
 from callcenter.web.api.routing import ApiCall, api
-from callcenter.web.api.schemas import AgentHoldIn, AgentStateOut, AgentStatusIn, Page, StaffOut
+from callcenter.web.api.schemas import (
+    AgentHoldIn,
+    AgentStateOut,
+    AgentStatusIn,
+    AgentTransferIn,
+    Page,
+    StaffOut,
+)
 from crm.agent_states import normalise_reasons, requested_state
 from crm.enums import Role
 
@@ -44,11 +51,21 @@ async def set_status(call: ApiCall) -> AgentStateOut:
 
 
 @api("POST", "/api/agent/hold", summary="Put my current call on hold, or take it off hold "
-     "(the hold time is the call's, in its AHT)", roles=AGENTS, tag="agent", body=AgentHoldIn,
+     "(the hold time is the call's, in its AHT; on Twilio the carrier is asked and the state "
+     "follows its hold event)", roles=AGENTS, tag="agent", body=AgentHoldIn,
      response=AgentStateOut)
 async def hold(call: ApiCall) -> AgentStateOut:
     body: AgentHoldIn = call.body
     await service(call.request.app).hold_own_call(call.identity.staff_id, body.on)  # 422: no call
+    return await _state_out(call)
+
+
+@api("POST", "/api/agent/transfer", summary="Hand my current caller on to another queue "
+     "(Twilio; the call keeps one record with a segment per queue); I go to wrap-up",
+     roles=AGENTS, tag="agent", body=AgentTransferIn, response=AgentStateOut)
+async def transfer(call: ApiCall) -> AgentStateOut:
+    body: AgentTransferIn = call.body
+    await service(call.request.app).transfer_own_call(call.identity.staff_id, body.queue)
     return await _state_out(call)
 
 

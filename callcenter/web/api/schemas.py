@@ -310,6 +310,11 @@ class AgentHoldIn(In):
     on: bool = Field(description="true: put the call on hold; false: back to the caller")
 
 
+class AgentTransferIn(In):
+    queue: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$",
+                       description="the queue the caller goes to (letters, digits, - _ .)")
+
+
 class AgentStateOut(BaseModel):
     staff_id: int
     status: str

@@ -43,6 +43,9 @@
     badge.dataset.status = status;
     badge.textContent = STATUS[status] || status;
     badge.className = "badge " + (status === "ready" ? "ok" : status === "not_ready" ? "" : "bad");
+    // the Hold button follows the recorded state: on Twilio the hold is the carrier's event
+    $("hold").dataset.on = status === "hold" ? "1" : "0";
+    $("hold").textContent = status === "hold" ? "恢复 Resume" : "保持 Hold";
   }
 
   function fmt(iso) {
@@ -208,10 +211,7 @@
     const on = $("hold").dataset.on !== "1";
     let state = null;
     try { state = await api("POST", "/api/agent/hold", { on }); } catch (err) { alert(err.message); }
-    if (state && state.status) {
-      $("hold").dataset.on = state.status === "hold" ? "1" : "0";
-      $("hold").textContent = state.status === "hold" ? "恢复 Resume" : "保持 Hold";
-    }
+    if (state && state.status) setStatus(state.status);
   };
 
   async function loadStaff() {
