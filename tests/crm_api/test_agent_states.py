@@ -150,16 +150,17 @@ async def test_the_state_time_report_adds_up_each_agents_day(
         assert (await as_("supervisor").call("GET", f"/api/reports/agent-time?{bad}"))[0] == 422
 
 
-async def test_the_agents_hold_button_measures_hold_on_a_twilio_call(
+async def test_the_hold_button_is_the_record_on_a_carrier_the_app_does_not_hold(
     served: Served, as_: Callable[[str], Api], people: People, db: Database, clock: FixedClock,
 ) -> None:
+    """Asterisk: the phone holds; the page's button is the agent's own record of it."""
     agent = as_("agent_a")
-    await factories.add(db, Call(carrier="twilio", carrier_call_id="CA" + "7" * 32, direction="inbound",
+    await factories.add(db, Call(carrier="asterisk", carrier_call_id="1747533600.7", direction="inbound",
                                  started_at=clock(), disposition="answered"))
     status, _ = await agent.call("POST", "/api/agent/hold", json={"on": True})
     assert status == 422  # no call to hold: nothing changes
-    await offer_call(served.app, offer("client:agent-a", "+8613800138000", "CA" + "7" * 32, "twilio"))
-    await call_answered(served.app, "twilio", "CA" + "7" * 32, "client:agent-a")
+    await offer_call(served.app, offer("PJSIP/1001", "+8613800138000", "1747533600.7", "asterisk"))
+    await call_answered(served.app, "asterisk", "1747533600.7", "PJSIP/1001")
     clock.advance(seconds=30)
     status, body = await agent.call("POST", "/api/agent/hold", json={"on": True})
     assert status == 200 and body["status"] == "hold"  # type: ignore[index]
@@ -170,3 +171,18 @@ async def test_the_agents_hold_button_measures_hold_on_a_twilio_call(
     async with db.sessions() as s:
         call = (await s.scalars(select(Call))).one()
     assert call.hold_s == 40.0
+
+
+async def test_the_hold_button_on_a_twilio_call_outside_a_conference_is_refused(
+    served: Served, as_: Callable[[str], Api], people: People, db: Database, clock: FixedClock,
+) -> None:
+    """A caller bridged by a plain dial cannot be held by the app: 422, no hold recorded."""
+    agent = as_("agent_a")
+    await factories.add(db, Call(carrier="twilio", carrier_call_id="CA" + "7" * 32, direction="inbound",
+                                 started_at=clock(), disposition="answered"))
+    await offer_call(served.app, offer("client:agent-a", "+8613800138000", "CA" + "7" * 32, "twilio"))
+    await call_answered(served.app, "twilio", "CA" + "7" * 32, "client:agent-a")
+    status, body = await agent.call("POST", "/api/agent/hold", json={"on": True})
+    assert status == 422, body
+    _, state = await agent.call("GET", "/api/agent/state")
+    assert state["status"] == "on_call"  # type: ignore[index]
