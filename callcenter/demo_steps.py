@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from callcenter.commands.demo import DemoStep
+from callcenter.demo.callbacks import callbacks_step
 from callcenter.demo.complaints import complaints_step
-from callcenter.dialer.demo import callbacks_step
 from callcenter.reporting.demo import supervision_step
 from callcenter.telephony.asterisk.demo import run_demo as asterisk_demo
 from callcenter.telephony.twilio.demo import run_demo as twilio_demo

@@ -209,7 +209,7 @@ class Settings(BaseSettings):
     kpi_queue_thresholds: str = Field("", description="per-queue overrides queue=SL/short, e.g. vip=10/3,sales=60/5")
     kpi_fcr_window_days: int = Field(7, ge=1, description="first contact resolution window (days)")
     # callbacks (issue 8, seed 000/001): who dials, how often, when, and the verification sample.
-    # Read by callcenter.dialer.config (RetryPolicy, DispatchConfig, source defaults).
+    # Read by callcenter.callbacks.config (RetryPolicy, DispatchConfig, source defaults).
     outbound_carrier: Literal["auto", "asterisk", "twilio"] = Field(
         "auto", description="carrier for callbacks: auto = Asterisk when AMI is on, else Twilio when TWILIO_CALLER_ID is set"
     )

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from callcenter.dialer import config as callback_config
+from callcenter.callbacks import config as callback_config
 from callcenter.reporting import builders, loaders, versions
 from callcenter.reporting.samples import scored_in
 from callcenter.reporting.versions import StoredVersion

@@ -8,8 +8,8 @@ from datetime import time, timedelta
 import pytest
 from pydantic import ValidationError
 
+from callcenter.callbacks import config
 from callcenter.clock import FixedClock
-from callcenter.dialer import config
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork

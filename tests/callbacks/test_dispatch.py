@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from callcenter.callbacks.loop import Dispatcher
 from callcenter.clock import FixedClock
-from callcenter.dialer.loop import Dispatcher
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Campaign, DoNotCall
 from callcenter.storage.uow import SqlUnitOfWork

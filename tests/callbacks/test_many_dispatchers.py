@@ -1,6 +1,6 @@
 """Four dispatcher processes on PostgreSQL: each callback dialled exactly once, kill -9 included.
 
-Each process is the real loop (`python -m callcenter.dialer`) with a fake
+Each process is the real loop (`python -m callcenter.callbacks`) with a fake
 carrier that appends every dial to its own file before answering; the files
 are the carrier's record, read back here and by `lookup` when reconciling.
 """
@@ -70,7 +70,7 @@ def start(url: str, worker: str, dials: Path, delay: float = 0.0) -> subprocess.
            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
     log = (dials / f"{worker}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "callcenter.dialer", "--database-url", url,
+        [sys.executable, "-m", "callcenter.callbacks", "--database-url", url,
          "--dialer", "tests.callbacks.fake_carrier:make", "--worker", worker, "--until-idle",
          "--batch", "50", "--tick", "0.1", "--sweep-every", "0.5", "--claim-ttl", "4",
          "--dial-ttl", "10"],

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from callcenter.callbacks.config import dispatch_config
+from callcenter.callbacks.loop import Dispatcher
 from callcenter.clock import FixedClock
-from callcenter.dialer.config import dispatch_config
-from callcenter.dialer.loop import Dispatcher
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Survey
 from callcenter.storage.uow import SqlUnitOfWork

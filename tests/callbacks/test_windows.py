@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callcenter.callbacks.loop import Dispatcher
 from callcenter.clock import FixedClock
-from callcenter.dialer.loop import Dispatcher
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import CallbackState

@@ -13,7 +13,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from callcenter.commands.demo import SAMPLE
-from callcenter.dialer.demo import callbacks_step
+from callcenter.demo.callbacks import callbacks_step
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.imports import import_csv

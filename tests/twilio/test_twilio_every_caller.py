@@ -100,8 +100,8 @@ async def test_another_callers_ticket_is_only_said_not_found(
 async def test_the_follow_up_call_tells_the_customer_the_complaint_is_resolved(
     db: Database, hotline: Hotline, served, http, clock,  # type: ignore[no-untyped-def]
 ) -> None:
-    from callcenter.dialer.config import dispatch_config
-    from callcenter.dialer.loop import Dispatcher
+    from callcenter.callbacks.config import dispatch_config
+    from callcenter.callbacks.loop import Dispatcher
     from callcenter.storage.uow import SqlUnitOfWork
     from callcenter.telephony.twilio.simulate import Callee, SimulatedTwilioCarrier
     from crm.enums import ComplaintCategory, ComplaintChannel

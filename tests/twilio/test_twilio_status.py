@@ -111,7 +111,7 @@ def _gather_action(twiml: str) -> str:
 
 async def _dialing_attempt(db: Database, clock) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """A scheduled callback the real dispatcher has just dialled: (callback id, attempt id)."""
-    from callcenter.dialer.loop import Dispatcher
+    from callcenter.callbacks.loop import Dispatcher
     from callcenter.storage.uow import SqlUnitOfWork
     from crm.services.callback_dispatch import DispatchConfig
     from tests.callbacks import builders

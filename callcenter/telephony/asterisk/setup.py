@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
-from callcenter.dialer.config import retry_policy
+from callcenter.callbacks.config import retry_policy
 from callcenter.jobs import PeriodicJob
 from callcenter.networks import parse_networks
 from callcenter.owner import add_owner_context

@@ -161,7 +161,7 @@ async def settle_from_status(
 
 def from_settings(settings: Settings, db: Database | None = None,
                   worker: str | None = None) -> TwilioDialer:
-    """Factory for `python -m callcenter.dialer --dialer callcenter.telephony.twilio.rest:from_settings`."""
+    """Factory for `python -m callcenter.callbacks --dialer callcenter.telephony.twilio.rest:from_settings`."""
     return TwilioDialer(settings)
 
 

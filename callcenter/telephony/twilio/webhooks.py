@@ -246,7 +246,7 @@ async def status(request: web.Request) -> web.Response:
             log.info("callback attempt ended before its call was answered", extra={
                 "attempt": attempt, "status": call_status})
         if attempt is not None:  # an outbound callback call: the attempt's outcome
-            from callcenter.dialer.config import retry_policy
+            from callcenter.callbacks.config import retry_policy
             from callcenter.telephony.twilio.rest import settle_from_status
 
             await settle_from_status(attempt, call_status, sid, channel.uow, channel.clock,

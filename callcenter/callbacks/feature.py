@@ -1,6 +1,6 @@
 """Mount callbacks on the app: staff page and API, periodic sources, the dispatcher.
 
-- Routes: `callcenter.web.callbacks` (`/callbacks`, `/api/callbacks`, `/api/campaigns`).
+- Routes: `callcenter.callbacks.routes` (`/callbacks`, `/api/callbacks`, `/api/campaigns`).
 - Periodic jobs (leased through the job loop, so one process runs each):
   `callbacks-post-repair` schedules a callback for every newly completed job;
   `callbacks-survey-sample` samples last month's surveys for verification.
@@ -10,7 +10,7 @@
   `TWILIO_CALLER_ID` is set). It reconciles with every carrier it knows.
   Several app processes may run it on PostgreSQL; on SQLite run one.
 - Retries, ring time, call window, attempts and the verification sample come
-  from the `# callbacks` settings (`callcenter.dialer.config`).
+  from the `# callbacks` settings (`callcenter.callbacks.config`).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
-from callcenter.dialer import config as callback_config
-from callcenter.dialer.loop import Dispatcher
+from callcenter.callbacks import config as callback_config
+from callcenter.callbacks import routes as callbacks_routes
+from callcenter.callbacks.loop import Dispatcher
 from callcenter.jobs import PeriodicJob, default_holder
 from callcenter.owner import add_owner_context
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.web import callbacks as callbacks_web
 from crm.services.callback_ports import Dialer
 from crm.services.callbacks import schedule_completed_jobs
 from crm.services.verification_samples import draw_verification_samples
@@ -70,7 +70,7 @@ async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    callbacks_web.setup(app)
+    callbacks_routes.setup(app)
     settings = app[SETTINGS]
 
     def uow() -> SqlUnitOfWork:

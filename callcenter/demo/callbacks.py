@@ -6,8 +6,8 @@
    `crm.services.callbacks.schedule_completed_jobs`, schedules their
    post-repair callbacks (deadline = completion + 3 days, window in the
    customer's own zone, the do-not-call customer cancelled at once).
-2. One pass of the real dispatcher (`callcenter.dialer.loop.Dispatcher`,
-   settings from `callcenter.dialer.config`) dials the due ones through
+2. One pass of the real dispatcher (`callcenter.callbacks.loop.Dispatcher`,
+   settings from `callcenter.callbacks.config`) dials the due ones through
    `SimulatedTwilioCarrier`: a `Dialer` whose callees answer with signed
    webhooks to the live app on a free local port and press the survey
    grades, or are busy / do not answer. Then a sweep, as the loop does.
@@ -32,9 +32,9 @@ from rich.table import Table
 from sqlalchemy import select
 
 from callcenter.app import create_app
+from callcenter.callbacks import config as callback_config
+from callcenter.callbacks.loop import Dispatcher
 from callcenter.clock import Clock, system_clock
-from callcenter.dialer import config as callback_config
-from callcenter.dialer.loop import Dispatcher
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import (

@@ -1,4 +1,4 @@
-"""`python -m callcenter.dialer`: one dispatcher process, outside the web app.
+"""`python -m callcenter.callbacks`: one dispatcher process, outside the web app.
 
 The carrier adapter is named by `--dialer module:factory`; the factory is
 called as `factory(settings, db, worker)` and returns a `Dialer`. Built-in:
@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from callcenter.dialer.config import dispatch_config
-from callcenter.dialer.loop import Dispatcher
+from callcenter.callbacks.config import dispatch_config
+from callcenter.callbacks.loop import Dispatcher
 from callcenter.jobs import default_holder
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -26,7 +26,7 @@ from crm.services.callback_ports import Dialer
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m callcenter.dialer", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m callcenter.callbacks", description=__doc__)
     p.add_argument("--database-url", help="override DATABASE_URL")
     p.add_argument("--dialer", default="callcenter.telephony.twilio.rest:from_settings",
                    help="module:factory returning the carrier adapter")
