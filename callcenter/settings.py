@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     )
     twilio_conference: bool = Field(
         True, description="bridge callers and client: agents through a conference (the agent "
-        "page can hold the caller; needs the Twilio REST API); false: a plain <Dial><Client>")
+        "page can hold the caller; needs the Twilio REST API); false: a plain Dial to the clients")
     # asterisk
     ami_enabled: bool = Field(False, description="connect to the Asterisk Manager Interface")
     ami_host: str = Field("127.0.0.1", description="AMI host")

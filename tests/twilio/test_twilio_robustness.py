@@ -8,7 +8,9 @@ from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, CallEvent, Complaint, Survey
 from callcenter.telephony.twilio.simulate import HANGUP, SILENCE, Speak
 from crm.enums import CallDisposition
+from ivr.prompts import prompt_text
 from tests.twilio.conftest import Hotline, NewCaller
+from tests.twilio_rest import TwilioApi
 
 
 async def _steps(db: Database) -> list[tuple[str | None, str]]:
@@ -99,11 +101,13 @@ async def test_hanging_up_while_waiting_for_an_agent_is_an_abandoned_call(
 
 
 async def test_agents_not_answering_is_a_queue_timeout_and_the_caller_is_told(
-    db: Database, hotline: Hotline, caller: NewCaller,
+    db: Database, hotline: Hotline, caller: NewCaller, twilio_api: TwilioApi,
 ) -> None:
     result = await caller().call(["0"], agent="no-answer")
     assert result.ended_by == "transfer" and len(result.said) >= 2
     assert (await _call(db)).disposition == CallDisposition.TIMEOUT
+    (told,) = twilio_api.to(f"/Calls/{result.call_sid}.json")  # the waiting caller's new TwiML
+    assert told.status == 200 and prompt_text("goodbye_unresolved", "zh-CN") in told.one("Twiml")
 
 
 async def test_a_replayed_gather_webhook_does_not_apply_the_keys_twice(
