@@ -126,7 +126,7 @@ def _gather(
 def _transfer(response: VoiceResponse, action: act.Transfer, target: TransferTarget) -> None:
     address = target.address or action.queue
     if target.kind == "enqueue":
-        response.enqueue(address, wait_url=target.wait_url)
+        response.enqueue(address, action=target.dial_action_url, wait_url=target.wait_url)
         return
     dial = Dial(action=target.dial_action_url)
     if target.kind == "conference":
