@@ -22,6 +22,16 @@ head).
 It never goes beyond the top of the chain, and resolved or closed complaints
 never escalate. `next_escalation` returns at most one level per call, so a
 late run never skips a manager.
+
+Rule 4 (who the complaint count believes, 001 complaint bands): a complaint
+from the public web form (`UNCONFIRMED_CHANNELS`) was typed by someone nobody
+heard; the phone number it gave is not known to be the complainer's. It stays
+in the complaint workflow (owner, state, escalation) but counts against a
+department in the supervision complaint count only once the number is
+confirmed (`counts_in_complaint_score`): a call came from that number, or an
+answered call went to it, after the complaint was opened, or an agent,
+callback staff member or supervisor confirmed it (`NUMBER_CONFIRMERS`). Until
+then the report lists it as "unconfirmed, not counted" with the number.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from crm.complaints import is_open
-from crm.enums import ComplaintState, Severity
+from crm.enums import ComplaintChannel, ComplaintState, Role, Severity
 from crm.errors import EscalationChainEmpty, aware_utc
 
 
@@ -230,3 +240,14 @@ def next_escalation(
         due_at=due,
         cause=cause,
     )
+
+
+#: channels where nobody heard the complainer: counted only once the number is confirmed
+UNCONFIRMED_CHANNELS = frozenset({ComplaintChannel.WEB_FORM})
+#: who may confirm a public-form complaint's number (after phoning it, or on a call from it)
+NUMBER_CONFIRMERS = (Role.AGENT, Role.CALLBACK_STAFF, Role.SUPERVISOR)
+
+
+def counts_in_complaint_score(channel: str, number_confirmed: bool) -> bool:
+    """Does a complaint of `channel` count against its department (Rule 4)?"""
+    return number_confirmed or channel not in UNCONFIRMED_CHANNELS

@@ -39,9 +39,11 @@ from callcenter.web.auth import current, requires
 from callcenter.web.edge import MAX_DB_ID, path_id
 from callcenter.web.errors import BadRequest, parse_json
 from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES
+from crm.complaint_rules import NUMBER_CONFIRMERS
 from crm.complaints import OPEN_STATES, allowed_actions
 from crm.enums import ComplaintCategory, ComplaintChannel, ComplaintState, Role
 from crm.errors import CrmError
+from crm.services.complaint_confirmation import confirm_complaint_number
 from crm.services.complaint_escalation import (
     ComplaintQuery,
     ComplaintView,
@@ -395,6 +397,23 @@ async def verdict_api(request: web.Request) -> web.Response:
     return _json(complaint_json(record))
 
 
+class ConfirmNumberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: Note = ""
+
+
+@describe("POST", ONE + "/confirm-number",
+          summary="Confirm a public-form complaint's number is the complainer's (it then counts)",
+          tag=TAG, body=ConfirmNumberIn)
+@requires(*NUMBER_CONFIRMERS)
+@bad_values_are_422
+async def confirm_number_api(request: web.Request) -> web.Response:
+    body = await _body(request, ConfirmNumberIn)
+    at = await confirm_complaint_number(_id(request), _uow(request), at=request.app[CLOCK](),
+                                        identity=current(request), note=body.note)
+    return _json({"complaint_id": _id(request), "number_confirmed_at": at.isoformat()})
+
+
 @describe("GET", "/api/complaints/notifications", summary="Your complaint notifications",
           tag=TAG, query=NotificationsQueryIn)
 @requires(*READERS)
@@ -441,6 +460,7 @@ def setup(app: web.Application) -> None:
     r.add_post(one + "/reopen", reopen_api)
     r.add_post(one + "/flags", flags_api)
     r.add_post(one + "/verdict", verdict_api)
+    r.add_post(one + "/confirm-number", confirm_number_api)
     r.add_get("/complaints", complaint_page.page)
     r.add_get("/complaints/{complaint_id}", complaint_page.detail)
     recordings.setup(app)

@@ -15,7 +15,9 @@ Guarantees, checked in this order, each with its own answer:
   X-Forwarded-For then names the client (`client_address`);
 - then the customer owning the number is found (or created unverified) and
   `open_complaint(channel=web_form)` gives the ticket number shown to the
-  customer. The phone number itself is never stored in the rate-limit table
+  customer. The number given is kept on the complaint: nobody heard the
+  complainer, so the complaint counts against a department only once that
+  number is confirmed (`crm.complaint_rules` Rule 4). The phone number itself is never stored in the rate-limit table
   (only a keyed hash) nor logged.
 """
 
@@ -180,6 +182,10 @@ async def form_submit(request: web.Request) -> web.Response:
     except BaseException:
         await rate_limits.forget(request.app[DB], counted)  # not accepted: not counted
         raise
+    uow = SqlUnitOfWork(request.app[DB])  # shown to the supervisor until confirmed (not counted)
+    async with uow:
+        await uow.complaints.set_reported_number(opened.complaint_id, e164)
+        await uow.commit()
     log.info("web form complaint %s opened", opened.ticket)
     return web.Response(
         status=201, text=PAGE.format(body=DONE.format(ticket=html.escape(opened.ticket))), content_type="text/html"

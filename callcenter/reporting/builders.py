@@ -186,6 +186,14 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     unassigned = surveys["department_id"].isna() & (surveys["month"] == str(month))
     surveys = surveys.loc[surveys["department_id"].notna()].astype({"department_id": "int64"})
     complaints = complaints.loc[complaints["department_id"].notna()]
+    # a public-form complaint nobody confirmed is listed, never counted (crm.complaint_rules)
+    held = complaints.loc[(complaints["counted"] == 0) & (complaints["month"] == str(month))]
+    unconfirmed = [{"complaint_id": int(r.complaint_id), "ticket": str(r.ticket),
+                    "department_id": int(r.department_id),
+                    "number": None if pd.isna(r.reported_number) else str(r.reported_number),
+                    "opened_at": r.opened_at.isoformat(), "status": "unconfirmed, not counted"}
+                   for r in held.sort_values("complaint_id").itertuples()]
+    complaints = complaints.loc[complaints["counted"] == 1]
     leads = leads.loc[leads["department_id"].notna()]
     scored = sorted(set(await loaders.service_departments(db))
                     | set(surveys.loc[surveys["month"] == str(month), "department_id"].dropna().astype(int))
@@ -227,6 +235,7 @@ async def supervision(db: Database, settings: Settings, month: Month, department
     payload = _envelope("supervision", str(month), scope, settings, window,
                         {"supervision": rules.to_dict()}, names)
     payload.update(supervision=report.to_dict(), unassigned_surveys=int(unassigned.sum()),
+                   unconfirmed_complaints=unconfirmed,
                    trend=trend, verification_sample=sample, previous_month={
                        "month": str(month.previous()),
                        "source": "computed" if published_before is None else "published",

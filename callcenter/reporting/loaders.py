@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from callcenter.storage.engine import Database
+from crm.complaint_rules import UNCONFIRMED_CHANNELS
 from reports.periods import Granularity, Month, report_window, window_key_column
 from reports.survey_tally import service_month
 
@@ -324,14 +325,26 @@ async def load_survey_counts(db: Database, start: datetime, end: datetime, tz: s
 
 async def load_supervision_complaints(db: Database, start: datetime, end: datetime,
                                       tz: str) -> pd.DataFrame:
-    """Complaints opened in range, charged to their department and the job's technician."""
+    """Complaints opened in range, charged to their department and the job's technician.
+
+    ``counted`` 0 marks a public-form complaint whose number nobody confirmed
+    (`crm.complaint_rules` Rule 4): no confirmation stamp, no call from that number
+    and no answered call to it since the complaint was opened."""
     e = _epoch(db.dialect, "c.opened_at")
+    unconfirmed = ", ".join(f"'{c.value}'" for c in UNCONFIRMED_CHANNELS)
     sql = (f"SELECT c.id AS complaint_id, c.department_id AS department_id, "
-           f"j.technician_id AS staff_id, {e} AS opened_at_epoch FROM complaints c "
-           f"LEFT JOIN service_jobs j ON j.id = c.job_id "
+           f"j.technician_id AS staff_id, {e} AS opened_at_epoch, c.ticket AS ticket, "
+           f"c.reported_number AS reported_number, "
+           f"CASE WHEN c.channel NOT IN ({unconfirmed}) OR c.number_confirmed_at IS NOT NULL "
+           f"OR EXISTS (SELECT 1 FROM calls k WHERE k.started_at >= c.opened_at AND ("
+           f"(k.direction = 'inbound' AND k.from_number = c.reported_number) OR "
+           f"(k.direction = 'outbound' AND k.to_number = c.reported_number "
+           f"AND k.answered_at IS NOT NULL))) THEN 1 ELSE 0 END AS counted "
+           f"FROM complaints c LEFT JOIN service_jobs j ON j.id = c.job_id "
            f"WHERE c.opened_at >= :start AND c.opened_at < :end")
     frame = await read_frame(db, sql, _params(db, start, end), {
-        "complaint_id": "Int64", "department_id": "Int64", "staff_id": "Int64"})
+        "complaint_id": "Int64", "department_id": "Int64", "staff_id": "Int64",
+        "ticket": "string", "reported_number": "string", "counted": "Int64"})
     frame["month"] = month_labels(frame["opened_at"], tz)
     return frame
 

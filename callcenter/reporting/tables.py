@@ -82,6 +82,11 @@ def _supervision(p: dict[str, Any]) -> list[Table]:
                              "leads won:int"), staff),
         Table("Trend", _cols("month", "department", "surveys:int", "average:num",
                              "complaints:int", "band", "complaint amount:money"), trend),
+        *([Table("Public-form complaints: unconfirmed, not counted", _cols(
+            "ticket", "department", "number", "opened (UTC)", "status"),
+            [[u["ticket"], _dept(p, u["department_id"]), u["number"] or "(none)", u["opened_at"][:16],
+              u["status"]] for u in p["unconfirmed_complaints"]])]
+          if p.get("unconfirmed_complaints") else []),
     ]
 
 

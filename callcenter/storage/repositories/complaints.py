@@ -156,6 +156,19 @@ class SqlComplaintRepository:
             current = parent
         return chain
 
+    async def confirm_number(self, complaint_id: int, staff_id: int | None, at: datetime) -> datetime:
+        await self.session.execute(
+            update(Complaint).where(Complaint.id == complaint_id,
+                                    Complaint.number_confirmed_at.is_(None))
+            .values(number_confirmed_at=at, number_confirmed_by=staff_id))
+        stamp: datetime = await self.session.scalar(
+            select(Complaint.number_confirmed_at).where(Complaint.id == complaint_id))
+        return stamp
+
+    async def set_reported_number(self, complaint_id: int, e164: str) -> None:
+        await self.session.execute(
+            update(Complaint).where(Complaint.id == complaint_id).values(reported_number=e164))
+
     async def department_scope(self, department_ids: Iterable[int]) -> ScoredScope:
         rows = (await self.session.execute(
             select(Department.id, Department.parent_id, Department.supervision))).all()

@@ -50,6 +50,11 @@ class Complaint(Base, Timestamps):
     product: Mapped[str | None] = mapped_column(String(120), index=True)
     site: Mapped[str | None] = mapped_column(String(200), index=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_groups.id"), index=True)
+    #: the number a public-form complaint gave (nobody heard the caller); it counts in the
+    #: supervision complaint count only once confirmed (`crm.complaint_rules`)
+    reported_number: Mapped[str | None] = mapped_column(String(20))
+    number_confirmed_at: Mapped[datetime | None]
+    number_confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
 class ComplaintGroup(Base):
