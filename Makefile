@@ -68,8 +68,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check callcenter ivr crm reports tests bench
 	$(VENV)/bin/lint-imports
 
-# mypy --strict on the sans-I/O packages and the protocol cores (CI runs it).
-STRICT := ivr crm reports $(addprefix callcenter/telephony/asterisk/,agi_protocol.py agi_commands.py ami_protocol.py ami_actions.py stream.py errors.py)
+# mypy --strict on the sans-I/O packages, the hotline use case and the protocol cores (CI runs it).
+STRICT := ivr crm reports callcenter/hotline $(addprefix callcenter/telephony/asterisk/,agi_protocol.py agi_commands.py ami_protocol.py ami_actions.py stream.py errors.py)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict $(STRICT)
 

@@ -272,9 +272,8 @@ async def _round_trips(url: str, token: str, phone: str) -> list[tuple[str, int,
             def fast_statements() -> dict[str, int]:
                 """The fast path's statements so far, by batcher (raw asyncpg, not the engine)."""
                 driver = runner.app[CHANNEL].driver
-                if driver is None or driver.fast is None:
-                    return {}
-                return {b.name: b.flushes for b in driver.fast.batchers}
+                batchers = getattr(driver.store, "batchers", ()) if driver is not None else ()
+                return {b.name: b.flushes for b in batchers}
 
             async def counted(url_or_path: str, params: dict[str, str], **kw: object):  # type: ignore[no-untyped-def]
                 counts.clear()

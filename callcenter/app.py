@@ -24,8 +24,8 @@ from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx
 from callcenter.owner import OWNER_CONTEXTS, owner_ctx
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.pg_turns import SERVICE as TURN_STORE
-from callcenter.storage.pg_turns import PgTurnStore
+from callcenter.storage.turn_store_pg import SERVICE as TURN_STORE
+from callcenter.storage.turn_store_pg import PgTurnStore
 from callcenter.web import auth, health, password_change, security_headers, slow_clients
 from callcenter.web.edge import edge_middleware
 from callcenter.web.errors import error_middleware
@@ -45,7 +45,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def turn_store_ctx(app: web.Application) -> AsyncIterator[None]:
     """The IVR fast path's store (PostgreSQL with IVR_FAST_PATH on), shared by the Twilio
     and Asterisk channels, connected before the first call."""
-    store = PgTurnStore.for_database(app[DB].url, app[SETTINGS].ivr_fast_path)
+    store = PgTurnStore.for_database(app[DB], app[SETTINGS].ivr_fast_path)
     if store is not None:
         store.start()
         app[SERVICES][TURN_STORE] = store

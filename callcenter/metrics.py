@@ -7,7 +7,8 @@ Prometheus text format 0.0.4. Labels are passed as keyword arguments.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 
 def _labels(labels: dict[str, str]) -> str:
@@ -73,6 +74,9 @@ class Histogram:
             yield f"{self.name}_count{_labels(labels)} {running}"
 
 
+M = TypeVar("M", bound="Counter | Histogram")
+
+
 class Registry:
     def __init__(self) -> None:
         self.metrics: dict[str, Counter | Histogram] = {}
@@ -86,11 +90,11 @@ class Registry:
     def histogram(self, name: str, help_text: str) -> Histogram:
         return self._get(name, lambda: Histogram(name, help_text), Histogram)
 
-    def _get(self, name, make, kind):  # type: ignore[no-untyped-def]
+    def _get(self, name: str, make: Callable[[], M], kind: type[M]) -> M:
         metric = self.metrics.get(name)
         if metric is None:
             metric = self.metrics[name] = make()
-        if type(metric) is not kind:
+        if type(metric) is not kind or not isinstance(metric, kind):
             raise ValueError(f"metric {name} already registered as {metric.kind}")
         return metric
 

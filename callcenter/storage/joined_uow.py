@@ -130,6 +130,10 @@ class TurnUnitOfWork(SqlUnitOfWork):
             raise RuntimeError("use the unit of work inside `async with uow:`")
         return self._repo_on("calls", lambda: SqlCallRepository(self._conn))  # type: ignore[arg-type]
 
+    def joined(self) -> JoinedUnitOfWork:
+        """A use case's unit of work inside this transaction (a savepoint of it)."""
+        return JoinedUnitOfWork(self)
+
     def _repo_on(self, name: str, factory: Callable[[], R]) -> R:
         repo = self._repos.get(name)
         if repo is None:

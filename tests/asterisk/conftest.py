@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
+from callcenter.hotline.turns import HotlineDriver
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, CallEvent, Complaint, Department, Survey
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
-from callcenter.telephony.hotline import HotlineDriver
 from tests import factories
 
 CALLER_A = "+8613800138000"  # calls through the driver directly (as Twilio does)
@@ -83,7 +84,7 @@ async def until(check: Callable[[], Any], within_s: float = 10.0) -> None:
 
 @pytest.fixture
 def driver(db: Database, settings: Settings, clock: FixedClock) -> HotlineDriver:
-    return HotlineDriver(db, settings, clock)
+    return HotlineDriver(SqlTurnStore(db), settings, clock)
 
 
 @pytest.fixture

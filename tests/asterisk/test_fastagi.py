@@ -11,10 +11,10 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
+from callcenter.hotline.turns import HotlineDriver
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Complaint
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
-from callcenter.telephony.hotline import HotlineDriver
 from crm.enums import CallDisposition, Carrier
 from ivr import events as ev
 from tests.asterisk.conftest import CALLER_A, CALLER_B, back_office, call_outcome

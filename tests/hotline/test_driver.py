@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from callcenter.clock import FixedClock
+from callcenter.hotline.turns import HotlineDriver, Turn
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, CallEvent, Complaint, Customer, Survey
-from callcenter.telephony.hotline import HotlineDriver, Turn
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from crm.enums import CallDisposition, Carrier
 from ivr import actions as act
 from ivr import events as ev
@@ -54,7 +55,7 @@ async def _count(db: Database, model: type) -> int:
 
 async def test_a_full_survey_is_stored_first_hand_against_the_job(db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     await _call(driver, "CA-survey", ["2", "1", "2", "1", "1", "HANGUP"])
     async with db.sessions() as session:
         survey = await session.scalar(select(Survey))
@@ -68,7 +69,7 @@ async def test_a_full_survey_is_stored_first_hand_against_the_job(db: Database, 
 
 async def test_a_full_complaint_reads_the_ticket_back_digit_by_digit(db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     turns = await _call(driver, "CA-complaint", ["1", "2", RECORDED])
     async with db.sessions() as session:
         complaint = await session.scalar(select(Complaint))
@@ -81,7 +82,7 @@ async def test_a_full_complaint_reads_the_ticket_back_digit_by_digit(db: Databas
 
 async def test_hanging_up_after_the_category_still_files_the_complaint(db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     await _call(driver, "CA-partial", ["1", "4", "HANGUP"])
     async with db.sessions() as session:
         complaint = await session.scalar(select(Complaint))
@@ -92,7 +93,7 @@ async def test_hanging_up_after_the_category_still_files_the_complaint(db: Datab
 
 async def test_an_unknown_caller_gets_an_unverified_customer(db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     await _call(driver, "CA-new", ["1", "5", RECORDED], caller="13912340000")
     async with db.sessions() as session:
         newcomer = await session.scalar(select(Customer).where(Customer.verified.is_(False)))
@@ -103,7 +104,7 @@ async def test_an_unknown_caller_gets_an_unverified_customer(db: Database, setti
 
 async def test_a_callback_request_is_stored_pending_in_the_chosen_window(db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     await _call(driver, "CA-cb", ["3", "2"])
     async with db.sessions() as session:
         callback = await session.scalar(select(Callback))
@@ -112,7 +113,7 @@ async def test_a_callback_request_is_stored_pending_in_the_chosen_window(db: Dat
 
 async def test_a_replayed_request_changes_nothing(db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     first = await driver.begin(Carrier.TWILIO, "CA-replay", from_number=CALLER, to_number=None)
     second = await driver.feed(Carrier.TWILIO, "CA-replay", ev.Digits("1"), expected_version=first.version)
     events_before = await _count(db, CallEvent)
@@ -123,7 +124,7 @@ async def test_a_replayed_request_changes_nothing(db: Database, settings: Settin
 
 async def test_asking_for_an_agent_queues_the_call(db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     turns = await _call(driver, "CA-agent", ["0"])
     assert turns[-1].ended and turns[-1].transfer is not None
     async with db.sessions() as session:

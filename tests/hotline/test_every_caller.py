@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
+from callcenter.hotline.turns import HotlineDriver, Turn
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.pg_turns import PgTurnStore
 from callcenter.storage.tables import Call, Callback, Complaint, Customer, CustomerPhone
+from callcenter.storage.turn_store_pg import PgTurnStore
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.telephony.hotline import HotlineDriver, Turn
 from crm.enums import Carrier
 from crm.services import customers as customer_svc
 from ivr import actions as act
@@ -33,8 +34,8 @@ KEYED_E164 = "+8613912345678"
 @pytest.fixture
 async def driver(db: Database, settings: Settings, clock: FixedClock) -> AsyncIterator[HotlineDriver]:
     await _setup(db)
-    fast = PgTurnStore.for_database(db.url, True)
-    yield HotlineDriver(db, settings, clock, fast=fast)
+    fast = PgTurnStore.for_database(db, True)
+    yield HotlineDriver(fast or SqlTurnStore(db), settings, clock)
     if fast is not None:
         await fast.close()
 

@@ -14,11 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
+from callcenter.hotline.ports import TurnSave
+from callcenter.hotline.turns import FAST_TURNS, HotlineDriver, Turn
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.pg_turns import PgTurnStore, TurnSave
 from callcenter.storage.tables import Call, CallEvent, Survey, SurveyAudit
-from callcenter.telephony.hotline import FAST_TURNS, HotlineDriver, Turn
+from callcenter.storage.turn_store_pg import PgTurnStore
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from crm.enums import Carrier
 from crm.services import calls as call_log
 from ivr import events as ev
@@ -43,7 +45,7 @@ def _settings(db: Database, tmp_path: Path, fast: bool) -> Settings:
 
 @pytest.fixture
 async def store(pg: Database) -> AsyncIterator[PgTurnStore]:
-    fast = PgTurnStore.for_database(pg.url, True)
+    fast = PgTurnStore.for_database(pg, True)
     assert fast is not None
     yield fast
     await fast.close()
@@ -73,8 +75,8 @@ def _media(turns: list[Turn]) -> list[Any]:
 
 async def test_a_survey_stores_the_same_rows_and_media_on_the_fast_path(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
-    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    slow = HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     stored_before = FAST_TURNS.get(outcome="stored")
 
     slow_turns = await _run(slow, "CA-slow", SURVEY)
@@ -105,7 +107,7 @@ async def test_a_survey_stores_the_same_rows_and_media_on_the_fast_path(
 
 async def test_a_replayed_webhook_gets_the_same_media_and_writes_nothing(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    driver = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     turns = await _run(driver, "CA-replay", ["2", "1"])
     before = await _timeline(pg, "CA-replay")
 
@@ -118,7 +120,7 @@ async def test_a_replayed_webhook_gets_the_same_media_and_writes_nothing(
 
 async def test_two_webhooks_racing_on_one_version_advance_the_call_once(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    driver = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     turns = await _run(driver, "CA-race", ["2"])
     version = turns[-1].version
 
@@ -143,7 +145,7 @@ async def test_two_webhooks_racing_on_one_version_advance_the_call_once(
 
 async def test_concurrent_turns_share_statements_and_a_bad_turn_fails_alone(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    driver = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    driver = HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock)
     sids = [f"CA-batch-{i}" for i in range(30)]
     for sid in sids:
         await driver.begin(Carrier.TWILIO, sid, from_number=CALLER, to_number="+864008001234")
@@ -174,7 +176,7 @@ async def test_concurrent_turns_share_statements_and_a_bad_turn_fails_alone(
 
 async def test_a_dropped_connection_falls_back_to_a_transaction_and_loses_nothing(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    driver = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     turns = await _run(driver, "CA-drop", ["2", "1"])
     admin = await asyncpg.connect(store.dsn)
     try:
@@ -213,8 +215,8 @@ async def _settled(db: Database, sid: str) -> tuple[Any, ...]:
 
 async def test_status_callbacks_settle_the_call_the_same_way_on_the_fast_path(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
-    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    slow = HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     settled = FAST_TURNS.get(outcome="settled")
     # in order, a duplicate final status, then a late one out of order
     statuses = [("in-progress", None), ("completed", 42.0), ("completed", 42.0), ("ringing", None)]
@@ -232,7 +234,7 @@ async def test_status_callbacks_settle_the_call_the_same_way_on_the_fast_path(
 
 async def test_a_hang_up_mid_flow_is_settled_in_a_transaction_that_keeps_the_answers(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    fast = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     await _run(fast, "CA-st-gone", ["2", "1", "2"])  # two grades given, then the caller is gone
     settled = FAST_TURNS.get(outcome="settled")
 
@@ -247,8 +249,8 @@ async def test_a_hang_up_mid_flow_is_settled_in_a_transaction_that_keeps_the_ans
 
 async def test_a_known_caller_is_logged_and_greeted_in_one_statement_and_a_retry_replays(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
-    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    slow = HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     opened = FAST_TURNS.get(outcome="opened")
 
     first = await _run(fast, "CA-open-fast", [])
@@ -271,7 +273,7 @@ async def test_a_stranger_is_added_by_the_transaction_not_the_fast_path(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
     from callcenter.storage.tables import Customer
 
-    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    fast = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     opened = FAST_TURNS.get(outcome="opened")
 
     turn = await fast.begin(Carrier.TWILIO, "CA-stranger", from_number="+8613911112222",
@@ -285,7 +287,7 @@ async def test_a_stranger_is_added_by_the_transaction_not_the_fast_path(
 
 async def test_a_batch_that_raises_fails_its_callers_and_the_batcher_keeps_serving(
         pg: Database) -> None:
-    from callcenter.storage.pg_turns import Batcher
+    from callcenter.storage.turn_store_pg import Batcher
 
     seen: list[list[int]] = []
 
@@ -295,7 +297,7 @@ async def test_a_batch_that_raises_fails_its_callers_and_the_batcher_keeps_servi
             raise TypeError("a bug in preparing the statement")
         return [int(await conn.fetchval("SELECT $1::int * 2", item)) for item in items]
 
-    store = PgTurnStore(pg.url)
+    store = PgTurnStore(pg)
     batcher: Batcher[int, int] = Batcher("test", store.dsn, flush, connections=1)
     try:
         with pytest.raises(TypeError):
@@ -308,8 +310,8 @@ async def test_a_batch_that_raises_fails_its_callers_and_the_batcher_keeps_servi
 
 async def test_a_row_locked_past_the_time_limit_sends_the_turn_to_a_transaction(
         pg: Database, tmp_path: Path, clock: FixedClock) -> None:
-    store = PgTurnStore(pg.url, timeout_s=1.0)
-    driver = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    store = PgTurnStore(pg, timeout_s=1.0)
+    driver = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     try:
         turns = await _run(driver, "CA-locked", ["2"])
         holder = await asyncpg.connect(store.dsn)
@@ -343,7 +345,7 @@ async def test_a_row_locked_past_the_time_limit_sends_the_turn_to_a_transaction(
     (_path, version), events = await _timeline(pg, "CA-locked")
     assert version == turns[-1].version + 1
     assert len(answers) == 1 and answers[0].version == version
-    reference = await _run(HotlineDriver(pg, _settings(pg, tmp_path, False), clock),
+    reference = await _run(HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock),
                            "CA-locked-ref", ["2", "1"])
     assert answers[0].media == reference[-1].media
     assert len([e for e in events if e[0] == "ivr_step"]) == \
@@ -354,8 +356,8 @@ async def test_many_calls_at_once_share_statements_for_opens_surveys_and_settles
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
     from callcenter.storage.tables import Contact
 
-    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
-    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
+    slow = HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock)
     sids = [f"CA-many-{i}" for i in range(25)]
     before = {b.name: (b.flushes, b.items) for b in store.batchers}
 
@@ -389,10 +391,10 @@ async def test_many_calls_at_once_share_statements_for_opens_surveys_and_settles
 
 async def test_a_stale_settle_in_a_shared_statement_fails_alone(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:
-    from callcenter.storage.pg_turns import CallWrites
+    from callcenter.hotline.ports import CallWrites
     from crm.services.calls import CallEventIn
 
-    driver = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
+    driver = HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock)
     for sid in ("CA-s-1", "CA-s-2", "CA-s-3"):
         await driver.begin(Carrier.TWILIO, sid, from_number=CALLER, to_number="+864008001234")
     calls = [await store.load("twilio", sid) for sid in ("CA-s-1", "CA-s-2", "CA-s-3")]
@@ -418,11 +420,11 @@ async def test_a_warmed_up_store_holds_no_lock_that_blocks_a_migration(pg: Datab
     """The store connects at start-up; an idle connection must hold no table lock (a
     migration's ALTER TABLE, or a test's LOCK TABLE, would wait for the first call), and
     closing it mid-warm-up must leave nothing behind either."""
-    admin = await asyncpg.connect(PgTurnStore(pg.url).dsn)
+    admin = await asyncpg.connect(PgTurnStore(pg).dsn)
     try:
         await admin.execute("SET lock_timeout = '5s'")
         for pause in [1.0] + [i / 1000 for i in range(0, 60, 6)]:
-            store = PgTurnStore(pg.url)
+            store = PgTurnStore(pg)
             store.start()
             await asyncio.sleep(pause)
             opened = await admin.fetchval(

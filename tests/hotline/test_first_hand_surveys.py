@@ -11,11 +11,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
+from callcenter.hotline.turns import FAST_TURNS, HotlineDriver
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.pg_turns import PgTurnStore
 from callcenter.storage.tables import Call, Customer, ServiceJob, Survey
-from callcenter.telephony.hotline import FAST_TURNS, HotlineDriver
+from callcenter.storage.turn_store_pg import PgTurnStore
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from tests import factories
 from tests.hotline.test_driver import _call, _setup
 from tests.hotline.test_fast_path import _settings, pg, store  # noqa: F401 (fixtures)
@@ -45,7 +46,7 @@ async def test_an_ivr_survey_keyed_from_a_strangers_number_is_pending(
         db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
     await _numbered_job(db)
-    await _call(HotlineDriver(db, settings, clock), "CA-stranger", BY_REFERENCE, caller=STRANGER)
+    await _call(HotlineDriver(SqlTurnStore(db), settings, clock), "CA-stranger", BY_REFERENCE, caller=STRANGER)
     (survey,) = await _surveys(db)
     assert (survey.source, survey.complete, survey.verification) == ("ivr", True, "pending")
     assert survey.pending_reason == (
@@ -56,8 +57,8 @@ async def test_an_ivr_survey_keyed_from_a_strangers_number_is_pending(
 async def test_the_fast_path_stores_a_strangers_survey_pending_as_the_transaction_does(
         pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:  # noqa: F811
     await _numbered_job(pg)
-    slow = HotlineDriver(pg, _settings(pg, tmp_path, False), clock)
-    fast = HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store)
+    slow = HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock)
+    fast = HotlineDriver(store, _settings(pg, tmp_path, True), clock)
     await _call(slow, "CA-stranger-slow", BY_REFERENCE, caller=STRANGER)
     stored = FAST_TURNS.get(outcome="stored")
     await _call(fast, "CA-stranger-fast", BY_REFERENCE, caller=STRANGER)
@@ -77,7 +78,7 @@ async def test_a_job_not_completed_yet_cannot_be_rated_by_its_reference(
         assert customer is not None
     await factories.job(db, customer.id, "20260601",
                         completed_at=datetime(2026, 6, 1, 8, tzinfo=UTC))  # after the call
-    await _call(HotlineDriver(db, settings, clock), "CA-early",
+    await _call(HotlineDriver(SqlTurnStore(db), settings, clock), "CA-early",
                 ["2", "20260601", "1", "2", "1", "1"], caller=STRANGER)
     assert await _surveys(db) == []
     async with db.sessions() as session:

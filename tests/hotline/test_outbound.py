@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
+from callcenter.hotline.turns import FLOWS, HotlineDriver, Turn
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import (
@@ -24,8 +25,8 @@ from callcenter.storage.tables import (
     Survey,
     SurveyAudit,
 )
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.telephony.hotline import FLOWS, HotlineDriver, Turn
 from crm.enums import (
     CallbackKind,
     Carrier,
@@ -77,7 +78,7 @@ async def _world(db: Database, settings: Settings, clock: FixedClock, language: 
             await session.commit()
     job = await factories.job(db, customer.id, "880042", technician_id=tech.id,
                               department_id=dep.id, completed_at=datetime(2026, 5, 17, 8, tzinfo=UTC))
-    return World(db, clock, HotlineDriver(db, settings, clock), customer.id, job.id)
+    return World(db, clock, HotlineDriver(SqlTurnStore(db), settings, clock), customer.id, job.id)
 
 
 async def _dial(w: World, answered: bool = True) -> DialRequest:

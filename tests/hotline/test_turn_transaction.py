@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import event, func, select, update
 
 from callcenter.clock import FixedClock
+from callcenter.hotline.effects import CallContext
+from callcenter.hotline.turns import HotlineDriver
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.joined_uow import JoinedUnitOfWork
 from callcenter.storage.tables import Call, CallEvent, Survey
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.telephony.hotline import HotlineDriver, _CallCtx
 from crm.enums import Carrier, Direction
 from crm.services import calls as call_log
 from ivr import actions as act
@@ -59,7 +62,7 @@ async def _surveys(db: Database) -> int:
 async def test_a_menu_key_is_one_transaction_of_three_statements(
         db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     first = await driver.begin(Carrier.TWILIO, "CA-rt", from_number=CALLER, to_number=None)
     with sql_sent(db) as seen:
         await driver.feed(Carrier.TWILIO, "CA-rt", ev.Digits("9"), expected_version=first.version)
@@ -72,7 +75,7 @@ async def test_a_menu_key_is_one_transaction_of_three_statements(
 async def test_a_call_is_logged_and_started_in_one_transaction(
         db: Database, settings: Settings, clock: FixedClock) -> None:
     await _setup(db)
-    driver = HotlineDriver(db, settings, clock)
+    driver = HotlineDriver(SqlTurnStore(db), settings, clock)
     with sql_sent(db) as seen:
         await driver.begin(Carrier.TWILIO, "CA-start", from_number=CALLER, to_number=None)
     assert (seen["begin"], seen["commit"]) == (1, 1)
@@ -84,8 +87,13 @@ async def test_a_call_is_logged_and_started_in_one_transaction(
 class _OvertakenDriver(HotlineDriver):
     """Another process advances the call right after this one stored the survey."""
 
-    async def _perform(self, ctx: _CallCtx, effect: act.Effect) -> ev.Event | None:
-        result = await super()._perform(ctx, effect)
+    def __init__(self, db: Database, settings: Settings, clock: FixedClock) -> None:
+        super().__init__(SqlTurnStore(db), settings, clock)
+        self.db = db
+
+    async def _perform(self, scope: Any, ctx: CallContext,
+                       effect: act.Effect) -> ev.Event | None:
+        result = await super()._perform(scope, ctx, effect)
         if isinstance(effect, act.SaveSurvey):
             async with self.db.engine.begin() as other_process:
                 await other_process.execute(update(Call).where(Call.id == ctx.call.id)
@@ -98,7 +106,7 @@ async def test_a_turn_that_loses_the_race_leaves_no_survey_behind(
     db = Database.open(pg_url)
     try:
         await _setup(db)
-        plain = HotlineDriver(db, settings, clock)
+        plain = HotlineDriver(SqlTurnStore(db), settings, clock)
         turn = await plain.begin(Carrier.TWILIO, "CA-race", from_number=CALLER, to_number=None)
         for key in SURVEY_UP_TO_CONFIRM:
             turn = await plain.feed(Carrier.TWILIO, "CA-race", ev.Digits(key),
@@ -148,7 +156,7 @@ async def test_a_dropped_database_connection_between_two_keys_costs_the_caller_n
     db = Database.open(pg_url)
     try:
         await _setup(db)
-        driver = HotlineDriver(db, settings, clock)
+        driver = HotlineDriver(SqlTurnStore(db), settings, clock)
         first = await driver.begin(Carrier.TWILIO, "CA-cut", from_number=CALLER, to_number=None)
         admin = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
         try:  # what a server restart does to the pooled connections

@@ -12,7 +12,8 @@ Every IVR webhook goes through here, so the statements are SQLAlchemy Core
 - the IVR state is written with ``UPDATE ... WHERE ivr_version = expected``
   (the optimistic lock), together with whatever else the turn changed.
 Both SQLite (3.35+) and PostgreSQL take these statements word for word. The
-two ``ON CONFLICT`` inserts are written as typed `text()` because
+two ``ON CONFLICT`` inserts are typed `text()` (`callcenter.storage.inserts`, the
+tables' one INSERT each, shared with the batched turn store) because
 SQLAlchemy's dialect ``insert().on_conflict_do_nothing()`` (and any
 multi-row ``values([...])``) cannot be cached and is compiled again on every
 execution, which cost more than the round trip it saves.
@@ -25,9 +26,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, TextClause, bindparam, exists, insert, select, text, update
+from sqlalchemy import Row, TextualSelect, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from callcenter.storage.inserts import CALL_EVENTS
+from callcenter.storage.inserts import CALLS as INSERT_CALLS
 from callcenter.storage.tables import Call, CallEvent, Contact
 from callcenter.storage.types import utcnow
 from crm.calls import CallRecord
@@ -101,18 +104,6 @@ def contact_values(call: CallRecord) -> dict[str, Any] | None:
     }
 
 
-_EVENT_FIELDS = ("call_id", "at", "kind", "node", "detail", "dedupe_key")
-_CALL_FIELDS = (
-    "carrier", "carrier_call_id", "direction", "from_number", "to_number", "customer_id",
-    "started_at", "language", "callback_attempt_id", "disposition", "status_rank",
-    "ivr_version", "hold_s", "wrapup_s", "created_at", "updated_at",
-)
-
-
-def _typed(name: str, column: Any) -> Any:
-    return bindparam(name, type_=column.type)
-
-
 @lru_cache(maxsize=64)
 def _update_call(columns: tuple[str, ...], versioned: bool) -> Any:
     """``UPDATE calls SET <columns>`` by id (and, `versioned`, by ``ivr_version``)."""
@@ -123,36 +114,27 @@ def _update_call(columns: tuple[str, ...], versioned: bool) -> Any:
 
 
 @lru_cache(maxsize=16)
-def _insert_events(rows: int) -> TextClause:
-    """``INSERT`` of `rows` events, skipping those whose (call_id, dedupe_key) exists."""
-    values = ", ".join(
-        "(" + ", ".join(f":{field}_{i}" for field in _EVENT_FIELDS) + ")" for i in range(rows))
-    return text(
-        f"INSERT INTO call_events ({', '.join(_EVENT_FIELDS)}) VALUES {values} "
-        "ON CONFLICT (call_id, dedupe_key) DO NOTHING RETURNING dedupe_key"
-    ).bindparams(*(_typed(f"{field}_{i}", EVENTS.c[field])
-                   for i in range(rows) for field in _EVENT_FIELDS)
-                 ).columns(EVENTS.c.dedupe_key)
+def _insert_events(rows: int) -> TextualSelect:
+    """``INSERT`` of `rows` events (`inserts.CALL_EVENTS`), skipping those whose
+    (call_id, dedupe_key) exists; returns the dedupe keys of those stored."""
+    return CALL_EVENTS.values(rows, returning="RETURNING dedupe_key").columns(EVENTS.c.dedupe_key)
 
 
-_INSERT_CALL = text(
-    f"INSERT INTO calls ({', '.join(_CALL_FIELDS)}) "
-    f"VALUES ({', '.join(':' + field for field in _CALL_FIELDS)}) "
-    "ON CONFLICT (carrier, carrier_call_id) DO NOTHING "
-    f"RETURNING {', '.join(column.name for column in RECORD_COLUMNS)}"
-).bindparams(*(_typed(field, CALLS.c[field]) for field in _CALL_FIELDS)
-             ).columns(*RECORD_COLUMNS)
+INSERT_CALL = INSERT_CALLS.values(
+    1, returning=f"RETURNING {', '.join(column.name for column in RECORD_COLUMNS)}",
+).columns(*RECORD_COLUMNS)
 
 
-def _event_params(call_id: int, events: Sequence[CallEventIn]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for i, event in enumerate(events):
-        params.update({
-            f"call_id_{i}": call_id, f"at_{i}": event.at, f"kind_{i}": event.kind,
-            f"node_{i}": event.node, f"detail_{i}": event.detail,
-            f"dedupe_key_{i}": event.dedupe_key,
-        })
-    return params
+def insert_call_params(values: dict[str, Any]) -> dict[str, Any]:
+    """`INSERT_CALL`'s parameters for a call's row values (`new_call_values`, maybe with
+    its first turn's state and path)."""
+    return INSERT_CALLS.params([{"ivr_state": None, "ivr_path": None, **values}])
+
+
+def event_rows(call_id: int, events: Sequence[CallEventIn]) -> list[dict[str, Any]]:
+    """`events` as rows of `inserts.CALL_EVENTS`."""
+    return [{"call_id": call_id, "at": e.at, "kind": e.kind, "node": e.node,
+             "detail": e.detail, "dedupe_key": e.dedupe_key} for e in events]
 
 
 class SqlCallRepository:
@@ -170,7 +152,8 @@ class SqlCallRepository:
         return to_record(row) if row else None
 
     async def add(self, cmd: StartCall) -> CallRecord | None:
-        row = (await self.session.execute(_INSERT_CALL, new_call_values(cmd))).first()
+        row = (await self.session.execute(
+            INSERT_CALL, insert_call_params(new_call_values(cmd)))).first()
         return to_record(row) if row else None
 
     async def update(self, call_id: int, **values: Any) -> None:
@@ -187,7 +170,7 @@ class SqlCallRepository:
         if not events:
             return []
         result = await self.session.execute(_insert_events(len(events)),
-                                            _event_params(call_id, events))
+                                            CALL_EVENTS.params(event_rows(call_id, events)))
         return list(result.scalars())
 
     async def save_ivr_state(self, call_id: int, state: str, expected_version: int,

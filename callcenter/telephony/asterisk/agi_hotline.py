@@ -31,11 +31,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from callcenter.storage.uow import SqlUnitOfWork
+from callcenter.hotline.turns import HotlineDriver, Turn
 from callcenter.telephony.asterisk import agi_commands as agi
 from callcenter.telephony.asterisk.agi_protocol import AgiRequest, AgiResponse
 from callcenter.telephony.asterisk.fastagi import AgiChannel, AgiHandler, CallerGone
-from callcenter.telephony.hotline import HotlineDriver, Turn
 from crm.enums import CallDisposition, Carrier, Direction
 from crm.services import calls
 from ivr import events as ev
@@ -106,13 +105,13 @@ class HotlineAgi:
             return
         # the dialplan runs this route only once the callee has answered
         await calls.mark_answered(turn.call_id, self.driver.clock(), None,
-                                  SqlUnitOfWork(self.driver.db))
+                                  self.driver.store.unit_of_work())
         await self.converse(channel, linkedid, turn)
 
     async def queue_result(self, channel: AgiChannel, request: AgiRequest) -> None:
         linkedid = await linkedid_of(channel, request)
         status = (_arg(request, 1) or "").upper()
-        uow = SqlUnitOfWork(self.driver.db)
+        uow = self.driver.store.unit_of_work()
         try:
             call = await calls.get_call(ASTERISK, linkedid, uow)
         except calls.UnknownCall:
@@ -122,7 +121,7 @@ class HotlineAgi:
         disposition = QUEUE_GAVE_UP.get(status)
         hung_up = _arg(request, 2) == "hangup" and self.end_on_queue_hangup
         if disposition is not None or hung_up:
-            await calls.end_call(call.id, now, SqlUnitOfWork(self.driver.db),
+            await calls.end_call(call.id, now, self.driver.store.unit_of_work(),
                                  disposition=disposition)
 
     # -- one call ---------------------------------------------------------------------------

@@ -24,11 +24,13 @@ from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.callbacks.config import retry_policy
+from callcenter.hotline.turns import HotlineDriver
 from callcenter.jobs import PeriodicJob
 from callcenter.networks import parse_networks
 from callcenter.owner import add_owner_context
 from callcenter.screenpop.availability import AVAILABILITY
-from callcenter.storage.pg_turns import SERVICE as TURN_STORE
+from callcenter.storage.turn_store_pg import SERVICE as TURN_STORE
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig
 from callcenter.telephony.asterisk.call_log import AmiCallLog
@@ -36,7 +38,6 @@ from callcenter.telephony.asterisk.dialer import AsteriskDialer
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
 from callcenter.telephony.asterisk.queue_members import QueueMembers
 from callcenter.telephony.asterisk.spool import import_spool
-from callcenter.telephony.hotline import HotlineDriver
 
 log = logging.getLogger(__name__)
 FASTAGI, AMI, CALL_LOG, DIALER = "fastagi", "ami", "ami_call_log", "asterisk_dialer"
@@ -53,8 +54,8 @@ async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
     # RECORD FILE does not create directories (Asterisk on another host: create it there)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     handlers = HotlineAgi(
-        HotlineDriver(app[DB], settings, app[CLOCK], fast=app[SERVICES].get(TURN_STORE),
-                      availability=lambda: app[SERVICES].get(AVAILABILITY)),
+        HotlineDriver(app[SERVICES].get(TURN_STORE) or SqlTurnStore(app[DB]), settings,
+                      app[CLOCK], availability=lambda: app[SERVICES].get(AVAILABILITY)),
         sounds_prefix=str(settings.prompts_dir.resolve()),
         recordings_dir=settings.recordings_dir.resolve(),
         end_on_queue_hangup=not settings.ami_enabled,

@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
+from callcenter.hotline.turns import HotlineDriver
 from callcenter.screenpop.availability import AVAILABILITY
-from callcenter.storage.pg_turns import SERVICE as TURN_STORE
-from callcenter.telephony.hotline import HotlineDriver
+from callcenter.storage.turn_store_pg import SERVICE as TURN_STORE
+from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.telephony.twilio import conference
 from callcenter.telephony.twilio.twiml import TwimlRenderer
 from callcenter.telephony.twilio.webhooks import CHANNEL, ROUTES, TwilioChannel, screen_pop_module
@@ -25,8 +26,8 @@ from callcenter.web.auth import public
 async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
     channel = app[CHANNEL]
     channel.db = app[DB]
-    channel.driver = HotlineDriver(app[DB], channel.settings, channel.clock,
-                                   fast=app[SERVICES].get(TURN_STORE),
+    store = app[SERVICES].get(TURN_STORE) or SqlTurnStore(app[DB])
+    channel.driver = HotlineDriver(store, channel.settings, channel.clock,
                                    availability=lambda: app[SERVICES].get(AVAILABILITY))
     yield
     channel.driver = None

@@ -31,8 +31,8 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from callcenter.hotline.turns import Turn
 from callcenter.settings import Settings
-from callcenter.telephony.hotline import Turn
 from ivr import actions as act
 from ivr.prompts import normalize_language, prompt_text
 from ivr.render_twiml import DEFAULT_VOICES, SAY_LANGUAGES, TransferTarget, render

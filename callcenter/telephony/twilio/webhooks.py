@@ -36,13 +36,13 @@ from multidict import MultiDictProxy
 
 from callcenter.appkeys import SERVICES
 from callcenter.clock import Clock
+from callcenter.hotline.turns import FLOWS, HotlineDriver, Turn
 from callcenter.logs import bind_call_id
 from callcenter.screenpop.availability import AVAILABILITY
 from callcenter.settings import Settings
 from callcenter.storage import segments
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.telephony.hotline import FLOWS, HotlineDriver, Turn
 from callcenter.telephony.twilio import twiml
 from callcenter.telephony.twilio.signature import verified_form
 from callcenter.web.errors import BadRequest

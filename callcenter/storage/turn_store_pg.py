@@ -1,11 +1,15 @@
-"""The IVR turn's hot path on PostgreSQL: raw asyncpg statements, batched across calls.
+"""`PgTurnStore`: the hotline's `TurnStore` on PostgreSQL, its batched operations as raw
+asyncpg statements, batched across calls.
 
 Most webhooks of a call are a plain menu key: read the call, run the session,
-store the new state and the IVR steps. On PostgreSQL the driver
-(`callcenter.telephony.hotline`) does those through this store instead of a
-SQLAlchemy transaction, because on a 2-core machine the hotline's cost is
-the number of messages that cross between processes, and SQLAlchemy's
-statement machinery, not the IVR:
+store the new state and the IVR steps. On PostgreSQL the hotline
+(`callcenter.hotline.turns`) does those through this store's batched
+operations instead of a SQLAlchemy transaction, because on a 2-core machine
+the hotline's cost is the number of messages that cross between processes,
+and SQLAlchemy's statement machinery, not the IVR. Its transactions (for the
+turns that need one) are `SqlTurnStore`'s, which it extends. The statements
+take their columns and types from the table metadata, and each table's
+INSERT is the one of `callcenter.storage.inserts`:
 
 - every call read waiting in this process goes in one ``SELECT ... JOIN
   unnest(...)``; so do the callers' numbers and the jobs looked up;
@@ -43,23 +47,44 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from callcenter.storage.repositories.calls import RECORD_COLUMNS, contact_values, to_record
+from callcenter.hotline.ports import SETTLE_COLUMNS, Caller, CallOpen, CallWrites, TurnSave
+from callcenter.storage.engine import Database
+from callcenter.storage.inserts import (
+    CALL_EVENTS,
+    CALLS_TABLE,
+    CONTACTS,
+    SURVEY_AUDIT,
+    SURVEYS,
+    pg_array_type,
+)
+from callcenter.storage.inserts import CALLS as INSERT_CALLS
+from callcenter.storage.repositories.calls import (
+    RECORD_COLUMNS,
+    contact_values,
+    event_rows,
+    to_record,
+)
+from callcenter.storage.turn_store_sql import (
+    BATCHABLE,
+    SqlTurnStore,
+    opened_call_values,
+    survey_row,
+)
 from callcenter.storage.types import utcnow
 from crm.calls import CallRecord
-from crm.services.calls import CallEventIn, IvrStep, step_event
+from crm.services.calls import step_event
 from crm.surveys import JobRef
+from ivr import actions as act
 
 log = logging.getLogger(__name__)
 #: the app's one store, in ``app[SERVICES]`` (see `turn_store_ctx` in callcenter.app)
@@ -68,130 +93,78 @@ I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
 Flush = Callable[[asyncpg.Connection, list[I]], Awaitable[list[O]]]
 
-_COLUMNS = ", ".join(f"c.{column.name}" for column in RECORD_COLUMNS)
+
+def _type(column: str) -> str:
+    return pg_array_type(CALLS_TABLE.c[column])
+
+
+_RETURNING = "RETURNING " + ", ".join(column.name for column in RECORD_COLUMNS)
 _LOAD = (
-    f"SELECT {_COLUMNS} FROM calls c "
-    "JOIN unnest($1::text[], $2::text[]) AS k(carrier, sid) "
+    f"SELECT {', '.join(f'c.{column.name}' for column in RECORD_COLUMNS)} FROM calls c "
+    f"JOIN unnest($1::{_type('carrier')}[], $2::{_type('carrier_call_id')}[]) AS k(carrier, sid) "
     "ON c.carrier = k.carrier AND c.carrier_call_id = k.sid"
 )
-_STEP_ARRAYS = "$6::bigint[], $7::timestamptz[], $8::text[], $9::text[], $10::text[]"
-_SURVEY_FIELDS = (
-    "id", "job_id", "customer_id", "department_id", "staff_id", "call_id", "surveyed_at",
-    "source", "timeliness", "quality", "attitude", "complete", "verification", "verified_by",
-    "verified_at", "entered_by", "note", "pending_reason",
-)
-_SURVEY_TYPES = (
-    "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "timestamptz", "text", "text",
-    "text", "text", "boolean", "text", "bigint", "timestamptz", "bigint", "text", "text",
-)
-_AUDIT_ARRAYS = "$11::bigint[], $12::timestamptz[], $13::bigint[], $14::text[], $15::text[], $16::text[]"
+_STEPS, _STEP_NAMES = CALL_EVENTS.from_arrays(6, "s", join="JOIN u ON u.id = s.call_id")
+_SURVEYS, _SURVEY_NAMES = SURVEYS.from_arrays(
+    6 + len(_STEP_NAMES), "v", given={"created_at": "$5", "updated_at": "$5"},
+    join="JOIN u ON u.id = v.call_id", returning="RETURNING id")
+_AUDITS, _AUDIT_NAMES = SURVEY_AUDIT.from_arrays(
+    6 + len(_STEP_NAMES) + len(_SURVEY_NAMES), "x", join="JOIN v ON v.id = x.survey_id")
 #: every turn waiting, in one statement: the guarded UPDATE per call, then (joined to the calls
 #: it updated, so nothing of a stale turn is written) the steps, the surveys and their audit
 _SAVE = f"""
 WITH t AS (
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[])
+    SELECT * FROM unnest($1::{_type('id')}[], $2::{_type('ivr_version')}[],
+                         $3::{_type('ivr_state')}[], $4::{_type('ivr_path')}[])
         AS t(id, expected, state, path)
 ), u AS (
     UPDATE calls c SET ivr_state = t.state, ivr_version = t.expected + 1,
                        ivr_path = t.path, updated_at = $5
     FROM t WHERE c.id = t.id AND c.ivr_version = t.expected
     RETURNING c.id
-), e AS (
-    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
-    SELECT s.call_id, s.at, 'ivr_step', s.node, s.detail::json, s.dedupe_key
-    FROM unnest({_STEP_ARRAYS}) AS s(call_id, at, node, detail, dedupe_key)
-    JOIN u ON u.id = s.call_id
-    ON CONFLICT (call_id, dedupe_key) DO NOTHING
-), v AS (
-    INSERT INTO surveys ({", ".join(_SURVEY_FIELDS)}, created_at, updated_at)
-    SELECT {", ".join(f"v.{name}" for name in _SURVEY_FIELDS)}, $5, $5
-    FROM unnest({", ".join(f"${17 + i}::{t}[]" for i, t in enumerate(_SURVEY_TYPES))})
-        AS v({", ".join(_SURVEY_FIELDS)})
-    JOIN u ON u.id = v.call_id
-    RETURNING id
-), a AS (
-    INSERT INTO survey_audit (survey_id, at, actor_id, action, before, after)
-    SELECT x.survey_id, x.at, x.actor_id, x.action, x.before::json, x.after::json
-    FROM unnest({_AUDIT_ARRAYS}) AS x(survey_id, at, actor_id, action, before, after)
-    JOIN v ON v.id = x.survey_id
-)
+), e AS ({_STEPS}), v AS ({_SURVEYS}), a AS ({_AUDITS})
 SELECT id FROM u
 """
-#: the columns a call's settling may set (`crm.services.calls.settle_status`), and their types
-_SETTLE_TYPES = {
-    "ended_at": "timestamptz", "disposition": "text", "duration_s": "float8",
-    "carrier_status": "text", "status_rank": "int", "answered_at": "timestamptz",
-}
-_SETTLE_ORDER = tuple(_SETTLE_TYPES)
+_N_SETTLE = 5 + 2 * len(SETTLE_COLUMNS)  # the parameter number of "now"
+_SETTLE_EVENTS, _SETTLE_EVENT_NAMES = CALL_EVENTS.from_arrays(
+    _N_SETTLE + 1, "s", join="JOIN u ON u.id = s.call_id")
+_CONTACTS, _CONTACT_NAMES = CONTACTS.from_arrays(
+    _N_SETTLE + 1 + len(_SETTLE_EVENT_NAMES), "x", given={"created_at": f"${_N_SETTLE}"},
+    join="JOIN u ON u.id = x.call_id",
+    where="WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = x.call_id)")
 #: every settling waiting: per call, the columns it sets (a flag each) under a guard on what
 #: settling read (IVR version, status rank, end), the events, and the contact (once per call)
 _SETTLE = f"""
 WITH t AS (
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::timestamptz[],
-        {", ".join(f"${5 + 2 * i}::boolean[], ${6 + 2 * i}::{t}[]"
-                   for i, t in enumerate(_SETTLE_TYPES.values()))})
+    SELECT * FROM unnest($1::{_type('id')}[], $2::{_type('ivr_version')}[],
+        $3::{_type('status_rank')}[], $4::{_type('ended_at')}[],
+        {", ".join(f"${5 + 2 * i}::boolean[], ${6 + 2 * i}::{_type(c)}[]"
+                   for i, c in enumerate(SETTLE_COLUMNS))})
         AS t(id, read_version, read_rank, read_end,
-             {", ".join(f"set_{c}, new_{c}" for c in _SETTLE_ORDER)})
+             {", ".join(f"set_{c}, new_{c}" for c in SETTLE_COLUMNS)})
 ), u AS (
-    UPDATE calls c SET updated_at = $17,
+    UPDATE calls c SET updated_at = ${_N_SETTLE},
         {", ".join(f"{c} = CASE WHEN t.set_{c} THEN t.new_{c} ELSE c.{c} END"
-                   for c in _SETTLE_ORDER)}
+                   for c in SETTLE_COLUMNS)}
     FROM t
     WHERE c.id = t.id AND c.ivr_version = t.read_version AND c.status_rank = t.read_rank
       AND c.ended_at IS NOT DISTINCT FROM t.read_end
     RETURNING c.id
-), e AS (
-    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
-    SELECT s.call_id, s.at, s.kind, s.node, s.detail::json, s.dedupe_key
-    FROM unnest($18::bigint[], $19::timestamptz[], $20::text[], $21::text[], $22::text[],
-                $23::text[]) AS s(call_id, at, kind, node, detail, dedupe_key)
-    JOIN u ON u.id = s.call_id
-    ON CONFLICT (call_id, dedupe_key) DO NOTHING
-), k AS (
-    INSERT INTO contacts (customer_id, kind, at, call_id, staff_id, disposition, summary,
-                          created_at)
-    SELECT x.customer_id, x.kind, x.at, x.call_id, x.staff_id, x.disposition, x.summary, $17
-    FROM unnest($24::bigint[], $25::text[], $26::timestamptz[], $27::bigint[], $28::bigint[],
-                $29::text[], $30::text[])
-        AS x(customer_id, kind, at, call_id, staff_id, disposition, summary)
-    JOIN u ON u.id = x.call_id
-    WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = x.call_id)
-)
+), e AS ({_SETTLE_EVENTS}), k AS ({_CONTACTS})
 SELECT id FROM u
 """
 _CALLER = (
     "SELECT p.e164, c.id, c.verified, c.language, c.timezone FROM customer_phones p "
     "JOIN customers c ON c.id = p.customer_id WHERE p.e164 = ANY($1::text[])"
 )
-_OPEN_TYPES = {
-    "carrier": "text", "carrier_call_id": "text", "direction": "text", "from_number": "text",
-    "to_number": "text", "customer_id": "bigint", "started_at": "timestamptz",
-    "language": "text", "callback_attempt_id": "text", "disposition": "text",
-    "status_rank": "int", "ivr_version": "int", "hold_s": "float8", "wrapup_s": "float8",
-    "created_at": "timestamptz", "updated_at": "timestamptz", "ivr_state": "text",
-    "ivr_path": "text",
-}
-_OPEN_FIELDS = tuple(_OPEN_TYPES)
-_N_OPEN = len(_OPEN_FIELDS)
+_OPEN_CALLS, _OPEN_NAMES = INSERT_CALLS.from_arrays(1, "n", returning=_RETURNING)
+_OPEN_EVENTS, _OPEN_EVENT_NAMES = CALL_EVENTS.from_arrays(
+    len(_OPEN_NAMES) + 1, "s", given={"call_id": "c.id"},
+    keys=(("carrier", _type("carrier")), ("sid", _type("carrier_call_id"))),
+    join="JOIN c ON c.carrier = s.carrier AND c.carrier_call_id = s.sid")
 #: every new call waiting: inserted (a call logged already is skipped and comes back missing)
 #: with the events of exactly the calls inserted
-_OPEN = f"""
-WITH c AS (
-    INSERT INTO calls ({", ".join(_OPEN_FIELDS)})
-    SELECT * FROM unnest({", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_OPEN_TYPES.values()))})
-    ON CONFLICT (carrier, carrier_call_id) DO NOTHING
-    RETURNING {", ".join(column.name for column in RECORD_COLUMNS)}
-), e AS (
-    INSERT INTO call_events (call_id, at, kind, node, detail, dedupe_key)
-    SELECT c.id, s.at, s.kind, s.node, s.detail::json, s.dedupe_key
-    FROM unnest(${_N_OPEN + 1}::text[], ${_N_OPEN + 2}::text[], ${_N_OPEN + 3}::timestamptz[],
-                ${_N_OPEN + 4}::text[], ${_N_OPEN + 5}::text[], ${_N_OPEN + 6}::text[],
-                ${_N_OPEN + 7}::text[])
-        AS s(carrier, sid, at, kind, node, detail, dedupe_key)
-    JOIN c ON c.carrier = s.carrier AND c.carrier_call_id = s.sid
-)
-SELECT * FROM c
-"""
+_OPEN = f"WITH c AS ({_OPEN_CALLS}), e AS ({_OPEN_EVENTS}) SELECT * FROM c"
 _NEXT_SURVEY_IDS = (
     "SELECT nextval(pg_get_serial_sequence('surveys', 'id')) FROM generate_series(1, $1)")
 _JOB_COLUMNS = (
@@ -205,73 +178,6 @@ _LAST_JOBS = (
 )
 _JOBS_BY_REFERENCE = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE reference = ANY($1::text[])"
 _JOBS_BY_ID = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE id = ANY($1::bigint[])"
-
-
-@dataclass
-class CallWrites:
-    """The writes a call's settling asked for (the `CallRepository` methods it calls),
-    stored by `PgTurnStore.settle` in one statement."""
-
-    values: dict[str, Any]
-    events: list[CallEventIn]
-    contact: CallRecord | None = None
-
-    # the part of `crm.services.calls.CallRepository` that settling uses
-    async def update(self, call_id: int, **values: Any) -> None:
-        unknown = set(values) - set(_SETTLE_TYPES)
-        if unknown:
-            raise NotImplementedError(f"the fast settle does not write {sorted(unknown)}")
-        self.values.update(values)
-
-    async def add_event(self, call_id: int, event: CallEventIn) -> bool:
-        self.events.append(event)
-        return True
-
-    async def add_events(self, call_id: int, events: Sequence[CallEventIn]) -> list[str | None]:
-        self.events.extend(events)
-        return [event.dedupe_key for event in events]
-
-    async def add_call_contact(self, call: CallRecord, at: datetime) -> None:
-        self.contact = call
-
-
-@dataclass(frozen=True)
-class Caller:
-    """What the first turn needs of the customer owning a number."""
-
-    customer_id: int
-    verified: bool
-    language: str
-    timezone: str
-
-
-@dataclass(frozen=True)
-class CallOpen:
-    """A new call with its first turn: the row's values (``_OPEN_FIELDS``) and its events."""
-
-    values: dict[str, Any]
-    events: Sequence[CallEventIn]
-
-
-@dataclass(frozen=True)
-class SurveyWrite:
-    """A survey the turn saved (`crm.services.surveys.save_survey`): its row, id
-    included (`PgTurnStore.next_survey_id`), and its audit entry."""
-
-    row: dict[str, Any]
-    audit: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TurnSave:
-    """One turn to store: the call as read, its new state and path, its steps, and the
-    survey it saved (if any), stored together or not at all."""
-
-    call: CallRecord
-    state: str
-    path: str | None
-    steps: Sequence[IvrStep]
-    survey: SurveyWrite | None = None
 
 
 class Batcher(Generic[I, O]):
@@ -423,37 +329,30 @@ def _fail(batch: list[tuple[Any, Hashable, asyncio.Future[Any]]], exc: BaseExcep
             future.set_exception(exc)
 
 
-def _append(columns: tuple[list[Any], ...], *values: Any) -> None:
-    """One row more in column arrays (the ``unnest`` parameters of a batched statement)."""
-    for column, value in zip(columns, values, strict=True):
-        column.append(value)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
 def _job(row: asyncpg.Record) -> JobRef:
     return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
                   row["technician_id"], row["completed_at"], frozenset(row["phones"] or ()))
 
 
-class PgTurnStore:
-    """Call reads, turn saves and job lookups for the IVR hot path (see the module doc)."""
+def _record(row: asyncpg.Record) -> CallRecord:
+    return to_record(SimpleNamespace(**dict(row)))  # type: ignore[arg-type]
+
+
+class PgTurnStore(SqlTurnStore):
+    """The `TurnStore` port with batched statements on PostgreSQL (see the module doc); its
+    transactions are `SqlTurnStore`'s."""
 
     @classmethod
-    def for_database(cls, url: str, enabled: bool) -> PgTurnStore | None:
-        """A store for `url` when it is PostgreSQL and the fast path is `enabled`."""
-        if not enabled or make_url(url).get_backend_name() != "postgresql":
+    def for_database(cls, db: Database, enabled: bool) -> PgTurnStore | None:
+        """A store for `db` when it is PostgreSQL and the fast path is `enabled`."""
+        if not enabled or db.dialect != "postgresql":
             return None
-        return cls(url)
+        return cls(db)
 
-    def __init__(self, url: str, *, connections: int = 2, timeout_s: float = 10.0) -> None:
-        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(
+    def __init__(self, db: Database, *, connections: int = 2, timeout_s: float = 10.0,
+                 batches: frozenset[type[act.Effect]] = BATCHABLE) -> None:
+        super().__init__(db, batches=batches)
+        self.dsn = make_url(db.url).set(drivername="postgresql").render_as_string(
             hide_password=False)
         batcher = functools.partial(Batcher, timeout_s=timeout_s)
         self._loads: Batcher[tuple[str, str], CallRecord | None] = batcher(
@@ -462,7 +361,7 @@ class PgTurnStore:
             "turn-saves", self.dsn, self._save_many, connections=connections)
         self._jobs: Batcher[tuple[str, Any], JobRef | None] = batcher(
             "job-reads", self.dsn, self._jobs_many, connections=1)
-        self._survey_ids: Batcher[None, int] = batcher(
+        self._survey_id_asks: Batcher[None, int] = batcher(
             "survey-ids", self.dsn, self._next_survey_ids, connections=1)
         self._callers: Batcher[str, Caller | None] = batcher(
             "caller-reads", self.dsn, self._callers_many, connections=1)
@@ -482,17 +381,14 @@ class PgTurnStore:
     @property
     def batchers(self) -> tuple[Batcher[Any, Any], ...]:
         return (self._loads, self._saves, self._jobs, self._settles, self._callers, self._opens,
-                self._survey_ids)
+                self._survey_id_asks)
 
-    # -- the three operations -----------------------------------------------------------------
+    # -- the batched operations (see `TurnStore`) ---------------------------------------------
 
     async def load(self, carrier: str, carrier_call_id: str) -> CallRecord | None:
-        """The call as stored now (None: no such call)."""
         return await self._loads.submit((carrier, carrier_call_id))
 
     async def save(self, turn: TurnSave) -> CallRecord | None:
-        """Store `turn` if the call is still at the version it was read at: the call as
-        now stored, or None when another webhook advanced it first (nothing written)."""
         if turn.survey is not None and turn.survey.row.get("call_id") != turn.call.id:
             raise ValueError("a turn stores only a survey taken on its own call")
         stored = await self._saves.submit(turn, key=turn.call.id)
@@ -502,24 +398,21 @@ class PgTurnStore:
                        ivr_path=turn.path)
 
     async def caller(self, e164: str) -> Caller | None:
-        """The customer owning `e164` (None: nobody; the transaction adds a stranger)."""
         return await self._callers.submit(e164)
 
     async def open(self, new: CallOpen) -> CallRecord | None:
-        """Insert a call with its first turn's state and events in one statement: the call
-        as stored, or None when the call is logged already (nothing written)."""
         return await self._opens.submit(
-            new, key=(new.values["carrier"], new.values["carrier_call_id"]))
+            new, key=(new.cmd.carrier.value, new.cmd.carrier_call_id))
 
     async def settle(self, call: CallRecord, writes: CallWrites) -> bool:
-        """Store `writes` if `call` (as read) is unchanged in what settling depends on
-        (IVR version, status rank, end): True when stored, False when it moved on
-        (nothing written; settle it in a transaction)."""
+        unknown = set(writes.values) - set(SETTLE_COLUMNS)
+        if unknown:
+            raise ValueError(f"a settling does not write {sorted(unknown)}")
         return await self._settles.submit((call, writes), key=call.id)
 
     async def next_survey_id(self) -> int:
         """A survey id from the table's own sequence (the turn inserts the row with it)."""
-        return await self._survey_ids.submit(None)
+        return await self._survey_id_asks.submit(None)
 
     async def job(self, job_id: int) -> JobRef | None:
         return await self._jobs.submit(("id", job_id))
@@ -537,31 +430,23 @@ class PgTurnStore:
                          keys: list[tuple[str, str]]) -> list[CallRecord | None]:
         rows = await conn.fetch(_LOAD, [k[0] for k in keys], [k[1] for k in keys])
         found = {(row["carrier"], row["carrier_call_id"]): row for row in rows}
-        out: list[CallRecord | None] = []
-        for key in keys:
-            row = found.get(key)
-            out.append(to_record(SimpleNamespace(**dict(row))) if row is not None else None)
-        return out
+        return [_record(row) if (row := found.get(key)) is not None else None for key in keys]
 
     @staticmethod
     async def _save_many(conn: asyncpg.Connection, turns: list[TurnSave]) -> list[bool]:
-        steps: tuple[list[Any], ...] = ([], [], [], [], [])
-        audits: tuple[list[Any], ...] = ([], [], [], [], [], [])
-        surveys: tuple[list[Any], ...] = tuple([] for _ in _SURVEY_FIELDS)
+        steps: list[dict[str, Any]] = []
+        surveys: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
         for turn in turns:
-            for step in turn.steps:
-                event = step_event(step)
-                _append(steps, turn.call.id, event.at, event.node, _json(event.detail),
-                        event.dedupe_key)
+            steps.extend(event_rows(turn.call.id, [step_event(step) for step in turn.steps]))
             if turn.survey is not None:
-                row, audit = turn.survey.row, turn.survey.audit
-                _append(surveys, *(row.get(name) for name in _SURVEY_FIELDS))
-                _append(audits, row["id"], audit["at"], audit["actor_id"], audit["action"],
-                        _json_or_none(audit["before"]), _json_or_none(audit["after"]))
+                surveys.append(survey_row(turn.survey.row))
+                audits.append({**turn.survey.audit, "survey_id": turn.survey.row["id"]})
         rows = await conn.fetch(
             _SAVE, [t.call.id for t in turns], [t.call.ivr_version for t in turns],
             [t.state for t in turns], [t.path for t in turns], utcnow(),
-            *steps, *audits, *surveys)
+            *CALL_EVENTS.arrays(_STEP_NAMES, steps), *SURVEYS.arrays(_SURVEY_NAMES, surveys),
+            *SURVEY_AUDIT.arrays(_AUDIT_NAMES, audits))
         stored = {row["id"] for row in rows}
         return [turn.call.id in stored for turn in turns]
 
@@ -578,40 +463,35 @@ class PgTurnStore:
     @staticmethod
     async def _open_many(conn: asyncpg.Connection,
                          items: list[CallOpen]) -> list[CallRecord | None]:
-        events: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
-        for new in items:
-            for e in new.events:
-                _append(events, new.values["carrier"], new.values["carrier_call_id"], e.at,
-                        e.kind, e.node, _json(e.detail or {}), e.dedupe_key)
-        rows = await conn.fetch(
-            _OPEN, *([new.values[name] for new in items] for name in _OPEN_FIELDS), *events)
+        calls = [opened_call_values(new) for new in items]
+        events = [{**row, "carrier": new.cmd.carrier.value, "sid": new.cmd.carrier_call_id}
+                  for new in items for row in event_rows(0, new.events)]
+        rows = await conn.fetch(_OPEN, *INSERT_CALLS.arrays(_OPEN_NAMES, calls),
+                                *CALL_EVENTS.arrays(_OPEN_EVENT_NAMES, events))
         found = {(row["carrier"], row["carrier_call_id"]): row for row in rows}
-        out: list[CallRecord | None] = []
-        for new in items:
-            row = found.get((new.values["carrier"], new.values["carrier_call_id"]))
-            out.append(to_record(SimpleNamespace(**dict(row))) if row is not None else None)
-        return out
+        return [_record(row) if (row := found.get(
+                    (new.cmd.carrier.value, new.cmd.carrier_call_id))) is not None else None
+                for new in items]
 
     @staticmethod
     async def _settle_many(conn: asyncpg.Connection,
                            items: list[tuple[CallRecord, CallWrites]]) -> list[bool]:
-        calls: tuple[list[Any], ...] = ([], [], [], [])
-        sets: tuple[list[Any], ...] = tuple([] for _ in range(2 * len(_SETTLE_ORDER)))
-        events: tuple[list[Any], ...] = ([], [], [], [], [], [])
-        contacts: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        sets: list[list[Any]] = [[] for _ in range(2 * len(SETTLE_COLUMNS))]
+        events: list[dict[str, Any]] = []
+        contacts: list[dict[str, Any]] = []
         for call, writes in items:
-            _append(calls, call.id, call.ivr_version, call.status_rank, call.ended_at)
-            for i, name in enumerate(_SETTLE_ORDER):
+            for i, name in enumerate(SETTLE_COLUMNS):
                 sets[2 * i].append(name in writes.values)
                 sets[2 * i + 1].append(writes.values.get(name))
-            for e in writes.events:
-                _append(events, call.id, e.at, e.kind, e.node, _json(e.detail or {}),
-                        e.dedupe_key)
+            events.extend(event_rows(call.id, writes.timeline))
             contact = contact_values(writes.contact) if writes.contact is not None else None
             if contact is not None:
-                _append(contacts, *(contact[name] for name in (
-                    "customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary")))
-        rows = await conn.fetch(_SETTLE, *calls, *sets, utcnow(), *events, *contacts)
+                contacts.append(contact)
+        rows = await conn.fetch(
+            _SETTLE, [c.id for c, _w in items], [c.ivr_version for c, _w in items],
+            [c.status_rank for c, _w in items], [c.ended_at for c, _w in items], *sets,
+            utcnow(), *CALL_EVENTS.arrays(_SETTLE_EVENT_NAMES, events),
+            *CONTACTS.arrays(_CONTACT_NAMES, contacts))
         stored = {row["id"] for row in rows}
         return [call.id in stored for call, _writes in items]
 

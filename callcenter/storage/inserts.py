@@ -1,0 +1,146 @@
+"""The turn tables' INSERTs, one per table, their columns and types from the table metadata.
+
+Every path that adds a row to these tables goes through its `Insert`: the
+SQLAlchemy repositories and turn store (`values`: multi-row ``VALUES`` with
+typed bind parameters, on SQLite and PostgreSQL alike) and the batched
+PostgreSQL statements (`from_arrays`: ``SELECT ... FROM unnest($n::type[],
+...)``, one array per column, typed from the metadata). So a column added to
+a table is added in one place, and the conflict rule that makes a replayed
+event harmless (``ON CONFLICT (call_id, dedupe_key) DO NOTHING``) is written
+once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    Table,
+    TextClause,
+    bindparam,
+    text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from callcenter.storage.tables import Call, CallEvent, Contact, Survey, SurveyAudit
+
+
+def _base_type(column: Column[Any]) -> TypeEngine[Any]:
+    kind: TypeEngine[Any] = column.type
+    while isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    return kind
+
+
+def pg_array_type(column: Column[Any]) -> str:
+    """The PostgreSQL element type of `column`'s array parameter in a batched statement.
+    Strings are ``text`` (a cast to ``varchar(n)`` would cut a long value silently; the
+    column itself refuses it); JSON travels as text and is cast when selected."""
+    kind = _base_type(column)
+    if isinstance(kind, Boolean):
+        return "boolean"
+    if isinstance(kind, Integer):
+        return "bigint"
+    if isinstance(kind, Float):
+        return "float8"
+    if isinstance(kind, DateTime):
+        return "timestamptz"
+    return "text"
+
+
+def is_json(column: Column[Any]) -> bool:
+    return isinstance(_base_type(column), JSON)
+
+
+@dataclass(frozen=True)
+class Insert:
+    """A table's one INSERT: the columns it writes and its conflict rule."""
+
+    table: Table
+    columns: tuple[str, ...]
+    conflict: str = ""
+
+    @property
+    def head(self) -> str:
+        return f"INSERT INTO {self.table.name} ({', '.join(self.columns)})"
+
+    def values(self, rows: int, *, returning: str = "") -> TextClause:
+        """``INSERT ... VALUES`` of `rows` rows, bind parameters ``<column>_<row>`` typed
+        from the metadata (`params` builds them)."""
+        return _values(self, rows, returning)
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in self.columns}
+
+    def from_arrays(self, first: int, alias: str, *, given: Mapping[str, str] | None = None,
+                    keys: Sequence[tuple[str, str]] = (), join: str = "", where: str = "",
+                    returning: str = "") -> tuple[str, tuple[str, ...]]:
+        """``INSERT ... SELECT ... FROM unnest(...)``: one array parameter (numbered from
+        ``$first``) per column, but those `given` (an SQL expression each), then one per
+        extra `keys` column (name, type) to join on. Returns the SQL and the names of its
+        array parameters in order (`arrays` builds them)."""
+        given = given or {}
+        names = tuple(c for c in self.columns if c not in given) + tuple(k for k, _t in keys)
+        types = [pg_array_type(self.table.c[c]) for c in self.columns if c not in given] + \
+            [t for _k, t in keys]
+        params = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(types))
+        exprs = ", ".join(
+            given[c] if c in given else
+            f"{alias}.{c}::json" if is_json(self.table.c[c]) else f"{alias}.{c}"
+            for c in self.columns)
+        sql = (f"{self.head} SELECT {exprs} FROM unnest({params}) AS {alias}({', '.join(names)})"
+               f" {join} {where} {self.conflict} {returning}")
+        return " ".join(sql.split()), names
+
+    def arrays(self, names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        """The array parameters `names` (from `from_arrays`) for `rows`; JSON values dumped."""
+        out: list[list[Any]] = []
+        for name in names:
+            column = self.table.c.get(name)
+            if column is not None and is_json(column):
+                out.append([None if row[name] is None else json.dumps(row[name], ensure_ascii=False)
+                            for row in rows])
+            else:
+                out.append([row[name] for row in rows])
+        return out
+
+
+@lru_cache(maxsize=64)
+def _values(insert: Insert, rows: int, returning: str) -> TextClause:
+    values = ", ".join(
+        "(" + ", ".join(f":{c}_{i}" for c in insert.columns) + ")" for i in range(rows))
+    return text(f"{insert.head} VALUES {values} {insert.conflict} {returning}".strip()).bindparams(
+        *(bindparam(f"{c}_{i}", type_=insert.table.c[c].type)
+          for i in range(rows) for c in insert.columns))
+
+
+CALLS_TABLE: Table = Call.__table__  # type: ignore[assignment]
+#: a new call: logged once per (carrier, carrier call id); a second insert adds nothing
+CALLS = Insert(CALLS_TABLE, (
+    "carrier", "carrier_call_id", "direction", "from_number", "to_number", "customer_id",
+    "started_at", "language", "callback_attempt_id", "disposition", "status_rank",
+    "ivr_version", "ivr_state", "ivr_path", "hold_s", "wrapup_s", "created_at", "updated_at",
+), "ON CONFLICT (carrier, carrier_call_id) DO NOTHING")
+#: the call's timeline: an event whose (call, dedupe key) is stored already is skipped
+CALL_EVENTS = Insert(CallEvent.__table__,  # type: ignore[arg-type]
+                     ("call_id", "at", "kind", "node", "detail", "dedupe_key"),
+                     "ON CONFLICT (call_id, dedupe_key) DO NOTHING")
+#: a call's contact on its customer's record (once per call: see the callers' guards)
+CONTACTS = Insert(Contact.__table__,  # type: ignore[arg-type]
+                  ("customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary",
+                   "created_at"))
+#: a survey taken in an IVR turn, under the id the turn reserved
+SURVEYS = Insert(Survey.__table__, tuple(  # type: ignore[arg-type]
+    c.name for c in Survey.__table__.columns))
+SURVEY_AUDIT = Insert(SurveyAudit.__table__,  # type: ignore[arg-type]
+                      ("survey_id", "at", "actor_id", "action", "before", "after"))
