@@ -79,6 +79,11 @@ class Insert:
         from the metadata (`params` builds them)."""
         return _values(self, rows, returning)
 
+    def select_one(self, where: str) -> TextClause:
+        """``INSERT ... SELECT <one row> <where>``: one row (bind parameters as `values`),
+        added only when `where` holds."""
+        return _select_one(self, where)
+
     def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in self.columns}
 
@@ -124,6 +129,13 @@ def _values(insert: Insert, rows: int, returning: str) -> TextClause:
           for i in range(rows) for c in insert.columns))
 
 
+@lru_cache(maxsize=16)
+def _select_one(insert: Insert, where: str) -> TextClause:
+    row = ", ".join(f":{c}_0" for c in insert.columns)
+    return text(f"{insert.head} SELECT {row} {where}").bindparams(
+        *(bindparam(f"{c}_0", type_=insert.table.c[c].type) for c in insert.columns))
+
+
 CALLS_TABLE: Table = Call.__table__  # type: ignore[assignment]
 #: a new call: logged once per (carrier, carrier call id); a second insert adds nothing
 CALLS = Insert(CALLS_TABLE, (
@@ -135,10 +147,12 @@ CALLS = Insert(CALLS_TABLE, (
 CALL_EVENTS = Insert(CallEvent.__table__,  # type: ignore[arg-type]
                      ("call_id", "at", "kind", "node", "detail", "dedupe_key"),
                      "ON CONFLICT (call_id, dedupe_key) DO NOTHING")
-#: a call's contact on its customer's record (once per call: see the callers' guards)
+#: a call's contact on its customer's record, added once per call (`CONTACT_ONCE`, its
+#: ``{}`` the row's call id)
 CONTACTS = Insert(Contact.__table__,  # type: ignore[arg-type]
                   ("customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary",
                    "created_at"))
+CONTACT_ONCE = "WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = {})"
 #: a survey taken in an IVR turn, under the id the turn reserved
 SURVEYS = Insert(Survey.__table__, tuple(  # type: ignore[arg-type]
     c.name for c in Survey.__table__.columns))

@@ -62,6 +62,7 @@ from callcenter.storage.engine import Database
 from callcenter.storage.inserts import (
     CALL_EVENTS,
     CALLS_TABLE,
+    CONTACT_ONCE,
     CONTACTS,
     SURVEY_AUDIT,
     SURVEYS,
@@ -131,7 +132,7 @@ _SETTLE_EVENTS, _SETTLE_EVENT_NAMES = CALL_EVENTS.from_arrays(
 _CONTACTS, _CONTACT_NAMES = CONTACTS.from_arrays(
     _N_SETTLE + 1 + len(_SETTLE_EVENT_NAMES), "x", given={"created_at": f"${_N_SETTLE}"},
     join="JOIN u ON u.id = x.call_id",
-    where="WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = x.call_id)")
+    where=CONTACT_ONCE.format("x.call_id"))
 #: every settling waiting: per call, the columns it sets (a flag each) under a guard on what
 #: settling read (IVR version, status rank, end), the events, and the contact (once per call)
 _SETTLE = f"""

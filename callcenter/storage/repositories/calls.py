@@ -26,12 +26,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, TextualSelect, bindparam, exists, insert, select, update
+from sqlalchemy import Row, TextualSelect, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from callcenter.storage.inserts import CALL_EVENTS
+from callcenter.storage.inserts import CALL_EVENTS, CONTACT_ONCE, CONTACTS
 from callcenter.storage.inserts import CALLS as INSERT_CALLS
-from callcenter.storage.tables import Call, CallEvent, Contact
+from callcenter.storage.tables import Call, CallEvent
 from callcenter.storage.types import utcnow
 from crm.calls import CallRecord
 from crm.enums import CallDisposition, ContactKind, Direction
@@ -53,14 +53,8 @@ _CALL_BY_ID = _SELECT_CALL.where(CALLS.c.id == bindparam("b_id"))
 _CALL_BY_CARRIER_ID = _SELECT_CALL.where(
     CALLS.c.carrier == bindparam("b_carrier"),
     CALLS.c.carrier_call_id == bindparam("b_carrier_call_id"))
-_CONTACTS = Contact.__table__
-_CONTACT_FIELDS = ("customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary")
 # built once (a prebuilt statement keeps its cache key): INSERT ... SELECT ... WHERE NOT EXISTS
-_INSERT_CONTACT_ONCE = insert(_CONTACTS).from_select(
-    list(_CONTACT_FIELDS),
-    select(*(bindparam(name, type_=_CONTACTS.c[name].type) for name in _CONTACT_FIELDS))
-    .where(~exists().where(_CONTACTS.c.call_id == bindparam("call_id"))),
-)
+_INSERT_CONTACT_ONCE = CONTACTS.select_one(CONTACT_ONCE.format(":call_id_0"))
 
 
 def to_record(row: Call | Row[Any]) -> CallRecord:
@@ -187,7 +181,8 @@ class SqlCallRepository:
         nothing when the call already has a contact."""
         values = contact_values(call)
         if values is not None:
-            await self.session.execute(_INSERT_CONTACT_ONCE, values)
+            await self.session.execute(_INSERT_CONTACT_ONCE,
+                                       CONTACTS.params([{**values, "created_at": utcnow()}]))
 
     async def events(self, call_id: int) -> list[CallEventIn]:
         rows = await self.session.execute(
