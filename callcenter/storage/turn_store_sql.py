@@ -31,7 +31,7 @@ from callcenter.hotline.ports import (
     TurnSave,
 )
 from callcenter.storage.engine import Database, is_disconnect
-from callcenter.storage.inserts import CALL_EVENTS, SURVEY_AUDIT, SURVEYS
+from callcenter.storage.inserts import CALL_EVENTS, CALLS_TABLE, SURVEY_AUDIT, SURVEYS
 from callcenter.storage.joined_uow import TurnUnitOfWork
 from callcenter.storage.repositories.calls import (
     CALLS,
@@ -161,7 +161,7 @@ class SqlTurnStore:
             raise ValueError(f"a settling does not write {sorted(unknown)}")
         async with self.db.engine.begin() as conn:
             updated = await conn.execute(
-                update(CALLS).where(*_SETTLE_GUARD).values(updated_at=utcnow(), **writes.values),
+                update(CALLS_TABLE).where(*_SETTLE_GUARD).values(updated_at=utcnow(), **writes.values),
                 {"b_id": call.id, "b_version": call.ivr_version, "b_rank": call.status_rank,
                  "b_end": call.ended_at})
             if updated.rowcount != 1:

@@ -3,6 +3,7 @@ stored batched, what falls back to a transaction, replays and stale versions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def driver(store: FakeTurnStore, tmp_path: Path) -> HotlineDriver:
     return HotlineDriver(store, settings, FixedClock(datetime(2026, 5, 18, 2, tzinfo=UTC)))
 
 
-async def _call(driver: HotlineDriver, sid: str, keys: list[object]) -> list[Turn]:
+async def _call(driver: HotlineDriver, sid: str, keys: Sequence[object]) -> list[Turn]:
     turns = [await driver.begin(Carrier.TWILIO, sid, from_number=CALLER,
                                 to_number="+864008001234")]
     for key in keys:
@@ -52,12 +53,12 @@ async def _call(driver: HotlineDriver, sid: str, keys: list[object]) -> list[Tur
     return turns
 
 
-def _outcomes() -> dict[str, int]:
+def _outcomes() -> dict[str, float]:
     return {name: FAST_TURNS.get(outcome=name)
             for name in ("opened", "stored", "transaction", "error", "replayed", "settled")}
 
 
-def _since(before: dict[str, int]) -> dict[str, int]:
+def _since(before: dict[str, float]) -> dict[str, float]:
     return {name: count - before[name] for name, count in _outcomes().items()
             if count != before[name]}
 
