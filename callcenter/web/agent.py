@@ -43,6 +43,8 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <span id="status" class="badge" data-status="not_ready">未就绪 Not ready</span>
 <button id="ready">就绪 Ready</button><button id="not-ready" class="secondary">暂停 Not ready</button>
 <button id="hold" class="secondary" data-on="0">保持 Hold</button>
+<form id="transfer" class="transfer"><input name="queue" placeholder="队列 Queue" maxlength="80"
+pattern="[A-Za-z0-9_.\\-]+" required aria-label="转接到队列 transfer to queue"><button class="secondary">转接 Transfer</button></form>
 <span id="link" class="badge bad">离线 Offline</span>
 <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf_token" value="{csrf}">
 <button class="secondary">退出 Log out</button></form></header>

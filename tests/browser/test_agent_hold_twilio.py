@@ -22,6 +22,7 @@ from tests.factories import PASSWORD
 from tests.twilio.conftest import seed_hotline
 from tests.twilio.test_twilio_conference import (
     Agent,
+    Waiting,
     answered_by,
     ask_for_an_agent,
     conference_event,
@@ -58,12 +59,9 @@ async def requests_to(api: TwilioApi, path_end: str, count: int) -> list[RestReq
     return api.to(path_end)
 
 
-async def test_the_hold_button_shows_the_hold_twilio_reports_for_a_conference_call(
-    site: tuple[str, Settings], db: Database, clock: FixedClock, browser: Any,
-    twilio_api: TwilioApi,
-) -> None:
-    from playwright.async_api import expect
-
+async def on_a_conference_call(site: tuple[str, Settings], db: Database, clock: FixedClock,
+                               browser: Any, http: aiohttp.ClientSession) -> tuple[Any, Waiting]:
+    """agent-wu logged in on the agent page, ready, talking to a caller in a Twilio conference."""
     base, settings = site
     await seed_hotline(db)
     person = await factories.staff(db, "agent-wu", ["agent"], with_password=True, name="吴坐席")
@@ -76,13 +74,22 @@ async def test_the_hold_button_shows_the_hold_twilio_reports_for_a_conference_ca
     await page.wait_for_selector('body[data-socket="open"]')
     await page.click("#ready")
     await page.wait_for_selector('#status[data-status="ready"]')
-
     token = settings.twilio_auth_token.get_secret_value()
+    waiting = await ask_for_an_agent(lambda **kw: SimulatedCaller(http, base, token, **kw))
+    await page.wait_for_selector('#status[data-status="ringing"]')
+    await answered_by(waiting, clock, Agent(person.id, "agent-wu", None))  # type: ignore[arg-type]
+    await page.wait_for_selector('#status[data-status="on_call"]')
+    return page, waiting
+
+
+async def test_the_hold_button_shows_the_hold_twilio_reports_for_a_conference_call(
+    site: tuple[str, Settings], db: Database, clock: FixedClock, browser: Any,
+    twilio_api: TwilioApi,
+) -> None:
+    from playwright.async_api import expect
+
     async with aiohttp.ClientSession() as http:
-        waiting = await ask_for_an_agent(lambda **kw: SimulatedCaller(http, base, token, **kw))
-        await page.wait_for_selector('#status[data-status="ringing"]')
-        await answered_by(waiting, clock, Agent(person.id, "agent-wu", None))  # type: ignore[arg-type]
-        await page.wait_for_selector('#status[data-status="on_call"]')
+        page, waiting = await on_a_conference_call(site, db, clock, browser, http)
         hold = page.locator("#hold")
         await expect(hold).to_have_text("保持 Hold")
 
@@ -103,3 +110,18 @@ async def test_the_hold_button_shows_the_hold_twilio_reports_for_a_conference_ca
         await expect(hold).to_have_text("保持 Hold")
         asked = await requests_to(twilio_api, f"/Participants/{waiting.sim.call_sid}.json", 2)
         assert [r.one("Hold") for r in asked] == ["true", "false"]
+
+
+async def test_the_transfer_form_moves_the_caller_to_another_queue_and_wraps_up(
+    site: tuple[str, Settings], db: Database, clock: FixedClock, browser: Any,
+    twilio_api: TwilioApi,
+) -> None:
+    from playwright.async_api import expect
+
+    async with aiohttp.ClientSession() as http:
+        page, waiting = await on_a_conference_call(site, db, clock, browser, http)
+        await page.fill('#transfer input[name="queue"]', "billing")
+        await page.click("#transfer button")
+        await expect(page.locator("#status")).to_have_attribute("data-status", "wrap_up")
+        (moved,) = await requests_to(twilio_api, f"/Calls/{waiting.sim.call_sid}.json", 1)
+        assert moved.status == 200 and moved.one("Url").endswith("/twilio/requeue?queue=billing")

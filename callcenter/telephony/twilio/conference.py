@@ -304,6 +304,7 @@ async def _agent_joined(app: web.Application, channel: TwilioChannel, call: Call
                                   "identity": identity, "queue": queue},
         dedupe_key=f"joined:{conference_sid}"))
     if not first:
+        rooms = await conferences_of(channel, call.id)  # as stored now: who got in first
         if rooms.joined.get(conference_sid) not in (None, participant):  # a second agent got in
             try:
                 await rest.remove(conference_sid, participant)

@@ -214,6 +214,16 @@
     if (state && state.status) setStatus(state.status);
   };
 
+  $("transfer").onsubmit = async (ev) => {  // hand my caller on to another queue (Twilio)
+    ev.preventDefault();
+    const queue = new FormData(ev.target).get("queue");
+    try {
+      const state = await api("POST", "/api/agent/transfer", { queue });
+      ev.target.reset();
+      if (state && state.status) setStatus(state.status);
+    } catch (err) { alert(err.message); }
+  };
+
   async function loadStaff() {
     const list = await api("GET", "/api/staff?limit=500");
     const select = document.querySelector('select[name="follow_up_staff_id"]');
