@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,10 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 
+from callcenter.demo.serving import free_port
+
+__all__ = ["free_port"]  # the benches take the one helper through here
+
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -30,12 +33,6 @@ def with_database(dsn: str, name: str) -> str:
     """`dsn` naming database `name` (keeps ``?host=/run/postgresql``: a Unix socket)."""
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def phone(i: int) -> str:

@@ -63,8 +63,8 @@ from urllib.parse import quote_plus
 from multidict import MultiDict
 from twilio.request_validator import SIGNATURE_HEADER
 
+from callcenter.demo.simulated_twilio import ACCOUNT_SID, HOTLINE_NUMBER, new_call_sid
 from callcenter.telephony.twilio.signature import signed_headers
-from callcenter.telephony.twilio.simulate import ACCOUNT_SID, HOTLINE_NUMBER, new_call_sid
 
 MAX_HEAD = 64 * 1024  # a response head longer than this is not one our service sends
 

@@ -233,9 +233,9 @@ async def _round_trips(url: str, token: str, phone: str) -> list[tuple[str, int,
     from aiohttp import web
 
     from callcenter.app import create_app
+    from callcenter.demo.simulated_twilio import SimulatedCaller
     from callcenter.settings import Settings
     from callcenter.storage.engine import Database
-    from callcenter.telephony.twilio.simulate import SimulatedCaller
     from callcenter.telephony.twilio.webhooks import CHANNEL
 
     port = free_port()

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from callcenter.app import create_app
 from callcenter.clock import FixedClock
+from callcenter.demo.serving import app_on_port, free_port
 from callcenter.settings import Settings
 from callcenter.storage import migrate
 from callcenter.storage.engine import Database
@@ -139,12 +140,6 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Served:
     app: web.Application
@@ -158,14 +153,8 @@ async def served(settings: Settings, db: Database, clock: FixedClock) -> AsyncIt
     port = free_port()
     settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}", "http_port": port})
     app = create_app(settings, db=db, clock=clock)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
+    async with app_on_port(app, port):
         yield Served(app, f"http://127.0.0.1:{port}", settings)
-    finally:
-        await runner.cleanup()
 
 
 # the fake Twilio REST API (Prism on Twilio's OpenAPI contract): fixtures `prism`, `twilio_api`

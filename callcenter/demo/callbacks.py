@@ -21,12 +21,10 @@ next window opening: calls at 23:00 would be unlawful, not a demo.
 from __future__ import annotations
 
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
@@ -35,6 +33,8 @@ from callcenter.app import create_app
 from callcenter.callbacks import config as callback_config
 from callcenter.callbacks.loop import Dispatcher
 from callcenter.clock import Clock, system_clock
+from callcenter.demo.serving import app_on_port, free_port
+from callcenter.demo.simulated_twilio import HOTLINE_NUMBER, Callee, SimulatedTwilioCarrier
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import (
@@ -47,7 +47,6 @@ from callcenter.storage.tables import (
     Survey,
 )
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.telephony.twilio.simulate import HOTLINE_NUMBER, Callee, SimulatedTwilioCarrier
 from crm.call_windows import is_callable, next_allowed_time
 from crm.enums import CallbackKind, Direction
 from crm.phones import mask_phone
@@ -109,12 +108,6 @@ def demo_clock(settings: Settings, console: Console) -> Clock:
     return ShiftedClock(opens - now)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _todays_repairs(db: Database, settings: Settings, now: datetime) -> dict[str, Repair]:
     """One completed job per demo repair and demo day; job reference -> repair."""
     day = f"{now.astimezone(settings.zone):%Y%m%d}"
@@ -158,7 +151,7 @@ async def callbacks_step(settings: Settings, db: Database, console: Console) -> 
     rows = await _callbacks(db, list(repairs))
     _print_scheduled(rows, repairs, console)
 
-    port = _free_port()
+    port = free_port()
     token = settings.twilio_auth_token.get_secret_value() or secrets.token_hex(16)
     live = settings.model_copy(update={
         "public_base_url": f"http://127.0.0.1:{port}", "http_port": port,
@@ -167,10 +160,7 @@ async def callbacks_step(settings: Settings, db: Database, console: Console) -> 
         "job_loop_enabled": False, "fastagi_enabled": False, "ami_enabled": False,
     })
     callees = {cb.phone: repairs[job.reference].callee for cb, job, _ in rows}
-    runner = web.AppRunner(create_app(live, db=db, clock=clock), access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with app_on_port(create_app(live, db=db, clock=clock), port):
         async with aiohttp.ClientSession() as http:
             # other callbacks due now (a caller asked for one on the IVR) are answered too
             carrier = SimulatedTwilioCarrier(http, live, callees, unknown=Callee("answer"))
@@ -186,8 +176,6 @@ async def callbacks_step(settings: Settings, db: Database, console: Console) -> 
                       f"Twilio carrier; sweep: {swept.lost} lost, {swept.expired} expired, "
                       f"{swept.reconciled} reconciled")
         await _print_placed(db, carrier, console)
-    finally:
-        await runner.cleanup()
     await _print_outcomes(db, list(repairs), console)
 
 

@@ -1,8 +1,8 @@
-"""The fake Asterisk of the tests: `callcenter.telephony.asterisk.simulate`, under its test name."""
+"""The fake Asterisk of the tests: `callcenter.demo.simulated_asterisk`, under its test name."""
 
 from __future__ import annotations
 
-from callcenter.telephony.asterisk.simulate import (
+from callcenter.demo.simulated_asterisk import (
     DEAD,
     TIMEOUT,
     CallerStep,
@@ -13,7 +13,7 @@ from callcenter.telephony.asterisk.simulate import (
     agi_block,
     parse_command,
 )
-from callcenter.telephony.asterisk.simulate import SimulatedAgiCall as FakeAgiCall
+from callcenter.demo.simulated_asterisk import SimulatedAgiCall as FakeAgiCall
 
 __all__ = ["DEAD", "TIMEOUT", "CallerStep", "FakeAgiCall", "Garbage", "Hangup", "Interrupt",
            "Speak", "agi_block", "parse_command"]

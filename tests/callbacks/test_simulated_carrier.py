@@ -16,10 +16,10 @@ from sqlalchemy import select
 from callcenter.callbacks.config import dispatch_config
 from callcenter.callbacks.loop import Dispatcher
 from callcenter.clock import FixedClock
+from callcenter.demo.simulated_twilio import Callee, SimulatedTwilioCarrier
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Survey
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.telephony.twilio.simulate import Callee, SimulatedTwilioCarrier
 from crm.enums import DialOutcome
 from crm.services.callback_ports import CallbackRecord, PlacedAttempt
 from crm.services.callbacks import schedule_post_repair

@@ -12,13 +12,13 @@ import io
 from rich.console import Console
 from sqlalchemy import func, select
 
-from callcenter.commands.demo import SAMPLE
+from callcenter.demo.asterisk import run_demo as asterisk_demo
 from callcenter.demo.callbacks import callbacks_step
+from callcenter.demo.run import SAMPLE
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.imports import import_csv
 from callcenter.storage.tables import Call, Callback, Complaint, Survey
-from callcenter.telephony.asterisk.demo import run_demo as asterisk_demo
 
 
 async def load_sample(db: Database, settings: Settings) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from callcenter.app import create_app
 from callcenter.clock import FixedClock
+from callcenter.demo.serving import app_on_port
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from tests.conftest import Served, free_port
@@ -30,13 +30,8 @@ def serve(settings: Settings, db: Database, clock: FixedClock) -> Serve:
         changed = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}",
                                               "http_port": port, **updates})
         app = create_app(changed, db=db, clock=clock)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
+        async with app_on_port(app, port):
             yield Served(app, f"http://127.0.0.1:{port}", changed)
-        finally:
-            await runner.cleanup()
 
     return run
 

@@ -16,8 +16,8 @@ import time
 import aiohttp
 
 from callcenter.clock import FixedClock
+from callcenter.demo.simulated_twilio import SimulatedCaller
 from callcenter.storage.engine import Database
-from callcenter.telephony.twilio.simulate import SimulatedCaller
 from tests import factories
 from tests.security.conftest import Serve, login
 

@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from callcenter.demo.simulated_twilio import SimulatedCaller
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Base, Department
-from callcenter.telephony.twilio.simulate import SimulatedCaller
 from tests import factories
 from tests.twilio_rest import TwilioApi
 

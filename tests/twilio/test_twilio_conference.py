@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
+from callcenter.demo.simulated_twilio import SimulatedCaller, conference_sid_of, new_call_sid
 from callcenter.reporting import builders
 from callcenter.reporting.loaders import load_calls
 from callcenter.screenpop import service
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, CallSegment, Staff
-from callcenter.telephony.twilio.simulate import SimulatedCaller, conference_sid_of, new_call_sid
 from crm.agent_states import AgentState
 from reports.periods import Granularity, report_window
 from tests import factories

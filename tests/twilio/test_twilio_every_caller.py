@@ -8,9 +8,9 @@ import logging
 import pytest
 from sqlalchemy import select
 
+from callcenter.demo.simulated_twilio import Speak
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, Complaint, Customer, CustomerPhone
-from callcenter.telephony.twilio.simulate import Speak
 from ivr.prompts import prompt_text
 from tests.twilio.conftest import STRANGER, Hotline, NewCaller
 
@@ -102,8 +102,8 @@ async def test_the_follow_up_call_tells_the_customer_the_complaint_is_resolved(
 ) -> None:
     from callcenter.callbacks.config import dispatch_config
     from callcenter.callbacks.loop import Dispatcher
+    from callcenter.demo.simulated_twilio import Callee, SimulatedTwilioCarrier
     from callcenter.storage.uow import SqlUnitOfWork
-    from callcenter.telephony.twilio.simulate import Callee, SimulatedTwilioCarrier
     from crm.enums import ComplaintCategory, ComplaintChannel
     from crm.services import complaints as cs
     from tests.twilio.conftest import CALLER

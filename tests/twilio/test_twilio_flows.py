@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from callcenter.clock import FixedClock
+from callcenter.demo.simulated_twilio import Speak
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, Complaint, Customer, CustomerPhone, Survey
-from callcenter.telephony.twilio.simulate import Speak
 from crm.enums import CallDisposition
 from tests.twilio.conftest import STRANGER, Hotline, NewCaller
 

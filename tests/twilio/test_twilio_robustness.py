@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from callcenter.demo.simulated_twilio import HANGUP, SILENCE, Speak
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, CallEvent, Complaint, Survey
-from callcenter.telephony.twilio.simulate import HANGUP, SILENCE, Speak
 from crm.enums import CallDisposition
 from ivr.prompts import prompt_text
 from tests.twilio.conftest import Hotline, NewCaller

@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from callcenter.app import create_app
 from callcenter.clock import FixedClock
+from callcenter.demo.simulated_twilio import SimulatedCaller
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call
 from callcenter.telephony.twilio.signature import signed_headers
-from callcenter.telephony.twilio.simulate import SimulatedCaller
 from tests.conftest import free_port
 from tests.twilio.conftest import Hotline, NewCaller, row_counts
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from callcenter.demo.simulated_twilio import SimulatedCaller
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, CallEvent, Contact, Survey
 from callcenter.telephony.twilio import callback_flow_url
-from callcenter.telephony.twilio.simulate import SimulatedCaller
 from crm.enums import CallDisposition
 from tests.twilio.conftest import CALLER, Hotline, NewCaller
 

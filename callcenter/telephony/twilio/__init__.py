@@ -6,9 +6,10 @@
   the public URL;
 - `twiml`: action URLs (with the IVR state version) and the agent transfer
   target for `ivr.render_twiml`;
-- `simulate`: a simulated Twilio caller that signs its requests and follows
-  the TwiML it gets (tests, demo, bench);
 - `setup.setup(app)`: registered in `callcenter.features`.
+
+The simulated Twilio caller and carrier (tests, demo, bench) are
+`callcenter.demo.simulated_twilio`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ job loop, FastAGI or AMI so it cannot collide with a running service.
 from __future__ import annotations
 
 import secrets
-import socket
 from dataclasses import dataclass
 
 import aiohttp
@@ -22,16 +21,17 @@ from rich.table import Table
 from sqlalchemy import select
 
 from callcenter.app import create_app
-from callcenter.settings import Settings
-from callcenter.storage.engine import Database
-from callcenter.storage.tables import Call, Callback, Complaint, Staff, Survey
-from callcenter.telephony.twilio.simulate import (
+from callcenter.demo.serving import app_on_port, free_port
+from callcenter.demo.simulated_twilio import (
     HANGUP,
     CallResult,
     ScriptItem,
     SimulatedCaller,
     Speak,
 )
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+from callcenter.storage.tables import Call, Callback, Complaint, Staff, Survey
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,8 @@ CALLERS: tuple[DemoCaller, ...] = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def run_demo(settings: Settings, db: Database, console: Console) -> None:
-    port = _free_port()
+    port = free_port()
     token = settings.twilio_auth_token.get_secret_value() or secrets.token_hex(16)
     live = settings.model_copy(update={
         "public_base_url": f"http://127.0.0.1:{port}", "http_port": port,
@@ -69,10 +63,7 @@ async def run_demo(settings: Settings, db: Database, console: Console) -> None:
         "twilio_conference": False,  # no Twilio REST API in the demo: agents by a plain dial
     })
     app = create_app(live, db=db)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with app_on_port(app, port):
         await _agent_ready(app, db, console)
         console.print(f"Twilio webhooks live on {live.public_base_url}/twilio/voice "
                       "(requests signed with the auth token)")
@@ -82,8 +73,6 @@ async def run_demo(settings: Settings, db: Database, console: Console) -> None:
                 sim = SimulatedCaller(http, live.public_base_url, token, from_number=who.number)
                 results.append((who, await sim.call(who.script)))
         await _print_stored(db, results, console)
-    finally:
-        await runner.cleanup()
 
 
 async def _agent_ready(app: web.Application, db: Database, console: Console) -> None:

@@ -3,7 +3,7 @@
 Builds the real app with only its FastAGI side switched on (the very
 `fastagi_ctx` that `make serve` runs: same routes, same hotline driver), on a
 free local port in this process, then rings it with a handful of simulated
-Asterisk 22 channels (`callcenter.telephony.asterisk.simulate`) calling from
+Asterisk 22 channels (`callcenter.demo.simulated_asterisk`) calling from
 the sample customers' numbers: a survey, a complaint with a recording, a
 callback request and a caller who hangs up in the middle of a complaint.
 Each one connects over real TCP, sends the `agi_*` block and answers our
@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
@@ -32,12 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.app import create_app
 from callcenter.appkeys import SERVICES
+from callcenter.demo.serving import app_on_port, free_port
+from callcenter.demo.simulated_asterisk import CallerStep, Hangup, SimulatedAgiCall, Speak
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, Complaint, Survey
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
 from callcenter.telephony.asterisk.setup import FASTAGI
-from callcenter.telephony.asterisk.simulate import CallerStep, Hangup, SimulatedAgiCall, Speak
 from crm.enums import Carrier
 
 
@@ -63,12 +62,6 @@ CHANNELS: tuple[DemoChannel, ...] = (
 _EVERY_CALL = frozenset({"", "greeting", "main_menu", "after_menu"})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _real_asterisk_bundle() -> bool:
     bundle = os.environ.get("ASTERISK_BUNDLE")
     return bool(bundle) and Path(bundle or ".").is_dir()
@@ -80,14 +73,13 @@ def _linkedid(index: int) -> str:
 
 
 async def run_demo(settings: Settings, db: Database, console: Console) -> None:
-    port = _free_port()
+    port = free_port()
     live = settings.model_copy(update={
         "fastagi_enabled": True, "fastagi_host": "127.0.0.1", "fastagi_port": port,
         "job_loop_enabled": False, "ami_enabled": False,
     })
-    runner = web.AppRunner(create_app(live, db=db), access_log=None)
-    await runner.setup()  # runs the cleanup contexts: the FastAGI server is listening
-    try:
+    # no HTTP: the cleanup contexts run, so the FastAGI server is listening
+    async with app_on_port(create_app(live, db=db), None) as runner:
         server = runner.app[SERVICES].get(FASTAGI)
         if server is None:  # another process on this database holds the telephony side
             raise SystemExit(
@@ -108,8 +100,6 @@ async def run_demo(settings: Settings, db: Database, console: Console) -> None:
             calls.append((who, await sim.run()))
             await server.wait_idle()  # the session's last writes are done
         await _print_stored(db, calls, console)
-    finally:
-        await runner.cleanup()
 
 
 def _path(ivr_path: str | None) -> str:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from callcenter.commands.demo import DemoStep
+from collections.abc import Awaitable, Callable
+
+from rich.console import Console
+
+from callcenter.demo.asterisk import run_demo as asterisk_demo
 from callcenter.demo.callbacks import callbacks_step
 from callcenter.demo.complaints import complaints_step
-from callcenter.reporting.demo import supervision_step
-from callcenter.telephony.asterisk.demo import run_demo as asterisk_demo
-from callcenter.telephony.twilio.demo import run_demo as twilio_demo
+from callcenter.demo.supervision import supervision_step
+from callcenter.demo.twilio import run_demo as twilio_demo
+from callcenter.settings import Settings
+from callcenter.storage.engine import Database
+
+DemoStep = Callable[[Settings, Database, Console], Awaitable[None]]
 
 
 def load_steps() -> list[tuple[str, DemoStep]]:
