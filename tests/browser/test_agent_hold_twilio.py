@@ -13,9 +13,9 @@ from aiohttp import web
 
 from callcenter.app import create_app
 from callcenter.clock import FixedClock
+from callcenter.demo.simulated_twilio import SimulatedCaller
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.telephony.twilio.simulate import SimulatedCaller
 from tests import factories
 from tests.conftest import free_port
 from tests.factories import PASSWORD
