@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -33,9 +34,15 @@ log = logging.getLogger(__name__)
 JOB_NAME = "complaints.escalate"
 
 
-def escalation_job(db: Database, policy: ComplaintPolicy, interval: timedelta) -> PeriodicJob:
+def escalation_job(db: Callable[[], Database], policy: ComplaintPolicy, interval: timedelta,
+                   settings: Settings | None = None) -> PeriodicJob:
+    """The job; `db` is read when it runs. With `settings` whose `COMPLAINT_ESCALATION_MAIL`
+    is on, each escalation is e-mailed to the manager it reached."""
+
     async def run(now: datetime) -> list[Escalated]:
-        return await escalate_overdue(SqlUnitOfWork(db), now=now, policy=policy)
+        mailer = escalation_mailer(db(), settings, now) \
+            if settings is not None and settings.complaint_escalation_mail else None
+        return await escalate_overdue(SqlUnitOfWork(db()), now=now, policy=policy, on_escalated=mailer)
 
     return PeriodicJob(name=JOB_NAME, interval=interval, run=run)
 
@@ -71,16 +78,6 @@ def escalation_mailer(db: Database, settings: Settings, now: datetime) -> Escala
 def register(app: web.Application) -> None:
     """Add the escalation job; the database is read when the job runs, not now."""
     settings = app[SETTINGS]
-    policy = complaint_policy(settings)
-
-    async def run(now: datetime) -> list[Escalated]:
-        mailer = escalation_mailer(app[DB], settings, now) if settings.complaint_escalation_mail else None
-        return await escalate_overdue(SqlUnitOfWork(app[DB]), now=now, policy=policy, on_escalated=mailer)
-
-    app[JOB_LOOP].add(
-        PeriodicJob(
-            name=JOB_NAME,
-            interval=timedelta(seconds=settings.complaint_escalation_interval_s),
-            run=run,
-        )
-    )
+    app[JOB_LOOP].add(escalation_job(
+        lambda: app[DB], complaint_policy(settings),
+        timedelta(seconds=settings.complaint_escalation_interval_s), settings))

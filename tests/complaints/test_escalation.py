@@ -127,8 +127,8 @@ async def test_two_job_loops_escalate_each_level_once(db: Database, clock: Fixed
     await open_complaint(complaint(customer.id), uow(db), clock=clock)
     clock.advance(hours=25)  # past the respond-by time only: one level due
     other_process = Database.open(db.url)
-    job_a = escalation_job(db, ComplaintPolicy(), timedelta(seconds=1))
-    job_b = escalation_job(other_process, ComplaintPolicy(), timedelta(seconds=1))
+    job_a = escalation_job(lambda: db, ComplaintPolicy(), timedelta(seconds=1))
+    job_b = escalation_job(lambda: other_process, ComplaintPolicy(), timedelta(seconds=1))
     loops = [
         JobLoop(db=db, jobs=[job_a], holder="host-a:1", clock=clock),
         JobLoop(db=other_process, jobs=[job_b], holder="host-b:2", clock=clock),
