@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["twilio_ivr", "asterisk", "ami_call_log", "screenpop", "wallboard", "callbacks", "reports"]
+ORDER = ["twilio_ivr", "twilio_conference", "asterisk", "ami_call_log", "screenpop", "wallboard", "callbacks", "reports"]
 
 
 def machine() -> str:

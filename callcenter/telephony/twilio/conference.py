@@ -42,9 +42,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -54,7 +56,7 @@ from twilio.rest import Client
 
 from callcenter.appkeys import SERVICES
 from callcenter.logs import bind_call_id
-from callcenter.screenpop.availability import AVAILABILITY
+from callcenter.screenpop.availability import AVAILABILITY, MAX_CLIENTS
 from callcenter.settings import Settings
 from callcenter.storage import segments
 from callcenter.storage.tables import Staff
@@ -95,6 +97,9 @@ class ConferenceRest:
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self.settings = settings
         self._client = client
+        # its own threads: every ready agent (a dial rings at most MAX_CLIENTS) rung at once,
+        # not queued behind the default pool's few workers
+        self._pool = ThreadPoolExecutor(MAX_CLIENTS, thread_name_prefix="twilio-rest")
 
     @property
     def client(self) -> Client:
@@ -104,8 +109,11 @@ class ConferenceRest:
             self._client = make_client(self.settings)
         return self._client
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     async def _run(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, **kwargs))
 
     async def ring(self, conference_sid: str, from_: str, identity: str, status_callback: str) -> str:
         """Ring the agent `identity` into the conference; the new leg's CallSid."""
@@ -272,13 +280,14 @@ async def _caller_joined(app: web.Application, channel: TwilioChannel, call: Cal
                                 call=call.carrier_call_id, queue=queue)
     caller_id = call.from_number if (call.from_number or "").startswith("+") else \
         (settings.twilio_caller_id or call.to_number or "")
+    # every agent at once (one REST request each, side by side): the first to pick up has the caller
+    placed = await asyncio.gather(*(
+        rest.ring(conference_sid, caller_id, identity, twiml.with_query(callback, agent=identity))
+        for identity in identities), return_exceptions=True)
     rung = 0
-    for identity in identities:
-        try:
-            leg_sid = await rest.ring(conference_sid, caller_id, identity,
-                                      twiml.with_query(callback, agent=identity))
-        except Exception:  # this agent is not rung; the others may be
-            log.exception("could not ring agent %s into the conference", identity)
+    for identity, leg_sid in zip(identities, placed, strict=True):
+        if isinstance(leg_sid, BaseException):  # this agent is not rung; the others may be
+            log.error("could not ring agent %s into the conference: %r", identity, leg_sid)
             continue
         rung += 1
         await _record(channel, call.id, call_log.CallEventIn(

@@ -30,6 +30,9 @@ async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
     channel.driver = HotlineDriver(store, channel.settings, channel.clock,
                                    availability=lambda: app[SERVICES].get(AVAILABILITY))
     yield
+    if channel.rest is not None:  # the conference REST threads
+        channel.rest.close()
+        channel.rest = None
     channel.driver = None
     channel.db = None
 
