@@ -63,13 +63,13 @@ async def fake_twilio(rest_ms: float) -> tuple[web.AppRunner, str]:
 
 async def one_run(agents: int, calls: int, rest_ms: float, sequential: bool) -> list[float]:
     from callcenter.app import create_app
+    from callcenter.demo.simulated_twilio import SimulatedCaller, conference_sid_of
     from callcenter.screenpop import AgentStatus, service
     from callcenter.settings import Settings
     from callcenter.storage import migrate
     from callcenter.storage.engine import Database
     from callcenter.storage.tables import Staff
     from callcenter.telephony.twilio import conference
-    from callcenter.telephony.twilio.simulate import SimulatedCaller, conference_sid_of
 
     folder = Path(tempfile.mkdtemp(prefix="cc-bench-conf-"))
     url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
