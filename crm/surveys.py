@@ -10,16 +10,24 @@ Guarantees:
   `first_hand` (counts without verification) only when the call came from, or
   was placed to, a number on the job's customer record (`first_hand_check`).
   Keyed by job reference from any other number, with the number withheld, or
-  without a job, it is stored `pending` with the reason. Any other source
+  without a job, it is stored `pending` with the reason. A number put on the
+  record by someone with a stake in the job's department (its staff, a
+  department below it or managing it: `crm.access.ScoredScope`) is not the
+  customer's word for first-hand purposes (`planted_numbers`): the survey is
+  `pending` with that reason, whenever the number was added (the department
+  could add it before booking the job just as well). Numbers from imports,
+  from the caller's own call, or added by anyone else count. Any other source
   (agent, paper) starts `pending` too, until a supervisor or a verification
   callback confirms (`verified`) or contradicts (`disputed`) it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crm.access import ScoredScope
 from crm.enums import Grade, SurveySource, SurveyVerification
 
 ITEMS = ("timeliness", "quality", "attitude")
@@ -101,7 +109,18 @@ def first_hand_check(source: SurveySource, job: JobRef | None,
         return SurveyVerification.PENDING, (
             f"{channel} survey keyed for job {job.reference} from {masked(number)}, which is "
             "not a number on that job's customer record")
+    if number in job.planted_phones:
+        return SurveyVerification.PENDING, (
+            f"{channel} survey for job {job.reference} from {masked(number)}: number added to "
+            "the customer's record by the serviced department (or one managing it); a "
+            "supervisor verifies it")
     return SurveyVerification.FIRST_HAND, None
+
+
+def planted_numbers(phones: Iterable[tuple[str, int | None]], scope: ScoredScope) -> frozenset[str]:
+    """The numbers among `phones` ((E.164, department of whoever added it; None: an import,
+    the caller's own call, the system)) added by someone with a stake in `scope`."""
+    return frozenset(e164 for e164, department in phones if scope.stake(department) is not None)
 
 
 @dataclass(frozen=True)
@@ -147,3 +166,5 @@ class JobRef:
     completed_at: datetime | None
     #: the E.164 numbers on the job's customer record (first-hand surveys come from these)
     customer_phones: frozenset[str] = field(default=frozenset())
+    #: those of them added by someone with a stake in the job's department (`planted_numbers`)
+    planted_phones: frozenset[str] = field(default=frozenset())

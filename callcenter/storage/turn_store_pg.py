@@ -82,9 +82,10 @@ from callcenter.storage.turn_store_sql import (
     survey_row,
 )
 from callcenter.storage.types import utcnow
+from crm.access import scored_scope
 from crm.calls import CallRecord
 from crm.services.calls import step_event
-from crm.surveys import JobRef
+from crm.surveys import JobRef, planted_numbers
 from ivr import actions as act
 
 log = logging.getLogger(__name__)
@@ -170,8 +171,12 @@ _NEXT_SURVEY_IDS = (
     "SELECT nextval(pg_get_serial_sequence('surveys', 'id')) FROM generate_series(1, $1)")
 _JOB_COLUMNS = (
     "id, reference, customer_id, department_id, technician_id, completed_at, "
-    "ARRAY(SELECT p.e164 FROM customer_phones p WHERE p.customer_id = service_jobs.customer_id) "
-    "AS phones")
+    "ARRAY(SELECT p.e164 FROM customer_phones p WHERE p.customer_id = service_jobs.customer_id "
+    "ORDER BY p.id) AS phones, "
+    "ARRAY(SELECT p.added_by_department_id FROM customer_phones p "
+    "WHERE p.customer_id = service_jobs.customer_id ORDER BY p.id) AS added_by")
+#: the department tree, read only when a number on a job's record was added by a person
+_DEPARTMENTS = "SELECT id, parent_id, supervision FROM departments"
 _LAST_JOBS = (
     f"SELECT DISTINCT ON (customer_id) {_JOB_COLUMNS} FROM service_jobs "
     "WHERE customer_id = ANY($1::bigint[]) AND completed_at IS NOT NULL "
@@ -330,9 +335,18 @@ def _fail(batch: list[tuple[Any, Hashable, asyncio.Future[Any]]], exc: BaseExcep
             future.set_exception(exc)
 
 
-def _job(row: asyncpg.Record) -> JobRef:
+def _job(row: asyncpg.Record, parents: dict[int, int | None] | None = None,
+         supervision: set[int] | None = None) -> JobRef:
+    """The job of `row`; with the department tree, the numbers on its record that were
+    added by someone with a stake in its department (`crm.surveys.planted_numbers`)."""
+    phones = list(row["phones"] or ())
+    planted: frozenset[str] = frozenset()
+    if parents is not None:
+        scope = scored_scope([row["department_id"]] if row["department_id"] is not None else [],
+                             parents, supervision or set())
+        planted = planted_numbers(zip(phones, row["added_by"] or (), strict=False), scope)
     return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
-                  row["technician_id"], row["completed_at"], frozenset(row["phones"] or ()))
+                  row["technician_id"], row["completed_at"], frozenset(phones), planted)
 
 
 def _record(row: asyncpg.Record) -> CallRecord:
@@ -500,11 +514,20 @@ class PgTurnStore(SqlTurnStore):
     async def _jobs_many(conn: asyncpg.Connection,
                          asks: list[tuple[str, Any]]) -> list[JobRef | None]:
         found: dict[str, dict[Any, JobRef]] = {"customer": {}, "reference": {}, "id": {}}
+        rows: dict[str, dict[Any, asyncpg.Record]] = {}
         for kind, sql, column in (("customer", _LAST_JOBS, "customer_id"),
                                   ("reference", _JOBS_BY_REFERENCE, "reference"),
                                   ("id", _JOBS_BY_ID, "id")):
             wanted = [value for asked, value in asks if asked == kind]
             if wanted:
-                for row in await conn.fetch(sql, wanted):
-                    found[kind][row[column]] = _job(row)
+                rows[kind] = {row[column]: row for row in await conn.fetch(sql, wanted)}
+        parents: dict[int, int | None] | None = None
+        supervision: set[int] = set()
+        if any(dept is not None for by in rows.values() for row in by.values()
+               for dept in row["added_by"] or ()):  # a number put on a record by a person
+            tree = await conn.fetch(_DEPARTMENTS)
+            parents = {t["id"]: t["parent_id"] for t in tree}
+            supervision = {t["id"] for t in tree if t["supervision"]}
+        for kind, by in rows.items():
+            found[kind] = {key: _job(row, parents, supervision) for key, row in by.items()}
         return [found[kind].get(value) for kind, value in asks]

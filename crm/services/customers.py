@@ -20,7 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -71,6 +71,11 @@ class CustomerRepository(Protocol):
         ...
 
     async def add_phone(self, customer_id: int, phone: Phone) -> None: ...
+
+    async def stamp_phones(self, customer_id: int, e164s: Collection[str], staff_id: int | None,
+                           department_id: int | None) -> None:
+        """Record who put these numbers on the record (their department then)."""
+        ...
 
     async def remove_phone(self, customer_id: int, e164: str) -> bool: ...
 
@@ -277,6 +282,14 @@ async def search_customers(
     return [c for c in found if identity.may_see_department(c.department_id)]
 
 
+async def _stamp(uow: UnitOfWork, customer_id: int, e164s: Collection[str],
+                 identity: Identity | None) -> None:
+    """A person put these numbers on the record: remember who (first-hand surveys,
+    `crm.surveys.planted_numbers`). Without a person (import, the caller's own call) nothing."""
+    if identity is not None:
+        await uow.customers.stamp_phones(customer_id, e164s, identity.staff_id, identity.department_id)
+
+
 async def create_customer(
     draft: CustomerDraft, uow: UnitOfWork, *, default_region: str, identity: Identity | None = None
 ) -> Customer:
@@ -295,6 +308,7 @@ async def create_customer(
         customer = await uow.customers.add(
             replace(draft, phones=tuple(phones))
         )
+        await _stamp(uow, customer.customer_id, phones, identity)
         await uow.commit()
         return customer
 
@@ -336,8 +350,11 @@ async def link_phone(
         if owner is not None:
             plan_merge(owner, customer)  # raises MergeRefused for a verified owner
             await uow.customers.merge(owner.customer_id, customer_id)
+            moved = [p.e164 for p in owner.phones]
         else:
             await uow.customers.add_phone(customer_id, Phone(e164, label, primary))
+            moved = [e164]
+        await _stamp(uow, customer_id, moved, identity)
         await uow.commit()
         result = await uow.customers.get(customer_id)
     assert result is not None
@@ -369,6 +386,7 @@ async def merge_caller_into(
         target = await _for_change(uow, target_id, identity, "customer.merge")
         plan_merge(source, target)
         await uow.customers.merge(source_id, target_id)
+        await _stamp(uow, target_id, [p.e164 for p in source.phones], identity)
         await uow.commit()
         merged = await uow.customers.get(target_id)
     assert merged is not None

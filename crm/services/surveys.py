@@ -128,7 +128,9 @@ async def verify_survey(
     survey_id: int, confirmed: bool, actor: Identity | None, at: datetime, uow: UnitOfWork,
     *, note: str | None = None,
 ) -> SurveyRecord:
-    """Confirm (verified) or contradict (disputed) a pending survey.
+    """Confirm (verified) or contradict (disputed) a pending survey. A first-hand survey
+    is not confirmed (it needs nothing) but may be disputed with a reason (`note`): it
+    then waits for verification (pending, the reason kept) like a keyed-in one.
 
     `actor` must be a supervisor outside the department the survey scores
     (`crm.access.survey_supervisor_refusal`); a refusal is audited and
@@ -141,16 +143,25 @@ async def verify_survey(
         survey = await uow.surveys.get(survey_id)
         if survey is None:
             raise SurveyNotFound(f"no survey with id {survey_id}")
-        if survey.verification == SurveyVerification.FIRST_HAND:
+        first_hand = survey.verification == SurveyVerification.FIRST_HAND
+        if first_hand and confirmed:
             raise SurveyAlreadySettled("a first-hand IVR survey needs no verification")
-        new = SurveyVerification.VERIFIED if confirmed else SurveyVerification.DISPUTED
-        await uow.surveys.update(
-            survey_id, verification=new.value, verified_by=actor.staff_id, verified_at=at,
-        )
+        if first_hand:  # a supervisor doubts it came from the customer: it goes to verification
+            if not (note or "").strip():
+                raise ValueError("disputing a first-hand survey needs a reason (note)")
+            await uow.surveys.update(
+                survey_id, verification=SurveyVerification.PENDING.value,
+                pending_reason=f"first-hand survey disputed by {actor.label}: {note}"[:2000])
+        else:
+            new = SurveyVerification.VERIFIED if confirmed else SurveyVerification.DISPUTED
+            await uow.surveys.update(
+                survey_id, verification=new.value, verified_by=actor.staff_id, verified_at=at,
+            )
         after = await uow.surveys.get(survey_id)
         assert after is not None
         await uow.surveys.audit(
-            survey_id, at, actor.staff_id, "verified" if confirmed else "disputed",
+            survey_id, at, actor.staff_id,
+            "verified" if confirmed else "disputed_first_hand" if first_hand else "disputed",
             _snapshot(survey), {**_snapshot(after), "note": note},
         )
         await uow.commit()

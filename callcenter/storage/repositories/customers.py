@@ -8,7 +8,7 @@ the source customer before deleting it, inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -226,6 +226,14 @@ class SqlCustomerRepository:
         except IntegrityError as exc:
             _only_taken(exc)
             raise PhoneTaken("this number already belongs to another customer") from exc
+
+    async def stamp_phones(self, customer_id: int, e164s: Collection[str], staff_id: int | None,
+                           department_id: int | None) -> None:
+        if e164s:
+            await self.session.execute(
+                update(CustomerPhone)
+                .where(CustomerPhone.customer_id == customer_id, CustomerPhone.e164.in_(list(e164s)))
+                .values(added_by=staff_id, added_by_department_id=department_id))
 
     async def remove_phone(self, customer_id: int, e164: str) -> bool:
         result = await self.session.execute(

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.storage.tables import CustomerPhone, ServiceJob, Survey, SurveyAudit
-from crm.access import SurveyFacts
+from callcenter.storage.tables import CustomerPhone, Department, ServiceJob, Survey, SurveyAudit
+from crm.access import SurveyFacts, scored_scope
 from crm.enums import Grade, SurveySource, SurveyVerification
-from crm.surveys import JobRef, SurveyRecord
+from crm.surveys import JobRef, SurveyRecord, planted_numbers
 
 
 def _grade(value: str | None) -> Grade | None:
@@ -29,9 +29,17 @@ def to_record(row: Survey) -> SurveyRecord:
     )
 
 
-def job_ref(row: ServiceJob, phones: frozenset[str] = frozenset()) -> JobRef:
+def job_ref(row: ServiceJob, phones: frozenset[str] = frozenset(),
+            planted: frozenset[str] = frozenset()) -> JobRef:
     return JobRef(row.id, row.reference, row.customer_id, row.department_id, row.technician_id,
-                  row.completed_at, phones)
+                  row.completed_at, phones, planted)
+
+
+async def department_tree(session: AsyncSession) -> tuple[dict[int, int | None], set[int]]:
+    """Every department's parent, and the supervision departments (`crm.access.scored_scope`)."""
+    rows = (await session.execute(
+        select(Department.id, Department.parent_id, Department.supervision))).all()
+    return {r.id: r.parent_id for r in rows}, {r.id for r in rows if r.supervision}
 
 
 class SqlSurveyRepository:
@@ -41,9 +49,16 @@ class SqlSurveyRepository:
     async def _ref(self, row: ServiceJob | None) -> JobRef | None:
         if row is None:
             return None
-        phones = await self.session.scalars(
-            select(CustomerPhone.e164).where(CustomerPhone.customer_id == row.customer_id))
-        return job_ref(row, frozenset(phones.all()))
+        phones = (await self.session.execute(
+            select(CustomerPhone.e164, CustomerPhone.added_by_department_id)
+            .where(CustomerPhone.customer_id == row.customer_id))).all()
+        planted: frozenset[str] = frozenset()
+        if any(p.added_by_department_id is not None for p in phones):
+            parents, supervision = await department_tree(self.session)
+            scope = scored_scope([row.department_id] if row.department_id is not None else [],
+                                 parents, supervision)
+            planted = planted_numbers(((p.e164, p.added_by_department_id) for p in phones), scope)
+        return job_ref(row, frozenset(p.e164 for p in phones), planted)
 
     async def job(self, job_id: int) -> JobRef | None:
         return await self._ref(await self.session.get(ServiceJob, job_id))

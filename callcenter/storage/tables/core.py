@@ -73,6 +73,10 @@ class CustomerPhone(Base):
     label: Mapped[str | None] = mapped_column(String(40))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: who put the number on this record, and their department then (None: an import, the
+    #: caller's own call, the system); decides first-hand surveys (`crm.surveys.planted_numbers`)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    added_by_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
 
 
 class DoNotCall(Base):
