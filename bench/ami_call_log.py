@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import re
 import sys
 import time
@@ -47,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+import callcenter.screenpop.offers  # noqa: E402,F401  (loaded in the service; the call log imports it late)
 from bench.harness import ADMIN_DSN, admin, with_database  # noqa: E402
 from callcenter.clock import Clock  # noqa: E402
 from callcenter.storage import migrate  # noqa: E402
@@ -69,6 +71,7 @@ OUR_CLASSES = {b"call", b"agent", b"user"}  # AmiConfig.events
 CALL_GAP_S = 0.25
 AGENTS = 10
 TARGET = 20_000
+EVENT_END = b"\r\n\r\n"
 
 
 def _fields(block: bytes) -> list[tuple[bytes, bytes]]:
@@ -321,25 +324,33 @@ async def run(url: str, data: bytes, n_calls: int) -> tuple[float, float, int, i
     call_log.attach(client)
     done = asyncio.Event()
     handled = Counter[str]()
+    marks: dict[str, float] = {}
 
     async def count(event: AmiEvent) -> None:
         handled[event.name] += 1
 
     async def finish(_event: AmiEvent) -> None:
-        if hasattr(call_log, "flush"):
-            await call_log.flush()  # every event before this one is handled: commit what is buffered
+        marks["handled"] = time.time()
+        await call_log.flush()  # every event before this one is handled: commit what is buffered
         done.set()
 
     client.on_event(CALL_LOG_EVENTS, count)
     client.on_event("BenchDone", finish)
+    cpu0 = time.process_time()
     await client.start()
     await asyncio.wait_for(done.wait(), 600)
     finished = time.time()
+    cpu = time.process_time() - cpu0
     _, started = await loop.run_in_executor(None, messages.get)
     await client.close()
     blaster.terminate()
     problems = await verify(db, n_calls)
     await db.close()
+    print(f"  CPU of this process (AmiClient + call log + driver): {cpu:.3f} s = "
+          f"{cpu / data.count(EVENT_END) * 1e6:.0f} us per event; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  (last event handled {marks['handled'] - started:.3f} s after the first was sent, "
+          f"the last batch committed {finished - marks['handled']:.3f} s later)")
     return started, finished, sum(handled.values()), len(call_log.open_calls), problems
 
 

@@ -16,90 +16,177 @@ Guarantees:
   as answered (Asterisk may send QueueCallerLeave before AgentConnect).
 - The call's end closes the open segment: ``answered`` if an agent answered,
   else ``abandoned`` (the caller hung up while queued).
-Each function is one committed transaction.
+The rules work on a call's segments in memory (`entered`, `answered`, `left`, `ended`),
+so the AMI call log applies a whole batch of events and writes once; `enter_queue` etc.
+are each one committed transaction around one rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import CallSegment
 
-__all__ = ["enter_queue", "answer_in_queue", "leave_queue", "end_segments", "latest"]
+__all__ = ["Segment", "answer_in_queue", "answered", "end_segments", "ended", "enter_queue", "latest",
+           "entered", "leave_queue", "left", "load", "save"]
 
 OPEN, ANSWERED, ABANDONED, TIMEOUT, TRANSFERRED = (
     "open", "answered", "abandoned", "timeout", "transferred")
 
 
-def _latest(call_id: int, queue: str | None = None) -> Select[tuple[CallSegment]]:
-    query = select(CallSegment).where(CallSegment.call_id == call_id)
-    if queue is not None:
-        query = query.where(CallSegment.queue == queue)
-    return query.order_by(CallSegment.entered_at.desc(), CallSegment.id.desc()).limit(1)
+SEGMENTS = CallSegment.__table__
+
+
+@dataclass
+class Segment:
+    """One segment in memory (`id` None: not stored yet)."""
+
+    call_id: int
+    queue: str
+    entered_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    agent_id: int | None = None
+    outcome: str = "open"
+    id: int | None = None
+
+
+_COLUMNS = tuple(f.name for f in fields(Segment) if f.name != "id")
+_INSERT = insert(SEGMENTS)
+_UPDATE = update(SEGMENTS).where(SEGMENTS.c.id == bindparam("b_id")).values(
+    {name: bindparam(f"v_{name}") for name in ("answered_at", "ended_at", "agent_id", "outcome")})
+
+
+def _latest(segments: Sequence[Segment], queue: str | None = None) -> Segment | None:
+    """The call's latest segment (in `queue`): by entry time, then by order of creation."""
+    ordered = [(s.entered_at, i, s) for i, s in enumerate(segments)
+               if queue is None or s.queue == queue]
+    return max(ordered, key=lambda t: (t[0], t[1]))[2] if ordered else None
+
+
+# -- the rules, on a call's segments in memory (loaded, changed, then saved by the caller) --
+
+def entered(segments: list[Segment], call_id: int, queue: str, at: datetime) -> bool:
+    """The caller joined `queue` at `at` (closing an open segment as transferred).
+    Appends the new segment to `segments`; False when nothing changed."""
+    if any(s.queue == queue and s.entered_at == at for s in segments):
+        return False
+    for current in segments:
+        if current.outcome == OPEN:
+            current.outcome, current.ended_at = TRANSFERRED, at
+    segments.append(Segment(call_id=call_id, queue=queue, entered_at=at))
+    return True
+
+
+def answered(segments: list[Segment], queue: str, at: datetime, agent_id: int | None) -> bool:
+    """An agent answered the caller waiting in `queue`."""
+    latest = _latest(segments)
+    if latest is None or latest.queue != queue or latest.answered_at is not None:
+        return False
+    if latest.outcome not in (OPEN, TIMEOUT):
+        return False
+    latest.outcome, latest.ended_at = OPEN, None
+    latest.answered_at, latest.agent_id = at, agent_id
+    return True
+
+
+def left(segments: list[Segment], queue: str, at: datetime, *, abandoned: bool) -> bool:
+    """The caller left `queue`: hung up (`abandoned`) or was let go unanswered (timeout)."""
+    segment = _latest(segments, queue)
+    if segment is None or segment.answered_at is not None:
+        return False
+    if segment.outcome == OPEN:
+        segment.outcome, segment.ended_at = ABANDONED if abandoned else TIMEOUT, at
+    elif segment.outcome == TIMEOUT and abandoned:
+        segment.outcome = ABANDONED
+    else:
+        return False
+    return True
+
+
+def ended(segments: list[Segment], at: datetime) -> bool:
+    """The call ended: close its open segment (answered, or abandoned while queued)."""
+    changed = False
+    for current in segments:
+        if current.outcome == OPEN:
+            current.outcome = ANSWERED if current.answered_at is not None else ABANDONED
+            current.ended_at = at
+            changed = True
+    return changed
+
+
+Loaded = dict[int, list[Segment]]
+
+
+async def load(session: AsyncSession, call_ids: Iterable[int]) -> tuple[Loaded, Loaded]:
+    """The segments of these calls (one SELECT), each call's in entry order; and a copy
+    of them as loaded, for `save`."""
+    found: Loaded = {call_id: [] for call_id in call_ids}
+    if found:
+        rows = await session.execute(select(*(SEGMENTS.c[n] for n in (*_COLUMNS, "id"))).where(
+            SEGMENTS.c.call_id.in_(list(found))).order_by(SEGMENTS.c.entered_at, SEGMENTS.c.id))
+        for row in rows:
+            found[row.call_id].append(Segment(**row._asdict()))
+    return found, {cid: [Segment(**vars(s)) for s in segs] for cid, segs in found.items()}
+
+
+async def save(session: AsyncSession, segments: Loaded, as_loaded: Loaded) -> None:
+    """Write what changed since `load`: one INSERT of the new segments, one UPDATE (run for
+    each changed one) of the rest."""
+    new, changed = [], []
+    for call_id, segs in segments.items():
+        before = {s.id: s for s in as_loaded.get(call_id, [])}
+        for seg in segs:
+            if seg.id is None:
+                new.append({name: getattr(seg, name) for name in _COLUMNS})
+            elif seg != before.get(seg.id):
+                changed.append({"b_id": seg.id, "v_answered_at": seg.answered_at,
+                                "v_ended_at": seg.ended_at, "v_agent_id": seg.agent_id,
+                                "v_outcome": seg.outcome})
+    if changed:
+        await session.execute(_UPDATE, changed)
+    if new:
+        await session.execute(_INSERT, new)
+
+
+async def _apply(db: Database, call_id: int, change: Callable[[list[Segment]], bool]) -> None:
+    async with db.sessions() as session:
+        found, as_loaded = await load(session, [call_id])
+        if change(found[call_id]):
+            await save(session, found, as_loaded)
+            await session.commit()
 
 
 async def enter_queue(db: Database, call_id: int, queue: str, at: datetime) -> None:
     """The caller joined `queue` at `at` (closing an open segment as transferred)."""
-    async with db.sessions() as session:
-        same = await session.scalar(select(CallSegment).where(
-            CallSegment.call_id == call_id, CallSegment.queue == queue,
-            CallSegment.entered_at == at))
-        if same is not None:
-            return
-        current = await session.scalar(select(CallSegment).where(
-            CallSegment.call_id == call_id, CallSegment.outcome == OPEN))
-        if current is not None:
-            current.outcome, current.ended_at = TRANSFERRED, at
-        session.add(CallSegment(call_id=call_id, queue=queue, entered_at=at, outcome=OPEN))
-        await session.commit()
+    await _apply(db, call_id, lambda segs: entered(segs, call_id, queue, at))
 
 
 async def answer_in_queue(db: Database, call_id: int, queue: str, at: datetime,
                           agent_id: int | None) -> None:
     """An agent answered the caller waiting in `queue`."""
-    async with db.sessions() as session:
-        latest = await session.scalar(_latest(call_id))
-        if latest is None or latest.queue != queue or latest.answered_at is not None:
-            return
-        if latest.outcome not in (OPEN, TIMEOUT):
-            return
-        latest.outcome, latest.ended_at = OPEN, None
-        latest.answered_at, latest.agent_id = at, agent_id
-        await session.commit()
+    await _apply(db, call_id, lambda segs: answered(segs, queue, at, agent_id))
 
 
 async def leave_queue(db: Database, call_id: int, queue: str, at: datetime, *,
                       abandoned: bool) -> None:
     """The caller left `queue`: hung up (`abandoned`) or was let go unanswered (timeout)."""
-    async with db.sessions() as session:
-        segment = await session.scalar(_latest(call_id, queue))
-        if segment is None or segment.answered_at is not None:
-            return
-        if segment.outcome == OPEN:
-            segment.outcome, segment.ended_at = ABANDONED if abandoned else TIMEOUT, at
-        elif segment.outcome == TIMEOUT and abandoned:
-            segment.outcome = ABANDONED
-        else:
-            return
-        await session.commit()
+    await _apply(db, call_id, lambda segs: left(segs, queue, at, abandoned=abandoned))
 
 
 async def end_segments(db: Database, call_id: int, at: datetime) -> None:
     """The call ended: close its open segment (answered, or abandoned while queued)."""
-    async with db.sessions() as session:
-        current = await session.scalar(select(CallSegment).where(
-            CallSegment.call_id == call_id, CallSegment.outcome == OPEN))
-        if current is None:
-            return
-        current.outcome = ANSWERED if current.answered_at is not None else ABANDONED
-        current.ended_at = at
-        await session.commit()
+    await _apply(db, call_id, lambda segs: ended(segs, at))
 
 
-async def latest(db: Database, call_id: int) -> CallSegment | None:
+async def latest(db: Database, call_id: int) -> Segment | None:
     """The call's latest segment (the queue it is in, or was in last), or None."""
     async with db.sessions() as session:
-        return await session.scalar(_latest(call_id))
+        found, _ = await load(session, [call_id])
+    return _latest(found[call_id])

@@ -131,6 +131,20 @@ def event_rows(call_id: int, events: Sequence[CallEventIn]) -> list[dict[str, An
              "detail": e.detail, "dedupe_key": e.dedupe_key} for e in events]
 
 
+# for batches (executemany): one event, skipped when its (call_id, dedupe_key) is stored
+INSERT_EVENT_ONCE = text(
+    f"INSERT INTO call_events ({', '.join(_EVENT_FIELDS)}) "
+    f"VALUES ({', '.join(':' + field for field in _EVENT_FIELDS)}) "
+    "ON CONFLICT (call_id, dedupe_key) DO NOTHING"
+).bindparams(*(_typed(field, EVENTS.c[field]) for field in _EVENT_FIELDS))
+INSERT_CONTACT_ONCE = _INSERT_CONTACT_ONCE
+
+
+def update_call_statement(columns: tuple[str, ...]) -> Any:
+    """``UPDATE calls SET <columns>`` by id; parameters ``b_id`` and ``v_<column>``."""
+    return _update_call(columns, False)
+
+
 class SqlCallRepository:
     def __init__(self, session: AsyncSession | AsyncConnection) -> None:
         #: an ORM session or, on the IVR turn's hot path, a bare Core connection

@@ -8,7 +8,7 @@ the source customer before deleting it, inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +26,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -46,6 +48,7 @@ from callcenter.storage.tables import (
     Customer as CustomerRow,
 )
 from callcenter.storage.text_search import contains, phone_digits
+from callcenter.storage.types import utcnow
 from crm.customers import (
     CallEntry,
     ComplaintSummary,
@@ -178,6 +181,39 @@ class SqlCustomerRepository:
         found = await self.get(row.id)
         assert found is not None
         return found
+
+    async def owners_of(self, e164s: Iterable[str]) -> dict[str, int]:
+        """The customer owning each of these numbers (one SELECT); unknown ones left out."""
+        wanted = list(e164s)
+        if not wanted:
+            return {}
+        rows = await self.session.execute(select(CustomerPhone.e164, CustomerPhone.customer_id)
+                                          .where(CustomerPhone.e164.in_(wanted)))
+        return {e164: customer_id for e164, customer_id in rows.all()}
+
+    async def add_unknown_callers(self, e164s: Iterable[str], timezone: str) -> dict[str, int]:
+        """`add_unknown_caller` for many numbers in three statements: the customers, their
+        numbers (a number someone else took meanwhile goes to its owner, and the customer
+        made for it is deleted again). Returns e164 -> customer id."""
+        wanted = sorted(set(e164s))
+        if not wanted:
+            return {}
+        rows = [CustomerRow(name="", verified=False, timezone=timezone) for _ in wanted]
+        self.session.add_all(rows)
+        await self.session.flush()
+        made = {e164: row.id for e164, row in zip(wanted, rows, strict=True)}
+        insert = (pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert)
+        stored = set((await self.session.execute(
+            insert(CustomerPhone).on_conflict_do_nothing(index_elements=["e164"])
+            .returning(CustomerPhone.e164),
+            [{"customer_id": made[e164], "e164": e164, "is_primary": True, "created_at": utcnow()}
+             for e164 in wanted])).scalars())
+        lost = [e164 for e164 in wanted if e164 not in stored]
+        if lost:
+            await self.session.execute(delete(CustomerRow).where(
+                CustomerRow.id.in_([made[e164] for e164 in lost])))
+            made.update(await self.owners_of(lost))
+        return made
 
     async def add_unidentified_caller(self, timezone: str, language: str) -> Customer:
         row = CustomerRow(name="", verified=False, timezone=timezone, language=language)

@@ -35,6 +35,7 @@ import enum
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final
 
 from callcenter.telephony.asterisk.ami_actions import Action
@@ -71,12 +72,13 @@ class AmiFields:
 
     items: tuple[tuple[str, str], ...] = ()
 
+    @cached_property
+    def _first(self) -> dict[str, str]:
+        """Case-folded key -> its first value (built on the first lookup)."""
+        return {k.lower(): value for k, value in reversed(self.items)}  # the first one wins
+
     def get(self, key: str, default: str | None = None) -> str | None:
-        folded = key.lower()
-        for k, value in self.items:
-            if k.lower() == folded:
-                return value
-        return default
+        return self._first.get(key.lower(), default)
 
     def get_all(self, key: str) -> list[str]:
         folded = key.lower()
@@ -189,13 +191,25 @@ def read_message(buf: bytearray) -> tuple[AmiMessage, int] | None:
 
 
 def _parse_fields(lines: list[str]) -> AmiFields:
-    items: list[tuple[str, str]] = []
+    # the hot path (every message): whole-message checks in C, the per-line loop only
+    # to name the first bad line
+    parts = [line.partition(":") for line in lines]
+    keys = [key for key, _, _ in parts]
+    joined = "\x00".join(keys)
+    if "" in keys or not all(colon for _, colon, _ in parts) or \
+            not "".join(keys).isprintable() or joined.startswith(" ") or joined.endswith(" ") or \
+            " \x00" in joined or "\x00 " in joined:
+        _refuse_fields(lines)
+    return AmiFields(tuple(zip(keys, [value.removeprefix(" ") for _, _, value in parts],
+                               strict=True)))
+
+
+def _refuse_fields(lines: list[str]) -> None:
     for line in lines:
-        key, colon, value = line.partition(":")
+        key, colon, _ = line.partition(":")
         if not colon or not key or key != key.strip() or not key.isprintable():
             raise RemoteProtocolError(f"not an AMI 'Key: Value' line: {line[:80]!r}")
-        items.append((key, value.removeprefix(" ")))
-    return AmiFields(tuple(items))
+    raise RemoteProtocolError("not an AMI message")  # pragma: no cover (a key check above)
 
 
 def _build_message(fields: AmiFields, output: tuple[str, ...] = ()) -> AmiMessage:

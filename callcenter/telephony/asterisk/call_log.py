@@ -15,10 +15,23 @@ events of one call are processed in order. What each event does:
   contact written, open segment closed). Hangup is *not* the end: CEL records arrive out of step
   and some after Hangup; LINKEDID_END is the reliable marker.
 
+Writes are batched (issue 19: >= 20k events/s into PostgreSQL): what the events
+decide is kept in memory, in event order, and `flush` writes it in one
+transaction, one statement per table and kind of change (new customers, new
+calls, call updates, segments, contacts, timeline), every `flush_interval_s`
+(50 ms) or at once when `max_batch` changes wait. Live consumers are not held
+back: the AMI client's other listeners (the wallboard) get each event at once,
+and the screen-pop hooks are called as their event is handled, each only once the
+call's row is committed (a call still in the batch is flushed first).
+
 Guarantees:
 - The call row is created (idempotently, on (asterisk, Linkedid)) as soon as
   the caller's number is known, so the customer is the same one the FastAGI
   hotline identifies; timeline lines seen before that are kept and written then.
+- A crash (or a failed flush, which is logged) loses at most the last batch
+  window: the changes decided in the last `flush_interval_s`. The calls it
+  leaves open are ended by the resync after the next login; the timeline lines
+  of that window are gone. `open_calls` lists a call until its end is committed.
 - A call that ended while the AMI link was down is finalised by `resync`
   (CoreShowChannels snapshot): tracked calls missing from it are ended.
 - Late events of a finalised call change nothing; a late Hangup still goes on
@@ -27,31 +40,47 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.clock import Clock
 from callcenter.logs import bind_call_id
 from callcenter.metrics import REGISTRY
 from callcenter.storage import segments
 from callcenter.storage.engine import Database
+from callcenter.storage.repositories.calls import (
+    CALLS,
+    INSERT_CONTACT_ONCE,
+    INSERT_EVENT_ONCE,
+    RECORD_COLUMNS,
+    contact_values,
+    new_call_values,
+    to_record,
+    update_call_statement,
+)
+from callcenter.storage.repositories.customers import SqlCustomerRepository
 from callcenter.storage.tables import Staff
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.asterisk.ami_client import AmiClient
 from callcenter.telephony.asterisk.ami_protocol import AmiEvent
+from crm.calls import settle_disposition
 from crm.enums import Carrier, Direction
 from crm.errors import InvalidPhoneNumber
+from crm.phones import normalize_phone
 from crm.services import calls
 from crm.services.calls import CallEventIn
-from crm.services.customers import identify_caller
-from crm.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 CALLS_FINALISED = REGISTRY.counter(
@@ -86,7 +115,9 @@ class _Track:
     last_seen: float  # monotonic time its latest event came off the socket
     caller: str | None = None
     exten: str | None = None
-    call_id: int | None = None
+    call_id: int | None = None  # its row's id, once committed
+    wanted: bool = False  # its row is committed or in the batch
+    outbound: OutboundCall | None = None
     backlog: list[CallEventIn] = field(default_factory=list)
 
 
@@ -105,34 +136,55 @@ def known_number(value: str | None) -> str | None:
     return None if value is None or value.strip().lower() in _UNKNOWN else value.strip()
 
 
-async def add_timeline(call_id: int, event: CallEventIn, uow: UnitOfWork) -> bool:
-    """One carrier event on the call's timeline (stored once per dedupe key)."""
-    async with uow:
-        added = await uow.calls.add_event(call_id, event)
-        await uow.commit()
-    return added
+@dataclass
+class _Batch:
+    """What the call log has decided since the last flush, in event order."""
+
+    new: list[_Track] = field(default_factory=list)  # calls whose row is to be created
+    lines: list[tuple[_Track, CallEventIn]] = field(default_factory=list)  # timeline
+    ops: list[tuple[_Track, str, datetime, str, str | None]] = field(default_factory=list)
+    ended: list[_Track] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.new) + len(self.lines) + len(self.ops)
 
 
 class AmiCallLog:
-    """Turns the AMI event stream into call rows; attach it to an `AmiClient`."""
+    """Turns the AMI event stream into call rows; attach it to an `AmiClient`.
+
+    Writes are batched: what the events decide is kept in memory and written by
+    `flush` in one transaction (one statement per table and kind of change) every
+    `flush_interval_s`, or at once when `max_batch` changes are waiting. The
+    hooks (screen-pop offer, answer, hold, end) are called as the events arrive,
+    never delayed by the batch, but only once the call's row is committed (a
+    call whose row is still in the batch is flushed first). A crash loses at
+    most the changes of the last `flush_interval_s` (and a failed flush its own
+    batch, logged); the calls it leaves open are ended by the next resync.
+    """
 
     def __init__(
         self, db: Database, clock: Clock, *, default_region: str = "CN",
         default_tz: str = "Asia/Shanghai", offer_call: OfferHook | None = None,
         call_answered: AnsweredHook | None = None, call_held: HeldHook | None = None,
         outbound: Callable[[str], OutboundCall | None] = lambda _lid: None,
-        finished_memory: int = 10_000,
+        finished_memory: int = 10_000, flush_interval_s: float = 0.05, max_batch: int = 5_000,
     ) -> None:
         self.db, self.clock = db, clock
         self.default_region, self.default_tz = default_region, default_tz
         self.offer_call, self.call_answered, self.call_held = offer_call, call_answered, call_held
         self.outbound = outbound
         self.ended_hooks: list[EndedHook] = []
+        self.flush_interval_s, self.max_batch = flush_interval_s, max_batch
         self._tracks: dict[str, _Track] = {}
-        self._finished: OrderedDict[str, int | None] = OrderedDict()  # linkedid -> call id
+        self._finished: OrderedDict[str, _Track] = OrderedDict()  # linkedid -> its ended track
         self._finished_memory = finished_memory
         self._agents: dict[str, int | None] = {}
         self._client: AmiClient | None = None
+        self._batch = _Batch()
+        self._settling: set[str] = set()  # ended, the end not committed yet
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def attach(self, client: AmiClient) -> None:
         self._client = client
@@ -141,7 +193,8 @@ class AmiCallLog:
 
     @property
     def open_calls(self) -> list[str]:
-        return list(self._tracks)
+        """Calls not ended yet, or whose end is not committed yet."""
+        return [*self._tracks, *(lid for lid in self._settling if lid not in self._tracks)]
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db)
@@ -154,16 +207,17 @@ class AmiCallLog:
             return
         with bind_call_id(linkedid):
             if linkedid in self._finished:
-                await self._late(event, linkedid)
+                self._late(event, linkedid)
             else:
                 await self._handle(event, linkedid)
+        await self._after_change()
 
-    async def _late(self, event: AmiEvent, linkedid: str) -> None:
+    def _late(self, event: AmiEvent, linkedid: str) -> None:
         """An event after LINKEDID_END (AMI and CEL are not in step): timeline only."""
-        call_id = self._finished[linkedid]
+        track = self._finished[linkedid]
         line = _timeline_line(event, event_time(event, self.clock), event.fields.get("Uniqueid") or "")
-        if call_id is not None and line is not None and event.name == "Hangup":
-            await add_timeline(call_id, line, self.uow())
+        if track.wanted and line is not None and event.name == "Hangup":
+            self._batch.lines.append((track, line))
 
     async def _handle(self, event: AmiEvent, linkedid: str) -> None:
         at = event_time(event, self.clock)
@@ -184,136 +238,165 @@ class AmiCallLog:
             return
         line = _timeline_line(event, at, uniqueid)
         queue_event = name.startswith(("Queue", "Agent"))
-        call_id = await self._ensure_call(track, force=queue_event)
+        wanted = self._want_row(track, force=queue_event)
         if line is not None:
-            if call_id is None:
-                track.backlog.append(line)
+            if wanted:
+                self._batch.lines.append((track, line))
             else:
-                await add_timeline(call_id, line, self.uow())
-        if call_id is None:
+                track.backlog.append(line)
+        if not wanted:
             return
+        ops = self._batch.ops
         if name == "QueueCallerJoin":
-            await calls.mark_queued(call_id, at, f.get("Queue") or "", self.uow())
-            await segments.enter_queue(self.db, call_id, f.get("Queue") or "", at)
+            ops.append((track, "queued", at, f.get("Queue") or "", None))
         elif name in ("QueueCallerAbandon", "QueueCallerLeave"):
-            await segments.leave_queue(self.db, call_id, f.get("Queue") or "", at,
-                                       abandoned=name == "QueueCallerAbandon")
+            ops.append((track, "abandoned" if name == "QueueCallerAbandon" else "left", at,
+                        f.get("Queue") or "", None))
         elif name == "AgentCalled":
-            await self._offer(track, call_id, event, at)
+            await self._offer(track, event, at)
         elif name == "AgentConnect":
             agent = f.get("Interface") or f.get("MemberName") or ""
-            agent_id = await self._agent_id(agent, f.get("MemberName"))
-            await calls.mark_answered(call_id, at, agent_id, self.uow())
-            await segments.answer_in_queue(self.db, call_id, f.get("Queue") or "", at, agent_id)
+            ops.append((track, "answered", at, f.get("Queue") or "",
+                        "|".join([agent, f.get("MemberName") or ""])))
             if self.call_answered is not None:
+                await self._committed(track)
                 await self.call_answered(str(Carrier.ASTERISK), linkedid, agent)
         elif name in ("Hold", "Unhold") and self.call_held is not None:
+            await self._committed(track)
             await self.call_held(str(Carrier.ASTERISK), linkedid, name == "Hold", at)
 
     async def _cel(self, track: _Track, event: AmiEvent, at: datetime) -> None:
         kind = event.fields.get("EventName")
         if kind == "USER_DEFINED" and event.fields.get("UserDefType") == "HOTLINE_FALLBACK":
-            call_id = await self._ensure_call(track, force=True)
-            if call_id is not None:
-                await add_timeline(call_id, CallEventIn(
+            if self._want_row(track, force=True):
+                self._batch.lines.append((track, CallEventIn(
                     at, "fastagi_fallback", detail={"note": event.fields.get("Extra") or ""},
-                    dedupe_key="ami:fallback"), self.uow())
+                    dedupe_key="ami:fallback")))
         elif kind == "LINKEDID_END":
             await self.finalise(track.linkedid, at, how="linkedid_end")
 
-    async def _offer(self, track: _Track, call_id: int, event: AmiEvent, at: datetime) -> None:
+    async def _offer(self, track: _Track, event: AmiEvent, at: datetime) -> None:
         if self.offer_call is None:
             return
         from callcenter.screenpop.offers import CallOffer
 
-        call = await self._call(call_id)
+        await self._committed(track)  # the pop reads the call row
+        number = track.caller
+        if number is None and track.call_id is not None:
+            async with self.uow() as uow:
+                call = await uow.calls.get(track.call_id)
+            number = call.from_number if call else None
         f = event.fields
         await self.offer_call(CallOffer(
             carrier=str(Carrier.ASTERISK), carrier_call_id=track.linkedid,
-            caller_number=track.caller or (call.from_number if call else None) or "anonymous",
+            caller_number=number or "anonymous",
             agent=f.get("Interface") or f.get("MemberName") or "",
-            queue=f.get("Queue"), ivr_path=call.ivr_path if call else None, at=at,
+            queue=f.get("Queue"), ivr_path=None, at=at,
         ))
-
-    async def _call(self, call_id: int) -> calls.CallRecord | None:
-        async with self.uow() as uow:
-            return await uow.calls.get(call_id)
 
     # -- the call row -----------------------------------------------------------------------
 
-    async def _ensure_call(self, track: _Track, *, force: bool) -> int | None:
-        if track.call_id is not None:
-            return track.call_id
+    def _want_row(self, track: _Track, *, force: bool) -> bool:
+        """Whether the call has (or will have, at the next flush) its row."""
+        if track.wanted:
+            return True
         outbound = self.outbound(track.linkedid)
         if outbound is None and track.caller is None and not force:
-            return None
-        if outbound is not None:
-            direction, customer_number = Direction.OUTBOUND, outbound.number
-            from_number, to_number = outbound.caller_id, outbound.number
-        else:
-            direction, customer_number = Direction.INBOUND, track.caller
-            from_number, to_number = track.caller, track.exten
-        customer_id = await self._customer_id(customer_number)
-        record, _ = await calls.start_call(calls.StartCall(
-            Carrier.ASTERISK, track.linkedid, direction, from_number, to_number, track.started_at,
-            customer_id, callback_attempt_id=outbound.attempt_id if outbound else None,
-        ), self.uow())
-        track.call_id = record.id
+            return False
+        track.wanted, track.outbound = True, outbound
+        self._batch.new.append(track)
         backlog, track.backlog = track.backlog, []
-        for line in backlog:
-            await add_timeline(record.id, line, self.uow())
-        return record.id
+        self._batch.lines.extend((track, line) for line in backlog)
+        return True
 
-    async def _customer_id(self, number: str | None) -> int | None:
-        if not number:
-            return None
-        try:
-            customer = await identify_caller(number, self.uow(), default_region=self.default_region,
-                                             default_tz=self.default_tz)
-        except InvalidPhoneNumber:
-            return None
-        return customer.customer_id
+    async def _committed(self, track: _Track) -> None:
+        """Flush now if the call's row is not committed yet (a hook is about to read it)."""
+        if track.call_id is None and track.wanted:
+            await self.flush()
 
-    async def _agent_id(self, agent: str, member_name: str | None) -> int | None:
+    async def finalise(self, linkedid: str, at: datetime, *, how: str) -> None:
+        """End the call of `linkedid` now (idempotent: the end is settled once)."""
+        track = self._tracks.get(linkedid)
+        if track is None:
+            return
+        self._want_row(track, force=True)
+        self._batch.ops.append((track, "end", at, "", None))
+        del self._tracks[linkedid]
+        self._settling.add(linkedid)
+        self._finished[linkedid] = track
+        while len(self._finished) > self._finished_memory:
+            self._finished.popitem(last=False)
+        CALLS_FINALISED.inc(how=how)
+        if self.ended_hooks:
+            await self._committed(track)
+        for hook in self.ended_hooks:
+            await hook(linkedid, at)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def _after_change(self) -> None:
+        batch = self._batch
+        if not batch:
+            return
+        if len(batch) >= self.max_batch:
+            await self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(
+                self.flush_interval_s, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._timer = None
+        task = asyncio.ensure_future(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> None:
+        """Write and commit everything decided so far (in one transaction)."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            batch, self._batch = self._batch, _Batch()
+            if not batch:
+                return
+            try:
+                await _write_batch(self, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("call log: a batch of %d changes could not be written and is lost; "
+                              "the next resync ends the calls it leaves open", len(batch))
+                for track in batch.new:
+                    if track.call_id is None:
+                        track.wanted = False
+            finally:
+                for track, kind, *_ in batch.ops:
+                    if kind == "end":
+                        self._settling.discard(track.linkedid)
+
+    async def close(self) -> None:
+        """Write what is buffered (call after the AMI client is closed)."""
+        await self.flush()
+        for task in list(self._flushing):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _agent_id(self, session: AsyncSession, agent: str, member_name: str | None) -> int | None:
         from callcenter.screenpop.offers import agent_keys
 
         keys = [*agent_keys(agent), *([member_name] if member_name else [])]
         cache_key = "|".join(keys)
         if cache_key in self._agents:
             return self._agents[cache_key]
-        async with self.db.sessions() as session:
-            rows = (await session.execute(
-                select(Staff.id, Staff.extension, Staff.username).where(
-                    or_(Staff.extension.in_(keys), Staff.username.in_(keys))
-                )
-            )).all()
+        rows = (await session.execute(
+            select(Staff.id, Staff.extension, Staff.username).where(
+                or_(Staff.extension.in_(keys), Staff.username.in_(keys))
+            )
+        )).all()
         best = sorted(rows, key=lambda r: min(
             keys.index(k) for k in (r.extension, r.username) if k in keys))
         self._agents[cache_key] = best[0].id if best else None
         return self._agents[cache_key]
-
-    async def finalise(self, linkedid: str, at: datetime, *, how: str) -> None:
-        """End the call of `linkedid` now (idempotent: end_call settles once)."""
-        track = self._tracks.get(linkedid)
-        if track is None:
-            return
-        call_id = await self._ensure_call(track, force=True)
-        if call_id is not None:
-            started = track.started_at
-            call = await self._call(call_id)
-            if call is not None:
-                started = call.started_at if call.started_at.tzinfo else call.started_at.replace(
-                    tzinfo=UTC)
-            duration = max(0.0, (at - started).total_seconds())
-            await calls.end_call(call_id, at, self.uow(), duration_s=duration)
-            await segments.end_segments(self.db, call_id, at)
-        del self._tracks[linkedid]
-        self._finished[linkedid] = call_id
-        while len(self._finished) > self._finished_memory:
-            self._finished.popitem(last=False)
-        CALLS_FINALISED.inc(how=how)
-        for hook in self.ended_hooks:
-            await hook(linkedid, at)
 
     # -- resync -----------------------------------------------------------------------------
 
@@ -340,8 +423,142 @@ class AmiCallLog:
                            time.monotonic(), known_number(first.fields.get("CallerIDNum")),
                            known_number(first.fields.get("Exten")))
             self._tracks[linkedid] = track
-            with bind_call_id(linkedid):
-                await self._ensure_call(track, force=True)
+            self._want_row(track, force=True)
+        await self.flush()
+
+
+async def _write_batch(log_: AmiCallLog, batch: _Batch) -> None:
+    """One transaction: new customers and calls, the calls' changes, their segments and
+    contacts, their timelines. Sets each new call's `call_id` once committed."""
+    async with log_.db.sessions() as session:
+        new_ids = await _insert_calls(log_, session, batch.new)
+
+        def call_id(track: _Track) -> int | None:
+            return track.call_id if track.call_id is not None else new_ids.get(track.linkedid)
+
+        lines = [(call_id(track), line) for track, line in batch.lines]
+        ops = [(call_id(track), kind, at, queue, agent) for track, kind, at, queue, agent in batch.ops]
+        ops = [op for op in ops if op[0] is not None]
+        if ops:
+            lines.extend(await _apply_ops(log_, session, ops))
+        if lines:
+            await session.execute(INSERT_EVENT_ONCE, [
+                {"call_id": cid, "at": line.at, "kind": line.kind, "node": line.node,
+                 "detail": line.detail, "dedupe_key": line.dedupe_key}
+                for cid, line in lines if cid is not None])
+        await session.commit()
+    for track in batch.new:
+        if track.linkedid in new_ids:
+            track.call_id = new_ids[track.linkedid]
+
+
+async def _insert_calls(log_: AmiCallLog, session: AsyncSession, tracks: list[_Track]
+                        ) -> dict[str, int]:
+    """Rows for the new calls (one INSERT, existing ones found by one SELECT): linkedid -> id."""
+    tracks = [t for t in tracks if t.call_id is None]
+    if not tracks:
+        return {}
+    numbers: dict[str, str | None] = {}
+    for track in tracks:
+        number = track.outbound.number if track.outbound else track.caller
+        try:
+            numbers[track.linkedid] = normalize_phone(number, log_.default_region) if number else None
+        except InvalidPhoneNumber:
+            numbers[track.linkedid] = None
+    customers = SqlCustomerRepository(session)
+    owners = await customers.owners_of({e164 for e164 in numbers.values() if e164})
+    owners.update(await customers.add_unknown_callers(
+        {e164 for e164 in numbers.values() if e164 and e164 not in owners}, log_.default_tz))
+    rows, started = [], []
+    for track in tracks:
+        out = track.outbound
+        e164 = numbers[track.linkedid]
+        cmd = calls.StartCall(
+            Carrier.ASTERISK, track.linkedid, Direction.OUTBOUND if out else Direction.INBOUND,
+            out.caller_id if out else track.caller, out.number if out else track.exten,
+            track.started_at, owners.get(e164) if e164 else None,
+            callback_attempt_id=out.attempt_id if out else None)
+        rows.append(new_call_values(cmd))
+        started.append((track.linkedid, calls.started_event_for(cmd)))
+    insert = (pg_insert if log_.db.dialect == "postgresql" else sqlite_insert)(CALLS)
+    created = dict((await session.execute(
+        insert.on_conflict_do_nothing(index_elements=["carrier", "carrier_call_id"])
+        .returning(CALLS.c.carrier_call_id, CALLS.c.id), rows)).all())
+    ids = dict(created)
+    missing = [t.linkedid for t in tracks if t.linkedid not in ids]
+    if missing:
+        ids.update((await session.execute(select(CALLS.c.carrier_call_id, CALLS.c.id).where(
+            CALLS.c.carrier == Carrier.ASTERISK.value, CALLS.c.carrier_call_id.in_(missing)))).all())
+    events = [{"call_id": ids[lid], "at": e.at, "kind": e.kind, "node": e.node, "detail": e.detail,
+               "dedupe_key": e.dedupe_key} for lid, e in started if lid in created]
+    if events:
+        await session.execute(INSERT_EVENT_ONCE, events)
+    return ids
+
+
+async def _apply_ops(log_: AmiCallLog, session: AsyncSession,
+                     ops: list[tuple[int, str, datetime, str, str | None]]
+                     ) -> list[tuple[int, CallEventIn]]:
+    """Queue, answer and end changes of the batch's calls, in order: one SELECT of the calls
+    and one of their segments, then one UPDATE per set of changed columns, the segments,
+    the contacts. Returns the timeline lines they add."""
+    ids = list(dict.fromkeys(op[0] for op in ops))
+    records = {r.id: to_record(r) for r in (await session.execute(
+        select(*RECORD_COLUMNS).where(CALLS.c.id.in_(ids)))).all()}
+    segs, as_loaded = await segments.load(session, [i for i in ids if i in records])
+    changes: dict[int, dict[str, Any]] = {}
+    lines: list[tuple[int, CallEventIn]] = []
+    contacts: list[dict[str, Any]] = []
+    for cid, kind, at, queue, agent in ops:
+        call = records.get(cid)
+        if call is None:
+            continue
+        change = changes.setdefault(cid, {})
+        if kind == "queued":
+            if call.queued_at is None:
+                call = replace(call, queued_at=at, queue=queue)
+                change.update(queued_at=at, queue=queue)
+            lines.append((cid, CallEventIn(at, "queued", detail={"queue": queue},
+                                           dedupe_key=f"queued:{queue}")))
+            segments.entered(segs[cid], cid, queue, at)
+        elif kind in ("left", "abandoned"):
+            segments.left(segs[cid], queue, at, abandoned=kind == "abandoned")
+        elif kind == "answered":
+            interface, _, member = (agent or "").partition("|")
+            agent_id = await log_._agent_id(session, interface, member or None)
+            if call.answered_at is None:
+                call = replace(call, answered_at=at, agent_id=agent_id or call.agent_id)
+                change.update(answered_at=at, agent_id=call.agent_id)
+            lines.append((cid, CallEventIn(at, "answered", detail={"agent_id": agent_id},
+                                           dedupe_key="answered")))
+            segments.answered(segs[cid], queue, at, agent_id)
+        elif kind == "end":
+            started = call.started_at if call.started_at.tzinfo else call.started_at.replace(tzinfo=UTC)
+            duration = max(0.0, (at - started).total_seconds())
+            if call.ended_at is None:
+                settled = settle_disposition(call)
+                call = replace(call, ended_at=at, disposition=settled)
+                change.update(ended_at=at, disposition=settled.value, duration_s=duration)
+                lines.append((cid, CallEventIn(at, "ended", detail={
+                    "disposition": settled.value, "status": None}, dedupe_key="ended")))
+                values = contact_values(call)
+                if values is not None:
+                    contacts.append(values)
+            else:
+                change.update(duration_s=duration)
+            segments.ended(segs[cid], at)
+        records[cid] = call
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for cid, change in changes.items():
+        if change:
+            by_columns.setdefault(tuple(sorted(change)), []).append(
+                {"b_id": cid, **{f"v_{k}": v for k, v in change.items()}})
+    for columns, params in by_columns.items():
+        await session.execute(update_call_statement(columns), params)
+    await segments.save(session, segs, as_loaded)
+    if contacts:
+        await session.execute(INSERT_CONTACT_ONCE, contacts)
+    return lines
 
 
 def _duration(text: str | None) -> timedelta:

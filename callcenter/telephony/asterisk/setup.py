@@ -133,6 +133,7 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
         for key in (AMI, CALL_LOG, DIALER, QUEUE_MEMBERS):
             app[SERVICES].pop(key, None)
         await client.close()
+        await call_log.close()  # commit what the last events decided
 
 
 def setup(app: web.Application) -> None:
