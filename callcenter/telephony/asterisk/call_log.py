@@ -424,7 +424,7 @@ class AmiCallLog:
                            known_number(first.fields.get("Exten")))
             self._tracks[linkedid] = track
             self._want_row(track, force=True)
-        await self.flush()
+        await self._after_change()
 
 
 async def _write_batch(log_: AmiCallLog, batch: _Batch) -> None:
