@@ -131,13 +131,28 @@ def event_rows(call_id: int, events: Sequence[CallEventIn]) -> list[dict[str, An
              "detail": e.detail, "dedupe_key": e.dedupe_key} for e in events]
 
 
-# for batches (executemany): one event, skipped when its (call_id, dedupe_key) is stored
-INSERT_EVENT_ONCE = text(
-    f"INSERT INTO call_events ({', '.join(_EVENT_FIELDS)}) "
-    f"VALUES ({', '.join(':' + field for field in _EVENT_FIELDS)}) "
-    "ON CONFLICT (call_id, dedupe_key) DO NOTHING"
-).bindparams(*(_typed(field, EVENTS.c[field]) for field in _EVENT_FIELDS))
+#: for batches (executemany): one event / one contact, parameters from `event_params` /
+#: `contact_params`; a stored (call_id, dedupe_key) / a call's second contact adds nothing
+INSERT_EVENT_ONCE = CALL_EVENTS.values(1)
 INSERT_CONTACT_ONCE = _INSERT_CONTACT_ONCE
+
+
+def event_params(call_id: int, event: CallEventIn) -> dict[str, Any]:
+    return CALL_EVENTS.params(event_rows(call_id, [event]))
+
+
+def contact_params(values: dict[str, Any]) -> dict[str, Any]:
+    return CONTACTS.params([{**values, "created_at": utcnow()}])
+
+
+def insert_calls(rows: int) -> Any:
+    """`rows` new calls (`insert_calls_params`), each inserted unless (carrier, carrier
+    call id) is logged already; returns (carrier_call_id, id) of those inserted."""
+    return INSERT_CALLS.values(rows, returning="RETURNING carrier_call_id, id")
+
+
+def insert_calls_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return INSERT_CALLS.params([{"ivr_state": None, "ivr_path": None, **row} for row in rows])
 
 
 def update_call_statement(columns: tuple[str, ...]) -> Any:

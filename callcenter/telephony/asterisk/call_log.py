@@ -51,8 +51,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.clock import Clock
@@ -65,7 +63,11 @@ from callcenter.storage.repositories.calls import (
     INSERT_CONTACT_ONCE,
     INSERT_EVENT_ONCE,
     RECORD_COLUMNS,
+    contact_params,
     contact_values,
+    event_params,
+    insert_calls,
+    insert_calls_params,
     new_call_values,
     to_record,
     update_call_statement,
@@ -87,6 +89,7 @@ CALLS_FINALISED = REGISTRY.counter(
     "callcenter_ami_calls_finalised_total", "calls ended from AMI (how: linkedid_end | resync)"
 )
 
+_CALLS_PER_INSERT = 50  # new calls per INSERT (each row is 18 parameters)
 CALL_LOG_EVENTS: tuple[str, ...] = (
     "Newchannel", "NewCallerid", "Newstate", "DialBegin", "DialEnd", "BridgeEnter", "Hangup",
     "CEL", "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentCalled", "AgentConnect", "Hold", "Unhold",
@@ -443,9 +446,7 @@ async def _write_batch(log_: AmiCallLog, batch: _Batch) -> None:
             lines.extend(await _apply_ops(log_, session, ops))
         if lines:
             await session.execute(INSERT_EVENT_ONCE, [
-                {"call_id": cid, "at": line.at, "kind": line.kind, "node": line.node,
-                 "detail": line.detail, "dedupe_key": line.dedupe_key}
-                for cid, line in lines if cid is not None])
+                event_params(cid, line) for cid, line in lines if cid is not None])
         await session.commit()
     for track in batch.new:
         if track.linkedid in new_ids:
@@ -480,17 +481,17 @@ async def _insert_calls(log_: AmiCallLog, session: AsyncSession, tracks: list[_T
             callback_attempt_id=out.attempt_id if out else None)
         rows.append(new_call_values(cmd))
         started.append((track.linkedid, calls.started_event_for(cmd)))
-    insert = (pg_insert if log_.db.dialect == "postgresql" else sqlite_insert)(CALLS)
-    created = dict((await session.execute(
-        insert.on_conflict_do_nothing(index_elements=["carrier", "carrier_call_id"])
-        .returning(CALLS.c.carrier_call_id, CALLS.c.id), rows)).all())
+    created: dict[str, int] = {}
+    for start in range(0, len(rows), _CALLS_PER_INSERT):
+        chunk = rows[start:start + _CALLS_PER_INSERT]
+        created.update((await session.execute(
+            insert_calls(len(chunk)), insert_calls_params(chunk))).tuples().all())
     ids = dict(created)
     missing = [t.linkedid for t in tracks if t.linkedid not in ids]
     if missing:
         ids.update((await session.execute(select(CALLS.c.carrier_call_id, CALLS.c.id).where(
             CALLS.c.carrier == Carrier.ASTERISK.value, CALLS.c.carrier_call_id.in_(missing)))).all())
-    events = [{"call_id": ids[lid], "at": e.at, "kind": e.kind, "node": e.node, "detail": e.detail,
-               "dedupe_key": e.dedupe_key} for lid, e in started if lid in created]
+    events = [event_params(ids[lid], e) for lid, e in started if lid in created]
     if events:
         await session.execute(INSERT_EVENT_ONCE, events)
     return ids
@@ -543,7 +544,7 @@ async def _apply_ops(log_: AmiCallLog, session: AsyncSession,
                     "disposition": settled.value, "status": None}, dedupe_key="ended")))
                 values = contact_values(call)
                 if values is not None:
-                    contacts.append(values)
+                    contacts.append(contact_params(values))
             else:
                 change.update(duration_s=duration)
             segments.ended(segs[cid], at)
