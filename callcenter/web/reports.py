@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
 from callcenter.offload import CPU_POOL, cpu_pool
-from callcenter.reporting import builders, exports, runs, schedule
+from callcenter.reporting import builders, exports, runs, schedule, versions
 from callcenter.reporting.config import supervision_rules
 from callcenter.reporting.verification_queue import PendingSurvey, month_review
 from callcenter.storage.uow import SqlUnitOfWork
@@ -43,6 +43,7 @@ from crm.access import InvalidChoice, parse_decision, parse_id
 from crm.enums import Role
 from crm.services.surveys import verify_survey
 from reports.periods import Granularity, Month, report_window
+from reports.versions import version_diff
 
 T = TypeVar("T")
 
@@ -292,7 +293,7 @@ _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <header class="top"><h1>监察 Supervision</h1><nav><a href="/">Home</a></nav>
 <form method="get" action="/supervisor" style="margin-left:auto"><label style="display:inline">月份 Month
 <input type="month" name="month" value="{month}"></label> <button>Show</button></form></header>
-<main><div class="card">{report}</div>
+<main>{published}<div class="card">{report}</div>
 <div class="card" id="pending"><h2>待核实问卷 Surveys awaiting verification ({pending_count})</h2>{pending}</div>
 <div class="card" id="superseded"><h2>被取代问卷 Superseded surveys ({superseded_count})</h2>
 <p>One survey counts per repair job; these are kept but not counted.</p>{superseded}</div>
@@ -323,16 +324,45 @@ def _pending_table(rows: list[Any], csrf: str, month: Month,
             + "".join(body) + "</tbody></table>")
 
 
+def _published_notice(published: versions.StoredVersion | None, payload: dict[str, Any],
+                      month: Month) -> str:
+    """For a published month: the published version is what counts; where live differs."""
+    if published is None:
+        return ""
+    at = published.published_at.isoformat()[:16] if published.published_at else "?"
+    moved = version_diff(published.version, published.figures.get("supervision", {}),
+                         payload.get("supervision", {}), [], {})["figures"]
+    names = payload.get("names", {}).get("departments", {})
+    if moved:
+        rows = "".join(
+            f"<tr><td>{html.escape((names.get(str(m['department_id'])) or {}).get('code', str(m['department_id'])))}"
+            f"</td><td>{html.escape(m['figure'])}</td><td>{html.escape(str(m['before']))}</td>"
+            f"<td>{html.escape(str(m['after']))}</td></tr>" for m in moved)
+        differs = ("<p>The live figures below differ from the published version here:</p>"
+                   "<table><thead><tr><th>department</th><th>figure</th><th>published</th>"
+                   f"<th>live</th></tr></thead><tbody>{rows}</tbody></table>")
+    else:
+        differs = "<p>The live figures below match the published version.</p>"
+    return (f'<div class="card notice" id="published-notice"><h2>已发布 Published: version '
+            f"{published.version}</h2><p><b>{month} was published on {html.escape(at)} (UTC) by "
+            f"{html.escape(published.published_by or '?')}. The published version is what counts "
+            "for rewards and fines; the figures below are live (recomputed now).</b> "
+            f'<a href="/supervisor/versions?month={month}">See the published version and its '
+            f"corrections</a>.</p>{differs}</div>")
+
+
 @requires(Role.SUPERVISOR)
 async def supervisor_page(request: web.Request) -> web.Response:
     month = _month(request)
     payload = await _supervision_payload(request, month, None)
+    published = await versions.published_version(request.app[DB], str(month))
     rows, superseded = await _review(request, month)
     links = " · ".join(f'<a href="/api/reports/supervision?month={month}&format={f}">{f.upper()}</a>'
                        for f in ("json", "csv", "xlsx", "html", "pdf"))
-    page = _PAGE.format(month=month, css=".cards{display:flex;flex-wrap:wrap;gap:.6rem}"
+    page = _PAGE.format(month=month, published=_published_notice(published, payload, month), css=".cards{display:flex;flex-wrap:wrap;gap:.6rem}"
                         "figure svg{max-width:100%;height:auto}td.n{text-align:right}"
-                        ".neg{color:#b3261e}.pos{color:#1b7a3a}",
+                        ".neg{color:#b3261e}.pos{color:#1b7a3a}"
+                        ".notice{border-left:.4rem solid #b3261e}",
                         report=await cpu_pool(request.app).run_in_process(exports.html_body, payload), pending_count=len(rows),
                         pending=_pending_table(rows, request.get(CSRF) or "", month),
                         superseded_count=len(superseded),

@@ -130,3 +130,35 @@ async def test_the_published_version_downloads_as_it_was_published(served: Serve
     assert first["supervision"]["departments"][0]["satisfaction"]["average"] == "6"
     assert second["published_at"] is None
     assert second["supervision"]["departments"][0]["satisfaction"]["average"] == "0"
+
+
+async def test_the_supervisor_page_of_a_published_month_says_the_published_version_counts(
+    served: Served, db: Database
+) -> None:
+    """/supervisor shows live figures; for a published month it says the published version is
+    what counts and lists where live differs (here a late all-E survey moved the average)."""
+    s = await shop(db)
+    await raw_surveys(db, s, "AAA", local("2026-05-10 09:00"), 2)
+    headers = await bearer(db, s.supervisor)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(served.base_url + "/supervisor?month=2026-05", headers=headers) as response:
+            before = await response.text()
+    assert response.status == 200 and 'id="published-notice"' not in before
+    status, _ = await _post(served, "/api/reports/supervision/publish", {"month": "2026-05"}, headers)
+    assert status == 200
+    async with aiohttp.ClientSession() as http:
+        async with http.get(served.base_url + "/supervisor?month=2026-05", headers=headers) as response:
+            same = await response.text()
+    assert "published version is what counts" in same and "match the published version" in same
+    await factories.add(db, Survey(
+        department_id=s.department_id, staff_id=s.technician.id, surveyed_at=local("2026-05-29 09:00"),
+        source="ivr", verification="first_hand", complete=True, timeliness="E", quality="E",
+        attitude="E"))
+    async with aiohttp.ClientSession() as http:
+        async with http.get(served.base_url + "/supervisor?month=2026-05", headers=headers) as response:
+            page = await response.text()
+    notice = page[page.index('id="published-notice"'):page.index('<div class="card">', page.index(
+        'id="published-notice"'))]
+    assert "Published: version 1" in notice and "published version is what counts" in notice
+    assert "<td>SVC-N</td><td>average</td><td>6</td><td>2</td>" in notice
+    assert 'href="/supervisor/versions?month=2026-05"' in notice
