@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from callcenter.storage.tables import Call, CallEvent, Contact, Survey, SurveyAudit
+from callcenter.storage.tables.base import Base
 
 
 def _base_type(column: Column[Any]) -> TypeEngine[Any]:
@@ -136,7 +137,11 @@ def _select_one(insert: Insert, where: str) -> TextClause:
         *(bindparam(f"{c}_0", type_=insert.table.c[c].type) for c in insert.columns))
 
 
-CALLS_TABLE: Table = Call.__table__  # type: ignore[assignment]
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
+CALLS_TABLE = _table(Call)
 #: a new call: logged once per (carrier, carrier call id); a second insert adds nothing
 CALLS = Insert(CALLS_TABLE, (
     "carrier", "carrier_call_id", "direction", "from_number", "to_number", "customer_id",
@@ -144,17 +149,16 @@ CALLS = Insert(CALLS_TABLE, (
     "ivr_version", "ivr_state", "ivr_path", "hold_s", "wrapup_s", "created_at", "updated_at",
 ), "ON CONFLICT (carrier, carrier_call_id) DO NOTHING")
 #: the call's timeline: an event whose (call, dedupe key) is stored already is skipped
-CALL_EVENTS = Insert(CallEvent.__table__,  # type: ignore[arg-type]
+CALL_EVENTS = Insert(_table(CallEvent),
                      ("call_id", "at", "kind", "node", "detail", "dedupe_key"),
                      "ON CONFLICT (call_id, dedupe_key) DO NOTHING")
 #: a call's contact on its customer's record, added once per call (`CONTACT_ONCE`, its
 #: ``{}`` the row's call id)
-CONTACTS = Insert(Contact.__table__,  # type: ignore[arg-type]
+CONTACTS = Insert(_table(Contact),
                   ("customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary",
                    "created_at"))
 CONTACT_ONCE = "WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = {})"
 #: a survey taken in an IVR turn, under the id the turn reserved
-SURVEYS = Insert(Survey.__table__, tuple(  # type: ignore[arg-type]
-    c.name for c in Survey.__table__.columns))
-SURVEY_AUDIT = Insert(SurveyAudit.__table__,  # type: ignore[arg-type]
+SURVEYS = Insert(_table(Survey), tuple(c.name for c in _table(Survey).columns))
+SURVEY_AUDIT = Insert(_table(SurveyAudit),
                       ("survey_id", "at", "actor_id", "action", "before", "after"))

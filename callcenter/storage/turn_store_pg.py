@@ -350,7 +350,7 @@ def _job(row: asyncpg.Record, parents: dict[int, int | None] | None = None,
 
 
 def _record(row: asyncpg.Record) -> CallRecord:
-    return to_record(SimpleNamespace(**dict(row)))  # type: ignore[arg-type]
+    return to_record(SimpleNamespace(**dict(row)))
 
 
 class PgTurnStore(SqlTurnStore):

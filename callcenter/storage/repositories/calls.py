@@ -24,12 +24,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, TextualSelect, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from callcenter.storage.inserts import CALL_EVENTS, CONTACT_ONCE, CONTACTS
+from callcenter.storage.inserts import CALL_EVENTS, CALLS_TABLE, CONTACT_ONCE, CONTACTS
 from callcenter.storage.inserts import CALLS as INSERT_CALLS
 from callcenter.storage.tables import Call, CallEvent
 from callcenter.storage.types import utcnow
@@ -37,7 +38,7 @@ from crm.calls import CallRecord
 from crm.enums import CallDisposition, ContactKind, Direction
 from crm.services.calls import CallEventIn, StartCall
 
-CALLS = Call.__table__
+CALLS = CALLS_TABLE
 EVENTS = CallEvent.__table__
 RECORD_COLUMNS = (
     CALLS.c.id, CALLS.c.carrier, CALLS.c.carrier_call_id, CALLS.c.direction, CALLS.c.from_number,
@@ -57,7 +58,7 @@ _CALL_BY_CARRIER_ID = _SELECT_CALL.where(
 _INSERT_CONTACT_ONCE = CONTACTS.select_one(CONTACT_ONCE.format(":call_id_0"))
 
 
-def to_record(row: Call | Row[Any]) -> CallRecord:
+def to_record(row: Call | Row[Any] | SimpleNamespace) -> CallRecord:
     return CallRecord(
         id=row.id, carrier=row.carrier, carrier_call_id=row.carrier_call_id,
         direction=Direction(row.direction), from_number=row.from_number, to_number=row.to_number,
