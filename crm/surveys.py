@@ -47,6 +47,12 @@ class SurveyAlreadySettled(RuntimeError):
     http_status = 409
 
 
+class DisputeNeedsReason(ValueError):
+    """Disputing a first-hand survey needs the supervisor's reason."""
+
+    http_status = 422
+
+
 class JobNotServiced(ValueError):
     """A survey rates a finished repair: its job must be completed by the survey's time."""
 

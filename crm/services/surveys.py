@@ -24,6 +24,7 @@ from crm.services.supervision import check_survey_supervisor
 from crm.services.unit_of_work import UnitOfWork
 from crm.surveys import (
     ITEMS,
+    DisputeNeedsReason,
     JobNotServiced,
     JobRef,
     SurveyAlreadySettled,
@@ -148,7 +149,7 @@ async def verify_survey(
             raise SurveyAlreadySettled("a first-hand IVR survey needs no verification")
         if first_hand:  # a supervisor doubts it came from the customer: it goes to verification
             if not (note or "").strip():
-                raise ValueError("disputing a first-hand survey needs a reason (note)")
+                raise DisputeNeedsReason("disputing a first-hand survey needs a reason (note)")
             await uow.surveys.update(
                 survey_id, verification=SurveyVerification.PENDING.value,
                 pending_reason=f"first-hand survey disputed by {actor.label}: {note}"[:2000])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -26,12 +27,14 @@ from callcenter.storage.tables import AccessRefusal, Survey, SurveyAudit
 from callcenter.storage.turn_store_pg import PgTurnStore
 from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.storage.uow import SqlUnitOfWork
-from crm.enums import Carrier, Role
+from crm.enums import Carrier, Grade, Role, SurveySource
 from crm.identity import Identity, PermissionDenied
 from crm.services.customers import CustomerDraft, create_customer, link_phone
-from crm.services.surveys import verify_survey
+from crm.services.surveys import SaveSurvey, save_survey, verify_survey
 from ivr import events as ev
 from tests import factories
+from tests.complaints.helpers import bearer
+from tests.conftest import Served
 
 PLANTED = "+8613700001111"
 AGENT_ADDED = "+8613700002222"
@@ -152,3 +155,29 @@ async def test_an_outside_supervisor_disputes_a_first_hand_survey_and_it_goes_to
     assert [a.action for a in audit] == ["created", "disputed_first_hand"]
     assert (audit[-1].actor_id, refusal.staff_id) == (shop.supervisor.staff_id,
                                                      shop.region_supervisor.staff_id)
+
+
+async def test_disputing_a_first_hand_survey_through_the_api_needs_a_reason(
+    served: Served, db: Database,
+) -> None:
+    svc = await factories.department(db, "SVC")
+    sup = await factories.department(db, "SUP")
+    supervisor = await factories.staff(db, "inspector", ["supervisor"], sup.id)
+    tech = await factories.staff(db, "tech-li", ["technician"], svc.id)
+    customer = await factories.customer(db, phones=(IMPORTED,), department_id=svc.id)
+    job = await factories.job(db, customer.id, "J-API", technician_id=tech.id, department_id=svc.id,
+                              completed_at=COMPLETED)
+    saved = await save_survey(SaveSurvey(job.id, SurveySource.IVR, {
+        "timeliness": Grade.A, "quality": Grade.A, "attitude": Grade.A},
+        datetime(2026, 5, 17, 9, tzinfo=UTC), number=IMPORTED), SqlUnitOfWork(db))
+    assert saved.verification.value == "first_hand"
+    url = f"{served.base_url}/api/reports/surveys/{saved.id}/verify"
+    headers = await bearer(db, supervisor)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json={"confirmed": "dispute"}, headers=headers) as bare:
+            assert bare.status == 422
+        async with http.post(url, json={"confirmed": True}, headers=headers) as confirm:
+            assert confirm.status == 409  # a first-hand survey needs no confirming
+        async with http.post(url, json={"confirmed": "dispute", "note": "customer denies calling"},
+                             headers=headers) as disputed:
+            assert (disputed.status, (await disputed.json())["verification"]) == (200, "pending")
