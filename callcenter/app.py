@@ -17,14 +17,13 @@ from pathlib import Path
 from aiohttp import web
 
 from callcenter import features
-from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS, TURN_STORE, Services
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
 from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx
 from callcenter.owner import OWNER_CONTEXTS, owner_ctx
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.turn_store_pg import SERVICE as TURN_STORE
 from callcenter.storage.turn_store_pg import PgTurnStore
 from callcenter.web import auth, health, password_change, security_headers, slow_clients
 from callcenter.web.edge import edge_middleware
@@ -84,7 +83,7 @@ def create_app(
     security_headers.setup(app)
     app[SETTINGS] = settings
     app[CLOCK] = clock
-    app[SERVICES] = {}
+    app[SERVICES] = Services()
     if db is not None:
         app[DB] = db
     app[JOB_LOOP] = JobLoop(db=db, clock=clock)  # type: ignore[arg-type]  # db set in database_ctx

@@ -41,7 +41,7 @@ from aiohttp import web
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from callcenter.appkeys import DB, SERVICES, SETTINGS
+from callcenter.appkeys import DB, OWNER, SERVICES, SETTINGS
 from callcenter.metrics import REGISTRY
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import JobLock
@@ -49,7 +49,6 @@ from callcenter.storage.tables import JobLock
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "telephony-owner"
-OWNER = "owner"  # app[SERVICES][OWNER]: this process's Ownership
 OwnerContext = Callable[[web.Application], AsyncIterator[None]]
 OWNER_CONTEXTS = web.AppKey("owner_contexts", list[OwnerContext])
 IS_OWNER = REGISTRY.gauge(

@@ -6,7 +6,7 @@
   `callbacks-survey-sample` samples last month's surveys for verification.
 - The dispatcher runs as an owner context (in the process holding the telephony
   lease, `callcenter.owner`) when the job loop is enabled and a carrier can dial: `OUTBOUND_CARRIER` picks it (auto: the Asterisk dialer,
-  `app[SERVICES]["asterisk_dialer"]`, when AMI is on, else Twilio when
+  `app[SERVICES][ASTERISK_DIALER]`, when AMI is on, else Twilio when
   `TWILIO_CALLER_ID` is set). It reconciles with every carrier it knows.
   Several app processes may run it on PostgreSQL; on SQLite run one.
 - Retries, ring time, call window, attempts and the verification sample come
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.appkeys import ASTERISK_DIALER, CLOCK, DB, DISPATCHER, JOB_LOOP, SERVICES, SETTINGS
 from callcenter.callbacks import config as callback_config
 from callcenter.callbacks import routes as callbacks_routes
 from callcenter.callbacks.loop import Dispatcher
@@ -33,12 +33,10 @@ from crm.services.callback_ports import Dialer
 from crm.services.callbacks import schedule_completed_jobs
 from crm.services.verification_samples import draw_verification_samples
 
-DISPATCHER = "callback_dispatcher"
-
 
 def _dialers(app: web.Application) -> dict[str, Dialer]:
     dialers: dict[str, Dialer] = {}
-    asterisk = app[SERVICES].get("asterisk_dialer")
+    asterisk = app[SERVICES].get(ASTERISK_DIALER)
     if asterisk is not None:
         dialers[asterisk.carrier] = asterisk
     if app[SETTINGS].twilio_caller_id:

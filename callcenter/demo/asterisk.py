@@ -29,14 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.app import create_app
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import FASTAGI, SERVICES
 from callcenter.demo.serving import app_on_port, free_port
 from callcenter.demo.simulated_asterisk import CallerStep, Hangup, SimulatedAgiCall, Speak
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, Complaint, Survey
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
-from callcenter.telephony.asterisk.setup import FASTAGI
 from crm.enums import Carrier
 
 

@@ -26,11 +26,11 @@ from datetime import datetime
 
 from aiohttp import web
 
-from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
-from callcenter.screenpop.availability import AVAILABILITY, AgentAvailability
+from callcenter.appkeys import AVAILABILITY, CLOCK, DB, SCREENPOP, SERVICES, SETTINGS
+from callcenter.screenpop.availability import AgentAvailability
 from callcenter.screenpop.hub import Bus, Hub, LocalBus, PgBus
 from callcenter.screenpop.offers import AgentStatus, CallOffer, agent_keys
-from callcenter.screenpop.service import SCREENPOP, ScreenPop, service
+from callcenter.screenpop.service import ScreenPop, service
 
 __all__ = [
     "AgentStatus", "CallOffer", "ScreenPop", "agent_keys", "call_answered", "call_ended", "call_held",

@@ -24,10 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentState, Staff
 
-__all__ = ["AVAILABILITY", "AgentAvailability"]
+__all__ = ["AgentAvailability"]
 
 log = logging.getLogger(__name__)
-AVAILABILITY = "agent_availability"
 REFRESH_S = 2.0
 MAX_CLIENTS = 10
 _IN_QUEUE = ("ready", "ringing", "on_call", "hold")

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import SCREENPOP, SERVICES
 from callcenter.cards import card_out
 from callcenter.clock import Clock
 from callcenter.identities import identity_of
@@ -463,7 +463,6 @@ class ScreenPop:
         await self._end_for(staff_id, call_id)
 
 
-SCREENPOP = "screenpop"  # app[SERVICES][SCREENPOP]: the running ScreenPop
 
 
 def service(app: web.Application) -> ScreenPop:

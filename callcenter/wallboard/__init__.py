@@ -27,9 +27,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
+from callcenter.appkeys import CLOCK, DB, SCREENPOP, SERVICES, SETTINGS, WALLBOARD
 from callcenter.screenpop.hub import Hub, dumps
-from callcenter.screenpop.service import SCREENPOP
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.wallboard import board
@@ -39,7 +38,6 @@ from crm.enums import Role
 
 __all__ = ["WALLBOARD", "WALLBOARD_EVENTS", "WallboardFeed", "setup"]
 log = logging.getLogger(__name__)
-WALLBOARD = "wallboard"
 WALLBOARD_KEY = 0  # the hub key of wallboard sockets (staff ids start at 1)
 WALLBOARD_EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect",
                     "AgentComplete", "CEL")

@@ -14,7 +14,7 @@ import time
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.appkeys import DB, SERVICES
+from callcenter.appkeys import DB, OWNER, SERVICES
 from callcenter.metrics import REGISTRY
 from callcenter.web.auth import public
 
@@ -45,7 +45,7 @@ async def healthz(request: web.Request) -> web.Response:
             "database": request.app[DB].dialect,
             "db_ms": round((time.perf_counter() - started) * 1000, 2),
             # true: this process runs FastAGI/AMI/dialer; false: standing by; null: not electing
-            "telephony_owner": None if (owner := request.app[SERVICES].get("owner")) is None
+            "telephony_owner": None if (owner := request.app[SERVICES].get(OWNER)) is None
             else owner.is_owner,
         }
     )

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter.app import create_app
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import AMI, CALL_LOG, SERVICES
 from callcenter.clock import FixedClock
 from callcenter.screenpop import service as screenpop
 from callcenter.settings import Settings
@@ -55,8 +55,8 @@ async def app_on_fake_ami(settings: Settings, db: Database, clock: FixedClock
 async def test_hold_events_make_a_hold_span_and_the_calls_hold_time(
         app_on_fake_ami: tuple[web.Application, FakeAmi], db: Database) -> None:
     app, fake = app_on_fake_ami
-    await app[SERVICES]["ami"].wait_connected(5)
-    await until(lambda: fake.cursor == len(HELD_CALL) and not app[SERVICES]["ami_call_log"].open_calls, 10)
+    await app[SERVICES][AMI].wait_connected(5)
+    await until(lambda: fake.cursor == len(HELD_CALL) and not app[SERVICES][CALL_LOG].open_calls, 10)
 
     async def spans() -> list[AgentStateSpan]:
         await screenpop(app).settle()

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from callcenter.app import create_app
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import AMI, QUEUE_MEMBERS, SERVICES
 from callcenter.clock import system_clock
 from callcenter.screenpop import service as screenpop
 from callcenter.settings import Settings
@@ -37,8 +37,8 @@ async def replicas(asterisk: RealAsterisk, pg_url: str,  # noqa: F811
     await owner.setup()
     await standby.setup()
     try:
-        assert "ami" in owner.app[SERVICES] and "ami" not in standby.app[SERVICES]
-        await owner.app[SERVICES]["ami"].wait_connected(15)
+        assert AMI in owner.app[SERVICES] and AMI not in standby.app[SERVICES]
+        await owner.app[SERVICES][AMI].wait_connected(15)
         yield owner, standby
     finally:
         await standby.cleanup()
@@ -46,7 +46,7 @@ async def replicas(asterisk: RealAsterisk, pg_url: str,  # noqa: F811
 
 
 async def member(owner: web.AppRunner) -> tuple[bool, bool, str] | None:
-    found = (await owner.app[SERVICES]["asterisk_queue_members"].read_queue() or {}).get(MEMBER)
+    found = (await owner.app[SERVICES][QUEUE_MEMBERS].read_queue() or {}).get(MEMBER)
     return None if found is None else (found[0].member, found[0].paused, found[0].reason)
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter.app import create_app
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import AMI, CALL_LOG, SERVICES
 from callcenter.clock import system_clock
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -78,11 +78,11 @@ class Service:
 
     @property
     def ami(self) -> AmiClient:
-        return self.app[SERVICES]["ami"]  # type: ignore[no-any-return]
+        return self.app[SERVICES][AMI]  # type: ignore[no-any-return]
 
     @property
     def call_log(self) -> AmiCallLog:
-        return self.app[SERVICES]["ami_call_log"]  # type: ignore[no-any-return]
+        return self.app[SERVICES][CALL_LOG]  # type: ignore[no-any-return]
 
     async def caller(self, call_id: str, digits: str, *, tail_s: int = 2, pre_s: int = 1) -> None:
         """A caller dials the hotline (4000) and presses `digits` ('w' = 0.5 s pause)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import QUEUE_MEMBERS, SERVICES
 from callcenter.screenpop import service as screenpop
 from callcenter.storage.engine import Database
 from callcenter.telephony.asterisk import ami_actions
@@ -38,7 +38,7 @@ async def service(asterisk: RealAsterisk, sqlite_db: Database,  # noqa: F811
 
 async def queue_member(service: Service, member: str = MEMBER) -> tuple[bool, bool, str] | None:
     """(member, paused, reason) of `member` (extension 7001) as Asterisk has it (QueueStatus)."""
-    members = await service.app[SERVICES]["asterisk_queue_members"].read_queue()
+    members = await service.app[SERVICES][QUEUE_MEMBERS].read_queue()
     assert members is not None
     found = members.get(member)
     return None if found is None else (found[0].member, found[0].paused, found[0].reason)
@@ -72,7 +72,7 @@ async def test_after_an_ami_reconnect_the_queue_is_put_back_to_the_stored_states
         service: Service) -> None:
     agent = await factories.staff(service.db, "agent-q", ["agent"], None, extension="7001")
     pop = screenpop(service.app)
-    members: QueueMembers = service.app[SERVICES]["asterisk_queue_members"]
+    members: QueueMembers = service.app[SERVICES][QUEUE_MEMBERS]
     await pop.set_status(agent.id, AgentState.READY)
     await until_member(service, (True, False, ""))
     # the AMI link drops; the agent goes on a break meanwhile (the pause cannot be sent) ...
@@ -114,7 +114,7 @@ async def test_a_ready_agents_phone_in_the_queue_answers_a_caller_on_real_asteri
     agent = await factories.staff(service.db, "agent-q", ["agent"], None, extension="7009")
     await screenpop(service.app).set_status(agent.id, AgentState.READY)
     for _ in range(50):
-        members = await service.app[SERVICES]["asterisk_queue_members"].read_queue()
+        members = await service.app[SERVICES][QUEUE_MEMBERS].read_queue()
         if members and "Local/7009@test-callee" in members:
             break
         await asyncio.sleep(0.2)

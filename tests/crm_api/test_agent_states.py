@@ -117,7 +117,7 @@ async def test_going_ready_ends_the_wrap_up_early(
 async def test_who_can_take_a_call_follows_the_states_per_carrier(
     served: Served, people: People, db: Database,
 ) -> None:
-    from callcenter.screenpop.availability import AVAILABILITY
+    from callcenter.appkeys import AVAILABILITY
 
     availability = served.app[SERVICES][AVAILABILITY]
     pop = service(served.app)

@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter.app import create_app
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import AMI, SERVICES
 from callcenter.clock import system_clock
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -83,7 +83,7 @@ async def test_a_call_reaches_the_replica_that_owns_fastagi(
     runner = web.AppRunner(create_app(settings, db=db, clock=system_clock), access_log=None)
     await runner.setup()
     try:
-        ami = runner.app[SERVICES]["ami"]
+        ami = runner.app[SERVICES][AMI]
         await ami.wait_connected(15)
         answer = await ami.action(lambda aid: ami_actions.originate(
             aid, "Local/4000@hotline", context="test-caller", exten="s", priority=1,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from callcenter.app import create_app
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import FASTAGI, OWNER, SERVICES
 from callcenter.owner import OwnerLease, Ownership
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -65,13 +65,13 @@ async def test_a_standby_service_takes_over_fastagi_when_the_owner_stops(
     try:
         await owner.setup()
         await standby.setup()
-        assert owner.app[SERVICES]["owner"].is_owner and "fastagi" in owner.app[SERVICES]
-        assert not standby.app[SERVICES]["owner"].is_owner and "fastagi" not in standby.app[SERVICES]
+        assert owner.app[SERVICES][OWNER].is_owner and FASTAGI in owner.app[SERVICES]
+        assert not standby.app[SERVICES][OWNER].is_owner and FASTAGI not in standby.app[SERVICES]
         assert listening(port)
         await owner.cleanup()  # a clean stop releases the lease
         assert not listening(port)
-        await until(lambda: "fastagi" in standby.app[SERVICES], within_s=5)
-        assert standby.app[SERVICES]["owner"].is_owner and listening(port)
+        await until(lambda: FASTAGI in standby.app[SERVICES], within_s=5)
+        assert standby.app[SERVICES][OWNER].is_owner and listening(port)
     finally:
         for runner in runners:
             await runner.cleanup()

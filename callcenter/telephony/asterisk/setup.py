@@ -3,11 +3,11 @@
 `setup(app)` adds two owner contexts (each opens, yields, closes; run only in the
 process holding the telephony lease, `callcenter.owner`):
 - FastAGI (`FASTAGI_ENABLED`): the hotline / callback / queue-result routes on
-  FASTAGI_HOST:FASTAGI_PORT; `app[SERVICES]["fastagi"]`.
+  FASTAGI_HOST:FASTAGI_PORT; `app[SERVICES][FASTAGI]`.
 - AMI (`AMI_ENABLED`): the client (reconnecting in the background, so the
   app starts even while Asterisk is down), the call log fed by its events,
-  screen-pop offers, and the callbacks dialer; `app[SERVICES]["ami"]`,
-  `["ami_call_log"]`, `["asterisk_dialer"]`.
+  screen-pop offers, and the callbacks dialer; `app[SERVICES][AMI]`,
+  `[CALL_LOG]`, `[ASTERISK_DIALER]`, `[QUEUE_MEMBERS]` (keys in `callcenter.appkeys`).
 and the periodic job `asterisk-spool-import` (fallback complaints).
 """
 
@@ -22,14 +22,27 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.appkeys import (
+    AMI,
+    ASTERISK_DIALER,
+    AVAILABILITY,
+    CALL_LOG,
+    CLOCK,
+    DB,
+    FASTAGI,
+    JOB_LOOP,
+    QUEUE_MEMBERS,
+    SCREENPOP,
+    SERVICES,
+    SETTINGS,
+    TURN_STORE,
+    WALLBOARD,
+)
 from callcenter.callbacks.config import retry_policy
 from callcenter.hotline.turns import HotlineDriver
 from callcenter.jobs import PeriodicJob
 from callcenter.networks import parse_networks
 from callcenter.owner import add_owner_context
-from callcenter.screenpop.availability import AVAILABILITY
-from callcenter.storage.turn_store_pg import SERVICE as TURN_STORE
 from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.telephony.asterisk.agi_hotline import HotlineAgi
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig
@@ -40,8 +53,6 @@ from callcenter.telephony.asterisk.queue_members import QueueMembers
 from callcenter.telephony.asterisk.spool import import_spool
 
 log = logging.getLogger(__name__)
-FASTAGI, AMI, CALL_LOG, DIALER = "fastagi", "ami", "ami_call_log", "asterisk_dialer"
-QUEUE_MEMBERS = "asterisk_queue_members"
 SPOOL_JOB = "asterisk-spool-import"
 QUEUE_SYNC_JOB = "asterisk-queue-sync"
 
@@ -100,7 +111,7 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
                             policy=retry_policy(settings))
     dialer.attach(call_log)
     members = QueueMembers(client, app[DB], settings.agent_queue, settings.agent_interface)
-    pop = app[SERVICES].get(screenpop.SCREENPOP)
+    pop = app[SERVICES].get(SCREENPOP)
     follow_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def follow_remote_state(staff_id: int) -> None:
@@ -118,10 +129,11 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
         await members.resync()  # after every AMI login: read the queue back, fix differences
 
     client.on_resync(queue_resync)
-    wall = app[SERVICES].get(wallboard.WALLBOARD)
+    wall = app[SERVICES].get(WALLBOARD)
     if wall is not None:  # queue events move the wallboard at once
         client.on_event(wallboard.WALLBOARD_EVENTS, wall.on_ami_event)
-    app[SERVICES].update({AMI: client, CALL_LOG: call_log, DIALER: dialer, QUEUE_MEMBERS: members})
+    app[SERVICES][AMI], app[SERVICES][CALL_LOG] = client, call_log
+    app[SERVICES][ASTERISK_DIALER], app[SERVICES][QUEUE_MEMBERS] = dialer, members
     await client.start()
     try:
         yield
@@ -130,8 +142,8 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
             pop.state_listeners.remove(members.on_state)
         if pop is not None and follow_remote_state in pop.bus.remote_listeners:
             pop.bus.remote_listeners.remove(follow_remote_state)
-        for key in (AMI, CALL_LOG, DIALER, QUEUE_MEMBERS):
-            app[SERVICES].pop(key, None)
+        for key in (AMI, CALL_LOG, ASTERISK_DIALER, QUEUE_MEMBERS):
+            app[SERVICES].pop(key, None)  # type: ignore[misc]
         await client.close()
         await call_log.close()  # commit what the last events decided
 

@@ -54,9 +54,9 @@ from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import AVAILABILITY, SCREENPOP, SERVICES
 from callcenter.logs import bind_call_id
-from callcenter.screenpop.availability import AVAILABILITY, MAX_CLIENTS
+from callcenter.screenpop.availability import MAX_CLIENTS
 from callcenter.settings import Settings
 from callcenter.storage import segments
 from callcenter.storage.tables import Staff
@@ -466,8 +466,6 @@ class TwilioCallControl:
 
 async def register_control(app: web.Application) -> None:
     """Give the screen-pop (started by now) the Twilio hold and transfer."""
-    from callcenter.screenpop.service import SCREENPOP
-
     pop = app[SERVICES].get(SCREENPOP)
     if pop is not None:
         pop.carrier_controls[CARRIER.value] = TwilioCallControl(app[CHANNEL])

@@ -12,10 +12,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from callcenter.appkeys import CLOCK, DB, SERVICES, SETTINGS
+from callcenter.appkeys import AVAILABILITY, CLOCK, DB, SERVICES, SETTINGS, TURN_STORE
 from callcenter.hotline.turns import HotlineDriver
-from callcenter.screenpop.availability import AVAILABILITY
-from callcenter.storage.turn_store_pg import SERVICE as TURN_STORE
 from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.telephony.twilio import conference
 from callcenter.telephony.twilio.twiml import TwimlRenderer

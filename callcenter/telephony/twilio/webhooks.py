@@ -34,11 +34,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import AVAILABILITY, SERVICES
 from callcenter.clock import Clock
 from callcenter.hotline.turns import FLOWS, HotlineDriver, Turn
 from callcenter.logs import bind_call_id
-from callcenter.screenpop.availability import AVAILABILITY
 from callcenter.settings import Settings
 from callcenter.storage import segments
 from callcenter.storage.engine import Database

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.appkeys import SERVICES
+from callcenter.appkeys import SCREENPOP, SERVICES
 from callcenter.complaints.policy import complaint_policy
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import ContactCreate, CreatedOut, WrapUpIn, WrapUpOut
@@ -51,7 +51,7 @@ async def wrap_up(call: ApiCall) -> WrapUpOut:
         cmd, call.uow(), at=call.now(), identity=call.identity,
         complaint_policy=complaint_policy(call.settings),
     )
-    pop = call.request.app[SERVICES].get("screenpop")
+    pop = call.request.app[SERVICES].get(SCREENPOP)
     if pop is not None:
         await pop.clear_offer(call.identity.staff_id)
     return WrapUpOut.model_validate(result, from_attributes=True)
