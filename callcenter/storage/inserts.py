@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -71,6 +71,10 @@ class Insert:
     columns: tuple[str, ...]
     conflict: str = ""
 
+    @cached_property
+    def json_columns(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.table.columns if is_json(c))
+
     @property
     def head(self) -> str:
         return f"INSERT INTO {self.table.name} ({', '.join(self.columns)})"
@@ -111,9 +115,9 @@ class Insert:
     def arrays(self, names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
         """The array parameters `names` (from `from_arrays`) for `rows`; JSON values dumped."""
         out: list[list[Any]] = []
+        json_columns = self.json_columns
         for name in names:
-            column = self.table.c.get(name)
-            if column is not None and is_json(column):
+            if name in json_columns:
                 out.append([None if row[name] is None else json.dumps(row[name], ensure_ascii=False)
                             for row in rows])
             else:
