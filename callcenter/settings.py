@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     default_region: str = Field("CN", description="region for national phone numbers")
     language: Literal["zh-CN", "en"] = Field("zh-CN", description="default IVR language")
     opening_hours: str = Field("08:00-20:00", description="agent opening hours, centre time")
+    hotline_departments: str = Field(
+        "CC", description="codes of the departments that answer the hotline (comma-separated; "
+        "teams below them too): their staff read every department's customers and records, "
+        "the full screen-pop card of any caller")
     # job loop
     route_to_ready_agents: bool = Field(True, description="callers reach agents only when one can take the call (Twilio: one is ready; Asterisk: one is in the queue, not paused); otherwise the IVR offers a callback")
     agent_wrap_up_s: float = Field(30.0, ge=0, le=3600, description="wrap-up after an agent's call, seconds (then ready; the agent may end it early)")
@@ -299,6 +303,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def hotline_codes(self) -> frozenset[str]:
+        from crm.access import normal_text
+
+        return frozenset(normal_text(c) for c in self.hotline_departments.split(",") if c.strip())
 
     @property
     def open_hours(self) -> tuple[time, time]:

@@ -6,7 +6,8 @@ Guarantees:
   name the allowed actions; unknown ids 404; another department's complaint
   403; never a 500 for bad input.
 - Roles (`crm.enums.Role`): agents open and read their department's
-  complaints, managers also assign and read the departments below them,
+  complaints (and the ones below it; the hotline every department's), managers
+  also assign,
   owners (and managers) progress them; the follow-up verdict (and so the
   closing of a resolved complaint) is recorded by callback staff or a
   supervisor from outside the complaint's department (checked in the use

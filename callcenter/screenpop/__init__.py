@@ -76,6 +76,7 @@ async def screenpop_ctx(app: web.Application) -> AsyncIterator[None]:
     pop = ScreenPop(
         app[DB], hub, LocalBus(hub), app[CLOCK], default_region=settings.default_region,
         default_tz=settings.timezone, wrap_up_s=settings.agent_wrap_up_s,
+        hotline_codes=settings.hotline_codes,
     )
     bus: Bus = LocalBus(hub)
     if app[DB].dialect == "postgresql":

@@ -38,7 +38,7 @@ from sqlalchemy.orm import configure_mappers
 from callcenter.appkeys import SCREENPOP, SERVICES
 from callcenter.cards import card_out
 from callcenter.clock import Clock
-from callcenter.identities import identity_of
+from callcenter.identities import identity_of, org_chart
 from callcenter.screenpop.hub import NOTIFY_LIMIT, Bus, Hub, dumps
 from callcenter.screenpop.offers import AgentStatus, CallOffer, agent_keys, message
 from callcenter.screenpop.spans import record_span
@@ -74,8 +74,10 @@ class ScreenPop:
     def __init__(
         self, db: Database, hub: Hub, bus: Bus, clock: Clock, *, default_region: str,
         default_tz: str, deadline_s: float = 1.0, wrap_up_s: float = 30.0,
+        hotline_codes: frozenset[str] = frozenset({"cc"}),
     ) -> None:
         self.db, self.hub, self.bus, self.clock = db, hub, bus, clock
+        self.hotline_codes = hotline_codes  # normalised codes of the departments on the hotline
         self.wrap_up_s = wrap_up_s
         #: called with (staff_id, status, reason) after a status is committed, in order per agent
         #: (the Asterisk queue follows the states through one of these)
@@ -105,11 +107,12 @@ class ScreenPop:
                     or_(Staff.extension.in_(keys), Staff.username.in_(keys)),
                 )
             ))
+            org = await org_chart(session, self.hotline_codes) if rows else None
         found: Identity | None = None
         for key in keys:  # most specific name first; extension before username
             for row in rows:
                 if row.extension == key or (found is None and row.username == key):
-                    found = identity_of(row)
+                    found = identity_of(row, org)
                     break
             if found is not None:
                 break
@@ -274,7 +277,8 @@ class ScreenPop:
                 select(Staff).join(AgentState, AgentState.staff_id == Staff.id)
                 .where(AgentState.status == AgentStatus.READY.value, Staff.active.is_(True))
             )).scalars().all()
-        return [identity_of(r) for r in rows]
+            org = await org_chart(session, self.hotline_codes) if rows else None
+        return [identity_of(r, org) for r in rows]
 
     async def offer(self, offer: CallOffer) -> list[int]:
         """Pop `offer` on the agent's screen; returns the staff ids it went to.

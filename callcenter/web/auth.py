@@ -37,7 +37,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
-from callcenter.identities import identity_of
+from callcenter.identities import identity_of, org_chart
 from callcenter.offload import cpu_pool
 from callcenter.passwords import verify_password
 from callcenter.storage.tables import AccessRefusal, ApiToken, Staff, WebSession
@@ -80,7 +80,7 @@ async def _from_bearer(request: web.Request, token: str) -> Identity | None:
                 update(ApiToken).where(ApiToken.id == row.ApiToken.id).values(last_used_at=now)
             )
             await session.commit()
-        return identity_of(row.Staff)
+        return identity_of(row.Staff, await org_chart(session, request.app[SETTINGS].hotline_codes))
 
 
 async def _from_cookie(request: web.Request, cookie: str) -> tuple[Identity, str] | None:
@@ -93,9 +93,10 @@ async def _from_cookie(request: web.Request, cookie: str) -> tuple[Identity, str
                 .where(WebSession.id == sha256(cookie))
             )
         ).first()
-    if row is None or row.WebSession.expires_at < now or not row.Staff.active:
-        return None
-    return identity_of(row.Staff), row.WebSession.csrf_token
+        if row is None or row.WebSession.expires_at < now or not row.Staff.active:
+            return None
+        org = await org_chart(session, request.app[SETTINGS].hotline_codes)
+    return identity_of(row.Staff, org), row.WebSession.csrf_token
 
 
 @web.middleware

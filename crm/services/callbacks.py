@@ -522,8 +522,7 @@ async def record_verification(
 
 
 def _scope(identity: Identity | None) -> dict[str, Any]:
-    every = identity is None or identity.sees_all_departments
-    return {"department_id": identity.department_id if identity else None, "all_departments": every}
+    return {"departments": identity.readable_departments if identity is not None else None}
 
 
 async def due_on(day_start: datetime, day_end: datetime, uow: UnitOfWork,

@@ -6,9 +6,10 @@ Guarantees:
   return them, never ORM rows.
 - `tighten` only ever adds major reasons; a complaint that becomes major gets
   the major due times, never later ones.
-- `check_visible`: agents read their own department's complaints, managers
-  their department and the ones below it, owners their own, supervisors and
-  callback staff all; anyone else gets `PermissionDenied` (403).
+- `check_visible`: staff read the complaints of their department and the ones
+  below it, owners their own, supervisors, callback staff and the hotline
+  (`HOTLINE_DEPARTMENTS`) all (the department rule, `crm.identity`); anyone
+  else gets `PermissionDenied` (403).
 """
 
 from __future__ import annotations
@@ -327,14 +328,16 @@ def added_reasons(before: ComplaintRecord, after: ComplaintRecord) -> list[Major
 
 
 async def visible_departments(identity: Identity | None, uow: UnitOfWork) -> set[int] | None:
-    """Departments whose complaints `identity` may read; None = every department."""
-    if identity is None or identity.sees_all_departments:
+    """Departments whose complaints `identity` may read; None = every department. The
+    department rule of every record (`Identity.may_see_department`): their department and
+    the ones below it (read from the tree here too), everything for the hotline and for
+    supervisors, callback staff and admins."""
+    if identity is None:
         return None
-    if identity.department_id is None:
-        return set()
-    if identity.has(Role.MANAGER):
-        return await uow.complaints.department_subtree(identity.department_id)
-    return {identity.department_id}
+    readable = identity.readable_departments
+    if readable is None or identity.department_id is None:
+        return None if readable is None else set(readable)
+    return set(readable) | await uow.complaints.department_subtree(identity.department_id)
 
 
 async def check_visible(record: ComplaintRecord, identity: Identity | None, uow: UnitOfWork) -> None:

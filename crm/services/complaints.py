@@ -20,9 +20,9 @@ Guarantees:
   recorded by the customer on the follow-up call or by staff outside the
   complaint's department (`crm.services.supervision.check_verdict_recorder`);
   a refusal is stored in `access_refusals` and changes nothing.
-- Reads take the caller's `Identity`: agents see their own department's
-  complaints, managers their department and the ones below it, owners their
-  own, supervisors and callback staff all (`PermissionDenied`, 403).
+- Reads take the caller's `Identity` (the department rule of `crm.identity`):
+  staff see their department's complaints and those below it, owners their
+  own, supervisors, callback staff and the hotline all (`PermissionDenied`, 403).
 
 The records, the repository port, the policy and the access rules live in
 `crm.services.complaint_ports` (re-exported here); escalation and the list

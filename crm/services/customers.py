@@ -102,10 +102,10 @@ class CustomerRepository(Protocol):
     async def jobs(self, customer_id: int | None, *, limit: int, offset: int) -> list[JobRecord]: ...
 
     async def search(
-        self, *, text: str | None, department_id: int | None, limit: int, offset: int
+        self, *, text: str | None, departments: Collection[int] | None, limit: int, offset: int
     ) -> list[Customer]:
-        """Customers matching `text` (name, reference, company or number); `department_id`
-        restricts to that department plus customers of no department."""
+        """Customers matching `text` (name, reference, company or number); `departments`
+        (None: every one) restricts to those departments plus customers of no department."""
         ...
 
 
@@ -274,10 +274,9 @@ async def get_customer(
 async def search_customers(
     uow: UnitOfWork, *, identity: Identity, text: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[Customer]:
-    department = None if identity.sees_all_departments else identity.department_id
     async with uow:
         found = await uow.customers.search(
-            text=text, department_id=department, limit=limit, offset=offset
+            text=text, departments=identity.readable_departments, limit=limit, offset=offset
         )
     return [c for c in found if identity.may_see_department(c.department_id)]
 

@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -128,8 +129,10 @@ class LeadRepository(Protocol):
 
     async def find(
         self, *, customer_id: int | None, assigned_to_id: int | None, state: LeadState | None,
-        limit: int, offset: int, department_id: int | None = None, all_departments: bool = True,
-    ) -> list[LeadRecord]: ...
+        limit: int, offset: int, departments: Collection[int] | None = None,
+    ) -> list[LeadRecord]:
+        """`departments` (None: every one): leads of customers of those departments or of none."""
+        ...
 
 
 async def _check_new(lead: NewLead, uow: UnitOfWork) -> None:
@@ -191,12 +194,11 @@ async def list_leads(
 ) -> list[LeadRecord]:
     """Leads filtered in the query by the same rule as `get_lead`: never a row the caller
     could not read one by one."""
-    every = identity is None or identity.sees_all_departments
     async with uow:
         return await uow.leads.find(
             customer_id=customer_id, assigned_to_id=assigned_to_id, state=state,
-            limit=limit, offset=offset, department_id=identity.department_id if identity else None,
-            all_departments=every,
+            limit=limit, offset=offset,
+            departments=identity.readable_departments if identity is not None else None,
         )
 
 

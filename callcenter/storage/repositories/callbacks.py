@@ -16,7 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -90,13 +90,13 @@ def _due(now: datetime) -> Any:
     return and_(Callback.state == S.SCHEDULED, Callback.next_attempt_at <= now)
 
 
-def _scoped(query: Any, department_id: int | None, all_departments: bool) -> Any:
+def _scoped(query: Any, departments: Collection[int] | None) -> Any:
     """Only callbacks whose customer the caller may read one by one (`Identity.may_see_department`):
-    no customer, a customer of no department, or one of `department_id`."""
-    if all_departments:
+    no customer, a customer of no department, or one of `departments` (None: every one)."""
+    if departments is None:
         return query
     return query.outerjoin(Customer, Customer.id == Callback.customer_id).where(
-        or_(Customer.department_id.is_(None), Customer.department_id == department_id))
+        or_(Customer.department_id.is_(None), Customer.department_id.in_(list(departments))))
 
 
 class SqlCallbackRepository:
@@ -236,21 +236,21 @@ class SqlCallbackRepository:
             .order_by(CallbackAttempt.number))
         return [_attempt(r) for r in rows]
 
-    async def due_between(self, start: datetime, end: datetime, *, department_id: int | None = None,
-                          all_departments: bool = True) -> list[CallbackRecord]:
+    async def due_between(self, start: datetime, end: datetime, *,
+                          departments: Collection[int] | None = None) -> list[CallbackRecord]:
         query = (select(Callback).where(Callback.state.in_(OPEN), Callback.next_attempt_at < end)
                  .order_by(Callback.priority, Callback.next_attempt_at, Callback.id))
-        rows = await self.session.scalars(_scoped(query, department_id, all_departments))
+        rows = await self.session.scalars(_scoped(query, departments))
         return [to_record(r) for r in rows]
 
-    async def past_deadline(self, now: datetime, *, department_id: int | None = None,
-                            all_departments: bool = True) -> list[CallbackRecord]:
+    async def past_deadline(self, now: datetime, *,
+                            departments: Collection[int] | None = None) -> list[CallbackRecord]:
         late_done = and_(Callback.state == S.COMPLETED, Callback.completed_at > Callback.deadline_at)
         query = (select(Callback).where(
                      Callback.deadline_at < now,
                      or_(Callback.state.in_((*OPEN, S.FAILED, S.EXPIRED)), late_done))
                  .order_by(Callback.deadline_at, Callback.id))
-        rows = await self.session.scalars(_scoped(query, department_id, all_departments))
+        rows = await self.session.scalars(_scoped(query, departments))
         return [to_record(r) for r in rows]
 
     async def blocked_by_dnc(self, callbacks: Sequence[CallbackRecord]) -> set[int]:

@@ -339,13 +339,12 @@ class SqlCustomerRepository:
         return [_job(r) for r in await self.session.scalars(query)]
 
     async def search(
-        self, *, text: str | None, department_id: int | None, limit: int, offset: int
+        self, *, text: str | None, departments: Collection[int] | None, limit: int, offset: int
     ) -> list[Customer]:
         query = select(CustomerRow).order_by(CustomerRow.id).limit(limit).offset(offset)
-        if department_id is not None:
-            query = query.where(
-                or_(CustomerRow.department_id == department_id, CustomerRow.department_id.is_(None))
-            )
+        if departments is not None:
+            query = query.where(or_(CustomerRow.department_id.in_(list(departments)),
+                                    CustomerRow.department_id.is_(None)))
         if text and text.strip():
             wanted = text.strip()
             found = [contains(CustomerRow.name, wanted), contains(CustomerRow.reference, wanted),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -113,11 +114,11 @@ class SqlLeadRepository:
 
     async def find(
         self, *, customer_id: int | None, assigned_to_id: int | None, state: LeadState | None,
-        limit: int, offset: int, department_id: int | None = None, all_departments: bool = True,
+        limit: int, offset: int, departments: Collection[int] | None = None,
     ) -> list[LeadRecord]:
         query = select(LeadRow).order_by(LeadRow.id.desc()).limit(limit).offset(offset)
-        if not all_departments:  # the customers one may read one by one: own department or none
-            own = or_(Customer.department_id.is_(None), Customer.department_id == department_id)
+        if departments is not None:  # the customers one may read one by one (the same rule)
+            own = or_(Customer.department_id.is_(None), Customer.department_id.in_(list(departments)))
             query = query.join(Customer, Customer.id == LeadRow.customer_id).where(own)
         if customer_id is not None:
             query = query.where(LeadRow.customer_id == customer_id)

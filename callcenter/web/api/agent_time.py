@@ -13,13 +13,13 @@ from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from callcenter.appkeys import DB
+from callcenter.reporting.builders import readable_departments
 from callcenter.screenpop.spans import load_spans
 from callcenter.storage.tables import Staff
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import In
 from callcenter.web.edge import EARLIEST, LATEST
 from crm.enums import Role
-from crm.services.complaint_ports import visible_departments
 from reports.agent_time import state_time
 from reports.periods import Granularity, report_window
 
@@ -48,8 +48,9 @@ async def agent_time(call: ApiCall) -> dict[str, Any]:
     tz = call.settings.timezone
     start = report_window(Granularity.DAY, q.from_, tz).start_utc
     end = report_window(Granularity.DAY, q.to, tz).end_utc
-    async with call.uow() as uow:
-        departments = await visible_departments(call.identity, uow)
+    # the rule of the operational reports: a manager's own department and those below it
+    # (a manager on the hotline reads every customer, not every department's figures)
+    departments = await readable_departments(call.request.app[DB], call.identity)
     staff_ids = None
     if departments is not None:  # a manager: the agents of the departments they may see
         async with call.request.app[DB].sessions() as session:
