@@ -60,7 +60,12 @@ class Settings(BaseSettings):
         "once per HTTP worker: threads for password hashing, worker processes for report "
         "building and rendering (charts, PDF, XLSX); the rest wait their turn")
     login_max_failures_per_account: int = Field(
-        5, ge=1, description="failed logins per username within LOGIN_LOCKOUT_S before it is locked")
+        5, ge=1, description="failed logins on one username from one client address within "
+        "LOGIN_LOCKOUT_S before that address is locked out of that username (others are not)")
+    login_account_slowdown_failures: int = Field(
+        50, ge=1, description="failed logins on one username from all addresses together within "
+        "LOGIN_LOCKOUT_S above which an address that failed on it even once is locked out of it "
+        "(an address with no failure on it is still checked: the real user gets in)")
     login_max_failures_per_client: int = Field(
         20, ge=1, description="failed logins per client address within LOGIN_LOCKOUT_S before it is locked")
     login_lockout_s: int = Field(

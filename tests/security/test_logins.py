@@ -2,8 +2,12 @@
 
 - argon2 runs off the event loop: twenty wrong-password logins at once leave
   the IVR's signed Twilio webhooks answered within LATENCY_BOUND_S.
-- failed logins are counted per account and per client address and lock
-  both out, with a message saying how long to wait; success clears them.
+- failed logins are counted per account from one address and per client
+  address and lock that address out, with a message saying how long to wait;
+  success clears them. A stranger failing on an account from their address
+  never locks its owner out at another address; a guess spread over many
+  addresses tightens the limit to one failure per address, while an address
+  with no failure on the account still gets the owner in.
 - an unknown username costs the same argon2 check as a wrong password.
 """
 
@@ -151,3 +155,51 @@ async def test_an_unknown_username_takes_as_long_as_a_wrong_password(serve: Serv
             known.append(await timed("agent-wu"))
             unknown.append(await timed(f"nobody-{i}"))
     assert statistics.median(unknown) > 0.5 * statistics.median(known), (known, unknown)
+
+
+def _from(address: str) -> dict[str, str]:
+    """Headers of a client at `address` behind our proxy (TRUSTED_PROXIES=127.0.0.1)."""
+    return {"X-Forwarded-For": address}
+
+
+async def test_a_stranger_failing_on_an_agents_account_does_not_lock_the_agent_out(
+        serve: Serve, db: Database) -> None:
+    await factories.staff(db, "agent-wu", ["agent"], with_password=True)
+    async with serve(login_max_failures_per_account=3, login_max_failures_per_client=100,
+                     trusted_proxies="127.0.0.1") as served:
+        async with _browser() as stranger:
+            for i in range(3):
+                status, _ = await login(stranger, served.base_url, "agent-wu", f"wrong-{i}-pass",
+                                        _from("203.0.113.9"))
+                assert status == 401
+            status, page = await login(stranger, served.base_url, "agent-wu", factories.PASSWORD,
+                                       _from("203.0.113.9"))
+            assert status == 429 and "too many failed logins for this account" in page
+        async with _browser() as agent:
+            status, _ = await login(agent, served.base_url, "agent-wu", factories.PASSWORD,
+                                    _from("10.1.2.3"))
+    assert status == 302
+
+
+async def test_a_guess_spread_over_many_addresses_gets_one_try_per_address_but_the_owner_gets_in(
+        serve: Serve, db: Database) -> None:
+    await factories.staff(db, "agent-wu", ["agent"], with_password=True)
+    async with serve(login_max_failures_per_account=5, login_account_slowdown_failures=3,
+                     trusted_proxies="127.0.0.1") as served, _browser() as http:
+        for n in range(1, 5):  # four addresses, one wrong guess each: over the account's 3
+            status, _ = await login(http, served.base_url, "agent-wu", "wrong-pass", _from(f"198.51.100.{n}"))
+            assert status == 401
+        status, page = await login(http, served.base_url, "agent-wu", "wrong-again", _from("198.51.100.1"))
+        assert status == 429 and "too many failed logins for this account" in page
+        status, _ = await login(http, served.base_url, "agent-wu", factories.PASSWORD, _from("10.1.2.3"))
+    assert status == 302
+
+
+async def test_below_the_spread_threshold_an_address_keeps_its_own_allowance(
+        serve: Serve, db: Database) -> None:
+    await factories.staff(db, "agent-wu", ["agent"], with_password=True)
+    async with serve(login_max_failures_per_account=3, login_account_slowdown_failures=50,
+                     trusted_proxies="127.0.0.1") as served, _browser() as http:
+        statuses = [(await login(http, served.base_url, "agent-wu", f"wrong-{i}", _from("198.51.100.7")))[0]
+                    for i in range(4)]
+    assert statuses == [401, 401, 401, 429]
