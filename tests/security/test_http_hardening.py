@@ -4,6 +4,7 @@ slow clients cut off (head and body), oversized bodies refused."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 
@@ -118,3 +119,43 @@ async def test_a_body_over_the_limit_is_refused_with_413(serve: Serve, db: Datab
         async with http.post(served.base_url + "/login", data={"username": "a" * 10_000}) as resp:
             assert resp.status == 413
         assert (await login(http, served.base_url, "agent-wu", factories.PASSWORD))[0] == 302
+
+
+async def _trickle_body(port: int, head: bytes) -> bytes:
+    """Send `head` and a body promised 1000 bytes long one byte every 0.3 s; the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + b"Content-Length: 1000\r\n\r\n{")
+    await writer.drain()
+    answer = b""
+    for _ in range(20):
+        try:
+            answer += await asyncio.wait_for(reader.read(4096), 0.3)
+            if answer:
+                break
+        except TimeoutError:
+            writer.write(b" ")
+            await writer.drain()
+    await asyncio.sleep(0.2)  # let the server finish logging the request
+    writer.close()
+    return answer
+
+
+@pytest.mark.parametrize("head", [
+    b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+    b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Authorization: Bearer no-such-token\r\n",
+    b"POST /twilio/voice HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    b"X-Twilio-Signature: c2lnbmVk\r\n",
+], ids=["login-form", "api-json", "twilio-webhook"])
+async def test_a_slow_body_is_logged_once_as_a_client_timeout_not_as_an_error(
+        serve: Serve, caplog: pytest.LogCaptureFixture, head: bytes) -> None:
+    async with serve(http_body_timeout_s=1.0) as served:
+        with caplog.at_level(logging.DEBUG):
+            answer = await _trickle_body(int(served.base_url.rsplit(":", 1)[1]), head)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    timeouts = [r for r in caplog.records if "slowly" in r.getMessage() or "timeout" in r.getMessage().lower()]
+    errors = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records
+              if r.levelno >= logging.ERROR or r.exc_info]
+    assert not errors, errors
+    assert len(timeouts) == 1, [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
+    assert timeouts[0].levelno in (logging.INFO, logging.WARNING)
