@@ -54,7 +54,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from crm.enums import CallbackKind, Role
+from crm.enums import CallbackKind, Role, Verdict
 from crm.errors import CrmError
 from crm.identity import Identity
 
@@ -62,7 +62,7 @@ E = TypeVar("E")
 
 __all__ = [
     "InvalidChoice", "normal_text", "parse_choice", "parse_decision", "parse_id", "parse_role", "parse_roles",
-    "parse_yes_no", "same_name", "SurveyFacts", "survey_supervisor_refusal", "verdict_refusal",
+    "parse_verdict", "parse_yes_no", "same_name", "SurveyFacts", "survey_supervisor_refusal", "verdict_refusal",
     "publish_refusal", "SUPERVISION_CALLBACKS", "supervision_callback_refusal", "ScoredScope",
     "scored_scope", "credit_payer_refusal",
 ]
@@ -141,6 +141,37 @@ def parse_decision(value: object) -> bool:
     if key in _DISPUTE:
         return False
     raise InvalidChoice(f"decision {str(value)[:40]!r} is not verify or dispute")
+
+
+# the follow-up verdict as staff type it: the English code or the words of the follow-up
+# call and the pages (满意请按1，不满意请按2); compared without spaces, dashes or underscores
+VERDICT_WORDS: dict[Verdict, tuple[str, ...]] = {
+    Verdict.SATISFIED: ("satisfied", "满意", "非常满意", "比较满意", "基本满意"),
+    Verdict.DISSATISFIED: ("dissatisfied", "unsatisfied", "not satisfied", "不满意", "非常不满意",
+                           "不太满意"),
+    Verdict.UNREACHED: ("unreached", "not reached", "no answer", "未接通", "无人接听", "联系不上",
+                        "未联系上"),
+}
+
+
+def _compact(text: str) -> str:
+    return "".join(ch for ch in normal_text(text) if ch not in " _-")
+
+
+_VERDICT_KEYS = {_compact(word): verdict for verdict, words in VERDICT_WORDS.items() for word in words}
+
+
+def parse_verdict(value: object) -> Verdict:
+    """A complaint follow-up verdict: its code or a Chinese label, in any spelling (Rule 1);
+    `InvalidChoice` (422) lists what is accepted."""
+    if isinstance(value, Verdict):
+        return value
+    found = _VERDICT_KEYS.get(_compact(str(value)))
+    if found is not None:
+        return found
+    accepted = "; ".join(f"{v.value} ({' / '.join(w for w in words if not w.isascii())})"
+                         for v, words in VERDICT_WORDS.items())
+    raise InvalidChoice(f"verdict {str(value)[:40]!r} is not one of: {accepted}")
 
 
 def parse_id(value: object, what: str) -> int:

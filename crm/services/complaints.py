@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES, parse_choice
+from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES, parse_verdict
 from crm.complaint_rules import due_times
 from crm.complaints import ComplaintAction, record_action
 from crm.enums import (
@@ -443,7 +443,7 @@ async def record_followup_verdict(
     changes nothing."""
     now = aware_utc(clock(), "clock()")
     actor = actor or Actor.system("followup")
-    verdict = parse_choice(verdict, Verdict, "verdict")
+    verdict = parse_verdict(verdict)
     async with uow:
         record = await load(uow, complaint_id)
         if action == "complaint.close":

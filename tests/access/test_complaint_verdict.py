@@ -5,7 +5,9 @@ follow-up verdict (and `close`, which is the verdict "satisfied") is tried by ev
 role with odd spellings of the verdict: only callback staff and a supervisor from
 outside the department succeed; the owner, their manager chain, a supervisor placed
 inside the department, an admin, agents and technicians are refused, nothing
-changes and each refusal is stored. Both engines, real server.
+changes and each refusal is stored. The verdict is its English code or the Chinese
+words of the follow-up call (满意 / 不满意 / 未接通); anything else is 422 naming them.
+Both engines, real server.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from sqlalchemy import func, select
 from callcenter.appkeys import CLOCK, DB
 from callcenter.storage.tables import AccessRefusal, Complaint
 from callcenter.storage.uow import SqlUnitOfWork
-from crm.enums import ComplaintCategory, ComplaintChannel
+from crm.access import parse_verdict
+from crm.enums import ComplaintCategory, ComplaintChannel, Verdict
 from crm.services.complaints import (
     Actor,
     ComplaintStep,
@@ -118,3 +121,33 @@ async def test_callback_staff_or_an_outside_supervisor_record_the_verdict_in_any
     assert await desk.state(complaint_id) == "closed"
     assert await desk.post("supervisor", f"/api/complaints/{complaint_id}/verdict",
                            {"verdict": "s\u0430tisfied"}) == 422  # Cyrillic а: not a verdict
+
+
+@pytest.mark.parametrize(("said", "verdict"), [
+    ("满意", Verdict.SATISFIED), (" 非常满意 ", Verdict.SATISFIED), ("满\u200b意", Verdict.SATISFIED),
+    ("不满意", Verdict.DISSATISFIED), ("不 满 意", Verdict.DISSATISFIED), ("Not satisfied", Verdict.DISSATISFIED),
+    ("未接通", Verdict.UNREACHED), ("unreached", Verdict.UNREACHED),
+])
+def test_a_verdict_is_its_code_or_the_chinese_words_of_the_follow_up_call(said: str, verdict: Verdict) -> None:
+    assert parse_verdict(said) is verdict
+
+
+async def test_the_verdict_api_takes_the_chinese_labels(desk: Desk) -> None:
+    closed = await desk.resolved_complaint()
+    assert await desk.post("callback_staff", f"/api/complaints/{closed}/verdict", {"verdict": "满意"}) == 200
+    assert await desk.state(closed) == "closed"
+    reopened = await desk.resolved_complaint()
+    assert await desk.post("supervisor", f"/api/complaints/{reopened}/verdict", {"verdict": "不满意"}) == 200
+    assert await desk.state(reopened) == "reopened"
+
+
+async def test_an_unknown_verdict_is_422_naming_the_accepted_ones_and_changes_nothing(desk: Desk) -> None:
+    complaint_id = await desk.resolved_complaint()
+    token = desk.people.people["callback_staff"].token
+    async with desk.http.post(desk.served.base_url + f"/api/complaints/{complaint_id}/verdict",
+                              json={"verdict": "还行"}, headers={"Authorization": f"Bearer {token}"}) as resp:
+        status, body = resp.status, await resp.json()
+    assert status == 422
+    for accepted in ("satisfied", "满意", "dissatisfied", "不满意", "unreached", "未接通"):
+        assert accepted in body["error"], body
+    assert await desk.state(complaint_id) == "resolved"
