@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from crm.access import SurveyFacts
 from crm.enums import Grade, SurveySource, SurveyVerification
 from crm.identity import Identity
+from crm.job_references import reference_spellings, single_job
 from crm.services.supervision import check_survey_supervisor
 from crm.services.unit_of_work import UnitOfWork
 from crm.surveys import (
@@ -81,8 +82,10 @@ async def find_job_for_caller(customer_id: int | None, reference: str | None, uo
     async with uow:
         if reference:
             # the job is rated whoever calls about it (e.g. from an office phone); from a
-            # number not on its customer's record the survey waits for verification
-            job = await uow.surveys.job_by_reference(reference)
+            # number not on its customer's record the survey waits for verification.
+            # Keyed digits may name a prefixed reference; several jobs: none (`crm.job_references`)
+            job = single_job([await uow.surveys.job_by_reference(spelling)
+                              for spelling in reference_spellings(reference)])
             return None if job is None or (at is not None and not serviced_by(job, at)) else job
         if customer_id is None:
             return None

@@ -7,16 +7,18 @@ driver directly (what the Twilio webhooks do): the database must hold the same.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from callcenter.hotline.turns import HotlineDriver
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Call, Complaint
+from callcenter.storage.tables import Call, Complaint, Survey
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
 from crm.enums import CallDisposition, Carrier
 from ivr import events as ev
+from tests import factories
 from tests.asterisk.conftest import CALLER_A, CALLER_B, back_office, call_outcome
 from tests.asterisk.fake_agi import TIMEOUT, FakeAgiCall, Garbage, Hangup, Interrupt, Speak
 
@@ -169,3 +171,17 @@ async def test_a_command_asterisk_never_answers_hits_the_deadline_and_frees_the_
     finally:
         await server.close()
     assert server.active == 0
+
+
+async def test_a_caller_over_fastagi_keys_the_digits_of_a_lettered_job_reference_to_rate_it(
+        db: Database, fastagi: FastAgiServer) -> None:
+    await back_office(db)
+    customer = await factories.customer(db, "王五", ("+8613700137000",))
+    job = await factories.job(db, customer.id, "J-20261105",
+                              completed_at=datetime(2026, 5, 17, 8, tzinfo=UTC))
+    await FakeAgiCall(fastagi.port, ["2", "20261105", "1", "2", "1", "1"], args=("ast-keyed",),  # type: ignore[arg-type]
+                      linkedid="ast-keyed", callerid="13911112222").run()
+    await settled(fastagi)
+    async with db.sessions() as session:
+        survey = await session.scalar(select(Survey))
+    assert survey is not None and survey.job_id == job.id and survey.complete

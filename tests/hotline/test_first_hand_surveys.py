@@ -86,3 +86,33 @@ async def test_a_job_not_completed_yet_cannot_be_rated_by_its_reference(
     assert call is not None and call.ivr_path is not None
     assert "survey_lookup_reference>survey_reference" in call.ivr_path  # "not found", asked again
     assert "survey_save" not in call.ivr_path
+
+
+async def test_keyed_digits_that_name_two_jobs_are_asked_again_and_rate_neither(
+        db: Database, settings: Settings, clock: FixedClock) -> None:
+    await _setup(db)
+    async with db.sessions() as session:
+        customer = await session.scalar(select(Customer))
+        assert customer is not None
+    for reference in ("J-20261107", "J20261107"):
+        await factories.job(db, customer.id, reference, completed_at=datetime(2026, 5, 17, 8, tzinfo=UTC))
+    await _call(HotlineDriver(db, settings, clock), "CA-twice",
+                ["2", "20261107", "1", "2", "1", "1"], caller=STRANGER)
+    assert await _surveys(db) == []
+    async with db.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.carrier_call_id == "CA-twice"))
+    assert call is not None and call.ivr_path is not None
+    assert "survey_lookup_reference>survey_reference" in call.ivr_path  # asked again
+
+
+async def test_the_fast_path_finds_a_lettered_job_by_its_keyed_digits_as_the_transaction_does(
+        pg: Database, store: PgTurnStore, tmp_path: Path, clock: FixedClock) -> None:  # noqa: F811
+    async with pg.sessions() as session:
+        customer = await session.scalar(select(Customer))
+        assert customer is not None
+    job = await factories.job(pg, customer.id, "J-20261105", completed_at=datetime(2026, 5, 17, 8, tzinfo=UTC))
+    keys = ["2", "20261105", "1", "2", "1", "1"]
+    await _call(HotlineDriver(pg, _settings(pg, tmp_path, False), clock), "CA-keyed-slow", keys, caller=STRANGER)
+    await _call(HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store), "CA-keyed-fast", keys,
+                caller=STRANGER)
+    assert [s.job_id for s in await _surveys(pg)] == [job.id, job.id]

@@ -12,6 +12,7 @@ from callcenter.demo.simulated_twilio import Speak
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Call, Callback, Complaint, Customer, CustomerPhone, Survey
 from crm.enums import CallDisposition
+from tests import factories
 from tests.twilio.conftest import STRANGER, Hotline, NewCaller
 
 SURVEY = ["2", "1", "2", "1", "1", "2"]  # survey; A, B, A; confirm; goodbye
@@ -94,3 +95,16 @@ async def test_an_agent_request_after_hours_offers_a_callback_instead(
     assert callback is not None and callback.state == "scheduled"
     assert call is not None and call.queued_at is None
     assert call.disposition == CallDisposition.IVR_ONLY
+
+
+async def test_a_caller_keys_the_digits_of_a_lettered_job_reference_to_rate_it(
+    db: Database, hotline: Hotline, caller: NewCaller,
+) -> None:
+    customer = await factories.customer(db, "王五", ("+8613700137000",))
+    job = await factories.job(db, customer.id, "J-20261105",
+                              completed_at=datetime(2026, 5, 17, 8, tzinfo=ZoneInfo("UTC")))
+    result = await caller(from_number=STRANGER).call(["2", "20261105", "1", "2", "1", "1"])
+    assert result.unused == ()
+    async with db.sessions() as session:
+        survey = await session.scalar(select(Survey))
+    assert survey is not None and survey.job_id == job.id and survey.complete
