@@ -62,6 +62,12 @@ def serve(port: int) -> None:
 
     settings = Settings()
     setup_logging(settings.log_level, False)
+    audit_port = os.environ.get("BENCH_AUDIT_PORT")  # count PostgreSQL round trips (pg_audit)
+    if audit_port:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from pg_audit import install
+
+        install(int(audit_port))
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")  # CPU profile of each worker, on exit
     profiler = None
     if profile_dir:

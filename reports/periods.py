@@ -21,9 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads with the first frame, not with the calendar
+    import pandas as pd
 
 __all__ = [
     "Granularity",
@@ -209,6 +211,8 @@ def window_containing(instant: datetime, bucketing: Bucketing, tz: str | ZoneInf
 
 
 def _utc_series(started_at: pd.Series) -> pd.Series:
+    import pandas as pd
+
     if not isinstance(started_at.dtype, pd.DatetimeTZDtype):
         raise ValueError("started_at must be a timezone-aware (UTC) datetime column")
     return started_at.dt.tz_convert("UTC")
@@ -229,6 +233,8 @@ def window_key_column(started_at: pd.Series, bucketing: Bucketing, tz: str | Zon
         floored = local.dt.floor(f"{bucketing.minutes}min")
         return (floored - offset).dt.tz_localize("UTC")
     day = local.dt.normalize()
+    import pandas as pd
+
     if bucketing is Granularity.DAY:
         return day
     if bucketing is Granularity.WEEK:

@@ -27,12 +27,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from matplotlib.backends.backend_pdf import PdfPages
-from openpyxl import Workbook
-from openpyxl.drawing.image import Image as XlImage
-from openpyxl.styles import Alignment, Font, PatternFill
-
-from callcenter.reporting import charts
 from callcenter.reporting.tables import Column, Table, headline, tables
 
 __all__ = ["render", "to_json", "to_csv", "to_xlsx", "to_html", "html_body", "to_pdf", "TITLES"]
@@ -119,6 +113,14 @@ def _append(sheet: Any, values: list[Any]) -> None:
 
 
 def to_xlsx(payload: dict[str, Any]) -> bytes:
+    # matplotlib and openpyxl load here, not with the module: a service worker that never
+    # exports (the exports run in the CPU pool's processes) stays small
+    from openpyxl import Workbook
+    from openpyxl.drawing.image import Image as XlImage
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    from callcenter.reporting import charts
+
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
     used: set[str] = set()
@@ -199,6 +201,8 @@ def table_html(table: Table) -> str:
 
 def html_body(payload: dict[str, Any]) -> str:
     """The report as an HTML fragment (also embedded in the supervisor page)."""
+    from callcenter.reporting import charts
+
     cards = "".join(f'<div class="card"><b>{html.escape(k)}</b>{html.escape(v)}</div>'
                     for k, v in headline(payload))
     with charts.closing(payload) as made:
@@ -241,6 +245,9 @@ _ROWS_PER_PAGE = 28
 
 def to_pdf(payload: dict[str, Any], generated_at: datetime | None = None) -> bytes:
     import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from callcenter.reporting import charts
 
     out = io.BytesIO()
     with PdfPages(out) as pdf:

@@ -22,12 +22,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from callcenter.reporting import builders, exports, publication
+from callcenter.reporting import exports
+
+if TYPE_CHECKING:
+    from callcenter.reporting import builders
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import ReportRun
@@ -127,6 +130,8 @@ async def run_report(
     if scheduled and not await _claim(db, kind, period, scope, now, generated_by):
         return None
     try:
+        from callcenter.reporting import builders  # pandas: loaded by the first run
+
         payload = await builders.build(db, settings, kind, period, now, department,
                                        progress or (lambda _: None))
         payload["generated_at"] = now.isoformat()
@@ -145,6 +150,8 @@ async def run_report(
         "settings": payload["settings"], "result": payload, "files": files})
     if kind == "supervision" and scope == "all" and not scheduled:
         # a rerun never touches published figures: it becomes a version with its diff
+        from callcenter.reporting import publication
+
         await publication.make_version(db, settings, Month.parse(period), now, generated_by,
                                        payload=payload)
     return StoredRun(run_id, kind, period, scope, "done", now, generated_by, files, payload)

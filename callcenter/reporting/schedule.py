@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 
-from callcenter.reporting import publication, runs
+from callcenter.reporting import runs
 from callcenter.reporting.config import formats
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -75,6 +75,8 @@ async def make_due_reports(db: Database, settings: Settings, now: datetime,
             made.append((kind, period))
         if kind == "supervision":  # the monthly run publishes the month (once; frozen after)
             try:
+                from callcenter.reporting import publication  # pandas: loaded when due
+
                 await publication.publish_scheduled(db, settings, Month.parse(period), now, holder)
             except Exception:
                 log.exception("publishing the supervision figures of %s failed; retried", period)

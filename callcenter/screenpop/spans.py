@@ -14,13 +14,16 @@ Guarantees:
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentStateSpan, Call, Staff
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SPAN_COLUMNS", "load_spans", "record_span"]
 
@@ -68,6 +71,8 @@ async def load_spans(db: Database, start: datetime, end: datetime, now: datetime
         query = query.where(t.c.staff_id.in_(staff_ids))
     async with db.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
+    import pandas as pd  # loaded by the reports that ask, not by every worker
+
     frame = pd.DataFrame([tuple(r) for r in rows], columns=SPAN_COLUMNS)
     frame["ended_at"] = frame["ended_at"].where(frame["ended_at"].notna(), now)
     return frame

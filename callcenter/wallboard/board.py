@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from callcenter.reporting.builders import day_call_kpis
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentState, Call, Staff
@@ -73,6 +72,8 @@ async def live(db: Database, now: datetime) -> dict[str, Any]:
 
 async def today(db: Database, settings: Settings, now: datetime) -> dict[str, Any] | None:
     """Today's centre-wide KPIs, as the daily report computes them (None: no calls yet)."""
+    from callcenter.reporting.builders import day_call_kpis  # pandas: loaded when a board asks
+
     kpis = await day_call_kpis(db, settings, _local_day(settings, now))
     return kpis[0].to_dict() if kpis else None
 

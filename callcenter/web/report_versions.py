@@ -11,7 +11,7 @@
   /api/reports/supervision/versions`` {"month"} (rerun: a new draft when the
   figures changed), ``POST /api/reports/supervision/publish`` {"month",
   "version"?}.
-- Supervisors and admins only; `publication.publish` checks the role again
+- Supervisors and admins only; `_publication().publish` checks the role again
   inside the use case.
 - `setup(app)` registers the corrections job: a survey that changes after
   its month was published makes a correction draft of that month.
@@ -30,8 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
 from callcenter.offload import CPU_POOL
-from callcenter.reporting import exports, publication, versions
-from callcenter.reporting.builders import parse_month
+from callcenter.reporting import exports, versions
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.edge import MAX_DB_ID
@@ -43,6 +42,13 @@ from reports.periods import Month
 __all__ = ["setup"]
 
 JOB_NAME = "supervision-corrections"
+
+
+def _publication() -> Any:
+    """`callcenter.reporting.publication` (pandas), loaded by the first publication."""
+    from callcenter.reporting import publication
+
+    return publication
 
 
 MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-05"])]
@@ -68,6 +74,8 @@ def _dumps(obj: Any) -> str:
 
 def _parse_month(text: object) -> Month:
     try:
+        from callcenter.reporting.builders import parse_month
+
         return parse_month(str(text or ""))
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
@@ -152,7 +160,7 @@ async def version_file(request: web.Request) -> web.Response:
 async def rerun_api(request: web.Request) -> web.Response:
     body = await _body(request)
     version, made = await off_loop(  # builds the month's figures: in a worker process
-        request, publication.make_version, request.app[SETTINGS], _parse_month(body.get("month")),
+        request, _publication().make_version, request.app[SETTINGS], _parse_month(body.get("month")),
         request.app[CLOCK](), current(request).label)
     return web.json_response({"month": version.period, "version": version.version, "new": made,
                               "diff": version.diff, "reason": version.reason},
@@ -164,7 +172,7 @@ async def rerun_api(request: web.Request) -> web.Response:
 @requires(Role.SUPERVISOR)
 async def publish_api(request: web.Request) -> web.Response:
     body = await _body(request)
-    version = await publication.publish(
+    version = await _publication().publish(
         request.app[DB], request.app[SETTINGS], _parse_month(body.get("month")), current(request),
         request.app[CLOCK](), _version_number(body.get("version")))
     return web.json_response({"month": version.period, "version": version.version,
@@ -256,7 +264,7 @@ async def versions_page(request: web.Request) -> web.Response:
 async def rerun_form(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     month = _parse_month(form.get("month"))
-    await off_loop(request, publication.make_version, request.app[SETTINGS], month,
+    await off_loop(request, _publication().make_version, request.app[SETTINGS], month,
                    request.app[CLOCK](), current(request).label)
     raise web.HTTPSeeOther(f"/supervisor/versions?month={month}")
 
@@ -265,7 +273,7 @@ async def rerun_form(request: web.Request) -> web.StreamResponse:
 async def publish_form(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     month = _parse_month(form.get("month"))
-    await publication.publish(request.app[DB], request.app[SETTINGS], month, current(request),
+    await _publication().publish(request.app[DB], request.app[SETTINGS], month, current(request),
                               request.app[CLOCK](), _version_number(form.get("version")))
     raise web.HTTPSeeOther(f"/supervisor/versions?month={month}")
 
@@ -283,7 +291,7 @@ def setup(app: web.Application) -> None:
     if settings.reports_enabled:
         async def corrections(now: Any) -> object:
             return await app[CPU_POOL].run_with_database(
-                app[DB].url, publication.correct_published_months, settings, now, app[JOB_LOOP].holder)
+                app[DB].url, _publication().correct_published_months, settings, now, app[JOB_LOOP].holder)
 
         app[JOB_LOOP].add(PeriodicJob(JOB_NAME, timedelta(minutes=10), corrections,
                                       lease=timedelta(minutes=20)))

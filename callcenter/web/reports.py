@@ -24,7 +24,7 @@ import html
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,9 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
 from callcenter.offload import CPU_POOL, cpu_pool
-from callcenter.reporting import builders, exports, runs, schedule, versions
+from callcenter.reporting import exports, runs, schedule, versions
 from callcenter.reporting.config import supervision_rules
-from callcenter.reporting.verification_queue import PendingSurvey, month_review
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
@@ -53,6 +52,16 @@ _KINDS = ("daily", "weekly", "monthly", "kpi")
 _MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
           "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+if TYPE_CHECKING:
+    from callcenter.reporting.verification_queue import PendingSurvey
+
+
+def _builders() -> Any:
+    """`callcenter.reporting.builders` (pandas), loaded by the first report asked for."""
+    from callcenter.reporting import builders
+
+    return builders
 
 
 TAG = "reports"
@@ -104,7 +113,7 @@ def _month(request: web.Request) -> Month:
         local = request.app[CLOCK]().astimezone(request.app[SETTINGS].zone).date()
         return Month.of(local)
     try:
-        return builders.parse_month(text)
+        return _builders().parse_month(text)
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM (1970..2100)"}]) from exc
 
@@ -129,7 +138,7 @@ async def _supervision_payload(request: web.Request, month: Month,
                                department: str | None) -> dict[str, Any]:
     settings = request.app[SETTINGS]
     try:
-        return await off_loop(request, builders.supervision, settings, month, department)
+        return await off_loop(request, _builders().supervision, settings, month, department)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
 
@@ -178,9 +187,9 @@ async def operational_api(request: web.Request) -> web.Response:
         period = f"{query.from_}..{query.to}"
     try:
         # a manager reads the rows of their own departments (the same rule as one by one)
-        departments = await builders.readable_departments(request.app[DB], current(request))
+        departments = await _builders().readable_departments(request.app[DB], current(request))
         settings, now = request.app[SETTINGS], request.app[CLOCK]()
-        payload = await off_loop(request, functools.partial(builders.build, departments=departments),
+        payload = await off_loop(request, functools.partial(_builders().build, departments=departments),
                                  settings, kind, period, now)
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
@@ -257,6 +266,8 @@ async def _review(request: web.Request,
     """The month's pending and superseded surveys, each with its reason (service month)."""
     settings = request.app[SETTINGS]
     window = report_window(Granularity.MONTH, month.first_day, settings.timezone)
+    from callcenter.reporting.verification_queue import month_review  # pandas, numpy
+
     return await month_review(request.app[DB], window.start_utc, window.end_utc,
                               settings.timezone, supervision_rules(settings))
 
@@ -379,7 +390,7 @@ async def verify_form(request: web.Request) -> web.StreamResponse:
     await verify_survey(_survey_id(request), confirmed,
                         current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]))
     try:
-        month = str(builders.parse_month(str(form.get("month", ""))))
+        month = str(_builders().parse_month(str(form.get("month", ""))))
     except ValueError:
         month = ""
     raise web.HTTPSeeOther(f"/supervisor?month={month}" if month else "/supervisor")

@@ -18,8 +18,6 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
-from callcenter.reporting.builders import parse_month
-from callcenter.reporting.samples import month_draws
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import requires
 from callcenter.web.errors import BadRequest
@@ -34,12 +32,16 @@ def _month(request: web.Request) -> Month:
     if "month" not in request.query:
         return Month.of(request.app[CLOCK]().astimezone(request.app[SETTINGS].zone).date())
     try:
+        from callcenter.reporting.builders import parse_month  # pandas: on first use
+
         return parse_month(request.query["month"])
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
 
 
 async def _draws(request: web.Request, month: Month) -> dict[str, Any]:
+    from callcenter.reporting.samples import month_draws  # pandas: on first use
+
     settings = request.app[SETTINGS]
     window = report_window(Granularity.MONTH, month.first_day, settings.timezone)
     return {"month": str(month), "cadence": settings.survey_sample_cadence,
