@@ -112,7 +112,6 @@ class Ownership:
     app: web.Application
     lease: OwnerLease
     clock: Callable[[], datetime] = wall_clock
-    owned_since: datetime | None = None
     held_until: datetime | None = None
     _stack: contextlib.AsyncExitStack | None = None
 
@@ -163,13 +162,12 @@ class Ownership:
             self.held_until = None
             return
         self._stack = stack
-        self.owned_since = self.clock()
         IS_OWNER.set(1)
         log.info("this process (%s) now owns FastAGI, AMI and the dialer", self.lease.holder)
 
     async def _stop(self) -> None:
         stack, self._stack = self._stack, None
-        self.owned_since = self.held_until = None
+        self.held_until = None
         IS_OWNER.set(0)
         if stack is not None:
             await stack.aclose()

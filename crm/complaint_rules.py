@@ -28,7 +28,7 @@ from the public web form (`UNCONFIRMED_CHANNELS`) was typed by someone nobody
 heard; the phone number it gave is not known to be the complainer's. It stays
 in the complaint workflow (owner, state, escalation) but counts against a
 department in the supervision complaint count only once the number is
-confirmed (`counts_in_complaint_score`): a call came from that number, or an
+confirmed (the supervision loader's rule on `UNCONFIRMED_CHANNELS`): a call came from that number, or an
 answered call went to it, after the complaint was opened, or an agent,
 callback staff member or supervisor confirmed it (`NUMBER_CONFIRMERS`). Until
 then the report lists it as "unconfirmed, not counted" with the number.
@@ -246,8 +246,3 @@ def next_escalation(
 UNCONFIRMED_CHANNELS = frozenset({ComplaintChannel.WEB_FORM})
 #: who may confirm a public-form complaint's number (after phoning it, or on a call from it)
 NUMBER_CONFIRMERS = (Role.AGENT, Role.CALLBACK_STAFF, Role.SUPERVISOR)
-
-
-def counts_in_complaint_score(channel: str, number_confirmed: bool) -> bool:
-    """Does a complaint of `channel` count against its department (Rule 4)?"""
-    return number_confirmed or channel not in UNCONFIRMED_CHANNELS

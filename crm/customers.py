@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from crm import major
 from crm.enums import LeadState, MajorReason, ValueGrade
-from crm.errors import CrmError, UnknownCustomer, aware_utc
+from crm.errors import CrmError, UnknownCustomer
 
 
 class MergeRefused(CrmError):
@@ -85,12 +85,6 @@ class Customer:
         """An "unidentified caller" record: unverified and without a number (the caller's
         number was withheld or unreadable); an agent links it to the real customer."""
         return not self.verified and not self.phones
-
-    @property
-    def display_name(self) -> str:
-        if self.name:
-            return self.name
-        return "未识别来电 (unidentified caller)" if self.unidentified else "未知来电 (unknown caller)"
 
 
 def vip_reasons(customer: Customer) -> list[MajorReason]:
@@ -245,10 +239,6 @@ def ivr_path_label(path: str | None) -> str | None:
     steps = [s.strip() for s in path.replace("/", ">").split(">") if s.strip()]
     steps = [s for s in steps if s not in ("main", "root", "start")]
     return " / ".join(s.replace("_", " ") for s in steps) or None
-
-
-def check_follow_up(when: datetime | None) -> datetime | None:
-    return None if when is None else aware_utc(when, "follow_up_at")
 
 
 class NoSuchCustomer(UnknownCustomer):

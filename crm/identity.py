@@ -45,11 +45,6 @@ class Identity:
     def has(self, *roles: Role) -> bool:
         return Role.ADMIN in self.roles or any(r in self.roles for r in roles)
 
-    def require(self, *roles: Role) -> None:
-        if not self.has(*roles):
-            need = ", ".join(r.value for r in roles)
-            raise PermissionDenied(f"this needs one of the roles: {need}")
-
     @property
     def label(self) -> str:
         return f"staff:{self.staff_id}"

@@ -80,13 +80,6 @@ def parse_grade(value: str | int | None) -> Grade | None:
 FIRST_HAND_SOURCES = frozenset({SurveySource.IVR, SurveySource.CALLBACK})
 
 
-def initial_verification(source: SurveySource) -> SurveyVerification:
-    """The verification a survey of ``source`` can at best start with (no number checked)."""
-    if SurveySource(source) in FIRST_HAND_SOURCES:
-        return SurveyVerification.FIRST_HAND
-    return SurveyVerification.PENDING
-
-
 def masked(number: str) -> str:
     """``+8613800138000`` -> ``+86138****8000``: enough for a supervisor, not the number."""
     return number if len(number) <= 8 else f"{number[:6]}****{number[-4:]}"

@@ -18,7 +18,7 @@ made by hand (`callcenter report ...`).
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from callcenter.reporting import runs
 from callcenter.reporting.config import formats
@@ -84,7 +84,3 @@ async def make_due_reports(db: Database, settings: Settings, now: datetime,
     if failed:
         raise RuntimeError(f"scheduled reports failed (retried next pass): {', '.join(failed)}")
     return made
-
-
-def local_date(now: datetime, settings: Settings) -> date:
-    return now.astimezone(settings.zone).date()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -227,7 +227,3 @@ async def _never_placed(cb: CallbackRecord, attempt: AttemptRecord, uow: UnitOfW
             log.warning("callback %s: attempt %s never reached %s; scheduled again", cb.id,
                         attempt.id, attempt.carrier)
         return moved
-
-
-def with_policy(config: DispatchConfig, policy: RetryPolicy) -> DispatchConfig:
-    return replace(config, policy=policy)

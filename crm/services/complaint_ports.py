@@ -207,10 +207,6 @@ class ComplaintRepository(Protocol):
         """Record a level reached; raise `AlreadyEscalated` if it was recorded before."""
         ...
 
-    async def escalations(self, complaint_id: int) -> list[tuple[int, datetime, int | None, int | None]]:
-        """(level, at, department id, manager id), lowest level first."""
-        ...
-
     async def search(
         self,
         *,

@@ -117,10 +117,6 @@ class LeadRepository(Protocol):
 
     async def notify(self, staff_id: int, kind: str, payload: dict[str, object], at: datetime) -> None: ...
 
-    async def staff_roles(self, staff_id: int) -> tuple[list[str], int | None] | None:
-        """(roles, department) of a staff member."""
-        ...
-
     async def active_staff(self, staff_id: int) -> bool: ...
 
     async def customer_department(self, customer_id: int) -> tuple[bool, int | None]:

@@ -340,15 +340,6 @@ class SqlComplaintRepository:
                 f"complaint {complaint_id} already reached level {level} (another job loop)"
             ) from exc
 
-    async def escalations(self, complaint_id: int) -> list[tuple[int, datetime, int | None, int | None]]:
-        rows = await self.session.execute(
-            select(ComplaintEscalation.level, ComplaintEscalation.at, ComplaintEscalation.department_id,
-                   ComplaintEscalation.manager_id)
-            .where(ComplaintEscalation.complaint_id == complaint_id)
-            .order_by(ComplaintEscalation.level)
-        )
-        return [(r.level, r.at, r.department_id, r.manager_id) for r in rows]
-
     # -- lists ----------------------------------------------------------------------------
 
     async def search(

@@ -96,10 +96,6 @@ class SqlLeadRepository:
         self.session.add(Notification(staff_id=staff_id, kind=kind, payload=payload, at=at))
         await self.session.flush()
 
-    async def staff_roles(self, staff_id: int) -> tuple[list[str], int | None] | None:
-        row = await self.session.get(Staff, staff_id)
-        return None if row is None else (list(row.roles or []), row.department_id)
-
     async def active_staff(self, staff_id: int) -> bool:
         found = await self.session.scalar(
             select(Staff.id).where(Staff.id == staff_id, Staff.active.is_(True))

@@ -3,7 +3,7 @@
 `setup(app)` mounts every route declared with `routing.api` and the OpenAPI
 document at `/api/openapi.json` (public, like any API description). The route
 modules are imported by `setup`, so `callcenter.web.api.schemas` can be
-imported on its own (the screen-pop uses it) without import cycles.
+imported on its own without import cycles.
 """
 
 from __future__ import annotations
