@@ -16,7 +16,7 @@ import aiohttp
 from sqlalchemy import select
 
 from callcenter.appkeys import CLOCK
-from callcenter.reporting import builders
+from callcenter.reporting import builders, exports
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AccessRefusal, Call, Complaint, Customer
@@ -73,6 +73,10 @@ async def test_a_stranger_typing_a_customers_number_does_not_move_the_complaint_
     assert count == 0
     assert [(u["ticket"], u["number"], u["status"]) for u in unconfirmed] == [
         (tickets[0], NUMBER, "unconfirmed, not counted")]
+    now = served.app[CLOCK]()
+    page = exports.html_body(await builders.supervision(db, settings, Month(now.year, now.month)))
+    table = page[page.index("Public-form complaints: unconfirmed, not counted"):]
+    assert f"<td>{tickets[0]}</td><td>SVC</td><td>{NUMBER}</td>" in table
 
 
 async def test_an_agent_confirming_the_number_makes_the_complaint_count(
