@@ -13,6 +13,7 @@ test_scored_department_sway (the `region_*` people of tests.access.people).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -20,6 +21,7 @@ from sqlalchemy import select, update
 from callcenter.reporting import publication
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
+from callcenter.storage.imports import import_csv
 from callcenter.storage.tables import AccessRefusal, Department, ReportVersion, Survey
 from callcenter.storage.uow import SqlUnitOfWork
 from crm.access import scored_scope
@@ -138,3 +140,23 @@ def test_a_supervision_department_inside_the_scored_department_keeps_its_stake()
 def test_a_cycle_in_the_department_tree_ends_the_chain() -> None:
     scope = scored_scope([2], {1: 2, 2: 1})
     assert (scope.stake(2), scope.stake(1)) == ("inside", "inside")
+
+
+async def test_the_departments_file_marks_the_supervision_department_and_a_later_file_keeps_it(
+    db: Database, tmp_path: Path,
+) -> None:
+    marked = tmp_path / "departments.csv"
+    marked.write_text("code,name,parent,supervision\nHQ,Centre,,\nSUP,监察部,HQ,是\n"
+                      "SVC,Service,HQ,no\n", encoding="utf-8")
+    again = tmp_path / "again.csv"
+    again.write_text("code,name,parent\nSUP,监察部 Supervision,HQ\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,parent,supervision\nSVC,Service,HQ,maybe\n", encoding="utf-8")
+    await import_csv(db, "departments", marked)
+    await import_csv(db, "departments", again)
+    report = await import_csv(db, "departments", bad)
+    async with db.sessions() as session:
+        rows = dict((await session.execute(select(Department.code, Department.supervision))).all())
+    assert rows == {"HQ": False, "SUP": True, "SVC": False}
+    assert not report.written
+    assert [b.reasons for b in report.bad] == [["supervision: supervision 'maybe' is not yes or no"]]
