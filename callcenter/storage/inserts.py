@@ -75,6 +75,10 @@ class Insert:
     def json_columns(self) -> frozenset[str]:
         return frozenset(c.name for c in self.table.columns if is_json(c))
 
+    def without(self, *names: str) -> Insert:
+        """The same INSERT leaving the columns `names` to the database (an id it numbers)."""
+        return Insert(self.table, tuple(c for c in self.columns if c not in names), self.conflict)
+
     @property
     def head(self) -> str:
         return f"INSERT INTO {self.table.name} ({', '.join(self.columns)})"
@@ -162,7 +166,8 @@ CONTACTS = Insert(_table(Contact),
                   ("customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary",
                    "created_at"))
 CONTACT_ONCE = "WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = {})"
-#: a survey taken in an IVR turn, under the id the turn reserved
+#: a survey: taken in a batched IVR turn under the id the turn reserved, or numbered by the
+#: database (``SURVEYS.without("id")``)
 SURVEYS = Insert(_table(Survey), tuple(c.name for c in _table(Survey).columns))
 SURVEY_AUDIT = Insert(_table(SurveyAudit),
                       ("survey_id", "at", "actor_id", "action", "before", "after"))

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.storage.repositories.surveys import add_survey_audit
 from callcenter.storage.tables import (
     Callback,
     CallbackAttempt,
@@ -48,7 +49,6 @@ from callcenter.storage.tables import (
     DoNotCall,
     ServiceJob,
     Survey,
-    SurveyAudit,
 )
 from crm.enums import CallbackKind, CallbackState, ContactKind
 from crm.services.callback_ports import (
@@ -187,10 +187,9 @@ class SqlCallbackRepository:
             .values(verification=verification, verified_by=actor_id, verified_at=at))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        self.session.add(SurveyAudit(
-            survey_id=survey_id, at=at, actor_id=actor_id, action="verification",
-            before=before, after={"verification": verification, "note": note}))
-        await self.session.flush()
+        await add_survey_audit(self.session, {
+            "survey_id": survey_id, "at": at, "actor_id": actor_id, "action": "verification",
+            "before": before, "after": {"verification": verification, "note": note}})
         return True
 
     async def add_campaign(self, name: str, flow: str, window_start: str, window_end: str,

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.storage.tables import CustomerPhone, Department, ServiceJob, Survey, SurveyAudit
+from callcenter.storage.inserts import SURVEY_AUDIT, SURVEYS
+from callcenter.storage.tables import CustomerPhone, Department, ServiceJob, Survey
+from callcenter.storage.types import utcnow
 from crm.access import SurveyFacts, scored_scope
 from crm.enums import Grade, SurveySource, SurveyVerification
 from crm.surveys import JobRef, SurveyRecord, planted_numbers
@@ -18,7 +20,21 @@ def _grade(value: str | None) -> Grade | None:
     return Grade(value) if value else None
 
 
-def to_record(row: Survey) -> SurveyRecord:
+#: a new survey's row: numbered by the database, through the table's one INSERT
+_NUMBERED = SURVEYS.without("id")
+_ADD_SURVEY = _NUMBERED.values(
+    1, returning=f"RETURNING {', '.join(c.name for c in SURVEYS.table.columns)}",
+).columns(*SURVEYS.table.columns)
+_NEW_SURVEY: dict[str, Any] = {**{name: None for name in _NUMBERED.columns}, "complete": False}
+_ADD_AUDIT = SURVEY_AUDIT.values(1)
+
+
+async def add_survey_audit(session: AsyncSession, entry: dict[str, Any]) -> None:
+    """One entry of a survey's audit trail (`inserts.SURVEY_AUDIT`)."""
+    await session.execute(_ADD_AUDIT, SURVEY_AUDIT.params([entry]))
+
+
+def to_record(row: Any) -> SurveyRecord:
     return SurveyRecord(
         id=row.id, job_id=row.job_id, customer_id=row.customer_id, department_id=row.department_id,
         staff_id=row.staff_id, surveyed_at=row.surveyed_at, source=SurveySource(row.source),
@@ -77,10 +93,10 @@ class SqlSurveyRepository:
         return await self._ref(row)
 
     async def add(self, values: dict[str, Any]) -> SurveyRecord:
-        row = Survey(**values)
-        self.session.add(row)
-        await self.session.flush()
-        return to_record(row)
+        now = utcnow()
+        row = {**_NEW_SURVEY, **values, "created_at": now, "updated_at": now}
+        stored = (await self.session.execute(_ADD_SURVEY, _NUMBERED.params([row]))).one()
+        return to_record(stored)
 
     async def get(self, survey_id: int) -> SurveyRecord | None:
         row = await self.session.get(Survey, survey_id, populate_existing=True)
@@ -91,9 +107,9 @@ class SqlSurveyRepository:
 
     async def audit(self, survey_id: int, at: datetime, actor_id: int | None, action: str,
                     before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        self.session.add(SurveyAudit(survey_id=survey_id, at=at, actor_id=actor_id, action=action,
-                                     before=before, after=after))
-        await self.session.flush()
+        await add_survey_audit(self.session, {
+            "survey_id": survey_id, "at": at, "actor_id": actor_id, "action": action,
+            "before": before, "after": after})
 
     async def supervision_facts(self, survey_id: int) -> SurveyFacts | None:
         """What `crm.access.survey_supervisor_refusal` needs: department, technician, keyer."""
