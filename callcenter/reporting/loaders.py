@@ -332,14 +332,22 @@ async def load_supervision_complaints(db: Database, start: datetime, end: dateti
     and no answered call to it since the complaint was opened."""
     e = _epoch(db.dialect, "c.opened_at")
     unconfirmed = ", ".join(f"'{c.value}'" for c in UNCONFIRMED_CHANNELS)
+
+    def same(column: str) -> str:  # the carrier's raw form too (Asterisk: national digits)
+        return (f"({column} = c.reported_number OR {column} LIKE '%' || "
+                "substr(c.reported_number, length(c.reported_number) - 9))")
+
+    # CASE, not OR: the calls are searched only for an unconfirmed public-form complaint
     sql = (f"SELECT c.id AS complaint_id, c.department_id AS department_id, "
            f"j.technician_id AS staff_id, {e} AS opened_at_epoch, c.ticket AS ticket, "
            f"c.reported_number AS reported_number, "
-           f"CASE WHEN c.channel NOT IN ({unconfirmed}) OR c.number_confirmed_at IS NOT NULL "
-           f"OR EXISTS (SELECT 1 FROM calls k WHERE k.started_at >= c.opened_at AND ("
-           f"(k.direction = 'inbound' AND k.from_number = c.reported_number) OR "
-           f"(k.direction = 'outbound' AND k.to_number = c.reported_number "
-           f"AND k.answered_at IS NOT NULL))) THEN 1 ELSE 0 END AS counted "
+           f"CASE WHEN c.channel NOT IN ({unconfirmed}) THEN 1 "
+           f"WHEN c.number_confirmed_at IS NOT NULL THEN 1 "
+           f"WHEN length(c.reported_number) >= 11 AND EXISTS (SELECT 1 FROM calls k "
+           f"WHERE k.started_at >= c.opened_at AND ("
+           f"(k.direction = 'inbound' AND {same('k.from_number')}) OR "
+           f"(k.direction = 'outbound' AND k.answered_at IS NOT NULL AND {same('k.to_number')})"
+           f")) THEN 1 ELSE 0 END AS counted "
            f"FROM complaints c LEFT JOIN service_jobs j ON j.id = c.job_id "
            f"WHERE c.opened_at >= :start AND c.opened_at < :end")
     frame = await read_frame(db, sql, _params(db, start, end), {

@@ -114,10 +114,13 @@ async def test_a_call_from_the_number_after_the_complaint_confirms_it_and_one_be
                       from_number="+8640000000", to_number=NUMBER, started_at=now + timedelta(hours=1))
     await factories.add(db, before, unanswered)
     await _stranger_complains(served)
+    await factories.add(db, Call(carrier="asterisk", carrier_call_id="1716.0", direction="inbound",
+                                 from_number="15800138000", to_number="4008001234",
+                                 started_at=now + timedelta(hours=1)))  # another number
     assert (await _svc_figures(db, settings, served, svc_id))[0] == 0
-    await factories.add(db, Call(carrier="twilio", carrier_call_id="CA-after", direction="inbound",
-                                 from_number=NUMBER, to_number="+8640000000",
-                                 started_at=now + timedelta(hours=2)))
+    await factories.add(db, Call(carrier="asterisk", carrier_call_id="1716.1", direction="inbound",
+                                 from_number="13800138000", to_number="4008001234",
+                                 started_at=now + timedelta(hours=2)))  # Asterisk: national digits
     assert (await _svc_figures(db, settings, served, svc_id))[0] == 1
 
 
