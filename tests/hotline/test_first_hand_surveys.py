@@ -96,7 +96,7 @@ async def test_keyed_digits_that_name_two_jobs_are_asked_again_and_rate_neither(
         assert customer is not None
     for reference in ("J-20261107", "J20261107"):
         await factories.job(db, customer.id, reference, completed_at=datetime(2026, 5, 17, 8, tzinfo=UTC))
-    await _call(HotlineDriver(db, settings, clock), "CA-twice",
+    await _call(HotlineDriver(SqlTurnStore(db), settings, clock), "CA-twice",
                 ["2", "20261107", "1", "2", "1", "1"], caller=STRANGER)
     assert await _surveys(db) == []
     async with db.sessions() as session:
@@ -112,7 +112,9 @@ async def test_the_fast_path_finds_a_lettered_job_by_its_keyed_digits_as_the_tra
         assert customer is not None
     job = await factories.job(pg, customer.id, "J-20261105", completed_at=datetime(2026, 5, 17, 8, tzinfo=UTC))
     keys = ["2", "20261105", "1", "2", "1", "1"]
-    await _call(HotlineDriver(pg, _settings(pg, tmp_path, False), clock), "CA-keyed-slow", keys, caller=STRANGER)
-    await _call(HotlineDriver(pg, _settings(pg, tmp_path, True), clock, fast=store), "CA-keyed-fast", keys,
+    await _call(HotlineDriver(SqlTurnStore(pg), _settings(pg, tmp_path, False), clock), "CA-keyed-slow", keys,
                 caller=STRANGER)
+    stored = FAST_TURNS.get(outcome="stored")
+    await _call(HotlineDriver(store, _settings(pg, tmp_path, True), clock), "CA-keyed-fast", keys, caller=STRANGER)
+    assert FAST_TURNS.get(outcome="stored") - stored == len(keys)  # the lookup on the fast path too
     assert [s.job_id for s in await _surveys(pg)] == [job.id, job.id]
