@@ -76,9 +76,7 @@ class Customer:
     @property
     def vip_flags(self) -> major.CustomerFlags:
         """The flags in the shape the major-complaint rule reads."""
-        return major.CustomerFlags(
-            self.vip_high_spend, self.vip_official, self.vip_public_figure, self.vip_journalist
-        )
+        return major.CustomerFlags(*(getattr(self, name) for name in VIP_FLAGS))
 
     @property
     def unidentified(self) -> bool:
@@ -92,11 +90,18 @@ def vip_reasons(customer: Customer) -> list[MajorReason]:
     return major.vip_reasons(customer.vip_flags)
 
 
-# Fields an agent may change on a customer; the API and the service share this list.
+# The customer's fields, named once: the API models, the CSV import, the repository and
+# the use cases build their lists from these.
+#: the VIP flags (`major.CustomerFlags`), in its order
+VIP_FLAGS = ("vip_high_spend", "vip_official", "vip_public_figure", "vip_journalist")
+#: every yes/no flag of a customer
+FLAGS = (*VIP_FLAGS, "do_not_call")
+#: fields that always have a value (an update may change them, never clear them)
+REQUIRED_FIELDS = ("name", "language", "timezone", "value_grade", *FLAGS)
+#: fields an agent may change on a customer; the API and the service share this list
 EDITABLE_FIELDS = (
     "name", "reference", "company", "title", "address", "language", "timezone", "value_grade",
-    "vip_high_spend", "vip_official", "vip_public_figure", "vip_journalist", "do_not_call",
-    "preferences", "equipment", "department_id",
+    *FLAGS, "preferences", "equipment", "department_id",
 )
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from crm.access import InvalidChoice, normal_text, parse_role, parse_yes_no
 from crm.call_windows import is_iana_zone
+from crm.customers import FLAGS
 from crm.enums import Role, ValueGrade
 from crm.errors import InvalidPhoneNumber
 from crm.phones import normalize_phone
@@ -224,8 +225,7 @@ def parse_customer(
     zone = _zone(_text(row, "timezone") or "Asia/Shanghai", errors)
     department = _opt(row, "department")
     _ref(department, known.departments, "department", errors)
-    flags = {k: _flag(row, k, errors) for k in (
-        "vip_high_spend", "vip_official", "vip_public_figure", "vip_journalist", "do_not_call")}
+    flags = {k: _flag(row, k, errors) for k in FLAGS}
     if errors:
         raise RowError(errors)
     return CustomerRecord(

@@ -30,6 +30,7 @@ from datetime import datetime
 from crm.access import ScoredScope
 from crm.enums import Grade, SurveySource, SurveyVerification
 
+#: the graded items of a survey, named once (API, CSV import, storage, reports use this)
 ITEMS = ("timeliness", "quality", "attitude")
 POINTS: dict[Grade, int] = {Grade.A: 2, Grade.B: 1, Grade.C: 0, Grade.D: -1, Grade.E: -2}
 KEYPAD: dict[str, Grade] = {"1": Grade.A, "2": Grade.B, "3": Grade.C, "4": Grade.D, "5": Grade.E}
@@ -141,7 +142,7 @@ class SurveyRecord:
 
     @property
     def grades(self) -> dict[str, Grade | None]:
-        return {"timeliness": self.timeliness, "quality": self.quality, "attitude": self.attitude}
+        return {item: getattr(self, item) for item in ITEMS}
 
     @property
     def counts_in_score(self) -> bool:

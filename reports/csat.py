@@ -26,16 +26,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from crm.surveys import ITEMS
 from reports.kpi import ratio
 from reports.periods import Bucketing, ReportWindow, window_for_key, window_key_column
 from reports.survey_frame import DISPUTED, INCOMPLETE, PENDING, python_id, survey_buckets
 
 __all__ = ["CSAT_COLUMNS", "KEYPAD_SCALE", "CsatResult", "csat"]
 
-CSAT_COLUMNS = ("surveyed_at", "timeliness", "quality", "attitude", "source", "verification",
-                "complete")
+CSAT_COLUMNS = ("surveyed_at", *ITEMS, "source", "verification", "complete")
 KEYPAD_SCALE = "1=A (very satisfied) .. 5=E (very dissatisfied); lower is better"
-_ITEMS = ("timeliness", "quality", "attitude")
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class CsatResult:
             "surveys": self.surveys,
             "top_two_box": self.top_two_box,
             "csat": self.csat,
-            "item_means": {item: self.keypad_mean(item) for item in _ITEMS},
+            "item_means": {item: self.keypad_mean(item) for item in ITEMS},
             "scale": KEYPAD_SCALE,
             "excluded": {
                 "incomplete": self.incomplete,

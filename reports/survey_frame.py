@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crm.enums import Grade, SurveySource, SurveyVerification
+from crm.surveys import ITEMS
 from reports.periods import Month
 from reports.rules import SEED_SUPERVISION_RULES, SURVEY_KINDS, SupervisionRules
 from reports.survey_tally import (
@@ -67,9 +68,7 @@ SURVEY_COLUMNS = (
     "department_id",
     "staff_id",
     "month",
-    "timeliness",
-    "quality",
-    "attitude",
+    *ITEMS,
     "source",
     "verification",
     "complete",
@@ -194,7 +193,7 @@ def _member_of(series: pd.Series, column: str, enum: type[Any], members: Any) ->
 # Bucket codes, one per survey row.
 FIRST_HAND, VERIFIED, INCOMPLETE, PENDING, DISPUTED, SUPERSEDED = range(6)
 _BUCKETS = 6
-_TALLY_FIELDS = ("counted", "first_hand", "verified", "timeliness", "quality", "attitude",
+_TALLY_FIELDS = ("counted", "first_hand", "verified", *ITEMS,
                  "incomplete", "pending_verification", "disputed", "superseded",
                  "multi_survey_jobs")
 #: standing of each bucket when choosing a job's survey (`reports.survey_tally.STANDING`)
@@ -225,7 +224,7 @@ def survey_buckets(frame: pd.DataFrame) -> SurveyBuckets:
     """
     points = {}
     complete = frame["complete"].fillna(False).to_numpy(dtype=np.bool_).copy()
-    for item in ("timeliness", "quality", "attitude"):
+    for item in ITEMS:
         points[item], graded = grade_points(frame[item], item)
         complete &= graded
 
@@ -379,7 +378,7 @@ def _tally_surveys(
         "multi_survey_jobs": np.bincount(group_codes, weights=several, minlength=size).round(),
     }
     sums["counted"] = sums["first_hand"] + sums["verified"]
-    for item in ("timeliness", "quality", "attitude"):
+    for item in ITEMS:
         weights = np.where(counted, getattr(buckets, item), 0)
         if weight is not None:
             weights = weights * weight

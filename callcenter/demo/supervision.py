@@ -26,6 +26,7 @@ from callcenter.storage.uow import SqlUnitOfWork
 from crm.enums import Grade, Role, SurveySource
 from crm.identity import Identity
 from crm.services.surveys import SaveSurvey, save_survey, verify_survey
+from crm.surveys import ITEMS
 from reports.periods import Month
 
 __all__ = ["supervision_step"]
@@ -41,7 +42,7 @@ _EXAMPLES = [
 
 
 def _grades(letters: str) -> dict[str, Grade | None]:
-    return dict(zip(("timeliness", "quality", "attitude"), (Grade(c) for c in letters), strict=True))
+    return dict(zip(ITEMS, (Grade(c) for c in letters), strict=True))
 
 
 async def _example_surveys(db: Database, settings: Settings, now: datetime) -> int:

@@ -33,6 +33,7 @@ from sqlalchemy import text
 
 from callcenter.storage.engine import Database
 from crm.complaint_rules import UNCONFIRMED_CHANNELS
+from crm.surveys import ITEMS
 from reports.periods import Granularity, Month, report_window, window_key_column
 from reports.survey_tally import service_month
 
@@ -195,8 +196,7 @@ async def load_surveys(db: Database, start: datetime, end: datetime, tz: str) ->
            f"WHERE surveyed_at >= :start AND surveyed_at < :end")
     frame = await read_frame(db, sql, _params(db, start, end), {
         "survey_id": "Int64", "department_id": "Int64", "staff_id": "Int64", "source": "category",
-        "verification": "category", "complete": "bool", "timeliness": "category",
-        "quality": "category", "attitude": "category"})
+        "verification": "category", "complete": "bool", **dict.fromkeys(ITEMS, "category")})
     frame["month"] = month_labels(frame["surveyed_at"], tz)
     return frame
 
@@ -243,7 +243,7 @@ def _scored_rows(dialect: str) -> str:
 _SCORED_TYPES = {
     "survey_id": "Int64", "job_id": "Int64", "department_id": "Int64", "staff_id": "Int64",
     "source": "category", "verification": "category", "complete": "bool",
-    "timeliness": "category", "quality": "category", "attitude": "category"}
+    **dict.fromkeys(ITEMS, "category")}
 
 
 async def load_scored_surveys(db: Database, start: datetime, end: datetime,

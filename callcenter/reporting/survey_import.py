@@ -70,7 +70,7 @@ from crm.surveys import ITEMS, InvalidGrade, parse_grade
 
 __all__ = ["import_surveys", "REQUIRED_COLUMNS"]
 
-REQUIRED_COLUMNS = ("job", "timeliness", "quality", "attitude", "surveyed_at")
+REQUIRED_COLUMNS = ("job", *ITEMS, "surveyed_at")
 
 
 @dataclass

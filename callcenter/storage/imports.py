@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.passwords import hash_password
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Customer, CustomerPhone, Department, ServiceJob, Staff
+from crm.customers import FLAGS
 from crm.records import (
     BadRow,
     CustomerRecord,
@@ -207,8 +208,7 @@ async def _write_customer(session: AsyncSession, r: CustomerRecord) -> bool:
         row = Customer()
         session.add(row)
     for name in ("reference", "name", "company", "title", "address", "language", "timezone",
-                 "vip_high_spend", "vip_official", "vip_public_figure", "vip_journalist",
-                 "do_not_call", "preferences"):
+                 *FLAGS, "preferences"):
         value = getattr(r, name)
         if name == "reference" and value is None:
             continue

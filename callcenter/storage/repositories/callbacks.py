@@ -61,6 +61,7 @@ from crm.services.callback_ports import (
     NewCallback,
     SurveyFacts,
 )
+from crm.surveys import ITEMS
 
 S = CallbackState
 IN_PROGRESS = (S.CLAIMED, S.DIALING, S.IN_CALL, S.UNKNOWN)
@@ -163,7 +164,7 @@ class SqlCallbackRepository:
             .order_by(Survey.surveyed_at.desc(), Survey.id.desc()).limit(1))
         if s is None:
             return {}
-        return {"timeliness": s.timeliness, "quality": s.quality, "attitude": s.attitude}
+        return {item: getattr(s, item) for item in ITEMS}
 
     async def completed_jobs_without_callback(self, since: datetime, until: datetime) -> list[int]:
         has_callback = exists().where(

@@ -39,6 +39,7 @@ from callcenter.storage.tables import (
 from callcenter.storage.text_search import contains, phone_digits
 from crm.access import ScoredScope, scored_scope
 from crm.complaint_rules import ChainLink
+from crm.customers import VIP_FLAGS
 from crm.enums import (
     ComplaintCategory,
     ComplaintChannel,
@@ -119,10 +120,7 @@ class SqlComplaintRepository:
         row = await self.session.get(Customer, customer_id)
         if row is None:
             return None
-        flags = CustomerFlags(
-            high_spend=row.vip_high_spend, official=row.vip_official,
-            public_figure=row.vip_public_figure, journalist=row.vip_journalist,
-        )
+        flags = CustomerFlags(*(getattr(row, name) for name in VIP_FLAGS))
         return ComplaintCustomer(row.id, flags, row.department_id)
 
     async def job_department(self, job_id: int) -> tuple[bool, int | None]:

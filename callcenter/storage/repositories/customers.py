@@ -50,6 +50,7 @@ from callcenter.storage.tables import (
 from callcenter.storage.text_search import contains, phone_digits
 from callcenter.storage.types import utcnow
 from crm.customers import (
+    EDITABLE_FIELDS,
     CallEntry,
     ComplaintSummary,
     ContactEntry,
@@ -64,11 +65,8 @@ from crm.customers import (
 from crm.enums import ContactKind, LeadState, ValueGrade
 from crm.services.customers import ContactDraft, CustomerDraft, DuplicateJob, JobRecord
 
-PROFILE = (
-    "name", "reference", "company", "title", "address", "language", "timezone",
-    "vip_high_spend", "vip_official", "vip_public_figure", "vip_journalist", "do_not_call",
-    "verified", "preferences", "equipment", "department_id",
-)
+#: the profile columns copied as they are (value_grade is converted on its own)
+PROFILE = (*(f for f in EDITABLE_FIELDS if f != "value_grade"), "verified")
 # Every table whose rows follow a customer through a merge.
 OWNED = (Call, Contact, Complaint, ServiceJob, Survey, Lead, Callback)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from callcenter.cards import Out
 from callcenter.web.edge import DbId, SaneInstant, TimeZoneName
-from crm.customers import WrapUpDisposition
+from crm.customers import REQUIRED_FIELDS, WrapUpDisposition
 from crm.enums import ComplaintCategory, ContactKind, LeadState, ValueGrade
 from crm.leads import LeadAction
 
@@ -78,9 +78,7 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerPatch(Patch):
-    NOT_NULL = frozenset({
-        "name", "language", "timezone", "value_grade", "vip_high_spend", "vip_official",
-        "vip_public_figure", "vip_journalist", "do_not_call"})
+    NOT_NULL = frozenset(REQUIRED_FIELDS)
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     reference: Annotated[str, Field(max_length=80)] | None = None
