@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from callcenter.storage.tables import Call, CallEvent, Contact, Survey, SurveyAudit
 from callcenter.storage.tables.base import Base
+from callcenter.storage.types import utcnow
 
 
 def _base_type(column: Column[Any]) -> TypeEngine[Any]:
@@ -160,12 +161,15 @@ CALLS = Insert(CALLS_TABLE, (
 CALL_EVENTS = Insert(_table(CallEvent),
                      ("call_id", "at", "kind", "node", "detail", "dedupe_key"),
                      "ON CONFLICT (call_id, dedupe_key) DO NOTHING")
-#: a call's contact on its customer's record, added once per call (`CONTACT_ONCE`, its
-#: ``{}`` the row's call id)
-CONTACTS = Insert(_table(Contact),
-                  ("customer_id", "kind", "at", "call_id", "staff_id", "disposition", "summary",
-                   "created_at"))
+#: a contact on a customer's record (`contact_row`); a call's is added once per call
+#: (`CONTACT_ONCE`, its ``{}`` the row's call id)
+CONTACTS = Insert(_table(Contact), tuple(c.name for c in _table(Contact).columns if c.name != "id"))
 CONTACT_ONCE = "WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.call_id = {})"
+
+
+def contact_row(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact's row for `CONTACTS`: the columns not in `values` empty, stamped now."""
+    return {**dict.fromkeys(CONTACTS.columns), "created_at": utcnow(), **values}
 #: a survey: taken in a batched IVR turn under the id the turn reserved, or numbered by the
 #: database (``SURVEYS.without("id")``)
 SURVEYS = Insert(_table(Survey), tuple(c.name for c in _table(Survey).columns))

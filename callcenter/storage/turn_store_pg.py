@@ -66,6 +66,7 @@ from callcenter.storage.inserts import (
     CONTACTS,
     SURVEY_AUDIT,
     SURVEYS,
+    contact_row,
     pg_array_type,
 )
 from callcenter.storage.inserts import CALLS as INSERT_CALLS
@@ -501,7 +502,7 @@ class PgTurnStore(SqlTurnStore):
             events.extend(event_rows(call.id, writes.timeline))
             contact = contact_values(writes.contact) if writes.contact is not None else None
             if contact is not None:
-                contacts.append(contact)
+                contacts.append(contact_row(contact))
         rows = await conn.fetch(
             _SETTLE, [c.id for c, _w in items], [c.ivr_version for c, _w in items],
             [c.status_rank for c, _w in items], [c.ended_at for c, _w in items], *sets,

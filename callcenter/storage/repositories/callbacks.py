@@ -37,13 +37,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.storage.inserts import CONTACTS, contact_row
 from callcenter.storage.repositories.surveys import add_survey_audit
 from callcenter.storage.tables import (
     Callback,
     CallbackAttempt,
     Campaign,
     Complaint,
-    Contact,
     Customer,
     CustomerPhone,
     DoNotCall,
@@ -67,6 +67,8 @@ S = CallbackState
 IN_PROGRESS = (S.CLAIMED, S.DIALING, S.IN_CALL, S.UNKNOWN)
 OPEN = (S.SCHEDULED, S.CLAIMED, S.DIALING, S.IN_CALL, S.RETRY_WAIT, S.UNKNOWN)
 _FIELDS = [c for c in CallbackRecord.__dataclass_fields__]
+#: a contact, through the table's one INSERT (`inserts.CONTACTS`)
+_ADD_CONTACT = CONTACTS.values(1, returning="RETURNING id")
 
 
 def to_record(row: Callback) -> CallbackRecord:
@@ -422,11 +424,11 @@ class SqlCallbackRepository:
                              disposition: str, summary: str | None) -> None:
         if callback.customer_id is None:
             return
-        self.session.add(Contact(
-            customer_id=callback.customer_id, kind=ContactKind.CALL, at=at, staff_id=staff_id,
-            job_id=callback.job_id, complaint_id=callback.complaint_id,
-            subject=f"callback:{callback.kind}", disposition=disposition[:40], summary=summary))
-        await self.session.flush()
+        await self.session.execute(_ADD_CONTACT, CONTACTS.params([contact_row({
+            "customer_id": callback.customer_id, "kind": ContactKind.CALL.value, "at": at,
+            "staff_id": staff_id, "job_id": callback.job_id, "complaint_id": callback.complaint_id,
+            "subject": f"callback:{callback.kind}", "disposition": disposition[:40],
+            "summary": summary})]))
 
 
 def _new_values(new: NewCallback) -> dict[str, Any]:

@@ -30,7 +30,13 @@ from typing import Any
 from sqlalchemy import Row, TextualSelect, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from callcenter.storage.inserts import CALL_EVENTS, CALLS_TABLE, CONTACT_ONCE, CONTACTS
+from callcenter.storage.inserts import (
+    CALL_EVENTS,
+    CALLS_TABLE,
+    CONTACT_ONCE,
+    CONTACTS,
+    contact_row,
+)
 from callcenter.storage.inserts import CALLS as INSERT_CALLS
 from callcenter.storage.tables import Call, CallEvent
 from callcenter.storage.types import utcnow
@@ -212,7 +218,7 @@ class SqlCallRepository:
         values = contact_values(call)
         if values is not None:
             await self.session.execute(_INSERT_CONTACT_ONCE,
-                                       CONTACTS.params([{**values, "created_at": utcnow()}]))
+                                       CONTACTS.params([contact_row(values)]))
 
     async def events(self, call_id: int) -> list[CallEventIn]:
         rows = await self.session.execute(

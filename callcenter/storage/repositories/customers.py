@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from callcenter.storage.inserts import CONTACTS, contact_row
 from callcenter.storage.refusals import refusal_of
 from callcenter.storage.tables import (
     Call,
@@ -94,6 +95,8 @@ def to_customer(row: CustomerRow, phones: list[CustomerPhone]) -> Customer:
 
 
 _OWNER = aliased(CustomerPhone)
+#: a contact, through the table's one INSERT (`inserts.CONTACTS`)
+_ADD_CONTACT = CONTACTS.values(1, returning="RETURNING id")
 _PHONE = aliased(CustomerPhone)
 _BY_PHONE = (
     select(CustomerRow.id, CustomerRow.value_grade,
@@ -291,15 +294,13 @@ class SqlCustomerRepository:
         self.session.expunge_all()
 
     async def add_contact(self, contact: ContactDraft) -> int:
-        row = Contact(
-            customer_id=contact.customer_id, kind=ContactKind(contact.kind).value, at=contact.at,
-            call_id=contact.call_id, staff_id=contact.staff_id, job_id=contact.job_id,
-            complaint_id=contact.complaint_id, subject=contact.subject,
-            disposition=contact.disposition, summary=contact.summary, notes=contact.notes,
-        )
-        self.session.add(row)
-        await self.session.flush()
-        return row.id
+        row = contact_row({
+            "customer_id": contact.customer_id, "kind": ContactKind(contact.kind).value,
+            "at": contact.at, "call_id": contact.call_id, "staff_id": contact.staff_id,
+            "job_id": contact.job_id, "complaint_id": contact.complaint_id,
+            "subject": contact.subject, "disposition": contact.disposition,
+            "summary": contact.summary, "notes": contact.notes})
+        return int((await self.session.execute(_ADD_CONTACT, CONTACTS.params([row]))).scalar_one())
 
     async def contact_for_call(self, call_id: int) -> int | None:
         found = await self.session.scalar(
