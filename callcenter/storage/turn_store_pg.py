@@ -90,8 +90,6 @@ from crm.surveys import JobRef, planted_numbers
 from ivr import actions as act
 
 log = logging.getLogger(__name__)
-#: the app's one store, in ``app[SERVICES]`` (see `turn_store_ctx` in callcenter.app)
-SERVICE = "ivr_turn_store"
 I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
 Flush = Callable[[asyncpg.Connection, list[I]], Awaitable[list[O]]]

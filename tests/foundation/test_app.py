@@ -107,3 +107,11 @@ async def test_pages_redirect_anonymous_visitors_to_login(served: Served) -> Non
 def test_an_unknown_time_zone_setting_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown IANA time zone"):
         Settings(timezone="Mars/Olympus")
+
+
+async def test_a_service_asked_for_by_a_plain_string_is_refused(served: Served) -> None:
+    from callcenter.appkeys import SCREENPOP, SERVICES
+
+    assert served.app[SERVICES].get(SCREENPOP) is not None
+    with pytest.raises(TypeError, match="callcenter.appkeys"):
+        served.app[SERVICES].get("screenpop")  # type: ignore[call-overload]
