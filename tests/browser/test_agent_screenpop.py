@@ -13,6 +13,7 @@ from sqlalchemy import select
 from callcenter.app import create_app
 from callcenter.appkeys import CLOCK
 from callcenter.clock import FixedClock
+from callcenter.demo.serving import app_on_port
 from callcenter.screenpop import CallOffer, offer_call, service
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -36,13 +37,10 @@ async def site(settings: Settings, db: Database, clock: FixedClock) -> AsyncIter
         "ami_enabled": True, "ami_host": "127.0.0.1", "ami_port": ami.port,
     })
     app = create_app(settings, db=db, clock=clock)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield app, f"http://127.0.0.1:{port}", ami
+        async with app_on_port(app, port):
+            yield app, f"http://127.0.0.1:{port}", ami
     finally:
-        await runner.cleanup()
         await ami.close()
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from callcenter.clock import FixedClock
+from callcenter.demo.serving import app_on_port
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from crm.services.complaints import open_complaint
@@ -49,11 +50,8 @@ async def twilio() -> AsyncIterator[FakeTwilio]:
     fake = FakeTwilio()
     app = web.Application()
     app.router.add_get("/{tail:.*}", fake.media)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", fake.port).start()
-    yield fake
-    await runner.cleanup()
+    async with app_on_port(app, fake.port):
+        yield fake
 
 
 @pytest.fixture

@@ -21,18 +21,13 @@ from pathlib import Path
 import pytest
 
 from callcenter.commands.serve import resolve_event_loop, worker_settings
+from callcenter.demo.serving import free_port
 from callcenter.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0  # workers import the whole app; the test machine may be busy
 STOP_TIMEOUT_S = 45.0
 LOOP_INFO = re.compile(r'^callcenter_event_loop_info\{loop="(\w+)",pid="(\d+)"\} 1', re.M)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Service:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from callcenter.demo.serving import free_port
 from callcenter.safe_config import unsafe_settings
 from callcenter.settings import Settings
 
@@ -74,14 +75,8 @@ def test_dev_mode_allows_the_defaults() -> None:
     assert unsafe_settings(make(secret_key="", ami_enabled=True, ami_secret="", dev_mode=True)) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    port = _free_port()
+    port = free_port()
     clean = {k: v for k, v in os.environ.items()
              if k not in ("SECRET_KEY", "DEV_MODE", "AMI_SECRET", "TWILIO_AUTH_TOKEN")}
     full = {**clean, "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",

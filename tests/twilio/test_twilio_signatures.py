@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from callcenter.app import create_app
 from callcenter.clock import FixedClock
+from callcenter.demo.serving import app_on_port
 from callcenter.demo.simulated_twilio import SimulatedCaller
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -104,13 +104,8 @@ async def behind_proxy(settings: Settings, db: Database, clock: FixedClock) -> A
     """The app on a local port, but known to Twilio as https://hotline.example.com/cc."""
     port = free_port()
     public = settings.model_copy(update={"public_base_url": "https://hotline.example.com/cc"})
-    runner = web.AppRunner(create_app(public, db=db, clock=clock), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with app_on_port(create_app(public, db=db, clock=clock), port):
         yield f"http://127.0.0.1:{port}", public
-    finally:
-        await runner.cleanup()
 
 
 async def test_behind_a_proxy_signatures_are_checked_against_the_public_url(
