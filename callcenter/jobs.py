@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.clock import Clock, system_clock
 from callcenter.metrics import REGISTRY
@@ -47,6 +48,17 @@ class PeriodicJob:
     #: the job runs only in processes where this says so (e.g. the telephony owner);
     #: elsewhere it is skipped without taking its lease or using up its interval
     only_if: Callable[[], bool] | None = None
+
+
+async def ensure_lease_row(session: AsyncSession, name: str) -> None:
+    """The `job_locks` row named `name` exists (made here unless another process made it first);
+    the job loop's leases and the telephony owner's are compare-and-set UPDATEs of such rows."""
+    if await session.scalar(select(JobLock.name).where(JobLock.name == name)) is None:
+        session.add(JobLock(name=name))
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()  # another process created it first
 
 
 def default_holder() -> str:
@@ -69,13 +81,7 @@ class JobLoop:
     async def acquire(self, job: PeriodicJob, now: datetime) -> bool:
         """Take the lease of `job` if it is free and the job is due; True when taken."""
         async with self.db.sessions() as session:
-            exists = await session.scalar(select(JobLock.name).where(JobLock.name == job.name))
-            if exists is None:
-                session.add(JobLock(name=job.name))
-                try:
-                    await session.commit()
-                except IntegrityError:
-                    await session.rollback()  # another process created it first
+            await ensure_lease_row(session, job.name)
             result = await session.execute(
                 update(JobLock)
                 .where(

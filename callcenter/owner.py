@@ -39,9 +39,9 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from callcenter.appkeys import DB, OWNER, SERVICES, SETTINGS
+from callcenter.jobs import ensure_lease_row
 from callcenter.metrics import REGISTRY
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import JobLock
@@ -76,12 +76,7 @@ class OwnerLease:
     async def claim(self, now: datetime) -> bool:
         """Take the lease if free, expired or ours, for `duration` from `now`; True when held."""
         async with self.db.sessions() as session:
-            if await session.scalar(select(JobLock.name).where(JobLock.name == self.name)) is None:
-                session.add(JobLock(name=self.name))
-                try:
-                    await session.commit()
-                except IntegrityError:
-                    await session.rollback()  # another process created it first
+            await ensure_lease_row(session, self.name)
             result = await session.execute(
                 update(JobLock)
                 .where(JobLock.name == self.name,
