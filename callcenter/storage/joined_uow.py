@@ -1,6 +1,7 @@
 """`JoinedUnitOfWork`: a use case's unit of work inside a transaction already open.
 
-The IVR driver makes one webhook turn one transaction: it loads the call,
+The hotline (`callcenter.hotline.turns`) makes a webhook turn that needs a
+transaction one transaction (`TurnUnitOfWork.joined`): it loads the call,
 runs the session, performs the session's effects (open a complaint, save a
 survey, ...) through their use cases, and saves the session state, then
 commits once. The use cases are written against the `UnitOfWork` port

@@ -36,7 +36,7 @@ Guarantees:
 - a batch that fails as a whole (a bad row) is retried item by item, so one
   bad turn fails alone; a dropped connection, a statement past its time limit
   (10 s: a lock never released) or any other error fails its batch with that
-  error (the driver then runs the turn in a transaction) and the next batch
+  error (the hotline then runs the turn in a transaction) and the next batch
   opens a new connection: a caller is never left waiting and the batcher
   never stops;
 - nothing is cached: every read comes from the database, so any process can

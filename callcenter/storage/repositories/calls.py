@@ -149,7 +149,7 @@ def event_params(call_id: int, event: CallEventIn) -> dict[str, Any]:
 
 
 def contact_params(values: dict[str, Any]) -> dict[str, Any]:
-    return CONTACTS.params([{**values, "created_at": utcnow()}])
+    return CONTACTS.params([contact_row(values)])
 
 
 def insert_calls(rows: int) -> Any:
