@@ -79,7 +79,12 @@ def install(port: int) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            body = json.dumps(dict(COUNTS)).encode()
+            if self.path == "/modules":  # what the worker has loaded (where its memory went)
+                import sys
+
+                body = json.dumps(sorted({m.split(".")[0] for m in sys.modules})).encode()
+            else:
+                body = json.dumps(dict(COUNTS)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -97,3 +102,9 @@ def read(port: int) -> Counter[str]:
     """The worker's counts so far (blocking; call it from a thread in async code)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
         return Counter(json.loads(response.read()))
+
+
+def modules(port: int) -> list[str]:
+    """The top-level modules the worker has loaded (blocking)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/modules", timeout=10) as response:
+        return list(json.loads(response.read()))

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import signal
 import sys
@@ -49,7 +50,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 from harness import ADMIN_DSN, admin, free_port, phone, start_workers, wait_healthy, with_database
-from pg_audit import read
+from pg_audit import modules, read
 from twilio_ivr import SURVEY, _count_surveys, _load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,6 +210,8 @@ async def main(args: argparse.Namespace) -> int:
             base, token, args.callers, args.calls_each, args.think_ms / 1000, 0)
         wall = time.perf_counter() - started
         counts = await asyncio.to_thread(read, audit_port) - counts0
+        if os.environ.get("BENCH_SHOW_MODULES"):  # where the worker's memory went
+            print("worker modules:", await asyncio.to_thread(modules, audit_port))
         rss_mb, peak_mb = _proc_kb(worker.pid, "VmRSS") / 1024, _proc_kb(worker.pid, "VmHWM") / 1024
         worker.send_signal(signal.SIGINT)
         await asyncio.to_thread(worker.wait, 15)

@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from callcenter.clock import system_clock
 from callcenter.identities import identity_of
-from callcenter.reporting import publication, versions
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Staff
@@ -41,6 +40,8 @@ def register_under(kinds: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 async def _publish(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
+    from callcenter.reporting import publication  # pandas: not for every `callcenter` start
+
     db = Database.open(settings.database_url)
     try:
         async with db.sessions() as session:
@@ -56,6 +57,8 @@ async def _publish(args: argparse.Namespace, settings: Settings) -> dict[str, ob
 
 
 def run_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from callcenter.reporting import publication
+
     try:
         result = asyncio.run(_publish(args, settings))
     except (ValueError, PermissionDenied, publication.VersionConflict) as exc:
@@ -66,6 +69,8 @@ def run_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _versions(args: argparse.Namespace, settings: Settings) -> list[dict[str, object]]:
+    from callcenter.reporting import versions
+
     db = Database.open(settings.database_url)
     try:
         stored = await versions.all_versions(db, str(Month.parse(args.month)))

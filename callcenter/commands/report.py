@@ -17,19 +17,26 @@ import asyncio
 import getpass
 import sys
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any
 
 from callcenter.clock import system_clock
 from callcenter.commands import imports, publish
 from callcenter.reporting import exports, runs
-from callcenter.reporting.builders import UnknownDepartment
 from callcenter.reporting.config import FORMATS
-from callcenter.reporting.survey_import import import_surveys
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.imports import ImportFileError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+async def import_surveys(db: Database, path: Path, **kw: Any) -> dict[str, Any]:
+    """`callcenter.reporting.survey_import.import_surveys`, loaded when a file comes."""
+    from callcenter.reporting.survey_import import import_surveys as load
+
+    return await load(db, path, **kw)
+
 
 imports.IMPORTERS["surveys"] = import_surveys
 
@@ -71,6 +78,10 @@ def _period(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console  # the terminal's pretty output: only for this command
+
+    from callcenter.reporting.builders import UnknownDepartment  # pandas: only to report
+
     console = Console(stderr=True)
     try:
         stored = asyncio.run(_run(args, settings, console))
@@ -89,6 +100,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings, console: Console) -> runs.StoredRun:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     db = Database.open(settings.database_url)
     formats = tuple(dict.fromkeys(("json", args.format)))
     try:

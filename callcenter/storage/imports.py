@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rich.progress import Progress
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,6 +133,8 @@ async def import_csv(
             return report
         report.skipped = len(checked.bad)
         writer = _WRITERS[kind]
+        from rich.progress import Progress  # loaded with the first import, not the service
+
         with Progress(disable=not show_progress, transient=True) as progress:
             task = progress.add_task(f"importing {kind}", total=len(checked.records))
             for _line, record in checked.records:

@@ -47,12 +47,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
 from callcenter.appkeys import AVAILABILITY, SCREENPOP, SERVICES
 from callcenter.logs import bind_call_id
@@ -74,6 +73,10 @@ from crm.agent_states import InvalidAgentState
 from crm.calls import CallRecord
 from crm.enums import CallDisposition
 from crm.services import calls as call_log
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+
 
 log = logging.getLogger(__name__)
 RING_S = 30  # seconds an agent's phone rings before the leg gives up

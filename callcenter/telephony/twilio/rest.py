@@ -10,7 +10,7 @@ Guarantees (the `crm.services.callback_ports.Dialer` contract):
 - `lookup` fetches the call by its CallSid when we stored it, else lists the
   calls to the number from our caller id started since the attempt (the Call
   resource does not echo our URL); `None` when Twilio has no such call.
-- The REST base URL is `settings.twilio_api_base_url`: `BaseUrlHttpClient`
+- The REST base URL is `settings.twilio_api_base_url`: `base_url_http_client`
   rewrites every `https://*.twilio.com` request to it (a mock in tests, the
   real API by default, where it changes nothing).
 """
@@ -22,13 +22,10 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
 
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -45,6 +42,11 @@ from crm.services.callback_ports import (
     PlacedAttempt,
 )
 from crm.services.callbacks import record_call_ended, record_dial_result
+
+if TYPE_CHECKING:
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.http.response import Response
+    from twilio.rest import Client
 
 log = logging.getLogger(__name__)
 TWILIO_HOST = re.compile(r"^https://[a-z0-9.-]*\.twilio\.com")
@@ -68,21 +70,30 @@ def lookup_of(status: str, sid: str | None) -> DialLookup:
     return DialLookup(sid, outcome, ended)
 
 
-class BaseUrlHttpClient(TwilioHttpClient):
-    """Sends every Twilio REST request to `base_url` instead of https://*.twilio.com."""
+def base_url_http_client(base_url: str, **kwargs: Any) -> TwilioHttpClient:
+    """An HTTP client that sends every Twilio REST request to `base_url` instead of
+    https://*.twilio.com."""
+    from twilio.http.http_client import TwilioHttpClient
 
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base_url = base_url.rstrip("/")
+    class BaseUrlHttpClient(TwilioHttpClient):
+        def __init__(self, base_url: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.base_url = base_url.rstrip("/")
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        return super().request(method, TWILIO_HOST.sub(self.base_url, url), *args, **kwargs)
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+            return super().request(method, TWILIO_HOST.sub(self.base_url, url), *args, **kwargs)
+
+    return BaseUrlHttpClient(base_url, **kwargs)
 
 
 def make_client(settings: Settings) -> Client:
+    # the REST client (and `requests` under it) loads with the first REST call, not with
+    # every worker: a webhook-only worker stays ~15 MB smaller
+    from twilio.rest import Client
+
     http = None
     if not TWILIO_HOST.match(settings.twilio_api_base_url):
-        http = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=15)
+        http = base_url_http_client(settings.twilio_api_base_url, timeout=15)
     return Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
                   http_client=http)
 

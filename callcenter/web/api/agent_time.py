@@ -13,14 +13,12 @@ from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from callcenter.appkeys import DB
-from callcenter.reporting.builders import readable_departments
 from callcenter.screenpop.spans import load_spans
 from callcenter.storage.tables import Staff
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import In
 from callcenter.web.edge import EARLIEST, LATEST
 from crm.enums import Role
-from reports.agent_time import state_time
 from reports.periods import Granularity, report_window
 
 MAX_DAYS = 31
@@ -44,6 +42,10 @@ class AgentTimeQuery(In):
      roles=(Role.SUPERVISOR, Role.MANAGER), tag="reports", query=AgentTimeQuery,
      response=dict[str, Any])
 async def agent_time(call: ApiCall) -> dict[str, Any]:
+    # pandas: loaded by the first report asked for, not by every worker
+    from callcenter.reporting.builders import readable_departments
+    from reports.agent_time import state_time
+
     q: AgentTimeQuery = call.query
     tz = call.settings.timezone
     start = report_window(Granularity.DAY, q.from_, tz).start_utc
