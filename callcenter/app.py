@@ -33,10 +33,28 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
 
 
+#: the fast path's turn store: 7 batchers, one connection each but the call reads and the
+#: turn saves, which get `busy` each
+STORE_BATCHERS, STORE_BUSY_BATCHERS = 7, 2
+
+
+def connection_budget(settings: Settings) -> tuple[int | None, int]:
+    """(the engine's connections, the turn store's per busy batcher) so that one process
+    holds at most DB_POOL_SIZE PostgreSQL connections (issue 19: 10 by default): the turn
+    store's, the screen-pop's LISTEN connection and the engine's pool. (None, 2) on SQLite
+    or without the fast path: the engine's pool as before."""
+    if not settings.database_url.startswith("postgresql") or not settings.ivr_fast_path:
+        return None, 2
+    busy = 2 if settings.db_pool_size >= 14 else 1
+    store = STORE_BATCHERS + STORE_BUSY_BATCHERS * (busy - 1)
+    return max(2, settings.db_pool_size - store - 1), busy
+
+
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if DB not in app:
-        app[DB] = Database.open(settings.database_url, pool_size=settings.db_pool_size)
+        app[DB] = Database.open(settings.database_url, pool_size=settings.db_pool_size,
+                                connections=connection_budget(settings)[0])
     yield
     await app[DB].close()
 
@@ -44,7 +62,10 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def turn_store_ctx(app: web.Application) -> AsyncIterator[None]:
     """The IVR fast path's store (PostgreSQL with IVR_FAST_PATH on), shared by the Twilio
     and Asterisk channels, connected before the first call."""
-    store = PgTurnStore.for_database(app[DB], app[SETTINGS].ivr_fast_path)
+    settings = app[SETTINGS]
+    store = PgTurnStore.for_database(app[DB], settings.ivr_fast_path)
+    if store is not None and connection_budget(settings)[1] != 2:
+        store = PgTurnStore(app[DB], connections=connection_budget(settings)[1])
     if store is not None:
         store.start()
         app[SERVICES][TURN_STORE] = store

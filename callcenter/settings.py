@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     # storage
     database_url: str = Field(DEFAULT_SQLITE_URL, description="SQLAlchemy async URL")
-    db_pool_size: int = Field(10, description="PostgreSQL connection pool size")
+    db_pool_size: int = Field(10, description=(
+        "PostgreSQL connections per process at most (with the IVR fast path: its 7-9, the "
+        "screen-pop's LISTEN connection and the pool; without: the pool holds twice this)"))
     ivr_fast_path: bool = Field(
         True, description="PostgreSQL: store plain IVR turns by batched raw statements "
         "(up to 10 more connections per process, opened on first use); off: every turn "

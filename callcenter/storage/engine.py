@@ -52,7 +52,10 @@ def is_disconnect(exc: BaseException) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False,
-                pre_ping: bool = False) -> AsyncEngine:
+                pre_ping: bool = False, connections: int | None = None) -> AsyncEngine:
+    """`connections`: exactly this many PostgreSQL connections at most (the service's
+    share of its per-process budget, `callcenter.app.connection_budget`); else
+    ``2 * pool_size``."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
@@ -66,7 +69,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False,
         # return, so under steady load each burst paid a connect (TLS probe, auth, codec
         # set-up) and re-prepared every statement on the new connection
         return create_async_engine(
-            url, echo=echo, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=pre_ping,
+            url, echo=echo, pool_size=connections or 2 * pool_size, max_overflow=0,
+            pool_pre_ping=pre_ping,
             pool_recycle=POOL_RECYCLE_S,
             connect_args={"prepared_statement_cache_size": STATEMENT_CACHE},
         )
@@ -85,8 +89,9 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def open(cls, url: str, *, pool_size: int = 10, pre_ping: bool = False) -> Database:
-        engine = make_engine(url, pool_size=pool_size, pre_ping=pre_ping)
+    def open(cls, url: str, *, pool_size: int = 10, pre_ping: bool = False,
+             connections: int | None = None) -> Database:
+        engine = make_engine(url, pool_size=pool_size, pre_ping=pre_ping, connections=connections)
         return cls(url, engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @property
