@@ -10,7 +10,10 @@ the screen-pop's LISTEN connection):
   cache missed: the first use on a connection, or a cache too small);
 - ``execute <VERB>``: a statement bound and executed (one round trip, also
   for an ``executemany`` batch);
-- ``connect``: a new connection (several round trips: startup, auth).
+- ``connect``: a new connection (several round trips: startup, auth);
+- ``txn commit`` / ``txn rollback``: transactions ended, explicit (COMMIT,
+  ROLLBACK) or implicit (a statement sent outside BEGIN ... COMMIT is a
+  transaction of its own); not round trips of their own.
 
 The counts are served as JSON on ``http://127.0.0.1:<port>/`` by a thread of
 their own (not the event loop), so a bench reads them before and after what
@@ -44,13 +47,29 @@ def install(port: int) -> None:
     stmt_do_execute = prepared_stmt.PreparedStatement._PreparedStatement__do_execute  # type: ignore[attr-defined]
     plain_connect = asyncpg.connect
 
+    in_txn: set[int] = set()  # connections (by id) inside BEGIN ... COMMIT
+
+    def statement(conn: Any, verb: str) -> None:
+        """A statement sent on `conn`: an implicit transaction unless inside BEGIN."""
+        if id(conn) not in in_txn:
+            COUNTS["txn commit"] += 1
+
     async def execute(self: Any, query: str, *args: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109  (asyncpg's signature)
         if not args:  # with args it goes through _do_execute
-            COUNTS[f"simple {_verb(query)}"] += 1
+            verb = _verb(query).rstrip(";")
+            COUNTS[f"simple {verb}"] += 1
+            if verb in ("BEGIN", "START"):
+                in_txn.add(id(self))
+            elif verb in ("COMMIT", "END", "ROLLBACK", "ABORT"):
+                in_txn.discard(id(self))
+                COUNTS["txn rollback" if verb in ("ROLLBACK", "ABORT") else "txn commit"] += 1
+            else:
+                statement(self, verb)
         return await plain_execute(self, query, *args, timeout=timeout)
 
     async def _do_execute(self: Any, query: str, *args: Any, **kw: Any) -> Any:
         COUNTS[f"execute {_verb(query)}"] += 1
+        statement(self, _verb(query))
         return await do_execute(self, query, *args, **kw)
 
     async def _get_statement(self: Any, query: str, timeout: Any, *, named: Any = False,  # noqa: ASYNC109
@@ -65,6 +84,7 @@ def install(port: int) -> None:
 
     async def _stmt_execute(self: Any, executor: Any) -> Any:
         COUNTS[f"execute {_verb(self._query)}"] += 1
+        statement(self._connection, _verb(self._query))
         return await stmt_do_execute(self, executor)
 
     async def connect(*args: Any, **kw: Any) -> Any:
