@@ -367,15 +367,20 @@ class AmiClient:
         task.add_done_callback(self._tasks.discard)
 
     async def _dispatch_forever(self) -> None:
+        queue = self._queue
         while True:
-            received_at, item = await self._queue.get()
-            QUEUE_DEPTH.set(self._queue.qsize())
-            self.delivering_received_at = received_at
-            try:
-                await self._deliver(item)
-            finally:
-                self._queue.task_done()
-            if self._overflowed and self._queue.empty() and self.connected:
+            received_at, item = await queue.get()
+            QUEUE_DEPTH.set(queue.qsize())
+            while True:  # what is queued already goes without a wait per event
+                self.delivering_received_at = received_at
+                try:
+                    await self._deliver(item)
+                finally:
+                    queue.task_done()
+                if queue.empty():
+                    break
+                received_at, item = queue.get_nowait()
+            if self._overflowed and queue.empty() and self.connected:
                 self._overflowed = False
                 self._spawn(self._resync())
 

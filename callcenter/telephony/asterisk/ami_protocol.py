@@ -73,11 +73,19 @@ class AmiFields:
     items: tuple[tuple[str, str], ...] = ()
 
     @cached_property
+    def _exact(self) -> dict[str, str]:
+        """Key as sent -> its first value (built in C on the first lookup)."""
+        return dict(reversed(self.items))  # the first one wins
+
+    @cached_property
     def _first(self) -> dict[str, str]:
-        """Case-folded key -> its first value (built on the first lookup)."""
-        return {k.lower(): value for k, value in reversed(self.items)}  # the first one wins
+        """Case-folded key -> its first value (built when a lookup's case differs)."""
+        return {k.lower(): value for k, value in reversed(self.items)}
 
     def get(self, key: str, default: str | None = None) -> str | None:
+        value = self._exact.get(key)
+        if value is not None:
+            return value
         return self._first.get(key.lower(), default)
 
     def get_all(self, key: str) -> list[str]:

@@ -339,9 +339,10 @@ class AmiCallLog:
 
     async def _after_change(self) -> None:
         batch = self._batch
-        if not batch:
+        size = len(batch.new) + len(batch.lines) + len(batch.ops)
+        if not size:
             return
-        if len(batch) >= self.max_batch:
+        if size >= self.max_batch:
             await self.flush()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(
