@@ -45,6 +45,8 @@ class AgentAvailability:
     async def refresh(self) -> None:
         try:
             async with self.db.sessions() as session:
+                # autocommit: one round trip, no BEGIN / ROLLBACK around the one read
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 rows = (await session.execute(
                     select(Staff.username, AgentState.status)
                     .join(Staff, Staff.id == AgentState.staff_id)
