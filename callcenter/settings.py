@@ -97,7 +97,10 @@ class Settings(BaseSettings):
         True, description="bridge callers and client: agents through a conference (the agent "
         "page can hold the caller; needs the Twilio REST API); false: a plain Dial to the clients")
     # asterisk
-    ami_enabled: bool = Field(False, description="connect to the Asterisk Manager Interface")
+    ami_enabled: bool = Field(False, description=(
+        "connect to the Asterisk Manager Interface (the call log writes its events in "
+        "batches every 50 ms: a crash loses at most that window's timeline lines, and the "
+        "next resync ends the calls it left open)"))
     ami_host: str = Field("127.0.0.1", description="AMI host")
     ami_port: int = Field(5038, description="AMI port")
     ami_user: str = Field("callcenter", description="AMI user")
