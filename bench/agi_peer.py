@@ -181,7 +181,11 @@ def server_process(kind: str, control: Connection, count_io: bool) -> None:
         control.send(port)
         await done
 
-    asyncio.run(main())
+    if os.environ.get("BENCH_PROFILE") == kind:
+        import cProfile
+        cProfile.runctx("asyncio.run(main())", globals(), locals(), f"/tmp/pb/prof_{kind}")
+    else:
+        asyncio.run(main())
 
 
 class Server:

@@ -56,7 +56,7 @@ class Histogram:
         self.series: dict[tuple[tuple[str, str], ...], list[float]] = {}
 
     def observe(self, value: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
+        key = tuple(sorted(labels.items())) if labels else ()
         counts = self.series.setdefault(key, [0.0] * (len(self.buckets) + 2))
         counts[bisect.bisect_left(self.buckets, value)] += 1
         counts[-1] += value  # sum

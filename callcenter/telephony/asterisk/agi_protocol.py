@@ -192,7 +192,6 @@ _OUR_TRANSITIONS: Final[dict[AgiState, AgiState]] = {AgiState.IDLE: AgiState.AWA
 
 # --- readers: bytes -> event, or None for "need more" ----------------------
 
-_ENV_LINE = re.compile(r"(agi_[A-Za-z0-9_]+):(?: ?)(.*)")
 _ARG_KEY = re.compile(r"agi_arg_([1-9][0-9]{0,5})")
 _REPLY_LINE = re.compile(r"([1-5][0-9][0-9])([ -])(.*)")
 _RESULT = re.compile(r"result=(\S*)(.*)")
@@ -207,26 +206,47 @@ def _strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
+def _block_end(buf: bytearray) -> int:
+    """Index just past the blank line that ends the ``agi_*`` block, or -1."""
+    if buf.startswith(b"\n"):
+        return 1
+    if buf.startswith(b"\r\n"):
+        return 2
+    lf = buf.find(b"\n\n")
+    crlf = buf.find(b"\n\r\n")
+    if lf < 0:
+        return -1 if crlf < 0 else crlf + 3
+    return lf + 2 if crlf < 0 or lf < crlf else crlf + 3
+
+
 def read_request(buf: bytearray) -> tuple[AgiRequest, int] | None:
-    """Parse the ``agi_*`` block at the start of ``buf``; ``None`` if incomplete."""
+    """Parse the ``agi_*`` block at the start of ``buf``; ``None`` if incomplete.
+
+    The block is found first and decoded once; nothing is parsed twice while
+    its bytes trickle in.
+    """
+    end = _block_end(buf)
+    if end < 0:
+        return None
     env: dict[str, str] = {}
-    pos = 0
-    while True:
-        end = buf.find(b"\n", pos)
-        if end < 0:
-            return None
-        raw = _strip_cr(bytes(buf[pos:end]))
-        pos = end + 1
-        if not raw:
-            break
-        match = _ENV_LINE.fullmatch(_decode(raw))
-        if match is None:
-            raise RemoteProtocolError(f"not an agi_* variable line: {raw[:80]!r}")
-        key, value = match.groups()
+    lines = _decode(bytes(buf[:end])).split("\n")
+    del lines[-2:]  # the blank line and what follows its LF
+    for line in lines:
+        if line.endswith("\r"):
+            line = line[:-1]
+        key, colon, value = line.partition(":")
+        if not colon or not _is_env_key(key):
+            raise RemoteProtocolError(f"not an agi_* variable line: {line[:80]!r}")
         if key in env:
             raise RemoteProtocolError(f"AGI variable {key} sent twice")
-        env[key] = value
-    return _build_request(env), pos
+        env[key] = value[1:] if value.startswith(" ") else value
+    return _build_request(env), end
+
+
+def _is_env_key(key: str) -> bool:
+    name = key[4:]
+    return (key.startswith("agi_") and name.isascii() and bool(name)
+            and name.replace("_", "a").isalnum())
 
 
 def _build_request(env: dict[str, str]) -> AgiRequest:
@@ -239,7 +259,7 @@ def _build_request(env: dict[str, str]) -> AgiRequest:
     numbered = sorted(
         (int(m.group(1)), value)
         for key, value in env.items()
-        if (m := _ARG_KEY.fullmatch(key)) is not None
+        if key.startswith("agi_arg_") and (m := _ARG_KEY.fullmatch(key)) is not None
     )
     if [n for n, _ in numbered] != list(range(1, len(numbered) + 1)):
         raise RemoteProtocolError("agi_arg_N variables are not numbered 1..N")
@@ -275,12 +295,32 @@ def _build_request(env: dict[str, str]) -> AgiRequest:
     )
 
 
+# Replies repeat ("200 result=0", "200 result=1 (timeout)"...), and events are
+# immutable: a short line parsed once is answered from here afterwards.
+_REPLY_CACHE: dict[bytes, AgiEvent] = {}
+_REPLY_CACHE_LINE: Final = 96
+_REPLY_CACHE_SIZE: Final = 2048
+
+
 def read_reply(buf: bytearray) -> tuple[AgiEvent, int] | None:
     """Parse one reply (or ``HANGUP``) at the start of ``buf``."""
     end = buf.find(b"\n")
     if end < 0:
         return None
-    line = _decode(_strip_cr(bytes(buf[:end])))
+    raw = bytes(buf[:end])
+    cached = _REPLY_CACHE.get(raw)
+    if cached is not None:
+        return cached, end + 1
+    parsed = _read_reply_line(buf, raw, end)
+    if parsed is not None and end <= _REPLY_CACHE_LINE and parsed[1] == end + 1:
+        if len(_REPLY_CACHE) >= _REPLY_CACHE_SIZE:
+            _REPLY_CACHE.clear()
+        _REPLY_CACHE[raw] = parsed[0]
+    return parsed
+
+
+def _read_reply_line(buf: bytearray, raw: bytes, end: int) -> tuple[AgiEvent, int] | None:
+    line = _decode(_strip_cr(raw))
     if line == "HANGUP":
         return AgiHangup(), end + 1
     match = _REPLY_LINE.fullmatch(line)
