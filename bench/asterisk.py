@@ -13,6 +13,13 @@ What it measures, honestly:
   read to the moment the next command is written (parse, route, encode,
   event-loop wait under 2000 sessions), taken per command by `AgiChannel`.
   The database work of a real IVR turn comes on top (see twilio_ivr for it).
+- FastAGI against panoramisk (bench/agi_peer.py): both servers in their own
+  process, the same 5-command handler, the same client; server CPU per
+  command and the ratio; early disconnects.
+- AMI parse against a plain reference parser (split whole messages on the
+  blank line, decode each once, split headers), after checking every message
+  equal field by field in reads of many sizes, cuts inside Chinese characters
+  and messages ending in an empty header; CPU time, median of runs.
 - AMI ingest: the recorded AMI session of a real Asterisk 22 (two calls,
   tests/asterisk_protocol/transcripts/ami_two_calls), repeated, fed in 64 KiB
   reads to (a) our sans-I/O `AmiConnection` and (b) panoramisk's parser
@@ -36,10 +43,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import agi_peer  # noqa: E402  (bench/agi_peer.py: FastAGI against panoramisk)
+
 from callcenter.telephony.asterisk import agi_commands as agi  # noqa: E402
 from callcenter.telephony.asterisk.agi_protocol import AgiRequest  # noqa: E402
 from callcenter.telephony.asterisk.ami_client import AmiClient, AmiConfig  # noqa: E402
-from callcenter.telephony.asterisk.ami_protocol import AmiConnection, AmiEvent  # noqa: E402
+from callcenter.telephony.asterisk.ami_protocol import (  # noqa: E402
+    AmiConnection,
+    AmiEvent,
+    AmiResponse,
+    EventListResult,
+)
 from callcenter.telephony.asterisk.call_log import CALL_LOG_EVENTS  # noqa: E402
 from callcenter.telephony.asterisk.fastagi import AgiChannel, FastAgiServer  # noqa: E402
 from callcenter.telephony.asterisk.stream import NEED_DATA, ConnectionClosed  # noqa: E402
@@ -189,6 +203,100 @@ def panoramisk(data: bytes) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+def reference(chunks: list[bytes]) -> list[list[tuple[str, str]]]:
+    """A plain AMI parser: split whole messages on the blank line, decode each once, split headers."""
+    messages: list[list[tuple[str, str]]] = []
+    tail = b""
+    greeted = False
+    for chunk in chunks:
+        tail += chunk
+        if not greeted:
+            end = tail.find(b"\r\n")
+            if end < 0:
+                continue
+            tail, greeted = tail[end + 2:], True
+        *whole, tail = tail.split(b"\r\n\r\n")
+        for raw in whole:
+            fields = []
+            for line in raw.decode("utf-8", "replace").split("\r\n"):
+                key, _, value = line.partition(": ")
+                fields.append((key, value))
+            messages.append(fields)
+    return messages
+
+
+def ours_fields(chunks: list[bytes]) -> list[list[tuple[str, str]]]:
+    """Every message our AmiConnection gives, as (key, value) lists; lists flattened in order."""
+    conn = AmiConnection()
+    out: list[list[tuple[str, str]]] = []
+    for chunk in chunks:
+        conn.receive_data(chunk)
+        while True:
+            item = conn.next_event()
+            if item is NEED_DATA or isinstance(item, ConnectionClosed):
+                break
+            if isinstance(item, EventListResult):
+                out.append(list(item.response.fields.items))
+                out.extend(list(event.fields.items) for event in item.events)
+                out.append(list(item.complete.fields.items))
+            elif isinstance(item, AmiResponse | AmiEvent):
+                out.append(list(item.fields.items))
+    return out
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def inside_characters(data: bytes) -> list[bytes]:
+    """Cut before every UTF-8 continuation byte: every Chinese character split across reads."""
+    cuts = [0] + [i for i, byte in enumerate(data) if 0x80 <= byte < 0xC0] + [len(data)]
+    return [data[a:b] for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def parse_throughput(parse: object, chunks: list[bytes], runs: int) -> float:
+    """Median CPU seconds (process_time) of `parse(chunks)` over `runs`."""
+    times = []
+    for _ in range(runs):
+        started = time.process_time()
+        parse(chunks)  # type: ignore[operator]
+        times.append(time.process_time() - started)
+    return statistics.median(times)
+
+
+def ami_vs_reference(repeat: int, runs: int) -> None:
+    data = ami_stream(repeat)
+    recording = RECORDING.read_bytes()
+    # the recording plus a message whose last header is empty, the stream's very end
+    tricky = recording + "Event: Newchannel\r\nCallerIDName: 张三丰\r\nAccountCode: \r\n\r\n".encode()
+    splits = {"64 KiB": chunked(tricky, 65536), "4 KiB": chunked(tricky, 4096),
+              "137 B": chunked(tricky, 137), "7 B": chunked(tricky, 7),
+              "inside every Chinese character": inside_characters(tricky)}
+    expected = reference([tricky])
+    empty_last = sum(1 for m in expected if m[-1][1] == "")
+    chinese = sum(1 for m in expected if any(not v.isascii() for _, v in m))
+    for name, chunks in splits.items():
+        got, ref = ours_fields(chunks), reference(chunks)
+        if ref != expected or got != expected:
+            bad = next(i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b)
+            raise RuntimeError(f"AMI parse differs from the reference ({name} reads), message {bad}")
+    print(f"ami parse vs a plain reference parser (split on the blank line, decode each message once, "
+          f"split headers): the recorded Asterisk 22 session x{repeat} ({len(data) / 2**20:.1f} MiB), "
+          f"CPU time, median of {runs}")
+    print(f"  equal field by field, every message ({len(expected)}: {chinese} with Chinese text, "
+          f"{empty_last} ending in an empty header) in reads of {', '.join(splits)}")
+    for size in (65536, 4096):
+        chunks = chunked(data, size)
+        ours_fields(chunks[:8])
+        reference(chunks[:8])
+        t_ours = parse_throughput(ours_fields, chunks, runs)
+        t_ref = parse_throughput(reference, chunks, runs)
+        n = len(reference(chunks))
+        print(f"  {size // 1024} KiB reads: ours {n / t_ours:,.0f} messages/s ({len(data) / 2**20 / t_ours:.1f} "
+              f"MiB/s), reference {n / t_ref:,.0f} messages/s; ratio ours / reference "
+              f"{t_ref / t_ours:.2f}   (target >= 1.00: {'met' if t_ref / t_ours >= 1 else 'NOT met'})")
+
+
 def _blaster(port_queue: multiprocessing.Queue, data: bytes) -> None:  # type: ignore[type-arg]
     async def main() -> None:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -265,11 +373,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--ami-repeat", type=int, default=40)
+    parser.add_argument("--peer-runs", type=int, default=5, help="runs of each side-by-side (median)")
+    parser.add_argument("--peer-sessions", type=int, default=2000, help="FastAGI sessions per run")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.sessions + 256)), hard))
     asyncio.run(bench_fastagi(args.sessions))
+    agi_peer.side_by_side(args.peer_runs, args.peer_sessions, concurrency=50)
+    agi_peer.io_counts(1000, concurrency=50)
+    agi_peer.disconnects(500)
     asyncio.run(bench_ami(args.ami_repeat))
+    ami_vs_reference(args.ami_repeat, args.peer_runs)
     return 0
 
 

@@ -253,3 +253,23 @@ def test_absurdly_long_numbers_do_not_escape_as_value_errors() -> None:
     conn.receive_data(REQUEST.replace(b"agi_priority: 2", b"agi_priority: " + b"1" * 5000))
     with pytest.raises(RemoteProtocolError):
         conn.next_event()
+
+
+AGI_BLOCK_CRLF = ("agi_network: yes\r\nagi_request: agi://127.0.0.1/hotline\r\n"
+                  "agi_channel: PJSIP/trunk-1\r\nagi_uniqueid: 1.1\r\nagi_calleridname: 张三\r\n"
+                  "agi_accountcode: \r\n\r\n200 result=1 (张三)\n").encode()
+
+
+@pytest.mark.parametrize("cut", range(1, len(AGI_BLOCK_CRLF)))
+def test_the_agi_block_and_a_reply_survive_a_cut_at_every_byte(cut: int) -> None:
+    from callcenter.telephony.asterisk import agi_commands
+
+    conn = AgiConnection()
+    conn.receive_data(AGI_BLOCK_CRLF[:cut])
+    first = conn.next_event()
+    conn.receive_data(AGI_BLOCK_CRLF[cut:])
+    request = first if first is not NEED_DATA else conn.next_event()
+    assert isinstance(request, AgiRequest)
+    assert request.calleridname == "张三" and request.accountcode == ""
+    conn.send(agi_commands.GetVariable("CALLERID(name)"))
+    assert conn.next_event() == AgiResponse(200, "1", data="张三")

@@ -237,3 +237,51 @@ def test_actions_may_be_sent_before_the_greeting_arrives() -> None:
     conn = AmiConnection()
     data = conn.send(ami_actions.login("l1", "callcenter", "s3cret"))
     assert data.startswith(b"Action: Login\r\nActionID: l1\r\n")
+
+
+CHINESE_EMPTY_LAST = (
+    "Event: Newchannel\r\nChannel: PJSIP/trunk-0001\r\nCallerIDName: 张三丰\r\n"
+    "ActionID: a7\r\nAccountCode: \r\n\r\n"
+    "Event: Hangup\r\nConnectedLineName: 李四\r\nCause-txt: Normal Clearing\r\nLinkedid: \r\n\r\n"
+).encode()
+CHINESE_EMPTY_LAST_FIELDS = [
+    (("Event", "Newchannel"), ("Channel", "PJSIP/trunk-0001"), ("CallerIDName", "张三丰"),
+     ("ActionID", "a7"), ("AccountCode", "")),
+    (("Event", "Hangup"), ("ConnectedLineName", "李四"), ("Cause-txt", "Normal Clearing"),
+     ("Linkedid", "")),
+]
+
+
+@pytest.mark.parametrize("cut", range(1, len(CHINESE_EMPTY_LAST)))
+def test_chinese_names_and_empty_last_headers_survive_a_cut_at_every_byte(cut: int) -> None:
+    conn = opened()
+    conn.receive_data(CHINESE_EMPTY_LAST[:cut])
+    events = drain(conn)
+    conn.receive_data(CHINESE_EMPTY_LAST[cut:])
+    events += drain(conn)
+    assert [e.fields.items for e in events if isinstance(e, AmiEvent)] == CHINESE_EMPTY_LAST_FIELDS
+    assert [e.action_id for e in events if isinstance(e, AmiEvent)] == ["a7", None]
+
+
+@pytest.mark.parametrize("line", [b"ACTIONID: x1", b"actionid: x1", b"ActionId:x1"])
+def test_an_action_id_in_another_spelling_is_still_the_action_id(line: bytes) -> None:
+    conn = opened()
+    conn.receive_data(b"Event: UserEvent\r\n" + line + b"\r\nNote: actionid\r\n\r\n")
+    [event] = drain(conn)
+    assert isinstance(event, AmiEvent) and event.action_id == "x1"
+
+
+@pytest.mark.parametrize("line", [b"Key:no space", b"Key:", b"Ke y: v", b"Key : v", b" Key: v",
+                                  b"K\tey: v", b"a:b: c"])
+def test_lines_off_the_usual_shape_keep_the_line_by_line_rules(line: bytes) -> None:
+    key, _, value = line.decode().partition(":")
+    ok = bool(key) and key == key.strip() and key.isprintable()
+    conn = opened()
+    conn.receive_data(b"Event: X\r\n" + line + b"\r\n\r\n")
+    if not ok:
+        with pytest.raises(RemoteProtocolError):
+            conn.next_event()
+        return
+    [event] = drain(conn)
+    assert isinstance(event, AmiEvent)
+    assert event.fields.items[1] == (key, value.removeprefix(" "))

@@ -194,8 +194,11 @@ def read_message(buf: bytearray) -> tuple[AmiMessage, int] | None:
     end = buf.find(_END, start)
     if end < 0:
         return None
-    lines = _decode(bytes(buf[start:end])).split("\r\n")
-    return _build_message(_parse_fields(lines)), end + len(_END)
+    raw = bytes(buf[start:end])
+    fields = _parse_fields(_decode(raw).split("\r\n"))
+    # A C-level look for the ActionID in the bytes; the field scan only when it is there.
+    action_id = fields.get("ActionID") if b"actionid" in raw.lower() else None
+    return _build_message(fields, action_id=action_id), end + len(_END)
 
 
 def _parse_fields(lines: list[str]) -> AmiFields:
@@ -220,11 +223,17 @@ def _refuse_fields(lines: list[str]) -> None:
     raise RemoteProtocolError("not an AMI message")  # pragma: no cover (a key check above)
 
 
-def _build_message(fields: AmiFields, output: tuple[str, ...] = ()) -> AmiMessage:
+def _build_message(
+    fields: AmiFields, output: tuple[str, ...] = (), action_id: str | None | bool = True,
+) -> AmiMessage:
+    """``action_id=True``: look it up in ``fields``; else the caller found it already."""
     if not fields.items:
         raise RemoteProtocolError("AMI message without any field")
     kind, value = fields.items[0]
-    action_id = fields.get("ActionID")
+    if action_id is True or action_id is False:
+        action_id = fields.get("ActionID")
+    if kind == "Event":
+        return AmiEvent(name=value, action_id=action_id, fields=fields)
     if kind.lower() == "response":
         return AmiResponse(
             response=value,
