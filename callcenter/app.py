@@ -20,6 +20,7 @@ from callcenter import features
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS, TURN_STORE, Services
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
+from callcenter.looplag import LOOP_LAG, LoopLag, loop_lag_ctx
 from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx
 from callcenter.owner import OWNER_CONTEXTS, owner_ctx
 from callcenter.settings import Settings
@@ -109,6 +110,8 @@ def create_app(
         app[DB] = db
     app[JOB_LOOP] = JobLoop(db=db, clock=clock)  # type: ignore[arg-type]  # db set in database_ctx
     app[OWNER_CONTEXTS] = []  # FastAGI, AMI, dialer: run by the lease's owner only
+    app[LOOP_LAG] = LoopLag()
+    app.cleanup_ctx.append(loop_lag_ctx)
     app[CPU_POOL] = CpuPool(settings.cpu_workers)
     app.cleanup_ctx.append(cpu_pool_ctx)
     app.cleanup_ctx.append(database_ctx)

@@ -14,6 +14,11 @@ nothing that burns CPU for more than a few milliseconds runs on it. Guarantees:
 - `CpuPool.run_with_database(url, fn, *args)` runs a module-level
   `async fn(db, *args)` (a report: database reads, scoring, rendering) in such
   a process, on its own event loop with its own connections to the database.
+  `in_worker(app, fn, *args)` is that on the app's database.
+- `fn` may be named as ``"package.module:function"``: it is imported in the
+  worker only, so the serving process never loads pandas, numpy, matplotlib
+  or openpyxl (importing pandas alone holds the loop 0.3-1 s; a test reads
+  the serving process's memory map for them).
 - One `CpuPool` per app (`CPU_POOL`), shut down with the app; the worker
   processes belong to the service process and end with it. A dead worker
   process (out of memory) fails only the jobs it held; the next job gets a
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import multiprocessing
 import os
 import threading
@@ -34,6 +40,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from callcenter.appkeys import DB
 from callcenter.storage.engine import Database
 
 T = TypeVar("T")
@@ -70,12 +77,26 @@ def _drop_broken(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _with_database(url: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+def _resolve(fn: Callable[..., T] | str) -> Callable[..., T]:
+    if not isinstance(fn, str):
+        return fn
+    module, _, name = fn.partition(":")
+    found: Callable[..., T] = getattr(importlib.import_module(module), name)
+    return found
+
+
+def _call(fn: Callable[..., T] | str, *args: Any, **kwargs: Any) -> T:
+    return _resolve(fn)(*args, **kwargs)
+
+
+def _with_database(url: str, fn: Callable[..., Awaitable[T]] | str, *args: Any, **kwargs: Any) -> T:
     """In a worker process: open the database, run `fn(db, *args)` on a fresh loop, close."""
+    job = _resolve(fn)
+
     async def main() -> T:
         db = Database.open(url, pool_size=2)
         try:
-            return await fn(db, *args)
+            return await job(db, *args, **kwargs)
         finally:
             await db.close()
 
@@ -94,16 +115,18 @@ class CpuPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    async def run_in_process(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run_in_process(self, fn: Callable[..., T] | str, *args: Any, **kwargs: Any) -> T:
         pool = _process_pool(self.workers)
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, functools.partial(_call, fn, *args, **kwargs))
         except BrokenProcessPool:
             _drop_broken(pool)
             raise
 
-    async def run_with_database(self, url: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        return await self.run_in_process(_with_database, url, fn, *args)
+    async def run_with_database(self, url: str, fn: Callable[..., Awaitable[T]] | str,
+                                *args: Any, **kwargs: Any) -> T:
+        return await self.run_in_process(_with_database, url, fn, *args, **kwargs)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -114,6 +137,12 @@ CPU_POOL = web.AppKey("cpu_pool", CpuPool)
 
 def cpu_pool(app: web.Application) -> CpuPool:
     return app[CPU_POOL]
+
+
+async def in_worker(app: web.Application, fn: Callable[..., Awaitable[T]] | str,
+                    *args: Any, **kwargs: Any) -> T:
+    """`fn(db, *args, **kwargs)` in a worker process, on the app's database."""
+    return await app[CPU_POOL].run_with_database(app[DB].url, fn, *args, **kwargs)
 
 
 async def cpu_pool_ctx(app: web.Application) -> AsyncIterator[None]:

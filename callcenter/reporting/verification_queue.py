@@ -18,7 +18,6 @@ Guarantees:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,34 +25,14 @@ import numpy as np
 from sqlalchemy import select
 
 from callcenter.reporting.loaders import load_scored_surveys
+from callcenter.reporting.pending import PendingSurvey
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Department, ServiceJob, Staff, Survey
-from crm.enums import SurveyVerification
 from reports.rules import SEED_SUPERVISION_RULES, SupervisionRules, survey_precedence_text
 from reports.survey_frame import PENDING, choose_per_job, survey_buckets
 from reports.survey_tally import survey_kind
 
 __all__ = ["PendingSurvey", "pending_surveys", "superseded_surveys", "month_review"]
-
-
-@dataclass(frozen=True)
-class PendingSurvey:
-    survey_id: int
-    surveyed_at: datetime
-    job: str | None
-    department: str | None
-    technician: str | None
-    source: str
-    grades: str
-    #: why it does not count as it stands
-    reason: str = ""
-    verification: str = SurveyVerification.PENDING.value
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"survey_id": self.survey_id, "surveyed_at": self.surveyed_at.isoformat(),
-                "job": self.job, "department": self.department, "technician": self.technician,
-                "source": self.source, "grades": self.grades, "reason": self.reason,
-                "verification": self.verification}
 
 
 async def _details(db: Database, ids: list[int]) -> dict[int, tuple[Any, ...]]:

@@ -15,6 +15,8 @@ Guarantees:
   once; when a call moved, today's KPIs are re-read and a second update
   follows, so the KPI read (a day of calls) never delays the live figures.
   Otherwise KPIs are re-read at most every `KPI_REFRESH_S` seconds.
+- Today's KPIs (a day of calls through pandas) are read in a worker process
+  (`callcenter.offload`), never on the loop the calls share (`today_off_loop`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from callcenter.appkeys import CLOCK, DB, SCREENPOP, SERVICES, SETTINGS, WALLBOARD
+from callcenter.offload import in_worker
 from callcenter.screenpop.hub import Hub, dumps
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -36,7 +40,7 @@ from callcenter.web.auth import CSRF, requires
 from callcenter.web.edge import same_origin
 from crm.enums import Role
 
-__all__ = ["WALLBOARD", "WALLBOARD_EVENTS", "WallboardFeed", "setup"]
+__all__ = ["WALLBOARD", "WALLBOARD_EVENTS", "WallboardFeed", "setup", "today_off_loop"]
 log = logging.getLogger(__name__)
 WALLBOARD_KEY = 0  # the hub key of wallboard sockets (staff ids start at 1)
 WALLBOARD_EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect",
@@ -47,9 +51,22 @@ KPI_REFRESH_S = 2.0
 VIEWERS = (Role.SUPERVISOR, Role.MANAGER)
 
 
+Kpis = Callable[[datetime], Awaitable[dict[str, Any] | None]]
+
+
+def today_off_loop(app: web.Application) -> Kpis:
+    """`board.today` at a moment, in a worker process on the app's database."""
+    async def read(now: datetime) -> dict[str, Any] | None:
+        return await in_worker(app, "callcenter.wallboard.board:today", app[SETTINGS], now)
+
+    return read
+
+
 class WallboardFeed:
-    def __init__(self, db: Database, settings: Settings, clock: Any, hub: Hub, bus: Any) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Any, hub: Hub, bus: Any,
+                 today: Kpis) -> None:
         self.db, self.settings, self.clock, self.hub, self.bus = db, settings, clock, hub, bus
+        self.today = today
         self._kpis: tuple[float, dict[str, Any] | None] | None = None
         self._kpis_stale = False
         self._pending: asyncio.Task[None] | None = None
@@ -61,7 +78,7 @@ class WallboardFeed:
         now = self.clock()
         clock = asyncio.get_running_loop().time()
         if fresh_kpis or self._kpis is None or clock - self._kpis[0] > KPI_REFRESH_S:
-            self._kpis = (clock, await board.today(self.db, self.settings, now))
+            self._kpis = (clock, await self.today(now))
             self._kpis_stale = False
         return await board.snapshot(self.db, self.settings, now, self._kpis[1])
 
@@ -183,7 +200,7 @@ async def wallboard_ctx(app: web.Application) -> AsyncIterator[None]:
     if pop is None:  # the screen-pop's hub and fan-out carry the wallboard too
         yield
         return
-    wall = WallboardFeed(app[DB], app[SETTINGS], app[CLOCK], pop.hub, pop.bus)
+    wall = WallboardFeed(app[DB], app[SETTINGS], app[CLOCK], pop.hub, pop.bus, today_off_loop(app))
     pop.state_listeners.append(wall.on_agent_state)
     app[SERVICES][WALLBOARD] = wall
     wall.start()

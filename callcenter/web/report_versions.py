@@ -11,7 +11,7 @@
   /api/reports/supervision/versions`` {"month"} (rerun: a new draft when the
   figures changed), ``POST /api/reports/supervision/publish`` {"month",
   "version"?}.
-- Supervisors and admins only; `_publication().publish` checks the role again
+- Supervisors and admins only; `publication.publish` (in a worker process) checks the role again
   inside the use case.
 - `setup(app)` registers the corrections job: a survey that changes after
   its month was published makes a correction draft of that month.
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
 from callcenter.offload import CPU_POOL
-from callcenter.reporting import exports, versions
+from callcenter.reporting import exports, scope, versions
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
 from callcenter.web.edge import MAX_DB_ID
@@ -44,11 +44,7 @@ __all__ = ["setup"]
 JOB_NAME = "supervision-corrections"
 
 
-def _publication() -> Any:
-    """`callcenter.reporting.publication` (pandas), loaded by the first publication."""
-    from callcenter.reporting import publication
-
-    return publication
+PUBLICATION = "callcenter.reporting.publication"  # pandas: imported by the worker processes only
 
 
 MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-05"])]
@@ -74,9 +70,7 @@ def _dumps(obj: Any) -> str:
 
 def _parse_month(text: object) -> Month:
     try:
-        from callcenter.reporting.builders import parse_month
-
-        return parse_month(str(text or ""))
+        return scope.parse_month(str(text or ""))
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
 
@@ -160,7 +154,7 @@ async def version_file(request: web.Request) -> web.Response:
 async def rerun_api(request: web.Request) -> web.Response:
     body = await _body(request)
     version, made = await off_loop(  # builds the month's figures: in a worker process
-        request, _publication().make_version, request.app[SETTINGS], _parse_month(body.get("month")),
+        request, f"{PUBLICATION}:make_version", request.app[SETTINGS], _parse_month(body.get("month")),
         request.app[CLOCK](), current(request).label)
     return web.json_response({"month": version.period, "version": version.version, "new": made,
                               "diff": version.diff, "reason": version.reason},
@@ -172,9 +166,9 @@ async def rerun_api(request: web.Request) -> web.Response:
 @requires(Role.SUPERVISOR)
 async def publish_api(request: web.Request) -> web.Response:
     body = await _body(request)
-    version = await _publication().publish(
-        request.app[DB], request.app[SETTINGS], _parse_month(body.get("month")), current(request),
-        request.app[CLOCK](), _version_number(body.get("version")))
+    version = await off_loop(  # builds the month's figures first: in a worker process
+        request, f"{PUBLICATION}:publish", request.app[SETTINGS], _parse_month(body.get("month")),
+        current(request), request.app[CLOCK](), _version_number(body.get("version")))
     return web.json_response({"month": version.period, "version": version.version,
                               "published_at": version.published_at,
                               "published_by": version.published_by}, dumps=_dumps)
@@ -264,7 +258,7 @@ async def versions_page(request: web.Request) -> web.Response:
 async def rerun_form(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     month = _parse_month(form.get("month"))
-    await off_loop(request, _publication().make_version, request.app[SETTINGS], month,
+    await off_loop(request, f"{PUBLICATION}:make_version", request.app[SETTINGS], month,
                    request.app[CLOCK](), current(request).label)
     raise web.HTTPSeeOther(f"/supervisor/versions?month={month}")
 
@@ -273,8 +267,8 @@ async def rerun_form(request: web.Request) -> web.StreamResponse:
 async def publish_form(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     month = _parse_month(form.get("month"))
-    await _publication().publish(request.app[DB], request.app[SETTINGS], month, current(request),
-                              request.app[CLOCK](), _version_number(form.get("version")))
+    await off_loop(request, f"{PUBLICATION}:publish", request.app[SETTINGS], month, current(request),
+                   request.app[CLOCK](), _version_number(form.get("version")))
     raise web.HTTPSeeOther(f"/supervisor/versions?month={month}")
 
 
@@ -291,7 +285,7 @@ def setup(app: web.Application) -> None:
     if settings.reports_enabled:
         async def corrections(now: Any) -> object:
             return await app[CPU_POOL].run_with_database(
-                app[DB].url, _publication().correct_published_months, settings, now, app[JOB_LOOP].holder)
+                app[DB].url, f"{PUBLICATION}:correct_published_months", settings, now, app[JOB_LOOP].holder)
 
         app[JOB_LOOP].add(PeriodicJob(JOB_NAME, timedelta(minutes=10), corrections,
                                       lease=timedelta(minutes=20)))

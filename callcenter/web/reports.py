@@ -19,7 +19,6 @@ Guarantees (001: supervision is separated from execution):
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 from collections.abc import Awaitable, Callable
@@ -31,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
 from callcenter.jobs import PeriodicJob
-from callcenter.offload import CPU_POOL, cpu_pool
-from callcenter.reporting import exports, runs, schedule, versions
+from callcenter.offload import CPU_POOL, cpu_pool, in_worker
+from callcenter.reporting import exports, runs, schedule, scope, versions
 from callcenter.reporting.config import supervision_rules
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.api.routing import describe
@@ -54,14 +53,10 @@ _MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
           "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 if TYPE_CHECKING:
-    from callcenter.reporting.verification_queue import PendingSurvey
+    from callcenter.reporting.pending import PendingSurvey
 
 
-def _builders() -> Any:
-    """`callcenter.reporting.builders` (pandas), loaded by the first report asked for."""
-    from callcenter.reporting import builders
-
-    return builders
+BUILDERS = "callcenter.reporting.builders"  # pandas: named here, imported by the worker processes
 
 
 TAG = "reports"
@@ -113,7 +108,7 @@ def _month(request: web.Request) -> Month:
         local = request.app[CLOCK]().astimezone(request.app[SETTINGS].zone).date()
         return Month.of(local)
     try:
-        return _builders().parse_month(text)
+        return scope.parse_month(text)
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM (1970..2100)"}]) from exc
 
@@ -129,16 +124,17 @@ async def _answer(request: web.Request, payload: dict[str, Any], fmt: str) -> we
         "Content-Type": _MEDIA[fmt], "Content-Disposition": f'attachment; filename="{name}"'})
 
 
-async def off_loop(request: web.Request, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+async def off_loop(request: web.Request, fn: Callable[..., Awaitable[T]] | str,
+                   *args: Any, **kwargs: Any) -> T:
     """Run report job `fn(db, *args)` (database reads + pandas) in a worker process."""
-    return await cpu_pool(request.app).run_with_database(request.app[DB].url, fn, *args)
+    return await in_worker(request.app, fn, *args, **kwargs)
 
 
 async def _supervision_payload(request: web.Request, month: Month,
                                department: str | None) -> dict[str, Any]:
     settings = request.app[SETTINGS]
     try:
-        return await off_loop(request, _builders().supervision, settings, month, department)
+        return await off_loop(request, f"{BUILDERS}:supervision", settings, month, department)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
 
@@ -187,10 +183,10 @@ async def operational_api(request: web.Request) -> web.Response:
         period = f"{query.from_}..{query.to}"
     try:
         # a manager reads the rows of their own departments (the same rule as one by one)
-        departments = await _builders().readable_departments(request.app[DB], current(request))
+        departments = await scope.readable_departments(request.app[DB], current(request))
         settings, now = request.app[SETTINGS], request.app[CLOCK]()
-        payload = await off_loop(request, functools.partial(_builders().build, departments=departments),
-                                 settings, kind, period, now)
+        payload = await off_loop(request, f"{BUILDERS}:build", settings, kind, period, now,
+                                 departments=departments)
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "period", "message": str(exc)}]) from exc
     return await _answer(request, payload, query.format)
@@ -266,10 +262,9 @@ async def _review(request: web.Request,
     """The month's pending and superseded surveys, each with its reason (service month)."""
     settings = request.app[SETTINGS]
     window = report_window(Granularity.MONTH, month.first_day, settings.timezone)
-    from callcenter.reporting.verification_queue import month_review  # pandas, numpy
-
-    return await month_review(request.app[DB], window.start_utc, window.end_utc,
-                              settings.timezone, supervision_rules(settings))
+    return await off_loop(request, "callcenter.reporting.verification_queue:month_review",  # pandas
+                          window.start_utc, window.end_utc, settings.timezone,
+                          supervision_rules(settings))
 
 
 def _decision(value: object, field: str) -> bool:
@@ -390,7 +385,7 @@ async def verify_form(request: web.Request) -> web.StreamResponse:
     await verify_survey(_survey_id(request), confirmed,
                         current(request), request.app[CLOCK](), SqlUnitOfWork(request.app[DB]))
     try:
-        month = str(_builders().parse_month(str(form.get("month", ""))))
+        month = str(scope.parse_month(str(form.get("month", ""))))
     except ValueError:
         month = ""
     raise web.HTTPSeeOther(f"/supervisor?month={month}" if month else "/supervisor")
@@ -418,9 +413,9 @@ def setup(app: web.Application) -> None:
                                       lease=timedelta(minutes=20)))
 
         async def deliver_reports(now: Any) -> object:
-            from callcenter.reporting.delivery import deliver_due_reports
-
-            return await deliver_due_reports(app[DB], settings, now, app[JOB_LOOP].holder)
+            # makes a department's report when missing and renders the attachments: a worker process
+            return await in_worker(app, "callcenter.reporting.delivery:deliver_due_reports",
+                                   settings, now, app[JOB_LOOP].holder)
 
         app[JOB_LOOP].add(PeriodicJob("reports.deliver", timedelta(seconds=60), deliver_reports,
                                       lease=timedelta(minutes=20)))

@@ -17,7 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.appkeys import CLOCK, DB, SETTINGS
+from callcenter.appkeys import CLOCK, SETTINGS
+from callcenter.offload import in_worker
+from callcenter.reporting import scope
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import requires
 from callcenter.web.errors import BadRequest
@@ -32,21 +34,18 @@ def _month(request: web.Request) -> Month:
     if "month" not in request.query:
         return Month.of(request.app[CLOCK]().astimezone(request.app[SETTINGS].zone).date())
     try:
-        from callcenter.reporting.builders import parse_month  # pandas: on first use
-
-        return parse_month(request.query["month"])
+        return scope.parse_month(request.query["month"])
     except ValueError as exc:
         raise BadRequest(str(exc), [{"field": "month", "message": "use YYYY-MM"}]) from exc
 
 
 async def _draws(request: web.Request, month: Month) -> dict[str, Any]:
-    from callcenter.reporting.samples import month_draws  # pandas: on first use
-
     settings = request.app[SETTINGS]
     window = report_window(Granularity.MONTH, month.first_day, settings.timezone)
     return {"month": str(month), "cadence": settings.survey_sample_cadence,
             "unsampled_rule": settings.survey_sample_unsampled,
-            "draws": await month_draws(request.app[DB], window.start_utc, window.end_utc)}
+            "draws": await in_worker(request.app, "callcenter.reporting.samples:month_draws",  # pandas
+                                     window.start_utc, window.end_utc)}
 
 
 @describe("GET", "/api/reports/verification-sample", summary="The month's verification draws",

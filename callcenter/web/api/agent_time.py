@@ -6,14 +6,17 @@ below it). Days are local days of the centre (`TIMEZONE`), at most 31 at a time.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from callcenter.appkeys import DB
+from callcenter.offload import in_worker
+from callcenter.reporting.scope import Departments, readable_departments
 from callcenter.screenpop.spans import load_spans
+from callcenter.storage.engine import Database
 from callcenter.storage.tables import Staff
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import In
@@ -42,23 +45,28 @@ class AgentTimeQuery(In):
      roles=(Role.SUPERVISOR, Role.MANAGER), tag="reports", query=AgentTimeQuery,
      response=dict[str, Any])
 async def agent_time(call: ApiCall) -> dict[str, Any]:
-    # pandas: loaded by the first report asked for, not by every worker
-    from callcenter.reporting.builders import readable_departments
-    from reports.agent_time import state_time
-
     q: AgentTimeQuery = call.query
-    tz = call.settings.timezone
-    start = report_window(Granularity.DAY, q.from_, tz).start_utc
-    end = report_window(Granularity.DAY, q.to, tz).end_utc
     # the rule of the operational reports: a manager's own department and those below it
     # (a manager on the hotline reads every customer, not every department's figures)
     departments = await readable_departments(call.request.app[DB], call.identity)
+    # the spans and pandas: a worker process (a month of spans holds a loop for seconds)
+    return await in_worker(call.request.app, agent_time_report, call.settings.timezone,
+                           q.from_, q.to, call.now(), departments)
+
+
+async def agent_time_report(db: Database, tz: str, first: date, last: date, now: datetime,
+                            departments: Departments) -> dict[str, Any]:
+    """The report's body, read and computed in a worker process (`callcenter.offload`)."""
+    from reports.agent_time import state_time  # pandas: in the worker process only
+
+    start = report_window(Granularity.DAY, first, tz).start_utc
+    end = report_window(Granularity.DAY, last, tz).end_utc
     staff_ids = None
     if departments is not None:  # a manager: the agents of the departments they may see
-        async with call.request.app[DB].sessions() as session:
+        async with db.sessions() as session:
             staff_ids = list(await session.scalars(
                 select(Staff.id).where(Staff.department_id.in_(departments or {-1}))))
-    spans = await load_spans(call.request.app[DB], start, end, call.now(), staff_ids)
-    days = state_time(spans, q.from_, q.to, tz)
-    return {"from": q.from_.isoformat(), "to": q.to.isoformat(), "time_zone": tz,
+    spans = await load_spans(db, start, end, now, staff_ids)
+    days = state_time(spans, first, last, tz)
+    return {"from": first.isoformat(), "to": last.isoformat(), "time_zone": tz,
             "agents": [d.to_dict() for d in days]}
