@@ -15,8 +15,13 @@ Guarantees:
   department below it or managing it: `crm.access.ScoredScope`) is not the
   customer's word for first-hand purposes (`planted_numbers`): the survey is
   `pending` with that reason, whenever the number was added (the department
-  could add it before booking the job just as well). Numbers from imports,
-  from the caller's own call, or added by anyone else count. Any other source
+  could add it before booking the job just as well). A number that only a
+  caller's own call put on a record (an unverified caller record nobody has
+  named, merged or linked: `unvouched_numbers`) is nobody's word that it is
+  the customer's: anyone can ring from a phone they hold and have the scored
+  department book a job on the record the call made; such a survey is
+  `pending` too. Numbers from imports, on a record named by someone, or added
+  by anyone else count. Any other source
   (agent, paper) starts `pending` too, until a supervisor or a verification
   callback confirms (`verified`) or contradicts (`disputed`) it.
 """
@@ -109,6 +114,11 @@ def first_hand_check(source: SurveySource, job: JobRef | None,
         return SurveyVerification.PENDING, (
             f"{channel} survey keyed for job {job.reference} from {masked(number)}, which is "
             "not a number on that job's customer record")
+    if number in job.unvouched_phones:
+        return SurveyVerification.PENDING, (
+            f"{channel} survey for job {job.reference} from {masked(number)}: only a call from "
+            "that number put it on an unverified record; nobody said it is the customer's "
+            "(name the record or link the number); a supervisor verifies it")
     if number in job.planted_phones:
         return SurveyVerification.PENDING, (
             f"{channel} survey for job {job.reference} from {masked(number)}: number added to "
@@ -121,6 +131,16 @@ def planted_numbers(phones: Iterable[tuple[str, int | None]], scope: ScoredScope
     """The numbers among `phones` ((E.164, department of whoever added it; None: an import,
     the caller's own call, the system)) added by someone with a stake in `scope`."""
     return frozenset(e164 for e164, department in phones if scope.stake(department) is not None)
+
+
+def unvouched_numbers(phones: Iterable[tuple[str, int | None]],
+                      record_verified: bool) -> frozenset[str]:
+    """The numbers among `phones` ((E.164, staff id of whoever added it; None: nobody)) that
+    only a caller's own call put on the record: no person added them and the record is an
+    unverified caller record (nobody named it). An import makes verified records."""
+    if record_verified:
+        return frozenset()
+    return frozenset(e164 for e164, added_by in phones if added_by is None)
 
 
 @dataclass(frozen=True)
@@ -168,3 +188,6 @@ class JobRef:
     customer_phones: frozenset[str] = field(default=frozenset())
     #: those of them added by someone with a stake in the job's department (`planted_numbers`)
     planted_phones: frozenset[str] = field(default=frozenset())
+    #: those of them nobody vouched for: a call made the record, no person added them
+    #: (`unvouched_numbers`)
+    unvouched_phones: frozenset[str] = field(default=frozenset())

@@ -86,7 +86,7 @@ from callcenter.storage.types import utcnow
 from crm.access import scored_scope
 from crm.calls import CallRecord
 from crm.services.calls import step_event
-from crm.surveys import JobRef, planted_numbers
+from crm.surveys import JobRef, planted_numbers, unvouched_numbers
 from ivr import actions as act
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,10 @@ _JOB_COLUMNS = (
     "ARRAY(SELECT p.e164 FROM customer_phones p WHERE p.customer_id = service_jobs.customer_id "
     "ORDER BY p.id) AS phones, "
     "ARRAY(SELECT p.added_by_department_id FROM customer_phones p "
-    "WHERE p.customer_id = service_jobs.customer_id ORDER BY p.id) AS added_by")
+    "WHERE p.customer_id = service_jobs.customer_id ORDER BY p.id) AS added_by, "
+    "ARRAY(SELECT p.added_by FROM customer_phones p "
+    "WHERE p.customer_id = service_jobs.customer_id ORDER BY p.id) AS added_by_staff, "
+    "(SELECT c.verified FROM customers c WHERE c.id = service_jobs.customer_id) AS verified")
 #: the department tree, read only when a number on a job's record was added by a person
 _DEPARTMENTS = "SELECT id, parent_id, supervision FROM departments"
 _LAST_JOBS = (
@@ -344,8 +347,10 @@ def _job(row: asyncpg.Record, parents: dict[int, int | None] | None = None,
         scope = scored_scope([row["department_id"]] if row["department_id"] is not None else [],
                              parents, supervision or set())
         planted = planted_numbers(zip(phones, row["added_by"] or (), strict=False), scope)
+    unvouched = unvouched_numbers(zip(phones, row["added_by_staff"] or (), strict=False),
+                                  bool(row["verified"]))
     return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
-                  row["technician_id"], row["completed_at"], frozenset(phones), planted)
+                  row["technician_id"], row["completed_at"], frozenset(phones), planted, unvouched)
 
 
 def _record(row: asyncpg.Record) -> CallRecord:

@@ -74,7 +74,8 @@ class CustomerRepository(Protocol):
 
     async def stamp_phones(self, customer_id: int, e164s: Collection[str], staff_id: int | None,
                            department_id: int | None) -> None:
-        """Record who put these numbers on the record (their department then)."""
+        """Record who put these numbers on the record (their department then); a number
+        someone put on a record already keeps that first stamp (a merge moves it as it is)."""
         ...
 
     async def remove_phone(self, customer_id: int, e164: str) -> bool: ...
@@ -283,8 +284,9 @@ async def search_customers(
 
 async def _stamp(uow: UnitOfWork, customer_id: int, e164s: Collection[str],
                  identity: Identity | None) -> None:
-    """A person put these numbers on the record: remember who (first-hand surveys,
-    `crm.surveys.planted_numbers`). Without a person (import, the caller's own call) nothing."""
+    """A person put these numbers on the record, or named the caller record they are on:
+    remember who (first-hand surveys, `crm.surveys.planted_numbers`); a number keeps the
+    first person's stamp. Without a person (import, the caller's own call) nothing."""
     if identity is not None:
         await uow.customers.stamp_phones(customer_id, e164s, identity.staff_id, identity.department_id)
 
@@ -324,6 +326,8 @@ async def update_customer(
         updated = apply_changes(customer, changes)
         _visible(updated, identity)  # cannot move a customer out of one's own reach
         await uow.customers.save(updated)
+        if updated.verified and not customer.verified:  # naming a caller record vouches its numbers
+            await _stamp(uow, customer_id, [p.e164 for p in customer.phones], identity)
         await uow.commit()
         return updated
 

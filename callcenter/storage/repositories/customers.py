@@ -269,7 +269,8 @@ class SqlCustomerRepository:
         if e164s:
             await self.session.execute(
                 update(CustomerPhone)
-                .where(CustomerPhone.customer_id == customer_id, CustomerPhone.e164.in_(list(e164s)))
+                .where(CustomerPhone.customer_id == customer_id, CustomerPhone.e164.in_(list(e164s)),
+                       CustomerPhone.added_by.is_(None))  # the first person's word stays
                 .values(added_by=staff_id, added_by_department_id=department_id))
 
     async def remove_phone(self, customer_id: int, e164: str) -> bool:

@@ -9,11 +9,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.storage.inserts import SURVEY_AUDIT, SURVEYS
-from callcenter.storage.tables import CustomerPhone, Department, ServiceJob, Survey
+from callcenter.storage.tables import Customer, CustomerPhone, Department, ServiceJob, Survey
 from callcenter.storage.types import utcnow
 from crm.access import SurveyFacts, scored_scope
 from crm.enums import Grade, SurveySource, SurveyVerification
-from crm.surveys import JobRef, SurveyRecord, planted_numbers
+from crm.surveys import JobRef, SurveyRecord, planted_numbers, unvouched_numbers
 
 
 def _grade(value: str | None) -> Grade | None:
@@ -46,9 +46,10 @@ def to_record(row: Any) -> SurveyRecord:
 
 
 def job_ref(row: ServiceJob, phones: frozenset[str] = frozenset(),
-            planted: frozenset[str] = frozenset()) -> JobRef:
+            planted: frozenset[str] = frozenset(),
+            unvouched: frozenset[str] = frozenset()) -> JobRef:
     return JobRef(row.id, row.reference, row.customer_id, row.department_id, row.technician_id,
-                  row.completed_at, phones, planted)
+                  row.completed_at, phones, planted, unvouched)
 
 
 async def department_tree(session: AsyncSession) -> tuple[dict[int, int | None], set[int]]:
@@ -66,15 +67,18 @@ class SqlSurveyRepository:
         if row is None:
             return None
         phones = (await self.session.execute(
-            select(CustomerPhone.e164, CustomerPhone.added_by_department_id)
+            select(CustomerPhone.e164, CustomerPhone.added_by, CustomerPhone.added_by_department_id)
             .where(CustomerPhone.customer_id == row.customer_id))).all()
+        verified = bool(await self.session.scalar(
+            select(Customer.verified).where(Customer.id == row.customer_id)))
         planted: frozenset[str] = frozenset()
         if any(p.added_by_department_id is not None for p in phones):
             parents, supervision = await department_tree(self.session)
             scope = scored_scope([row.department_id] if row.department_id is not None else [],
                                  parents, supervision)
             planted = planted_numbers(((p.e164, p.added_by_department_id) for p in phones), scope)
-        return job_ref(row, frozenset(p.e164 for p in phones), planted)
+        unvouched = unvouched_numbers(((p.e164, p.added_by) for p in phones), verified)
+        return job_ref(row, frozenset(p.e164 for p in phones), planted, unvouched)
 
     async def job(self, job_id: int) -> JobRef | None:
         return await self._ref(await self.session.get(ServiceJob, job_id))
