@@ -18,7 +18,6 @@ survey turn takes the batched fast path).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
