@@ -244,5 +244,8 @@ def next_escalation(
 
 #: channels where nobody heard the complainer: counted only once the number is confirmed
 UNCONFIRMED_CHANNELS = frozenset({ComplaintChannel.WEB_FORM})
+#: channels staff may name when they open a complaint (the public form and the IVR open
+#: theirs themselves: a person claiming either would change how it is counted)
+STAFF_CHANNELS = frozenset({ComplaintChannel.AGENT, ComplaintChannel.CALLBACK})
 #: who may confirm a public-form complaint's number (after phoning it, or on a call from it)
 NUMBER_CONFIRMERS = (Role.AGENT, Role.CALLBACK_STAFF, Role.SUPERVISOR)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES, parse_verdict
-from crm.complaint_rules import due_times
+from crm.complaint_rules import STAFF_CHANNELS, due_times
 from crm.complaints import ComplaintAction, record_action
 from crm.enums import (
     CallbackKind,
@@ -171,6 +171,10 @@ async def open_complaint(
     _validate(cmd)
     now = aware_utc(clock(), "clock()")
     channel, category = ComplaintChannel(cmd.channel), ComplaintCategory(cmd.category)
+    if cmd.actor.identity is not None and channel not in STAFF_CHANNELS:
+        raise InvalidComplaint(
+            f"channel: staff open complaints as {' or '.join(sorted(STAFF_CHANNELS))}; "
+            f"{channel} complaints come only from the public form and the hotline's IVR")
     async with uow:
         await check_role(uow, cmd.actor.identity, COMPLAINT_OPENERS, "complaint.open",
                          f"customer:{cmd.customer_id}", now)
