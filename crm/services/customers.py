@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
 
 from crm.access import CUSTOMER_WRITERS, JOB_WRITERS
 from crm.customers import (
@@ -99,6 +100,10 @@ class CustomerRepository(Protocol):
         ...
 
     async def get_job(self, job_id: int) -> JobRecord | None: ...
+
+    async def month_published(self, period: str) -> bool:
+        """Are the supervision figures of local month `period` ("YYYY-MM") published?"""
+        ...
 
     async def jobs(self, customer_id: int | None, *, limit: int, offset: int) -> list[JobRecord]: ...
 
@@ -396,15 +401,44 @@ async def merge_caller_into(
     return merged
 
 
-async def add_job(job: JobRecord, uow: UnitOfWork, *, identity: Identity | None = None) -> JobRecord:
+#: how far ahead of the server's clock a completion time typed by staff may be (clock skew)
+COMPLETION_SKEW = timedelta(minutes=5)
+
+
+class InvalidJobDate(CrmError, ValueError):
+    """A job's completion time staff may not give: in the future or in a closed month."""
+
+    http_status = 422
+
+
+async def add_job(job: JobRecord, uow: UnitOfWork, *, identity: Identity | None = None,
+                  now: datetime | None = None, zone: str = "Asia/Shanghai") -> JobRecord:
+    """Book a service job. Staff (`identity`) date its completion neither in the future nor in
+    a local month (`zone`) whose supervision figures are published: a survey counts in its
+    job's month, so the date would choose where (or whether) it counts. A job of a closed
+    month comes in by an operator's import, as a correction."""
     if job.completed_at is not None:
         job = replace(job, completed_at=aware_utc(job.completed_at, "completed_at"))
     async with uow:
         await _for_change(uow, job.customer_id, identity, "job.add", JOB_WRITERS)
         await _check_job_department(uow, job, identity, "job.add")
+        if identity is not None and job.completed_at is not None:
+            await _check_completion(uow, job.completed_at, now or datetime.now(UTC), zone)
         saved = await uow.customers.add_job(job)
         await uow.commit()
         return saved
+
+
+async def _check_completion(uow: UnitOfWork, completed_at: datetime, now: datetime,
+                            zone: str) -> None:
+    if completed_at > now + COMPLETION_SKEW:
+        raise InvalidJobDate(
+            f"completed_at {completed_at.isoformat()} is in the future: book a job once it is done")
+    period = f"{completed_at.astimezone(ZoneInfo(zone)):%Y-%m}"
+    if await uow.customers.month_published(period):
+        raise InvalidJobDate(
+            f"completed_at falls in {period}, whose supervision figures are published: a job of "
+            "a closed month is added by an operator's import (it goes into a correction)")
 
 
 async def _check_job_department(

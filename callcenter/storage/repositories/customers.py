@@ -41,6 +41,7 @@ from callcenter.storage.tables import (
     Contact,
     CustomerPhone,
     Lead,
+    ReportVersion,
     ServiceJob,
     Staff,
     Survey,
@@ -327,6 +328,12 @@ class SqlCustomerRepository:
                 f"job reference {job.reference!r} exists, or the technician / department is unknown"
             ) from exc
         return _job(row)
+
+    async def month_published(self, period: str) -> bool:
+        found = await self.session.scalar(select(ReportVersion.id).where(
+            ReportVersion.kind == "supervision", ReportVersion.period == period,
+            ReportVersion.published_at.is_not(None)).limit(1))
+        return found is not None
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         row = await self.session.get(ServiceJob, job_id)

@@ -147,4 +147,5 @@ async def job(call: ApiCall) -> JobDetailOut:
 async def add_job(call: ApiCall) -> JobDetailOut:
     body: JobCreate = call.body
     record = svc.JobRecord(job_id=None, **body.model_dump())
-    return _job(await svc.add_job(record, call.uow(), identity=call.identity))
+    return _job(await svc.add_job(record, call.uow(), identity=call.identity, now=call.now(),
+                                  zone=call.settings.timezone))
