@@ -110,8 +110,11 @@ async def test_agent_sees_the_caller_pop_and_saves_a_wrap_up_with_a_latent_need(
     await offer_call(app, CallOffer("twilio", "CA0123456789abcdef", "+8613800138000",
                                     "client:agent-wang", "hotline-agents", "main>complaint>attitude",
                                     app[CLOCK]()))
-    await page.wait_for_function(
-        "document.querySelector('#why').textContent === 'complaint / attitude'")
+    # (a locator, not wait_for_function: a string predicate is polled through eval, which the
+    # page's Content-Security-Policy refuses once the first check finds it false)
+    from playwright.async_api import expect
+
+    await expect(page.locator("#why")).to_have_text("complaint / attitude", timeout=10_000)
     assert await name.text_content() == "张三"
     await service(app).settle()
     await page.close()
