@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.complaints.policy import callback_problem_policy
+from callcenter.offload import cpu_pool
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires
@@ -164,7 +165,9 @@ async def api_upload_campaign(request: web.Request) -> web.Response:
     except UnicodeDecodeError as exc:
         raise BadRequest("the list is not UTF-8; save it as CSV UTF-8",
                          [{"field": "body", "message": "not UTF-8"}]) from exc
-    parsed = parse_campaign_csv(text, request.app[SETTINGS].default_region)
+    # every number through libphonenumber (pure Python): a worker process, not the loop
+    parsed = await cpu_pool(request.app).run_in_process(
+        parse_campaign_csv, text, request.app[SETTINGS].default_region)
     if parsed.bad:
         raise BadRequest("the list has bad lines; nothing was imported", [
             {"field": f"line {b.line}", "message": "; ".join(b.reasons)} for b in parsed.bad])

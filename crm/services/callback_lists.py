@@ -6,6 +6,9 @@ Guarantees:
   reports every bad line; `upload_campaign` writes the campaign and one
   callback per distinct number (re-uploading the same list adds nothing).
   Numbers on the do-not-call list are stored and cancelled, never dialled.
+- A list holds at most `MAX_CAMPAIGN_ROWS` numbers (a longer one is refused
+  whole, before any number is checked); they are stored `CHUNK` at a time,
+  one insert and one do-not-call check per chunk, in one transaction.
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ from crm.identity import Identity
 from crm.phones import normalize_phone
 from crm.records import BadRow
 from crm.services.callback_ports import NewCallback
-from crm.services.callbacks import CannotSchedule, _create
+from crm.services.callbacks import CannotSchedule, _create_many
 from crm.services.refusals import check_role
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
+#: numbers stored per statement when a campaign is uploaded
+CHUNK = 500
+#: numbers one campaign list may hold; a longer list is refused before any is checked
+MAX_CAMPAIGN_ROWS = 10_000
 
 
 # --- campaigns ---------------------------------------------------------------------------
@@ -71,6 +78,11 @@ def parse_campaign_csv(text: str, default_region: str = "CN") -> ParsedCampaign:
         return parsed
     seen: set[str] = set()
     for line, row in enumerate(reader, start=2):
+        if line - 1 > MAX_CAMPAIGN_ROWS:
+            parsed.rows.clear()
+            parsed.bad[:] = [BadRow(line, [f"the list holds more than {MAX_CAMPAIGN_ROWS} numbers; "
+                                           "split it into several campaigns"])]
+            return parsed
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         try:
             phone = normalize_phone(row.get("phone", ""), default_region)
@@ -103,17 +115,20 @@ async def upload_campaign(
         repo = uow.callbacks
         campaign = await repo.add_campaign(name.strip(), flow.strip(), f"{window.start:%H:%M}",
                                            f"{window.end:%H:%M}", max_concurrent)
-        for row in rows:
-            contact = (await repo.customer_by_reference(row.customer_reference)
-                       if row.customer_reference else None)
-            tz = contact.timezone if contact else default_tz
-            await _create(repo, NewCallback(
-                source_key=f"campaign:{campaign.id}:{row.phone}", kind=kind, phone=row.phone,
-                timezone=tz, priority=priority_for(kind), due_at=now, deadline_at=deadline,
-                next_attempt_at=next_allowed_time(now, ZoneInfo(tz), window),
-                window_start=campaign.window_start, window_end=campaign.window_end,
-                customer_id=contact.customer_id if contact else None, campaign_id=campaign.id,
-                data={"flow": campaign.flow, "name": row.name},
-            ), bool(contact and contact.do_not_call), now)
+        for i in range(0, len(rows), CHUNK):
+            news = []
+            for row in rows[i:i + CHUNK]:
+                contact = (await repo.customer_by_reference(row.customer_reference)
+                           if row.customer_reference else None)
+                tz = contact.timezone if contact else default_tz
+                news.append((NewCallback(
+                    source_key=f"campaign:{campaign.id}:{row.phone}", kind=kind, phone=row.phone,
+                    timezone=tz, priority=priority_for(kind), due_at=now, deadline_at=deadline,
+                    next_attempt_at=next_allowed_time(now, ZoneInfo(tz), window),
+                    window_start=campaign.window_start, window_end=campaign.window_end,
+                    customer_id=contact.customer_id if contact else None, campaign_id=campaign.id,
+                    data={"flow": campaign.flow, "name": row.name},
+                ), bool(contact and contact.do_not_call)))
+            await _create_many(repo, news, now)
         await uow.commit()
     return campaign.id, len(rows)

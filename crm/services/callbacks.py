@@ -24,7 +24,7 @@ row). The dialing itself is in `crm.services.callback_dispatch`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -122,17 +122,27 @@ def window_of(cb: CallbackRecord) -> CallWindow:
 async def _create(repo: CallbackRepository, new: NewCallback, contact_dnc: bool,
                   now: datetime) -> CallbackRecord:
     """Insert `new` once; cancel it at once when a do-not-call mark forbids the call."""
-    record, created = await repo.add(new)
-    if not created:
-        return record
-    blocked = contact_dnc or bool(await repo.blocked_by_dnc([record]))
-    if not may_call(contact_dnc, blocked, new.kind):
-        cancelled = callback_transition(record.state, CallbackAction.CANCEL)
-        await repo.change(record.id, S.SCHEDULED, {
-            "state": cancelled, "disposition": "do_not_call", "completed_at": now})
-        record = replace(record, state=cancelled, disposition="do_not_call", completed_at=now)
-        log.info("callback %s not dialled: do-not-call (%s)", record.id, mask_phone(new.phone))
+    (record,) = await _create_many(repo, [(new, contact_dnc)], now)
     return record
+
+
+async def _create_many(repo: CallbackRepository, news: Sequence[tuple[NewCallback, bool]],
+                       now: datetime) -> list[CallbackRecord]:
+    """`_create` of each (new callback, its contact's do-not-call mark): one insert and one
+    do-not-call check for all of them."""
+    added = await repo.add_many([new for new, _ in news])
+    fresh = [record for record, created in added if created]
+    blocked_ids = await repo.blocked_by_dnc(fresh) if fresh else set()
+    records = []
+    for (new, contact_dnc), (record, created) in zip(news, added, strict=True):
+        if created and not may_call(contact_dnc, contact_dnc or record.id in blocked_ids, new.kind):
+            cancelled = callback_transition(record.state, CallbackAction.CANCEL)
+            await repo.change(record.id, S.SCHEDULED, {
+                "state": cancelled, "disposition": "do_not_call", "completed_at": now})
+            record = replace(record, state=cancelled, disposition="do_not_call", completed_at=now)
+            log.info("callback %s not dialled: do-not-call (%s)", record.id, mask_phone(new.phone))
+        records.append(record)
+    return records
 
 
 def _first_try(now: datetime, due: datetime, tz: str, window: CallWindow) -> datetime:

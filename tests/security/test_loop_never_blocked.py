@@ -27,6 +27,7 @@ from callcenter.demo.simulated_twilio import SimulatedCaller
 from callcenter.looplag import LOOP_LAG
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentStateSpan
+from crm.services.callback_lists import MAX_CAMPAIGN_ROWS
 from tests import factories
 from tests.conftest import Served
 from tests.foundation.test_serve import Service
@@ -183,3 +184,43 @@ def test_the_serving_process_never_loads_pandas_numpy_or_matplotlib(
         assert service.stop(signal.SIGTERM) == 0, service.output()
     finally:
         service.close()
+
+
+async def test_a_campaign_list_of_the_largest_body_leaves_the_loop_free(
+        serve: Serve, db: Database) -> None:
+    """The biggest call list accepted (MAX_CAMPAIGN_ROWS numbers): parsing and checking every
+    number runs off the loop, storing it is a few statements per CHUNK; a longer list, up to
+    the body limit, is refused whole."""
+    s = await shop(db)
+    manager = await factories.staff(db, "mgr-campaign", ["manager"], s.department_id)
+    headers = {**await bearer(db, manager), "Content-Type": "text/csv"}
+    async with serve() as served:
+        limit = served.settings.http_max_body_bytes
+        lines = ["phone,customer_reference,name"]
+        size, n = len(lines[0]) + 1, 0
+        while n < MAX_CAMPAIGN_ROWS:
+            line = f"+86138{n:08d},,客户{n}"
+            assert size + len(line.encode()) + 1 <= limit
+            lines.append(line)
+            size += len(line.encode()) + 1
+            n += 1
+        body = ("\n".join(lines) + "\n").encode()
+
+        async def upload() -> tuple[int, bytes, float]:
+            started = time.perf_counter()
+            async with aiohttp.ClientSession() as http, http.post(
+                    served.base_url + "/api/campaigns?name=big&flow=post_repair_survey&window=09:00-20:00",
+                    data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=600)) as resp:
+                return resp.status, await resp.read(), time.perf_counter() - started
+
+        (status, answer, took), worst, latencies = await _calls_during(served, upload())
+        too_long = body + "".join(f"+86139{i:08d},,\n" for i in range(2000)).encode()
+        async with aiohttp.ClientSession() as http, http.post(
+                served.base_url + "/api/campaigns?name=bigger&flow=post_repair_survey&window=09:00-20:00",
+                data=too_long, headers=headers) as resp:
+            refused = await resp.json()
+    assert resp.status == 422, refused
+    assert f"more than {MAX_CAMPAIGN_ROWS} numbers" in refused["errors"][0]["message"]
+    assert status == 201, answer[:500]
+    assert json.loads(answer)["callbacks"] == n
+    assert worst < BLOCK_BOUND_S, _verdict(f"a {len(body)} byte call list", worst, took, latencies)

@@ -130,6 +130,36 @@ class SqlCallbackRepository:
             return to_record(existing), False
         return to_record(row), True
 
+    async def add_many(self, news: Sequence[NewCallback]) -> list[tuple[CallbackRecord, bool]]:
+        """One SELECT of the keys already there, one INSERT (executemany) of the rest and one
+        SELECT of what it made, per 500 (a campaign list of thousands is a few statements,
+        not a round trip per number)."""
+        out: dict[str, tuple[CallbackRecord, bool]] = {}
+        for i in range(0, len(news), 500):  # bound parameters per statement
+            chunk = news[i:i + 500]
+            keys = [new.source_key for new in chunk]
+            for row in await self.session.scalars(select(Callback).where(Callback.source_key.in_(keys))):
+                out[row.source_key] = (to_record(row), False)
+            values = []
+            for new in chunk:
+                if new.source_key not in out:
+                    values.append({**_new_values(new), "data": dict(new.data),
+                                   "state": S.SCHEDULED, "attempts": 0})
+            if not values:
+                continue
+            try:
+                async with self.session.begin_nested():
+                    await self.session.execute(insert(Callback.__table__), values)  # executemany
+            except IntegrityError:  # some created meanwhile by another process: one by one
+                for new in chunk:
+                    if new.source_key not in out:
+                        out[new.source_key] = await self.add(new)
+                continue
+            made = [v["source_key"] for v in values]
+            for row in await self.session.scalars(select(Callback).where(Callback.source_key.in_(made))):
+                out[row.source_key] = (to_record(row), True)
+        return [out[new.source_key] for new in news]
+
     async def customer_contact(self, customer_id: int) -> CustomerContact | None:
         customer = await self.session.get(Customer, customer_id)
         if customer is None:
