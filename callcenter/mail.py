@@ -3,8 +3,9 @@
 Why the standard library: `smtplib` + `email.message.EmailMessage` are
 maintained with CPython, speak STARTTLS, implicit TLS and AUTH, and build
 correct MIME (UTF-8 subjects, HTML bodies, attachments); mail is a few
-messages a day, so a thread per message is cheap. The blocking conversation
-runs in `asyncio.to_thread`, never on the event loop the calls share.
+messages a day. The blocking conversation
+runs in threads of its own (`callcenter.offload.IoThreads`), never on the event loop the calls
+share nor in its default executor.
 
 Guarantees:
 - `send_mail` returns only once the server accepted the message for at least
@@ -16,7 +17,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import smtplib
 import ssl
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from callcenter.offload import IoThreads
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,12 +108,16 @@ def _send_blocking(message: EmailMessage, config: MailSettings) -> None:
         log.warning("SMTP server refused %d recipient(s): %s", len(refused), ", ".join(refused))
 
 
+#: mail goes out a few at a time in threads of its own, never the loop's default executor
+_SMTP_THREADS = IoThreads("smtp", 2)
+
+
 async def send_mail(message: EmailMessage, config: MailSettings) -> None:
     """Hand `message` to the SMTP server (in a thread); raise `MailError` if it is not accepted."""
     if not config.configured:
         raise MailError("SMTP_HOST is not set: configure SMTP to send mail")
     try:
-        await asyncio.to_thread(_send_blocking, message, config)
+        await _SMTP_THREADS.run(_send_blocking, message, config)
     except smtplib.SMTPRecipientsRefused as exc:
         raise MailError(f"every recipient was refused: {', '.join(exc.recipients)}") from exc
     except smtplib.SMTPAuthenticationError as exc:

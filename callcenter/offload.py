@@ -19,6 +19,11 @@ nothing that burns CPU for more than a few milliseconds runs on it. Guarantees:
   worker only, so the serving process never loads pandas, numpy, matplotlib
   or openpyxl (importing pandas alone holds the loop 0.3-1 s; a test reads
   the serving process's memory map for them).
+- `IoThreads(name, size)`: blocking client libraries (the Twilio REST client,
+  smtplib) each in their own bounded threads, never the loop's default
+  executor, which resolves host names (`getaddrinfo`) for every outgoing
+  connection: a carrier or mail server that stops answering holds its own
+  threads (each call has a timeout), not DNS for the database and the rest.
 - One `CpuPool` per app (`CPU_POOL`), shut down with the app; the worker
   processes belong to the service process and end with it. A dead worker
   process (out of memory) fails only the jobs it held; the next job gets a
@@ -127,6 +132,20 @@ class CpuPool:
     async def run_with_database(self, url: str, fn: Callable[..., Awaitable[T]] | str,
                                 *args: Any, **kwargs: Any) -> T:
         return await self.run_in_process(_with_database, url, fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class IoThreads:
+    """At most `size` blocking calls of one kind at once, in threads of their own."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix=name)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

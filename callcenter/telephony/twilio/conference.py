@@ -42,11 +42,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -55,6 +53,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from callcenter.appkeys import AVAILABILITY, SCREENPOP, SERVICES
 from callcenter.logs import bind_call_id
+from callcenter.offload import IoThreads
 from callcenter.screenpop.availability import MAX_CLIENTS
 from callcenter.settings import Settings
 from callcenter.storage import segments
@@ -102,7 +101,7 @@ class ConferenceRest:
         self._client = client
         # its own threads: every ready agent (a dial rings at most MAX_CLIENTS) rung at once,
         # not queued behind the default pool's few workers
-        self._pool = ThreadPoolExecutor(MAX_CLIENTS, thread_name_prefix="twilio-rest")
+        self._pool = IoThreads("twilio-rest", MAX_CLIENTS)
 
     @property
     def client(self) -> Client:
@@ -113,10 +112,10 @@ class ConferenceRest:
         return self._client
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
     async def _run(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, **kwargs))
+        return await self._pool.run(fn, **kwargs)
 
     async def ring(self, conference_sid: str, from_: str, identity: str, status_callback: str) -> str:
         """Ring the agent `identity` into the conference; the new leg's CallSid."""

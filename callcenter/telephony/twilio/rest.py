@@ -10,6 +10,10 @@ Guarantees (the `crm.services.callback_ports.Dialer` contract):
 - `lookup` fetches the call by its CallSid when we stored it, else lists the
   calls to the number from our caller id started since the attempt (the Call
   resource does not echo our URL); `None` when Twilio has no such call.
+- Every REST request gives up after `REST_TIMEOUT_S` (connect, and each read)
+  and runs in the dialer's own `REST_THREADS` threads (`callcenter.offload.
+  IoThreads`): a carrier that stops answering fails the dial (reconciled
+  later), never holds a thread for good nor the loop's default executor.
 - The REST base URL is `settings.twilio_api_base_url`: `base_url_http_client`
   rewrites every `https://*.twilio.com` request to it (a mock in tests, the
   real API by default, where it changes nothing).
@@ -17,7 +21,6 @@ Guarantees (the `crm.services.callback_ports.Dialer` contract):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -27,6 +30,7 @@ from urllib.parse import urlencode
 
 from twilio.base.exceptions import TwilioRestException
 
+from callcenter.offload import IoThreads
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.uow import SqlUnitOfWork
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
     from twilio.rest import Client
 
 log = logging.getLogger(__name__)
+REST_TIMEOUT_S = 15.0
+REST_THREADS = 8
 TWILIO_HOST = re.compile(r"^https://[a-z0-9.-]*\.twilio\.com")
 
 # Twilio call status -> (outcome, ended); outcome None while it rings
@@ -89,11 +95,13 @@ def base_url_http_client(base_url: str, **kwargs: Any) -> TwilioHttpClient:
 def make_client(settings: Settings) -> Client:
     # the REST client (and `requests` under it) loads with the first REST call, not with
     # every worker: a webhook-only worker stays ~15 MB smaller
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    http = None
+    # the library's own client waits for ever (timeout None): a hung carrier held a thread for good
+    http = TwilioHttpClient(timeout=REST_TIMEOUT_S)
     if not TWILIO_HOST.match(settings.twilio_api_base_url):
-        http = base_url_http_client(settings.twilio_api_base_url, timeout=15)
+        http = base_url_http_client(settings.twilio_api_base_url, timeout=REST_TIMEOUT_S)
     return Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
                   http_client=http)
 
@@ -109,11 +117,12 @@ class TwilioDialer:
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self.settings = settings
         self.client = client or make_client(settings)
+        self.threads = IoThreads("twilio-dial", REST_THREADS)
 
     async def dial(self, req: DialRequest) -> DialStarted:
         caller_id = req.caller_id or self.settings.twilio_caller_id
         try:
-            call = await asyncio.to_thread(
+            call = await self.threads.run(
                 self.client.calls.create, to=req.number, from_=caller_id,
                 url=callback_flow_url(self.settings, req.flow, req.attempt_id),
                 # Only the final status (completed, busy, no-answer, failed, canceled): the
@@ -134,14 +143,14 @@ class TwilioDialer:
     async def lookup(self, attempt: PlacedAttempt) -> DialLookup | None:
         if attempt.carrier_call_id:
             try:
-                call = await asyncio.to_thread(self.client.calls(attempt.carrier_call_id).fetch)
+                call = await self.threads.run(self.client.calls(attempt.carrier_call_id).fetch)
             except TwilioRestException as exc:
                 if exc.status == 404:
                     return None
                 raise
             return lookup_of(str(call.status), call.sid)
         since = attempt.started_at - timedelta(minutes=1)
-        calls = await asyncio.to_thread(
+        calls = await self.threads.run(
             self.client.calls.list, to=attempt.number,
             from_=self.settings.twilio_caller_id or None, start_time_after=since, limit=20)
         ours = [c for c in calls if _started(c) is None or _started(c) >= since]  # type: ignore[operator]
