@@ -21,14 +21,19 @@ from crm.services.callback_ports import DialRequest
 HUNG_DIALS = 12  # twice the default executor's threads on a 2-core machine
 
 
-async def _silent_server() -> tuple[asyncio.Server, int, list[asyncio.StreamWriter]]:
+async def _silent_server(busy: int) -> tuple[asyncio.Server, int, list[asyncio.StreamWriter],
+                                             asyncio.Event]:
+    """A server that answers nothing; the event is set once `busy` connections are held."""
     held: list[asyncio.StreamWriter] = []
+    full = asyncio.Event()
 
     async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)  # read nothing, answer nothing, keep it open
+        if len(held) >= busy:
+            full.set()
 
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1], held
+    return server, server.sockets[0].getsockname()[1], held, full
 
 
 def _settings(base: str) -> Settings:
@@ -40,7 +45,7 @@ def _settings(base: str) -> Settings:
 async def test_dials_to_a_silent_carrier_leave_name_lookups_free_and_time_out(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rest, "REST_TIMEOUT_S", 3.0)  # the production 15 s, shortened
-    server, port, held = await _silent_server()
+    server, port, held, full = await _silent_server(min(HUNG_DIALS, rest.REST_THREADS))
     dialer = TwilioDialer(_settings(f"http://127.0.0.1:{port}"))
     loop = asyncio.get_running_loop()
     try:
@@ -48,8 +53,7 @@ async def test_dials_to_a_silent_carrier_leave_name_lookups_free_and_time_out(
         dials = [asyncio.ensure_future(dialer.dial(DialRequest(f"a-{i}", i, "+8613800138000", "",
                                                                "post_repair_survey", 30)))
                  for i in range(HUNG_DIALS)]
-        while len(held) < min(HUNG_DIALS, rest.REST_THREADS):
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(full.wait(), 30)
         lookup_started = time.perf_counter()
         await asyncio.wait_for(loop.getaddrinfo("localhost", 5432), 2.0)
         await asyncio.wait_for(asyncio.to_thread(lambda: None), 2.0)
