@@ -2,9 +2,10 @@
 
 A batched turn performs the effects its store can batch (`TurnStore.batches`:
 a job lookup, a survey) through the same use cases as a transaction, on
-`BatchedUnitOfWork`. Its survey repository reads jobs from the store and
-keeps the survey a use case adds (and its audit entry) to be stored with the
-turn, in one statement. Anything else a use case asks for (another
+`BatchedUnitOfWork`. Its survey repository reads jobs from the store (and
+keeps each read, `JobRead`: the turn's save is written only if they still
+read the same) and keeps the survey a use case adds (and its audit entry) to
+be stored with the turn, in one statement. Anything else a use case asks for (another
 repository, a second survey, a rollback) raises `NotBatchable`: the turn then
 runs in a transaction. `commit` stores nothing: the turn's save does.
 """
@@ -15,7 +16,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from callcenter.hotline.ports import CallWrites, NotBatchable, SurveyWrite, TurnStore
+from callcenter.hotline.ports import CallWrites, JobRead, NotBatchable, SurveyWrite, TurnStore
 from crm.access import SurveyFacts
 from crm.enums import Grade, SurveySource, SurveyVerification
 from crm.surveys import JobRef, SurveyRecord
@@ -35,22 +36,29 @@ def _grade(value: str | None) -> Grade | None:
 
 
 class BatchedSurveys:
-    """The `SurveyRepository` port in a batched turn: job reads from the store; the one
-    survey a use case adds (and its audit entry) is kept for the turn's save."""
+    """The `SurveyRepository` port in a batched turn: job reads from the store, each kept
+    (`reads`, checked by the turn's save); the one survey a use case adds (and its audit
+    entry) is kept for the turn's save."""
 
     def __init__(self, store: TurnStore) -> None:
         self.store = store
         self.written: SurveyWrite | None = None
+        self.reads: list[JobRead] = []
         self._row: dict[str, Any] | None = None
 
+    async def _read(self, by: str, key: int | str) -> JobRef | None:
+        read = await self.store.read_job(by, key)
+        self.reads.append(read)
+        return read.job
+
     async def job(self, job_id: int) -> JobRef | None:
-        return await self.store.job(job_id)
+        return await self._read("id", job_id)
 
     async def job_by_reference(self, reference: str) -> JobRef | None:
-        return await self.store.job_by_reference(reference)
+        return await self._read("reference", reference)
 
     async def last_completed_job(self, customer_id: int) -> JobRef | None:
-        return await self.store.last_completed_job(customer_id)
+        return await self._read("customer", customer_id)
 
     async def add(self, values: dict[str, Any]) -> SurveyRecord:
         if self._row is not None:

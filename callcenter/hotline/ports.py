@@ -2,10 +2,14 @@
 
 A turn store keeps calls and their IVR turns. It offers two ways to store a turn:
 
-- *batched* (`load`, `caller`, `open`, `save`, `settle`, and the reads the
-  batchable effects make): each write is one atomic statement guarded by what
-  the turn read (the call's IVR version; for a settling also its status rank
-  and end), so a turn that lost a race writes nothing and is told so. A store
+- *batched* (`load`, `caller`, `open`, `open_for`, `save`, `settle`, and the
+  job reads the batchable effects make, `read_job`): each write is one atomic
+  statement guarded by what the turn read: the call as read, in every column
+  of `CallRecord` (`GUARDED_FIELDS`; the state moves with its version), and
+  the jobs it read, as read (`JobRead`). A turn that lost a race, or that
+  used a call or a job remembered from an earlier turn that has since moved
+  on, writes nothing and is told so: a record a turn used in place of a read
+  is as good as a read, because the write checks it. A store
   names the effects it can take with a turn this way (`batches`); a turn that
   needs any other effect, a transfer, or a stranger added runs in a
   transaction instead. A store with no batchable effects (``batches`` empty)
@@ -22,7 +26,7 @@ one contract test suite holds all of them to the same rules.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,6 +39,12 @@ from ivr import actions as act
 #: the columns a call's settling may set (`crm.services.calls.settle_status`)
 SETTLE_COLUMNS = ("ended_at", "disposition", "duration_s", "carrier_status", "status_rank",
                   "answered_at")
+#: what a batched write checks of the call it was given (`TurnStore.save`, `settle`): every
+#: field of the record as it was read, but the state (it changes only with its version)
+GUARDED_FIELDS = tuple(f.name for f in fields(CallRecord) if f.name not in ("id", "ivr_state"))
+#: how a turn asks for a job (`TurnStore.read_job`): by id, by reference, or the customer's
+#: last completed one
+JOB_BY = ("id", "reference", "customer")
 
 
 class NotBatchable(Exception):
@@ -50,6 +60,34 @@ class Caller:
     verified: bool
     language: str
     timezone: str
+
+
+    def like(self, other: Caller) -> bool:
+        """Served alike by a first turn: known (verified) or not, language and time zone."""
+        return (self.verified, self.language, self.timezone) == \
+            (other.verified, other.language, other.timezone)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What `TurnStore.open_for` did: the call it logged (None: nothing written), and the
+    customer owning the number (None: nobody)."""
+
+    call: CallRecord | None
+    caller: Caller | None
+
+
+@dataclass(frozen=True)
+class JobRead:
+    """A job a batched turn read (`TurnStore.read_job`): how it was asked for (`by`, one of
+    `JOB_BY`, and `key`), what was found (None: nothing), and the store's mark of it as read
+    (`seen`; None where the store compares `job` itself). The turn's save carries its reads
+    (`TurnSave.reads`) and is written only if each still reads the same."""
+
+    by: str
+    key: int | str
+    job: JobRef | None
+    seen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,14 +112,15 @@ class SurveyWrite:
 
 @dataclass(frozen=True)
 class TurnSave:
-    """One turn to store: the call as read, its new state and path, its steps, and the
-    survey it saved (if any), stored together or not at all."""
+    """One turn to store: the call as read, its new state and path, its steps, the survey
+    it saved (if any), stored together or not at all; and the jobs it read (`reads`)."""
 
     call: CallRecord
     state: str
     path: str | None
     steps: Sequence[IvrStep]
     survey: SurveyWrite | None = None
+    reads: Sequence[JobRead] = ()
 
 
 @dataclass
@@ -163,26 +202,34 @@ class TurnStore(Protocol):
         already (nothing written)."""
         ...
 
+    async def open_for(self, new: CallOpen, e164: str, like: Caller) -> Opened:
+        """Log a call whose first turn was run for a caller `like` (`Caller.like`; its
+        customer id is not used) in one step with finding the caller: written, under the
+        id of the customer owning `e164`, only if that customer is `like`; else nothing
+        is written and the customer found (or None) is told. A call logged already is not
+        logged again."""
+        ...
+
     async def save(self, turn: TurnSave) -> CallRecord | None:
-        """Store `turn` if the call is still at the version it was read at: the call as now
-        stored, or None when another turn advanced it first (nothing written)."""
+        """Store `turn` if the call is still as `turn.call` (`GUARDED_FIELDS`; its version
+        above all) and every job in `turn.reads` still reads the same: the call as now
+        stored, or None when it moved on (nothing written)."""
         ...
 
     async def settle(self, call: CallRecord, writes: CallWrites) -> bool:
-        """Store a settling's `writes` if `call` (as read) is unchanged in what settling
-        depends on (IVR version, status rank, end): False when it moved on (nothing
-        written)."""
+        """Store a settling's `writes` if the call is still as `call` (`GUARDED_FIELDS`):
+        False when it moved on (nothing written)."""
         ...
 
     async def next_survey_id(self) -> int:
         """A fresh survey id (a batched turn stores its survey under it)."""
         ...
 
-    async def job(self, job_id: int) -> JobRef | None: ...
-
-    async def job_by_reference(self, reference: str) -> JobRef | None: ...
-
-    async def last_completed_job(self, customer_id: int) -> JobRef | None: ...
+    async def read_job(self, by: str, key: int | str) -> JobRead:
+        """A job by id, by reference or as the customer's last completed one (`JOB_BY`),
+        with the mark `save` checks it by. It may be one read by an earlier turn: the
+        save that relies on it is written only if it still reads the same."""
+        ...
 
     # -- transactions ----------------------------------------------------------------------
 

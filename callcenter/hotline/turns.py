@@ -22,6 +22,16 @@ Guarantees:
   stored before it is read back). A failed effect is undone, logged with the
   call id, and the session gets `EffectFailed`, which takes it to a safe
   path (an agent).
+- A webhook of a known caller on a batching store is one statement: the first
+  turn is run for the kind of caller this process saw last and logged in one
+  statement with finding the caller (`TurnStore.open_for`; another kind of
+  caller costs one more statement, as reading the caller first did); a later
+  turn uses the call as this process last stored it (`recent.RecentCalls`)
+  when the webhook names that version (any version, for a status callback),
+  and the jobs as read before (`TurnStore.read_job`). Each such guess is
+  checked by the write it leads to (the whole call record, the jobs' rows):
+  a guess that turned out wrong writes nothing, is forgotten, and the body
+  runs once more on fresh reads. Nothing is held open between webhooks.
 - Each entry point is one body run by one skeleton (`_either`): when the store
   can batch (`TurnStore.batches`), the body first runs *batched* (the store's
   atomic guarded statements; only the batchable effects, performed through
@@ -74,6 +84,7 @@ from callcenter.hotline.ports import (
     TurnStore,
     TurnTransaction,
 )
+from callcenter.hotline.recent import RecentCalls
 from callcenter.logs import bind_call_id, mask_number
 from callcenter.metrics import REGISTRY
 from callcenter.settings import Settings
@@ -162,6 +173,11 @@ class _Scope(Protocol):
 
     batched: bool
 
+    @property
+    def guessing(self) -> bool:
+        """The first turn runs for a guessed kind of caller (`TurnStore.open_for`)."""
+        ...
+
     async def load(self, carrier: str, carrier_call_id: str) -> CallRecord: ...
     async def identify(self, number: str | None) -> Caller | None: ...
     def can_call_back(self, number: str | None) -> bool: ...
@@ -180,6 +196,7 @@ class _Transaction:
     the effects' use cases in its savepoints."""
 
     batched = False
+    guessing = False
 
     def __init__(self, tx: TurnTransaction, settings: Settings) -> None:
         self.tx, self.settings = tx, settings
@@ -223,24 +240,49 @@ class _Transaction:
         return self.tx.joined()
 
 
+class _Again(Exception):
+    """A batched body ran on a guess that turned out wrong (a remembered call that moved on,
+    a caller of another kind than guessed): run it once more without guessing."""
+
+    def __init__(self, why: str, caller: Caller | None = None) -> None:
+        super().__init__(why)
+        #: the caller found (None: read them)
+        self.caller = caller
+
+
 class _Batched:
     """A turn's body on the store's batched statements: reads and one guarded write; what
-    it cannot do that way raises `NotBatchable` (the body then runs in a transaction)."""
+    it cannot do that way raises `NotBatchable` (the body then runs in a transaction).
+
+    `recalled`: the call as this process last stored it, used instead of reading it;
+    `like`: the kind of caller a new call's first turn is run for, checked by the statement
+    that logs it (`TurnStore.open_for`); `caller`: the caller, found already. A guess that
+    the write finds wrong raises `_Again`."""
 
     batched = True
 
-    def __init__(self, store: TurnStore, settings: Settings) -> None:
+    def __init__(self, store: TurnStore, settings: Settings, *,
+                 recalled: CallRecord | None = None, like: Caller | None = None,
+                 caller: Caller | None = None) -> None:
         self.store, self.settings = store, settings
+        self.recalled, self.like, self.caller = recalled, like, caller
         self.effects = BatchedUnitOfWork(store)
         self._opening: call_log.StartCall | None = None
+        self._e164: str | None = None
+
+    @property
+    def guessing(self) -> bool:
+        return self._e164 is not None
 
     async def load(self, carrier: str, carrier_call_id: str) -> CallRecord:
+        if self.recalled is not None:
+            return self.recalled
         call = await self.store.load(carrier, carrier_call_id)
         if call is None:  # the transaction says why (UnknownCall)
             raise NotBatchable(f"no call {carrier}:{carrier_call_id} yet")
         return call
 
-    def _e164(self, number: str | None) -> str:
+    def _normalized(self, number: str | None) -> str:
         if not number:
             raise NotBatchable("no caller number")
         try:
@@ -249,13 +291,19 @@ class _Batched:
             raise NotBatchable("an unreadable caller number") from exc
 
     async def identify(self, number: str | None) -> Caller | None:
-        caller = await self.store.caller(self._e164(number))
+        e164 = self._normalized(number)
+        if self.caller is not None:
+            return self.caller
+        if self.like is not None:  # checked when the call is logged
+            self._e164 = e164
+            return self.like
+        caller = await self.store.caller(e164)
         if caller is None:
             raise NotBatchable("a stranger: the transaction adds them")
         return caller
 
     def can_call_back(self, number: str | None) -> bool:
-        return in_region(self._e164(number), self.settings.default_region)
+        return in_region(self._normalized(number), self.settings.default_region)
 
     async def open(self, cmd: call_log.StartCall) -> tuple[CallRecord, bool]:
         """The call to be: it is stored with its first turn (`save`)."""
@@ -271,24 +319,38 @@ class _Batched:
             ivr_path=None, ivr_state=None, ivr_version=0, language=cmd.language,
             callback_attempt_id=None), True
 
+    async def _open(self, new: CallOpen) -> CallRecord:
+        if self._e164 is None or self.like is None:
+            opened = await self.store.open(new)
+            if opened is None:
+                raise NotBatchable("logged already: the transaction replays its first turn")
+            return opened
+        found = await self.store.open_for(new, self._e164, self.like)
+        if found.caller is None:
+            raise NotBatchable("a stranger: the transaction adds them")
+        if found.call is not None:
+            return found.call
+        if found.caller.like(self.like):
+            raise NotBatchable("logged already: the transaction replays its first turn")
+        raise _Again("the caller is of another kind than guessed", found.caller)
+
     async def save(self, call: CallRecord, state: str, steps: Sequence[call_log.IvrStep], *,
                    queued: tuple[str, datetime] | None,
                    events: Sequence[call_log.CallEventIn]) -> CallRecord:
         if queued is not None:
             raise NotBatchable("a transfer to agents")  # the queue hand-off is the transaction's
         path = call_log.path_after(call.ivr_path, steps)
-        survey = self.effects.surveys.written
+        survey, reads = self.effects.surveys.written, self.effects.surveys.reads
         if self._opening is not None:
-            if survey is not None:
-                raise NotBatchable("a survey in the first turn")
-            opened = await self.store.open(CallOpen(
+            if survey is not None or reads:
+                raise NotBatchable("a first turn that reads or saves a survey")
+            return await self._open(CallOpen(
                 self._opening, state, path,
                 [*events, *(call_log.step_event(step) for step in steps)]))
-            if opened is None:
-                raise NotBatchable("logged already: the transaction replays its first turn")
-            return opened
-        saved = await self.store.save(TurnSave(call, state, path, steps, survey))
+        saved = await self.store.save(TurnSave(call, state, path, steps, survey, reads))
         if saved is None:
+            if self.recalled is not None:
+                raise _Again("the call remembered had moved on")
             raise call_log.StaleIvrState(f"call {call.id} was advanced by another process")
         return saved
 
@@ -298,6 +360,8 @@ class _Batched:
         settled = await call_log.settle_status(SettlingUnitOfWork(self.store, writes), call,
                                                status, at, duration_s=duration_s)
         if not await self.store.settle(call, writes):
+            if self.recalled is not None:
+                raise _Again("the call remembered had moved on")
             raise NotBatchable("the call moved on since it was read")
         return settled
 
@@ -316,15 +380,36 @@ class HotlineDriver:
         self.store, self.settings, self.clock = store, settings, clock
         #: the screen-pop's AgentAvailability (looked up late: it starts after the driver)
         self.availability = availability
+        #: the calls this process stored last (a turn may use one instead of reading it)
+        self.recent = RecentCalls()
+        #: the kind of caller a new call's first turn is run for: the last one found
+        self.usual_caller = Caller(0, True, settings.language, settings.timezone)
+
+    def _remember(self, call: CallRecord | None) -> None:
+        if call is not None:
+            self.recent.remember(call)
 
     async def _either(self, outcome: str, body: Callable[[_Scope], Awaitable[T]], *,
-                      batched: bool = True) -> T:
+                      batched: bool = True, recalled: CallRecord | None = None,
+                      like: Caller | None = None) -> T:
         """Run `body` batched when the store can (and `batched`), else (or when it cannot
-        be batched, or fails) in a transaction, once more if its connection died."""
+        be batched, or fails) in a transaction, once more if its connection died.
+
+        Batched, it may start from `recalled` (the call as this process last stored it)
+        or, for a new call, run its first turn for a caller `like`; a guess the write
+        finds wrong (`_Again`) runs the body once more batched, on fresh reads."""
         if batched and self.store.batches:
+            scope = _Batched(self.store, self.settings, recalled=recalled, like=like)
             try:
-                result = await body(_Batched(self.store, self.settings))
-            except (NotBatchable, call_log.UnknownCall):
+                try:
+                    result = await body(scope)
+                except _Again as again:
+                    log.info("IVR turn run again without its guess: %s", again)
+                    if recalled is not None:
+                        self.recent.forget(recalled.carrier, recalled.carrier_call_id)
+                    result = await body(_Batched(self.store, self.settings,
+                                                 caller=again.caller))
+            except (NotBatchable, call_log.UnknownCall, _Again):
                 FAST_TURNS.inc(outcome="transaction")
             except call_log.StaleIvrState:
                 raise  # another webhook moved the call on: the caller answers with its step
@@ -380,6 +465,8 @@ class HotlineDriver:
 
             async def body(scope: _Scope) -> Turn:
                 caller = known or await scope.identify(number)
+                if caller is not None and not scope.guessing:  # whose id is no guess's
+                    self.usual_caller = dataclasses.replace(caller, customer_id=0)
                 now = self.clock()
                 language = caller.language if caller else self.settings.language
                 cmd = call_log.StartCall(
@@ -397,7 +484,10 @@ class HotlineDriver:
                 started = [call_log.started_event_for(cmd)] if created else []
                 return await self._turn(scope, ctx, ev.Start(context), events=started)
 
-            turn = await self._either("opened", body, batched=callback_attempt_id is None)
+            inbound = callback_attempt_id is None
+            turn = await self._either("opened", body, batched=inbound,
+                                      like=self.usual_caller if inbound and not known else None)
+            self._remember(turn.call)
             if not turn.replayed:
                 log.info("call started", extra={"carrier": str(carrier),
                                                 "caller": mask_number(number)})
@@ -421,7 +511,12 @@ class HotlineDriver:
                     return self._replay(call)
                 return await self._turn(scope, ctx, event)
 
-            return await self._either("stored", body)
+            kept = self.recent.get(str(carrier), carrier_call_id)
+            recalled = kept if kept is not None and expected_version is not None and \
+                kept.ivr_version == expected_version else None
+            turn = await self._either("stored", body, recalled=recalled)
+            self._remember(turn.call)
+            return turn
 
     async def hangup(self, carrier: Carrier, carrier_call_id: str, *, end_call: bool = True) -> None:
         """The caller is gone: save what they gave, then (optionally) end the call."""
@@ -436,6 +531,7 @@ class HotlineDriver:
                 if end_call:
                     await scope.settle_end(call, self.clock())
 
+            self.recent.forget(str(carrier), carrier_call_id)
             await self._either("ended", body, batched=False)
 
     async def carrier_status(
@@ -453,9 +549,13 @@ class HotlineDriver:
                     call = await self._caller_gone(scope, call)
                 return await scope.settle_status(call, status, now, duration_s)
 
-            return await self._either("settled", body)
+            settled = await self._either(
+                "settled", body, recalled=self.recent.get(str(carrier), carrier_call_id))
+            self._remember(settled)
+            return settled
 
     async def transferred(self, carrier: Carrier, carrier_call_id: str, queue: str) -> None:
+        self.recent.forget(str(carrier), carrier_call_id)
         call = await call_log.get_call(carrier, carrier_call_id, self.store.unit_of_work())
         await call_log.mark_queued(call.id, self.clock(), queue, self.store.unit_of_work())
 
@@ -499,6 +599,8 @@ class HotlineDriver:
         dead call); batched, an effect the store cannot batch, or a failure, sends the
         turn to a transaction (which takes the safe path if need be)."""
         name = type(effect).__name__
+        if scope.guessing:  # the call's customer is not known yet: find them first
+            raise _Again(f"{name} in a first turn run for a guessed caller")
         if scope.batched:
             if type(effect) not in self.store.batches:
                 raise NotBatchable(name)

@@ -13,22 +13,35 @@ INSERT is the one of `callcenter.storage.inserts`:
 
 - every call read waiting in this process goes in one ``SELECT ... JOIN
   unnest(...)``; so do the callers' numbers and the jobs looked up;
-- every turn save waiting goes in one statement: an ``UPDATE ... FROM
-  unnest(...) WHERE ivr_version = expected`` (the optimistic lock, per call)
-  and, chained to it (``JOIN`` on its ``RETURNING``), the ``INSERT`` of the
-  steps, of the survey a turn saved and of its audit entry, for exactly the
-  calls whose update took. One statement is one transaction: a turn's state,
-  steps and survey are stored together or not at all;
+- every turn save waiting goes in one statement (`turn_statements.SAVE`): an
+  ``UPDATE ... FROM unnest(...)`` guarded per call by the call as the turn had
+  it and the jobs it read, and, chained to it, the ``INSERT`` of the steps,
+  of the survey a turn saved and of its audit entry, for exactly the calls
+  whose update took. One statement is one transaction: a turn's state, steps
+  and survey are stored together or not at all;
 - every new call waiting goes in one ``INSERT ... SELECT FROM unnest ... ON
-  CONFLICT DO NOTHING RETURNING`` with its first events, and every status
-  settling in one guarded ``UPDATE`` (a set-flag per column) with its events
-  and the customer's contact;
+  CONFLICT DO NOTHING RETURNING`` with its first events, its caller found in
+  the same statement (`turn_statements.OPEN`), and every status settling in
+  one guarded ``UPDATE`` (a set-flag per column) with its events and the
+  customer's contact;
 - a batch is whatever queued while the previous one was in flight, so one
   quiet call pays one round trip and a busy process shares one among many
   (and one commit, one WAL flush).
 
+What it remembers (so that a known caller's webhooks are one statement each):
+- jobs as read (`read_job`; also the caller's last completed job, which the
+  open statement returns), bounded, by how they were asked for. A turn may
+  use one instead of reading it: its save checks the job still reads the same
+  (a fingerprint), and a turn whose save wrote nothing forgets its jobs;
+- survey ids: a few drawn from the table's sequence on statements sent
+  anyway (`next_survey_id`), so a survey's turn needs no ``nextval`` of its
+  own. Ids drawn and never used (a process that stops) are gaps, as a rolled
+  back insert leaves.
+The calls themselves are remembered by the hotline (`callcenter.hotline.recent`).
+
 Guarantees:
-- a turn whose version moved on (a replayed or concurrent webhook) is not
+- a turn whose call moved on (a replayed or concurrent webhook, or a call
+  remembered from an earlier turn that another process advanced) is not
   written; `save` says so (None) and the caller treats it as stale, as the
   transactional path does;
 - two turns of the same call are never in one batch (the second waits for
@@ -38,9 +51,7 @@ Guarantees:
   (10 s: a lock never released) or any other error fails its batch with that
   error (the hotline then runs the turn in a transaction) and the next batch
   opens a new connection: a caller is never left waiting and the batcher
-  never stops;
-- nothing is cached: every read comes from the database, so any process can
-  continue any call.
+  never stops.
 """
 
 from __future__ import annotations
@@ -48,26 +59,34 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import replace
+from enum import Enum
 from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from callcenter.hotline.ports import SETTLE_COLUMNS, Caller, CallOpen, CallWrites, TurnSave
+from callcenter.hotline.ports import (
+    GUARDED_FIELDS,
+    SETTLE_COLUMNS,
+    Caller,
+    CallOpen,
+    CallWrites,
+    JobRead,
+    Opened,
+    TurnSave,
+)
+from callcenter.storage import turn_statements as sql
 from callcenter.storage.engine import Database
 from callcenter.storage.inserts import (
     CALL_EVENTS,
-    CALLS_TABLE,
-    CONTACT_ONCE,
     CONTACTS,
     SURVEY_AUDIT,
     SURVEYS,
     contact_row,
-    pg_array_type,
 )
 from callcenter.storage.inserts import CALLS as INSERT_CALLS
 from callcenter.storage.repositories.calls import (
@@ -93,99 +112,12 @@ log = logging.getLogger(__name__)
 I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
 Flush = Callable[[asyncpg.Connection, list[I]], Awaitable[list[O]]]
-
-
-def _type(column: str) -> str:
-    return pg_array_type(CALLS_TABLE.c[column])
-
-
-_RETURNING = "RETURNING " + ", ".join(column.name for column in RECORD_COLUMNS)
-_LOAD = (
-    f"SELECT {', '.join(f'c.{column.name}' for column in RECORD_COLUMNS)} FROM calls c "
-    f"JOIN unnest($1::{_type('carrier')}[], $2::{_type('carrier_call_id')}[]) AS k(carrier, sid) "
-    "ON c.carrier = k.carrier AND c.carrier_call_id = k.sid"
-)
-_STEPS, _STEP_NAMES = CALL_EVENTS.from_arrays(6, "s", join="JOIN u ON u.id = s.call_id")
-_SURVEYS, _SURVEY_NAMES = SURVEYS.from_arrays(
-    6 + len(_STEP_NAMES), "v", given={"created_at": "$5", "updated_at": "$5"},
-    join="JOIN u ON u.id = v.call_id", returning="RETURNING id")
-_AUDITS, _AUDIT_NAMES = SURVEY_AUDIT.from_arrays(
-    6 + len(_STEP_NAMES) + len(_SURVEY_NAMES), "x", join="JOIN v ON v.id = x.survey_id")
-#: every turn waiting, in one statement: the guarded UPDATE per call, then (joined to the calls
-#: it updated, so nothing of a stale turn is written) the steps, the surveys and their audit
-_SAVE = f"""
-WITH t AS (
-    SELECT * FROM unnest($1::{_type('id')}[], $2::{_type('ivr_version')}[],
-                         $3::{_type('ivr_state')}[], $4::{_type('ivr_path')}[])
-        AS t(id, expected, state, path)
-), u AS (
-    UPDATE calls c SET ivr_state = t.state, ivr_version = t.expected + 1,
-                       ivr_path = t.path, updated_at = $5
-    FROM t WHERE c.id = t.id AND c.ivr_version = t.expected
-    RETURNING c.id
-), e AS ({_STEPS}), v AS ({_SURVEYS}), a AS ({_AUDITS})
-SELECT id FROM u
-"""
-_N_SETTLE = 5 + 2 * len(SETTLE_COLUMNS)  # the parameter number of "now"
-_SETTLE_EVENTS, _SETTLE_EVENT_NAMES = CALL_EVENTS.from_arrays(
-    _N_SETTLE + 1, "s", join="JOIN u ON u.id = s.call_id")
-_CONTACTS, _CONTACT_NAMES = CONTACTS.from_arrays(
-    _N_SETTLE + 1 + len(_SETTLE_EVENT_NAMES), "x", given={"created_at": f"${_N_SETTLE}"},
-    join="JOIN u ON u.id = x.call_id",
-    where=CONTACT_ONCE.format("x.call_id"))
-#: every settling waiting: per call, the columns it sets (a flag each) under a guard on what
-#: settling read (IVR version, status rank, end), the events, and the contact (once per call)
-_SETTLE = f"""
-WITH t AS (
-    SELECT * FROM unnest($1::{_type('id')}[], $2::{_type('ivr_version')}[],
-        $3::{_type('status_rank')}[], $4::{_type('ended_at')}[],
-        {", ".join(f"${5 + 2 * i}::boolean[], ${6 + 2 * i}::{_type(c)}[]"
-                   for i, c in enumerate(SETTLE_COLUMNS))})
-        AS t(id, read_version, read_rank, read_end,
-             {", ".join(f"set_{c}, new_{c}" for c in SETTLE_COLUMNS)})
-), u AS (
-    UPDATE calls c SET updated_at = ${_N_SETTLE},
-        {", ".join(f"{c} = CASE WHEN t.set_{c} THEN t.new_{c} ELSE c.{c} END"
-                   for c in SETTLE_COLUMNS)}
-    FROM t
-    WHERE c.id = t.id AND c.ivr_version = t.read_version AND c.status_rank = t.read_rank
-      AND c.ended_at IS NOT DISTINCT FROM t.read_end
-    RETURNING c.id
-), e AS ({_SETTLE_EVENTS}), k AS ({_CONTACTS})
-SELECT id FROM u
-"""
-_CALLER = (
-    "SELECT p.e164, c.id, c.verified, c.language, c.timezone FROM customer_phones p "
-    "JOIN customers c ON c.id = p.customer_id WHERE p.e164 = ANY($1::text[])"
-)
-_OPEN_CALLS, _OPEN_NAMES = INSERT_CALLS.from_arrays(1, "n", returning=_RETURNING)
-_OPEN_EVENTS, _OPEN_EVENT_NAMES = CALL_EVENTS.from_arrays(
-    len(_OPEN_NAMES) + 1, "s", given={"call_id": "c.id"},
-    keys=(("carrier", _type("carrier")), ("sid", _type("carrier_call_id"))),
-    join="JOIN c ON c.carrier = s.carrier AND c.carrier_call_id = s.sid")
-#: every new call waiting: inserted (a call logged already is skipped and comes back missing)
-#: with the events of exactly the calls inserted
-_OPEN = f"WITH c AS ({_OPEN_CALLS}), e AS ({_OPEN_EVENTS}) SELECT * FROM c"
-_NEXT_SURVEY_IDS = (
-    "SELECT nextval(pg_get_serial_sequence('surveys', 'id')) FROM generate_series(1, $1)")
-_JOB_COLUMNS = (
-    "id, reference, customer_id, department_id, technician_id, completed_at, "
-    "ARRAY(SELECT p.e164 FROM customer_phones p WHERE p.customer_id = service_jobs.customer_id "
-    "ORDER BY p.id) AS phones, "
-    "ARRAY(SELECT p.added_by_department_id FROM customer_phones p "
-    "WHERE p.customer_id = service_jobs.customer_id ORDER BY p.id) AS added_by, "
-    "ARRAY(SELECT p.added_by FROM customer_phones p "
-    "WHERE p.customer_id = service_jobs.customer_id ORDER BY p.id) AS added_by_staff, "
-    "(SELECT c.verified FROM customers c WHERE c.id = service_jobs.customer_id) AS verified")
-#: the department tree, read only when a number on a job's record was added by a person
-_DEPARTMENTS = "SELECT id, parent_id, supervision FROM departments"
-_LAST_JOBS = (
-    f"SELECT DISTINCT ON (customer_id) {_JOB_COLUMNS} FROM service_jobs "
-    "WHERE customer_id = ANY($1::bigint[]) AND completed_at IS NOT NULL "
-    "ORDER BY customer_id, completed_at DESC, id DESC"
-)
-_JOBS_BY_REFERENCE = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE reference = ANY($1::text[])"
-_JOBS_BY_ID = f"SELECT {_JOB_COLUMNS} FROM service_jobs WHERE id = ANY($1::bigint[])"
+#: jobs remembered as read (then checked by the save that relies on them)
+_JOBS_KEPT = 1024
+#: survey ids kept drawn from the sequence (a statement sent anyway draws more below half)
+_SURVEY_IDS_KEPT = 8
+#: an open: the call and its first turn, and (`open_for`) the number and kind of caller
+_Opening = tuple[CallOpen, str | None, Caller | None]
 
 
 class Batcher(Generic[I, O]):
@@ -337,24 +269,41 @@ def _fail(batch: list[tuple[Any, Hashable, asyncio.Future[Any]]], exc: BaseExcep
             future.set_exception(exc)
 
 
-def _job(row: asyncpg.Record, parents: dict[int, int | None] | None = None,
-         supervision: set[int] | None = None) -> JobRef:
-    """The job of `row`; with the department tree, the numbers on its record that were
-    added by someone with a stake in its department (`crm.surveys.planted_numbers`)."""
-    phones = list(row["phones"] or ())
+def _job(row: Any, parents: dict[int, int | None] | None = None,
+         supervision: set[int] | None = None, prefix: str = "") -> JobRef:
+    """The job of `row` (its columns named `prefix` + name); with the department tree, the
+    numbers on its record that were added by someone with a stake in its department
+    (`crm.surveys.planted_numbers`)."""
+    phones = list(row[prefix + "phones"] or ())
+    department = row[prefix + "department_id"]
     planted: frozenset[str] = frozenset()
     if parents is not None:
-        scope = scored_scope([row["department_id"]] if row["department_id"] is not None else [],
+        scope = scored_scope([department] if department is not None else [],
                              parents, supervision or set())
-        planted = planted_numbers(zip(phones, row["added_by"] or (), strict=False), scope)
-    unvouched = unvouched_numbers(zip(phones, row["added_by_staff"] or (), strict=False),
-                                  bool(row["verified"]))
-    return JobRef(row["id"], row["reference"], row["customer_id"], row["department_id"],
-                  row["technician_id"], row["completed_at"], frozenset(phones), planted, unvouched)
+        planted = planted_numbers(zip(phones, row[prefix + "added_by"] or (), strict=False),
+                                  scope)
+    unvouched = unvouched_numbers(zip(phones, row[prefix + "added_by_staff"] or (), strict=False),
+                                  bool(row[prefix + "verified"]))
+    return JobRef(row[prefix + "id"], row[prefix + "reference"], row[prefix + "customer_id"],
+                  department, row[prefix + "technician_id"], row[prefix + "completed_at"],
+                  frozenset(phones), planted, unvouched)
+
+
+def _by_a_person(row: Any, prefix: str = "") -> bool:
+    """A number on the job's record was added by a person: the job depends on the department
+    tree too, which its fingerprint does not cover (such a job is not remembered)."""
+    return any(dept is not None for dept in row[prefix + "added_by"] or ())
 
 
 def _record(row: asyncpg.Record) -> CallRecord:
-    return to_record(SimpleNamespace(**dict(row)))
+    return to_record(SimpleNamespace(**{column.name: row[column.name]
+                                        for column in RECORD_COLUMNS}))
+
+
+def _guard_arrays(calls: list[CallRecord]) -> list[list[Any]]:
+    """The guard's arrays (`turn_statements._GUARD`): each call as the turn had it."""
+    return [[value.value if isinstance(value, Enum) else value
+             for value in (getattr(call, name) for call in calls)] for name in GUARDED_FIELDS]
 
 
 class PgTurnStore(SqlTurnStore):
@@ -378,16 +327,19 @@ class PgTurnStore(SqlTurnStore):
             "call-reads", self.dsn, self._load_many, connections=connections)
         self._saves: Batcher[TurnSave, bool] = batcher(
             "turn-saves", self.dsn, self._save_many, connections=connections)
-        self._jobs: Batcher[tuple[str, Any], JobRef | None] = batcher(
+        self._jobs: Batcher[tuple[str, Any], tuple[JobRead, bool]] = batcher(
             "job-reads", self.dsn, self._jobs_many, connections=1)
         self._survey_id_asks: Batcher[None, int] = batcher(
             "survey-ids", self.dsn, self._next_survey_ids, connections=1)
         self._callers: Batcher[str, Caller | None] = batcher(
             "caller-reads", self.dsn, self._callers_many, connections=1)
-        self._opens: Batcher[CallOpen, CallRecord | None] = batcher(
+        self._opens: Batcher[_Opening, Opened] = batcher(
             "call-opens", self.dsn, self._open_many, connections=1)
         self._settles: Batcher[tuple[CallRecord, CallWrites], bool] = batcher(
             "call-settles", self.dsn, self._settle_many, connections=1)
+        self._jobs_seen: OrderedDict[tuple[str, Any], JobRead] = OrderedDict()
+        self._drawn_ids: deque[int] = deque()
+        self._drawn_ids_asked = 0
 
     def start(self) -> None:
         """Connect every batcher, in the background (see `Batcher.start`)."""
@@ -412,6 +364,8 @@ class PgTurnStore(SqlTurnStore):
             raise ValueError("a turn stores only a survey taken on its own call")
         stored = await self._saves.submit(turn, key=turn.call.id)
         if not stored:
+            for read in turn.reads:  # one of them may have moved on: read them again
+                self._jobs_seen.pop((read.by, read.key), None)
             return None
         return replace(turn.call, ivr_state=turn.state, ivr_version=turn.call.ivr_version + 1,
                        ivr_path=turn.path)
@@ -420,8 +374,13 @@ class PgTurnStore(SqlTurnStore):
         return await self._callers.submit(e164)
 
     async def open(self, new: CallOpen) -> CallRecord | None:
+        opened = await self._opens.submit(
+            (new, None, None), key=(new.cmd.carrier.value, new.cmd.carrier_call_id))
+        return opened.call
+
+    async def open_for(self, new: CallOpen, e164: str, like: Caller) -> Opened:
         return await self._opens.submit(
-            new, key=(new.cmd.carrier.value, new.cmd.carrier_call_id))
+            (new, e164, like), key=(new.cmd.carrier.value, new.cmd.carrier_call_id))
 
     async def settle(self, call: CallRecord, writes: CallWrites) -> bool:
         unknown = set(writes.values) - set(SETTLE_COLUMNS)
@@ -430,67 +389,133 @@ class PgTurnStore(SqlTurnStore):
         return await self._settles.submit((call, writes), key=call.id)
 
     async def next_survey_id(self) -> int:
-        """A survey id from the table's own sequence (the turn inserts the row with it)."""
+        """A survey id from the table's own sequence (the turn inserts the row with it): one
+        drawn ahead on a statement sent anyway, else one asked for now."""
+        if self._drawn_ids:
+            return self._drawn_ids.popleft()
         return await self._survey_id_asks.submit(None)
 
-    async def job(self, job_id: int) -> JobRef | None:
-        return await self._jobs.submit(("id", job_id))
+    async def read_job(self, by: str, key: int | str) -> JobRead:
+        seen = self._jobs_seen.get((by, key))
+        if seen is not None:
+            self._jobs_seen.move_to_end((by, key))
+            return seen
+        read, rememberable = await self._jobs.submit((by, key))
+        if rememberable:
+            self._remember_job(read)
+        return read
 
-    async def last_completed_job(self, customer_id: int) -> JobRef | None:
-        return await self._jobs.submit(("customer", customer_id))
+    def _remember_job(self, read: JobRead) -> None:
+        """Keep `read`, and the same job by id (one fingerprint, whichever way it was read)."""
+        entries = [read]
+        if read.job is not None and read.by != "id":
+            entries.append(JobRead("id", read.job.id, read.job, read.seen))
+        for entry in entries:
+            self._jobs_seen[(entry.by, entry.key)] = entry
+            self._jobs_seen.move_to_end((entry.by, entry.key))
+        while len(self._jobs_seen) > _JOBS_KEPT:
+            self._jobs_seen.popitem(last=False)
 
-    async def job_by_reference(self, reference: str) -> JobRef | None:
-        return await self._jobs.submit(("reference", reference))
+    def _survey_ids_wanted(self) -> int:
+        """How many survey ids the next statement draws (none while half are left)."""
+        have = len(self._drawn_ids) + self._drawn_ids_asked
+        return _SURVEY_IDS_KEPT - have if have <= _SURVEY_IDS_KEPT // 2 else 0
+
+    async def _drawing_survey_ids(self, run: Callable[[int], Awaitable[list[asyncpg.Record]]],
+                                  ) -> list[asyncpg.Record]:
+        """`run(n)`, a statement that draws `n` survey ids (column ``ids``) besides its work."""
+        wanted = self._survey_ids_wanted()
+        self._drawn_ids_asked += wanted
+        try:
+            rows = await run(wanted)
+        finally:
+            self._drawn_ids_asked -= wanted
+        if wanted and rows:
+            self._drawn_ids.extend(rows[0]["ids"] or ())
+        return rows
 
     # -- the batched statements ---------------------------------------------------------------
 
     @staticmethod
     async def _load_many(conn: asyncpg.Connection,
                          keys: list[tuple[str, str]]) -> list[CallRecord | None]:
-        rows = await conn.fetch(_LOAD, [k[0] for k in keys], [k[1] for k in keys])
+        rows = await conn.fetch(sql.LOAD, [k[0] for k in keys], [k[1] for k in keys])
         found = {(row["carrier"], row["carrier_call_id"]): row for row in rows}
         return [_record(row) if (row := found.get(key)) is not None else None for key in keys]
 
-    @staticmethod
-    async def _save_many(conn: asyncpg.Connection, turns: list[TurnSave]) -> list[bool]:
+    async def _save_many(self, conn: asyncpg.Connection, turns: list[TurnSave]) -> list[bool]:
         steps: list[dict[str, Any]] = []
         surveys: list[dict[str, Any]] = []
         audits: list[dict[str, Any]] = []
+        reads: list[list[Any]] = [[], [], [], [], []]
         for turn in turns:
             steps.extend(event_rows(turn.call.id, [step_event(step) for step in turn.steps]))
             if turn.survey is not None:
                 surveys.append(survey_row(turn.survey.row))
                 audits.append({**turn.survey.audit, "survey_id": turn.survey.row["id"]})
-        rows = await conn.fetch(
-            _SAVE, [t.call.id for t in turns], [t.call.ivr_version for t in turns],
-            [t.state for t in turns], [t.path for t in turns], utcnow(),
-            *CALL_EVENTS.arrays(_STEP_NAMES, steps), *SURVEYS.arrays(_SURVEY_NAMES, surveys),
-            *SURVEY_AUDIT.arrays(_AUDIT_NAMES, audits))
-        stored = {row["id"] for row in rows}
+            for read in turn.reads:
+                by_id = read.by != "reference"
+                for column, value in zip(reads, (
+                        turn.call.id, read.by, int(read.key) if by_id else None,
+                        None if by_id else str(read.key), read.seen), strict=True):
+                    column.append(value)
+        calls = [turn.call for turn in turns]
+
+        async def run(wanted: int) -> list[asyncpg.Record]:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                sql.SAVE, [c.id for c in calls], *_guard_arrays(calls),
+                [t.state for t in turns], [t.path for t in turns], utcnow(), *reads, wanted,
+                *CALL_EVENTS.arrays(sql.STEP_NAMES, steps),
+                *SURVEYS.arrays(sql.SURVEY_NAMES, surveys),
+                *SURVEY_AUDIT.arrays(sql.AUDIT_NAMES, audits))
+            return rows
+
+        stored = {row["id"] for row in await self._drawing_survey_ids(run) if row["stored"]}
         return [turn.call.id in stored for turn in turns]
 
     @staticmethod
     async def _next_survey_ids(conn: asyncpg.Connection, asks: list[None]) -> list[int]:
-        return [row[0] for row in await conn.fetch(_NEXT_SURVEY_IDS, len(asks))]
+        return [row[0] for row in await conn.fetch(sql.NEXT_SURVEY_IDS, len(asks))]
 
     @staticmethod
     async def _callers_many(conn: asyncpg.Connection, numbers: list[str]) -> list[Caller | None]:
         found = {row["e164"]: Caller(row["id"], row["verified"], row["language"], row["timezone"])
-                 for row in await conn.fetch(_CALLER, numbers)}
+                 for row in await conn.fetch(sql.CALLER, numbers)}
         return [found.get(number) for number in numbers]
 
-    @staticmethod
-    async def _open_many(conn: asyncpg.Connection,
-                         items: list[CallOpen]) -> list[CallRecord | None]:
-        calls = [opened_call_values(new) for new in items]
+    async def _open_many(self, conn: asyncpg.Connection, items: list[_Opening]) -> list[Opened]:
+        calls = []
+        for new, e164, like in items:
+            values = opened_call_values(new)
+            calls.append({**values, "known": values["customer_id"], "e164": e164,
+                          "like_verified": like.verified if like else None,
+                          "like_language": like.language if like else None,
+                          "like_timezone": like.timezone if like else None})
         events = [{**row, "carrier": new.cmd.carrier.value, "sid": new.cmd.carrier_call_id}
-                  for new in items for row in event_rows(0, new.events)]
-        rows = await conn.fetch(_OPEN, *INSERT_CALLS.arrays(_OPEN_NAMES, calls),
-                                *CALL_EVENTS.arrays(_OPEN_EVENT_NAMES, events))
-        found = {(row["carrier"], row["carrier_call_id"]): row for row in rows}
-        return [_record(row) if (row := found.get(
-                    (new.cmd.carrier.value, new.cmd.carrier_call_id))) is not None else None
-                for new in items]
+                  for new, _e164, _like in items for row in event_rows(0, new.events)]
+
+        async def run(wanted: int) -> list[asyncpg.Record]:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                sql.OPEN, *INSERT_CALLS.arrays(sql.OPEN_NAMES, calls),
+                *CALL_EVENTS.arrays(sql.OPEN_EVENT_NAMES, events), wanted)
+            return rows
+
+        rows = {row["q_sid"]: row for row in await self._drawing_survey_ids(run)}
+        out = []
+        for new, e164, _like in items:
+            row = rows[new.cmd.carrier_call_id]
+            call = _record(row) if row["id"] is not None else None
+            caller = None
+            if e164 is not None and row["k_id"] is not None:
+                caller = Caller(row["k_id"], row["k_verified"], row["k_language"],
+                                row["k_timezone"])
+                if row["j_id"] is None:
+                    self._remember_job(JobRead("customer", caller.customer_id, None, None))
+                elif not _by_a_person(row, "j_"):
+                    self._remember_job(JobRead("customer", caller.customer_id,
+                                               _job(row, prefix="j_"), row["j_seen"]))
+            out.append(Opened(call, caller))
+        return out
 
     @staticmethod
     async def _settle_many(conn: asyncpg.Connection,
@@ -506,32 +531,37 @@ class PgTurnStore(SqlTurnStore):
             contact = contact_values(writes.contact) if writes.contact is not None else None
             if contact is not None:
                 contacts.append(contact_row(contact))
+        calls = [call for call, _writes in items]
         rows = await conn.fetch(
-            _SETTLE, [c.id for c, _w in items], [c.ivr_version for c, _w in items],
-            [c.status_rank for c, _w in items], [c.ended_at for c, _w in items], *sets,
-            utcnow(), *CALL_EVENTS.arrays(_SETTLE_EVENT_NAMES, events),
-            *CONTACTS.arrays(_CONTACT_NAMES, contacts))
+            sql.SETTLE, [c.id for c in calls], *_guard_arrays(calls), *sets,
+            utcnow(), *CALL_EVENTS.arrays(sql.SETTLE_EVENT_NAMES, events),
+            *CONTACTS.arrays(sql.CONTACT_NAMES, contacts))
         stored = {row["id"] for row in rows}
-        return [call.id in stored for call, _writes in items]
+        return [call.id in stored for call in calls]
 
     @staticmethod
     async def _jobs_many(conn: asyncpg.Connection,
-                         asks: list[tuple[str, Any]]) -> list[JobRef | None]:
-        found: dict[str, dict[Any, JobRef]] = {"customer": {}, "reference": {}, "id": {}}
+                         asks: list[tuple[str, Any]]) -> list[tuple[JobRead, bool]]:
+        """Each job asked for, with its fingerprint, and whether it may be remembered."""
         rows: dict[str, dict[Any, asyncpg.Record]] = {}
-        for kind, sql, column in (("customer", _LAST_JOBS, "customer_id"),
-                                  ("reference", _JOBS_BY_REFERENCE, "reference"),
-                                  ("id", _JOBS_BY_ID, "id")):
+        for kind, statement, column in (("customer", sql.LAST_JOBS, "customer_id"),
+                                        ("reference", sql.JOBS_BY_REFERENCE, "reference"),
+                                        ("id", sql.JOBS_BY_ID, "id")):
             wanted = [value for asked, value in asks if asked == kind]
             if wanted:
-                rows[kind] = {row[column]: row for row in await conn.fetch(sql, wanted)}
+                rows[kind] = {row[column]: row for row in await conn.fetch(statement, wanted)}
         parents: dict[int, int | None] | None = None
         supervision: set[int] = set()
-        if any(dept is not None for by in rows.values() for row in by.values()
-               for dept in row["added_by"] or ()):  # a number put on a record by a person
-            tree = await conn.fetch(_DEPARTMENTS)
+        if any(_by_a_person(row) for by in rows.values() for row in by.values()):
+            tree = await conn.fetch(sql.DEPARTMENTS)
             parents = {t["id"]: t["parent_id"] for t in tree}
             supervision = {t["id"] for t in tree if t["supervision"]}
-        for kind, by in rows.items():
-            found[kind] = {key: _job(row, parents, supervision) for key, row in by.items()}
-        return [found[kind].get(value) for kind, value in asks]
+        out = []
+        for kind, value in asks:
+            row = rows.get(kind, {}).get(value)
+            if row is None:
+                out.append((JobRead(kind, value, None, None), True))
+            else:
+                out.append((JobRead(kind, value, _job(row, parents, supervision), row["seen"]),
+                            not _by_a_person(row)))
+        return out

@@ -3,12 +3,15 @@
 - `transaction`: the turn's transaction on a Core connection
   (`TurnUnitOfWork`), the effects' use cases in its savepoints
   (`JoinedUnitOfWork`);
-- the batched operations (`load`, `caller`, `open`, `save`, `settle`, the job
-  reads) each in a transaction of their own, with the same guards as the
-  batched PostgreSQL store (`callcenter.storage.turn_store_pg`): a turn's
-  save is written only at the version it read, a settling only if the call
-  is unchanged in what it read, a call is opened once. The rows go through
-  the tables' one INSERT each (`callcenter.storage.inserts`).
+- the batched operations (`load`, `caller`, `open`, `open_for`, `save`,
+  `settle`, `read_job`) each in a transaction of their own, with the same
+  guards as the batched PostgreSQL store (`callcenter.storage.turn_store_pg`):
+  a turn's save and a settling are written only if the call is as the turn
+  had it (every column of the record, `ports.GUARDED_FIELDS`), a save only if
+  the jobs it read still read the same (re-read in its transaction), a call
+  is opened once and, by `open_for`, only for a caller like the one its first
+  turn was run for. The rows go through the tables' one INSERT each
+  (`callcenter.storage.inserts`).
 
 By default it batches no effect (``batches`` empty), so the hotline runs
 every turn as one transaction; the batched operations are there for a store
@@ -18,16 +21,20 @@ that does (and the shared contract tests hold them to the same rules).
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from callcenter.hotline.ports import (
+    GUARDED_FIELDS,
     SETTLE_COLUMNS,
     Caller,
     CallOpen,
     CallWrites,
+    JobRead,
+    Opened,
     TurnSave,
 )
 from callcenter.storage.engine import Database, is_disconnect
@@ -60,12 +67,24 @@ _CALLER = (
     .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
     .where(CustomerPhone.e164 == bindparam("e164"))
 )
-#: a settling's guard: the call is as it was read in what settling depends on
-_SETTLE_GUARD = (
-    CALLS.c.id == bindparam("b_id"), CALLS.c.ivr_version == bindparam("b_version"),
-    CALLS.c.status_rank == bindparam("b_rank"),
-    CALLS.c.ended_at.is_not_distinct_from(bindparam("b_end", type_=CALLS.c.ended_at.type)),
-)
+#: a batched write's guard: the call is as the turn had it, in every column of its record
+_GUARD = (CALLS.c.id == bindparam("b_id"), *(
+    CALLS.c[name].is_not_distinct_from(bindparam(f"g_{name}", type_=CALLS.c[name].type))
+    for name in GUARDED_FIELDS))
+_SAVE = update(CALLS_TABLE).where(*_GUARD).values(
+    ivr_state=bindparam("v_state"), ivr_version=bindparam("v_version"),
+    ivr_path=bindparam("v_path"), updated_at=bindparam("v_now"))
+
+
+def guard_params(call: CallRecord) -> dict[str, Any]:
+    """`_GUARD`'s parameters: the call as the turn had it."""
+    values = {f"g_{name}": getattr(call, name) for name in GUARDED_FIELDS}
+    return {"b_id": call.id, **{k: v.value if isinstance(v, Enum) else v
+                                for k, v in values.items()}}
+
+
+class _JobMoved(Exception):
+    """A job the turn read reads differently now: its save is rolled back."""
 
 
 def survey_row(write_row: dict[str, Any]) -> dict[str, Any]:
@@ -125,26 +144,51 @@ class SqlTurnStore:
 
     async def open(self, new: CallOpen) -> CallRecord | None:
         async with self.db.engine.begin() as conn:
-            row = (await conn.execute(INSERT_CALL,
-                                      insert_call_params(opened_call_values(new)))).first()
-            if row is None:
-                return None
-            call = to_record(row)
-            await SqlCallRepository(conn).add_events(call.id, new.events)
-            return call
+            return await self._open(conn, new)
+
+    @staticmethod
+    async def _open(conn: AsyncConnection, new: CallOpen) -> CallRecord | None:
+        row = (await conn.execute(INSERT_CALL,
+                                  insert_call_params(opened_call_values(new)))).first()
+        if row is None:
+            return None
+        call = to_record(row)
+        await SqlCallRepository(conn).add_events(call.id, new.events)
+        return call
+
+    async def open_for(self, new: CallOpen, e164: str, like: Caller) -> Opened:
+        async with self.db.engine.begin() as conn:
+            row = (await conn.execute(_CALLER, {"e164": e164})).first()
+            caller = None if row is None else \
+                Caller(row.id, row.verified, row.language, row.timezone)
+            if caller is None or not caller.like(like):
+                return Opened(None, caller)
+            cmd = replace(new.cmd, customer_id=caller.customer_id)
+            return Opened(await self._open(conn, replace(new, cmd=cmd)), caller)
 
     async def save(self, turn: TurnSave) -> CallRecord | None:
         if turn.survey is not None and turn.survey.row.get("call_id") != turn.call.id:
             raise ValueError("a turn stores only a survey taken on its own call")
         call = turn.call
-        async with self.db.engine.begin() as conn:
-            calls = SqlCallRepository(conn)
-            if not await calls.save_ivr_state(call.id, turn.state, call.ivr_version,
-                                              ivr_path=turn.path):
-                return None
-            await calls.add_events(call.id, [step_event(step) for step in turn.steps])
-            if turn.survey is not None:
-                await self._add_survey(conn, turn.survey.row, turn.survey.audit)
+        try:
+            async with self.db.engine.begin() as conn:
+                updated = await conn.execute(_SAVE, {
+                    **guard_params(call), "v_state": turn.state,
+                    "v_version": call.ivr_version + 1, "v_path": turn.path, "v_now": utcnow()})
+                if updated.rowcount != 1:
+                    return None
+                await SqlCallRepository(conn).add_events(
+                    call.id, [step_event(step) for step in turn.steps])
+                if turn.survey is not None:
+                    await self._add_survey(conn, turn.survey.row, turn.survey.audit)
+                if turn.reads:  # written first: the check reads under the write's lock
+                    async with AsyncSession(bind=conn) as session:
+                        surveys = SqlSurveyRepository(session)
+                        for read in turn.reads:
+                            if await _job(surveys, read.by, read.key) != read.job:
+                                raise _JobMoved
+        except _JobMoved:
+            return None
         return replace(call, ivr_state=turn.state, ivr_version=call.ivr_version + 1,
                        ivr_path=turn.path)
 
@@ -161,9 +205,8 @@ class SqlTurnStore:
             raise ValueError(f"a settling does not write {sorted(unknown)}")
         async with self.db.engine.begin() as conn:
             updated = await conn.execute(
-                update(CALLS_TABLE).where(*_SETTLE_GUARD).values(updated_at=utcnow(), **writes.values),
-                {"b_id": call.id, "b_version": call.ivr_version, "b_rank": call.status_rank,
-                 "b_end": call.ended_at})
+                update(CALLS_TABLE).where(*_GUARD).values(updated_at=utcnow(), **writes.values),
+                guard_params(call))
             if updated.rowcount != 1:
                 return False
             calls = SqlCallRepository(conn)
@@ -186,14 +229,16 @@ class SqlTurnStore:
         self._survey_ids = max(stored, self._survey_ids) + 1
         return self._survey_ids
 
-    async def job(self, job_id: int) -> JobRef | None:
+    async def read_job(self, by: str, key: int | str) -> JobRead:
         async with self.db.sessions() as session:
-            return await SqlSurveyRepository(session).job(job_id)
+            return JobRead(by, key, await _job(SqlSurveyRepository(session), by, key))
 
-    async def job_by_reference(self, reference: str) -> JobRef | None:
-        async with self.db.sessions() as session:
-            return await SqlSurveyRepository(session).job_by_reference(reference)
 
-    async def last_completed_job(self, customer_id: int) -> JobRef | None:
-        async with self.db.sessions() as session:
-            return await SqlSurveyRepository(session).last_completed_job(customer_id)
+async def _job(surveys: SqlSurveyRepository, by: str, key: int | str) -> JobRef | None:
+    if by == "id":
+        return await surveys.job(int(key))
+    if by == "reference":
+        return await surveys.job_by_reference(str(key))
+    if by == "customer":
+        return await surveys.last_completed_job(int(key))
+    raise ValueError(f"a job is read by id, reference or customer, not {by!r}")

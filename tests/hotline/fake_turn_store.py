@@ -17,7 +17,15 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from callcenter.hotline.ports import Caller, CallOpen, CallWrites, TurnSave
+from callcenter.hotline.ports import (
+    GUARDED_FIELDS,
+    Caller,
+    CallOpen,
+    CallWrites,
+    JobRead,
+    Opened,
+    TurnSave,
+)
 from callcenter.storage.turn_store_sql import BATCHABLE
 from crm.calls import CallRecord
 from crm.enums import CallDisposition
@@ -115,11 +123,23 @@ class FakeTurnStore:
         self._add_events(call_id, new.events)
         return self.record(call_id)
 
+    def _as_read(self, call: CallRecord) -> bool:
+        row = self.rows.get(call.id)
+        return row is not None and all(row[name] == getattr(call, name)
+                                       for name in GUARDED_FIELDS)
+
+    async def open_for(self, new: CallOpen, e164: str, like: Caller) -> Opened:
+        caller = self.callers.get(e164)
+        if caller is None or not caller.like(like):
+            return Opened(None, caller)
+        cmd = dataclasses.replace(new.cmd, customer_id=caller.customer_id)
+        return Opened(await self.open(dataclasses.replace(new, cmd=cmd)), caller)
+
     async def save(self, turn: TurnSave) -> CallRecord | None:
         if turn.survey is not None and turn.survey.row.get("call_id") != turn.call.id:
             raise ValueError("a turn stores only a survey taken on its own call")
-        row = self.rows.get(turn.call.id)
-        if row is None or row["ivr_version"] != turn.call.ivr_version:
+        if not self._as_read(turn.call) or \
+                any(self._job(r.by, r.key) != r.job for r in turn.reads):
             return None
         self._update(turn.call.id, {"ivr_state": turn.state, "ivr_path": turn.path,
                                     "ivr_version": turn.call.ivr_version + 1})
@@ -130,9 +150,7 @@ class FakeTurnStore:
         return self.record(turn.call.id)
 
     async def settle(self, call: CallRecord, writes: CallWrites) -> bool:
-        row = self.rows.get(call.id)
-        if row is None or (row["ivr_version"], row["status_rank"], row["ended_at"]) != \
-                (call.ivr_version, call.status_rank, call.ended_at):
+        if not self._as_read(call):
             return False
         self._update(call.id, writes.values)
         self._add_events(call.id, writes.timeline)
@@ -144,16 +162,17 @@ class FakeTurnStore:
         self.survey_ids = max([self.survey_ids, *self.surveys]) + 1
         return self.survey_ids
 
-    async def job(self, job_id: int) -> JobRef | None:
-        return self.jobs.get(job_id)
-
-    async def job_by_reference(self, reference: str) -> JobRef | None:
-        return next((j for j in self.jobs.values() if j.reference == reference), None)
-
-    async def last_completed_job(self, customer_id: int) -> JobRef | None:
+    def _job(self, by: str, key: int | str) -> JobRef | None:
+        if by == "id":
+            return self.jobs.get(int(key))
+        if by == "reference":
+            return next((j for j in self.jobs.values() if j.reference == key), None)
         done = [j for j in self.jobs.values()
-                if j.customer_id == customer_id and j.completed_at is not None]
+                if j.customer_id == key and j.completed_at is not None]
         return max(done, key=lambda j: (j.completed_at, j.id), default=None)
+
+    async def read_job(self, by: str, key: int | str) -> JobRead:
+        return JobRead(by, key, self._job(by, key))
 
     # -- transactions ----------------------------------------------------------------------
 

@@ -34,13 +34,18 @@ def store() -> FakeTurnStore:
     return store
 
 
-@pytest.fixture
-def driver(store: FakeTurnStore, tmp_path: Path) -> HotlineDriver:
+def _driver(store: FakeTurnStore, tmp_path: Path) -> HotlineDriver:
+    """A service process on `store` (each its own memory of the calls it stored)."""
     settings = Settings(database_url="sqlite+aiosqlite:///unused.db",  # type: ignore[arg-type]
                         job_loop_enabled=False, fastagi_enabled=False, ami_enabled=False,
                         log_json=False, reports_dir=tmp_path / "reports",  # type: ignore[arg-type]
                         opening_hours="00:00-23:59")
     return HotlineDriver(store, settings, FixedClock(datetime(2026, 5, 18, 2, tzinfo=UTC)))
+
+
+@pytest.fixture
+def driver(store: FakeTurnStore, tmp_path: Path) -> HotlineDriver:
+    return _driver(store, tmp_path)
 
 
 async def _call(driver: HotlineDriver, sid: str, keys: Sequence[object]) -> list[Turn]:
@@ -91,8 +96,9 @@ async def test_a_replayed_key_gets_the_same_media_and_changes_nothing(
 
 
 async def test_a_turn_overtaken_after_its_read_is_stale_and_stores_nothing(
-        driver: HotlineDriver, store: FakeTurnStore) -> None:
+        driver: HotlineDriver, store: FakeTurnStore, tmp_path: Path) -> None:
     first = (await _call(driver, "CA-stale", []))[0]
+    reader = _driver(store, tmp_path)  # a process that has to read the call
 
     def another_process(call: object) -> None:
         store.rows[first.call_id]["ivr_version"] += 1
@@ -101,7 +107,7 @@ async def test_a_turn_overtaken_after_its_read_is_stale_and_stores_nothing(
     before = _outcomes()
 
     with pytest.raises(call_log.StaleIvrState):
-        await driver.feed(Carrier.TWILIO, "CA-stale", ev.Digits("2"),
+        await reader.feed(Carrier.TWILIO, "CA-stale", ev.Digits("2"),
                           expected_version=first.version)
 
     assert _since(before) == {}  # neither stored nor run again in a transaction
@@ -154,3 +160,62 @@ async def test_a_status_after_the_goodbye_is_settled_batched_and_a_mid_flow_one_
     await driver.carrier_status(Carrier.TWILIO, "CA-gone", "completed", duration_s=9.0)
     assert _since(before) == {"transaction": 1}  # the session needed its hang-up turn
     assert store.record(gone[-1].call_id).ended_at is not None
+
+
+async def test_a_process_answers_from_the_call_it_stored_without_reading_it(
+        driver: HotlineDriver, store: FakeTurnStore) -> None:
+    loads = 0
+    load = store.load
+
+    async def counted(carrier: str, carrier_call_id: str) -> object:
+        nonlocal loads
+        loads += 1
+        return await load(carrier, carrier_call_id)
+
+    store.load = counted  # type: ignore[method-assign]
+    turns = await _call(driver, "CA-kept", SURVEY)
+    await driver.carrier_status(Carrier.TWILIO, "CA-kept", "completed", duration_s=30.0)
+
+    assert loads == 0
+    assert turns[-1].ended and len(store.surveys) == 1
+    assert driver.recent.get("twilio", "CA-kept") is None  # an ended call is not kept
+
+
+async def test_a_call_another_process_moved_on_is_read_again_and_its_step_replayed(
+        driver: HotlineDriver, store: FakeTurnStore, tmp_path: Path) -> None:
+    """Twilio sent the same key twice, to two processes: the one that had the call in
+    memory loses to the one that stored the key first, writes nothing, and answers with
+    the step the other one stored."""
+    first = (await _call(driver, "CA-twice", []))[0]
+    other = await _driver(store, tmp_path).feed(Carrier.TWILIO, "CA-twice", ev.Digits("2"),
+                                                expected_version=first.version)
+    stored = (store.record(first.call_id), store.keys(first.call_id))
+    before = _outcomes()
+
+    again = await driver.feed(Carrier.TWILIO, "CA-twice", ev.Digits("2"),
+                              expected_version=first.version)
+
+    assert again.replayed and again.media == other.media and again.version == other.version
+    assert (store.record(first.call_id), store.keys(first.call_id)) == stored
+    assert _since(before) == {"replayed": 1}
+    # the next key (at the version the other process stored) is served on a fresh read
+    nxt = await driver.feed(Carrier.TWILIO, "CA-twice", ev.Digits("1"),
+                            expected_version=other.version)
+    assert not nxt.replayed and store.record(first.call_id).ivr_version == other.version + 1
+
+
+async def test_a_status_settles_on_the_call_as_stored_not_as_remembered(
+        driver: HotlineDriver, store: FakeTurnStore) -> None:
+    """Another process queued the call and an agent answered it (writes that move no IVR
+    version): the status callback's settling, started from the call in memory, is refused
+    by the store, and the settling is done again on the call as stored: answered."""
+    turns = await _call(driver, "CA-queued", SURVEY)
+    at = datetime(2026, 5, 18, 2, 1, tzinfo=UTC)
+    store.rows[turns[-1].call_id].update(queue="hotline", queued_at=at, answered_at=at)
+
+    settled = await driver.carrier_status(Carrier.TWILIO, "CA-queued", "completed",
+                                          duration_s=60.0)
+
+    assert settled.disposition == "answered"
+    assert store.record(turns[-1].call_id).disposition == "answered"
+    assert store.keys(turns[-1].call_id).count("ended") == 1

@@ -11,11 +11,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from callcenter.hotline.ports import CallOpen, CallWrites, SurveyWrite, TurnSave, TurnStore
+from callcenter.hotline.ports import (
+    Caller,
+    CallOpen,
+    CallWrites,
+    SurveyWrite,
+    TurnSave,
+    TurnStore,
+)
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import CallEvent, Contact, Survey, SurveyAudit
+from callcenter.storage.tables import Call, CallEvent, Contact, ServiceJob, Survey, SurveyAudit
 from callcenter.storage.turn_store_pg import PgTurnStore
 from callcenter.storage.turn_store_sql import SqlTurnStore
 from crm.calls import CallRecord
@@ -41,12 +48,14 @@ class Subject:
     keys: Callable[[int], Awaitable[list[str | None]]]  # the call's timeline dedupe keys
     surveys: Callable[[], Awaitable[list[tuple[int, int, str]]]]  # (id, audit entries, action)
     contacts: Callable[[int], Awaitable[int]]
+    #: another process changes the job (a technician reassigned)
+    change_job: Callable[[int], Awaitable[None]]
+    #: another process writes to the call without moving its IVR version (an agent answers)
+    answer: Callable[[int], Awaitable[None]]
 
 
 async def _fake() -> Subject:
     store = FakeTurnStore()
-    from callcenter.hotline.ports import Caller
-
     store.callers[NUMBER] = Caller(7, True, "zh-CN", "Asia/Shanghai")
     store.jobs[3] = JobRef(3, "J-1", 7, None, None, COMPLETED, frozenset({NUMBER}))
     store.jobs[4] = JobRef(4, "J-0", 7, None, None, COMPLETED - timedelta(days=3))
@@ -61,7 +70,13 @@ async def _fake() -> Subject:
     async def contacts(call_id: int) -> int:
         return int(call_id in store.contacts)
 
-    return Subject(store, 7, 3, keys, surveys, contacts)
+    async def change_job(job_id: int) -> None:
+        store.jobs[job_id] = replace(store.jobs[job_id], technician_id=99)
+
+    async def answer(call_id: int) -> None:
+        store.rows[call_id]["answered_at"] = NOW
+
+    return Subject(store, 7, 3, keys, surveys, contacts, change_job, answer)
 
 
 async def _database(db: Database, store: TurnStore) -> Subject:
@@ -91,7 +106,19 @@ async def _database(db: Database, store: TurnStore) -> Subject:
             return int(await session.scalar(select(func.count()).select_from(Contact).where(
                 Contact.call_id == call_id)) or 0)
 
-    return Subject(store, customer.id, job.id, keys, surveys, contacts)
+    async def change_job(job_id: int) -> None:
+        tech = await factories.staff(db, "tech-2", ["technician"], department_id=dep.id)
+        async with db.sessions() as session:
+            await session.execute(update(ServiceJob).where(ServiceJob.id == job_id)
+                                  .values(technician_id=tech.id))
+            await session.commit()
+
+    async def answer(call_id: int) -> None:
+        async with db.sessions() as session:
+            await session.execute(update(Call).where(Call.id == call_id).values(answered_at=NOW))
+            await session.commit()
+
+    return Subject(store, customer.id, job.id, keys, surveys, contacts, change_job, answer)
 
 
 @pytest.fixture(params=["fake", "sqlalchemy-sqlite", "sqlalchemy-pg", "batched-pg"])
@@ -262,16 +289,93 @@ async def test_the_caller_is_found_by_their_number_and_a_stranger_is_not(s: Subj
 
 
 async def test_jobs_are_found_by_id_by_reference_and_as_the_last_completed(s: Subject) -> None:
-    by_id = await s.store.job(s.job_id)
-    by_reference = await s.store.job_by_reference("J-1")
-    last = await s.store.last_completed_job(s.customer_id)
+    by_id = (await s.store.read_job("id", s.job_id)).job
+    by_reference = (await s.store.read_job("reference", "J-1")).job
+    last = (await s.store.read_job("customer", s.customer_id)).job
 
     assert by_id is not None and by_id == by_reference == last
     assert (by_id.reference, by_id.customer_id, by_id.completed_at) == \
         ("J-1", s.customer_id, COMPLETED)
     assert NUMBER in by_id.customer_phones
-    assert await s.store.job_by_reference("J-404") is None
-    assert await s.store.last_completed_job(s.customer_id + 1000) is None
+    assert (await s.store.read_job("reference", "J-404")).job is None
+    assert (await s.store.read_job("customer", s.customer_id + 1000)).job is None
+
+
+async def test_a_turn_whose_job_changed_since_it_was_read_writes_nothing(s: Subject) -> None:
+    call = await _opened(s)
+    reads = [await s.store.read_job("customer", s.customer_id),
+             await s.store.read_job("id", s.job_id)]
+    await s.change_job(s.job_id)
+
+    stale = await s.store.save(TurnSave(call, "{}", None, [_step(1)],
+                                        _survey(s, await s.store.next_survey_id(), call.id),
+                                        reads))
+    again = [await s.store.read_job("customer", s.customer_id),
+             await s.store.read_job("id", s.job_id)]
+    saved = await s.store.save(TurnSave(call, "{}", None, [_step(1)], None, again))
+
+    assert stale is None and saved is not None and saved.ivr_version == 2
+    assert again[0].job is not None and again[0].job.technician_id != \
+        (reads[0].job.technician_id if reads[0].job else None)
+    assert await s.surveys() == []
+    assert await s.keys(call.id) == ["started", "ivr:0.0", "ivr:1.0"]
+
+
+async def test_a_turn_that_found_no_job_writes_nothing_once_one_is_completed(
+        s: Subject) -> None:
+    call = await _opened(s)
+    none = await s.store.read_job("customer", s.customer_id + 1000)
+    assert none.job is None
+
+    saved = await s.store.save(TurnSave(call, "{}", None, [_step(1)], None, [none]))
+
+    assert saved is not None  # still none: the turn is stored
+
+
+async def test_a_write_is_refused_when_the_call_changed_in_any_column(s: Subject) -> None:
+    """An agent answered (no IVR version moved): a save or a settling given the call as it
+    was before writes nothing; given the call as it is now, it is stored."""
+    call = await _opened(s)
+    await s.answer(call.id)
+
+    assert await s.store.save(TurnSave(call, "{}", None, [_step(1)])) is None
+    assert not await s.store.settle(call, _writes("ringing", 1))
+    now = await s.store.load("twilio", "CA-1")
+    assert now is not None and now.answered_at == NOW
+    assert await s.store.settle(now, _writes("ringing", 1))
+    ringing = replace(now, carrier_status="ringing", status_rank=1)
+    assert await s.store.save(TurnSave(ringing, "{}", None, [_step(1)])) is not None
+
+
+async def test_a_known_caller_is_logged_with_their_first_turn_in_one_step(s: Subject) -> None:
+    cmd = _cmd("CA-1", None)
+    like = Caller(0, True, "zh-CN", "Asia/Shanghai")
+
+    opened = await s.store.open_for(CallOpen(cmd, '{"v": 1}', "main_menu",
+                                             [started_event_for(cmd)]), NUMBER, like)
+    again = await s.store.open_for(CallOpen(cmd, '{"v": 9}', "x", []), NUMBER, like)
+
+    assert opened.call is not None and opened.caller is not None
+    assert (opened.call.customer_id, opened.call.ivr_version, opened.call.ivr_state) == \
+        (s.customer_id, 1, '{"v": 1}')
+    assert opened.caller.customer_id == s.customer_id and opened.caller.like(like)
+    assert again.call is None and again.caller == opened.caller  # logged already
+    assert await s.store.load("twilio", "CA-1") == opened.call
+    assert await s.keys(opened.call.id) == ["started"]
+
+
+async def test_a_caller_of_another_kind_or_a_stranger_is_told_and_nothing_is_logged(
+        s: Subject) -> None:
+    cmd = _cmd("CA-1", None)
+    new = CallOpen(cmd, '{"v": 1}', "main_menu", [started_event_for(cmd)])
+
+    english = await s.store.open_for(new, NUMBER, Caller(0, True, "en", "Asia/Shanghai"))
+    stranger = await s.store.open_for(new, STRANGER, Caller(0, True, "zh-CN", "Asia/Shanghai"))
+
+    assert english.call is None and english.caller is not None
+    assert (english.caller.customer_id, english.caller.language) == (s.customer_id, "zh-CN")
+    assert stranger == type(stranger)(None, None)
+    assert await s.store.load("twilio", "CA-1") is None
 
 
 async def test_a_transaction_stores_nothing_without_its_commit(s: Subject) -> None:
