@@ -15,6 +15,11 @@ the screen-pop's LISTEN connection):
   ROLLBACK) or implicit (a statement sent outside BEGIN ... COMMIT is a
   transaction of its own); not round trips of their own.
 
+What the worker does on its own clock, whatever the traffic (the agent
+availability refresh every 2 s: a task named in `BACKGROUND`), is counted
+under the same keys prefixed ``background ``, so a bench can tell the
+webhooks' own work from it (and show both).
+
 The counts are served as JSON on ``http://127.0.0.1:<port>/`` by a thread of
 their own (not the event loop), so a bench reads them before and after what
 it measures; `read(port)` does that.
@@ -22,6 +27,7 @@ it measures; `read(port)` does that.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import urllib.request
@@ -30,6 +36,17 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 COUNTS: Counter[str] = Counter()
+#: tasks whose statements are background work (`callcenter.screenpop.availability.TASK_NAME`)
+BACKGROUND = ("agent-availability",)
+
+
+def _tag() -> str:
+    """``background `` when the running task is one of `BACKGROUND`, else nothing."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return ""
+    return "background " if task is not None and task.get_name().startswith(BACKGROUND) else ""
 
 
 def _verb(query: str) -> str:
@@ -52,23 +69,24 @@ def install(port: int) -> None:
     def statement(conn: Any, verb: str) -> None:
         """A statement sent on `conn`: an implicit transaction unless inside BEGIN."""
         if id(conn) not in in_txn:
-            COUNTS["txn commit"] += 1
+            COUNTS[_tag() + "txn commit"] += 1
 
     async def execute(self: Any, query: str, *args: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109  (asyncpg's signature)
         if not args:  # with args it goes through _do_execute
             verb = _verb(query).rstrip(";")
-            COUNTS[f"simple {verb}"] += 1
+            COUNTS[f"{_tag()}simple {verb}"] += 1
             if verb in ("BEGIN", "START"):
                 in_txn.add(id(self))
             elif verb in ("COMMIT", "END", "ROLLBACK", "ABORT"):
                 in_txn.discard(id(self))
-                COUNTS["txn rollback" if verb in ("ROLLBACK", "ABORT") else "txn commit"] += 1
+                COUNTS[_tag() + ("txn rollback" if verb in ("ROLLBACK", "ABORT")
+                                 else "txn commit")] += 1
             else:
                 statement(self, verb)
         return await plain_execute(self, query, *args, timeout=timeout)
 
     async def _do_execute(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        COUNTS[f"execute {_verb(query)}"] += 1
+        COUNTS[f"{_tag()}execute {_verb(query)}"] += 1
         statement(self, _verb(query))
         return await do_execute(self, query, *args, **kw)
 
@@ -77,18 +95,18 @@ def install(port: int) -> None:
                              record_class: Any = None) -> Any:
         record = record_class or self._protocol.get_record_class()
         if not use_cache or self._stmt_cache.get((query, record, ignore_custom_codec)) is None:
-            COUNTS[f"prepare {_verb(query)}"] += 1
+            COUNTS[f"{_tag()}prepare {_verb(query)}"] += 1
         return await get_statement(self, query, timeout, named=named, use_cache=use_cache,
                                    ignore_custom_codec=ignore_custom_codec,
                                    record_class=record_class)
 
     async def _stmt_execute(self: Any, executor: Any) -> Any:
-        COUNTS[f"execute {_verb(self._query)}"] += 1
+        COUNTS[f"{_tag()}execute {_verb(self._query)}"] += 1
         statement(self._connection, _verb(self._query))
         return await stmt_do_execute(self, executor)
 
     async def connect(*args: Any, **kw: Any) -> Any:
-        COUNTS["connect"] += 1
+        COUNTS[_tag() + "connect"] += 1
         return await plain_connect(*args, **kw)
 
     conn_cls.execute = execute  # type: ignore[method-assign]

@@ -554,8 +554,14 @@ class HotlineDriver:
             self._remember(settled)
             return settled
 
-    async def transferred(self, carrier: Carrier, carrier_call_id: str, queue: str) -> None:
+    def written_elsewhere(self, carrier: Carrier | str, carrier_call_id: str) -> None:
+        """The call was written outside its turns (answered by an agent, ended by a dial
+        action): the record remembered of it is dropped, so its next turn reads it (keeping
+        it would be safe, the write would refuse it, but would cost a refused write)."""
         self.recent.forget(str(carrier), carrier_call_id)
+
+    async def transferred(self, carrier: Carrier, carrier_call_id: str, queue: str) -> None:
+        self.written_elsewhere(carrier, carrier_call_id)
         call = await call_log.get_call(carrier, carrier_call_id, self.store.unit_of_work())
         await call_log.mark_queued(call.id, self.clock(), queue, self.store.unit_of_work())
 

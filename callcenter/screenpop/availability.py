@@ -28,6 +28,8 @@ __all__ = ["AgentAvailability"]
 
 log = logging.getLogger(__name__)
 REFRESH_S = 2.0
+#: the name of the task that refreshes every `REFRESH_S` (a bench tells its statements apart)
+TASK_NAME = "agent-availability"
 MAX_CLIENTS = 10
 _IN_QUEUE = ("ready", "ringing", "on_call", "hold")
 
@@ -69,7 +71,8 @@ class AgentAvailability:
 
     async def start(self) -> None:
         await self.refresh()
-        self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
+        self._task = asyncio.get_running_loop().create_task(
+            self._refresh_forever(), name=TASK_NAME)
 
     async def close(self) -> None:
         if self._task is not None:

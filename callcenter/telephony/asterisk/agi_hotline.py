@@ -106,6 +106,7 @@ class HotlineAgi:
         # the dialplan runs this route only once the callee has answered
         await calls.mark_answered(turn.call_id, self.driver.clock(), None,
                                   self.driver.store.unit_of_work())
+        self.driver.written_elsewhere(ASTERISK, linkedid)
         await self.converse(channel, linkedid, turn)
 
     async def queue_result(self, channel: AgiChannel, request: AgiRequest) -> None:

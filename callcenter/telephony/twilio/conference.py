@@ -324,6 +324,7 @@ async def _agent_joined(app: web.Application, channel: TwilioChannel, call: Call
         return
     agent_id = await _staff_id(channel, identity)
     await call_log.mark_answered(call.id, at, agent_id, channel.uow())
+    channel.written_elsewhere(call.carrier_call_id)
     if channel.db is not None:
         await segments.answer_in_queue(channel.db, call.id, queue, at, agent_id)
     await _tell_screen_pop(app, channel, "call_answered", CARRIER.value, call.carrier_call_id,

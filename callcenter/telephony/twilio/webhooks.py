@@ -79,6 +79,11 @@ class TwilioChannel:
             raise RuntimeError("the Twilio channel is used before the app started")
         return self.driver
 
+    def written_elsewhere(self, sid: str) -> None:
+        """A handler wrote the call outside its IVR turns (`HotlineDriver.written_elsewhere`)."""
+        if self.driver is not None:
+            self.driver.written_elsewhere(CARRIER, sid)
+
     def uow(self) -> SqlUnitOfWork:
         if self.db is None:
             raise RuntimeError("the Twilio channel is used before the app started")
@@ -290,6 +295,7 @@ async def dial_status(request: web.Request) -> web.Response:
         dial = form.get("DialCallStatus", "")
         queue_result = form.get("QueueResult", "")
         now = channel.clock()
+        channel.written_elsewhere(sid)  # answered or ended here, not by a turn
         call = await call_log.get_call(CARRIER.value, sid, channel.uow())
         queue = request.query.get("queue") or call.queue or ""
         latest = await segments.latest(channel.db, call.id) if channel.db is not None else None
@@ -357,6 +363,7 @@ async def callback_flow(request: web.Request) -> web.Response:
         )
         # Twilio fetches the flow only once the callee has answered
         await call_log.mark_answered(turn.call_id, channel.clock(), None, channel.uow())
+        channel.written_elsewhere(sid)
         return await _answer_turn(request, channel, sid, form, turn)
 
 
