@@ -178,6 +178,11 @@ class _Scope(Protocol):
         """The first turn runs for a guessed kind of caller (`TurnStore.open_for`)."""
         ...
 
+    @property
+    def recalled(self) -> CallRecord | None:
+        """The call as this process last stored it, used instead of reading it."""
+        ...
+
     async def load(self, carrier: str, carrier_call_id: str) -> CallRecord: ...
     async def identify(self, number: str | None) -> Caller | None: ...
     def can_call_back(self, number: str | None) -> bool: ...
@@ -197,6 +202,7 @@ class _Transaction:
 
     batched = False
     guessing = False
+    recalled: CallRecord | None = None
 
     def __init__(self, tx: TurnTransaction, settings: Settings) -> None:
         self.tx, self.settings = tx, settings
@@ -627,6 +633,8 @@ class HotlineDriver:
         """Feed a live session its hang-up; the call as now stored."""
         if not call.ivr_state or json.loads(call.ivr_state).get("ended"):
             return call
+        if scope.recalled is not None:  # that record may be behind: is the caller mid-flow?
+            raise _Again("a remembered session not ended at a status callback")
         if scope.batched:  # the session keeps what they gave, in a transaction
             raise NotBatchable("the caller hung up mid-flow")
         turn = await self._turn(scope, self._stored_context(scope, call), ev.Hangup())

@@ -219,3 +219,24 @@ async def test_a_status_settles_on_the_call_as_stored_not_as_remembered(
     assert settled.disposition == "answered"
     assert store.record(turns[-1].call_id).disposition == "answered"
     assert store.keys(turns[-1].call_id).count("ended") == 1
+
+
+async def test_a_status_reaching_a_process_that_saw_only_the_calls_start_is_settled_batched(
+        driver: HotlineDriver, store: FakeTurnStore, tmp_path: Path) -> None:
+    """The process remembers the call mid-survey; another one took it to the goodbye. The
+    remembered session looks live (a hang-up turn would need a transaction): the settling
+    reads the call first, finds the session ended, and is stored batched."""
+    turns = await _call(driver, "CA-split", SURVEY[:2])
+    other = _driver(store, tmp_path)
+    version = turns[-1].version
+    for key in SURVEY[2:]:
+        version = (await other.feed(Carrier.TWILIO, "CA-split", ev.Digits(key),
+                                    expected_version=version)).version
+    before = _outcomes()
+
+    settled = await driver.carrier_status(Carrier.TWILIO, "CA-split", "completed",
+                                          duration_s=50.0)
+
+    assert _since(before) == {"settled": 1}
+    assert settled.ended_at is not None and settled.ivr_version == version
+    assert store.record(turns[-1].call_id).ivr_version == version  # no hang-up turn added
