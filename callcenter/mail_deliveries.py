@@ -91,10 +91,10 @@ async def deliver_once(
     return "sent"
 
 
-async def deliveries(db: Database, kind: str | None = None) -> list[MailDelivery]:
-    """The record of what was sent, newest first."""
+async def deliveries(db: Database, kind: str | None = None, limit: int = 500) -> list[MailDelivery]:
+    """The record of what was sent, newest first, the latest `limit`."""
     async with db.sessions() as session:
         query = select(MailDelivery).order_by(MailDelivery.at.desc(), MailDelivery.id.desc())
         if kind is not None:
             query = query.where(MailDelivery.kind == kind)
-        return list((await session.scalars(query)).all())
+        return list((await session.scalars(query.limit(limit))).all())

@@ -54,8 +54,13 @@ class Feedback(BaseModel):
     feedback: str | None = Field(default=None, max_length=4000)
 
 
-class DayQuery(BaseModel):
+class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    limit: int = Field(200, ge=1, le=500, description="at most this many (a campaign day has thousands)")
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class DayQuery(PageQuery):
     day: SaneDate | None = Field(None, description="centre-local day; default today")
 
 
@@ -96,7 +101,7 @@ async def _today(request: web.Request) -> list[CallbackRecord]:
     day = query.day or request.app[CLOCK]().astimezone(zone).date()
     start = local_to_utc(day, time(0), zone)
     return await due_on(start, local_to_utc(day + timedelta(days=1), time(0), zone),
-                        _uow(request), current(request))
+                        _uow(request), current(request), limit=query.limit, offset=query.offset)
 
 
 @describe("GET", "/api/callbacks", summary="The day's open callbacks (centre time)", tag=TAG,
@@ -106,10 +111,13 @@ async def list_due(request: web.Request) -> web.Response:
     return web.json_response({"callbacks": [as_json(cb) for cb in await _today(request)]})
 
 
-@describe("GET", "/api/callbacks/overdue", summary="Callbacks past their deadline", tag=TAG)
+@describe("GET", "/api/callbacks/overdue", summary="Callbacks past their deadline, oldest first",
+          tag=TAG, query=PageQuery)
 @requires(*STAFF)
 async def list_overdue(request: web.Request) -> web.Response:
-    late = await past_deadline(_uow(request), request.app[CLOCK], current(request))
+    query = PageQuery.model_validate(dict(request.query))
+    late = await past_deadline(_uow(request), request.app[CLOCK], current(request),
+                               limit=query.limit, offset=query.offset)
     return web.json_response({"callbacks": [as_json(cb) for cb in late]})
 
 

@@ -243,7 +243,7 @@ async def deliveries_api(request: web.Request) -> web.Response:
         "key": r.key, "kind": r.kind, "subject": r.subject, "recipients": r.recipients,
         "attachments": r.attachments, "status": r.status, "attempts": r.attempts,
         "at": r.at.isoformat(), "sent_at": r.sent_at.isoformat() if r.sent_at else None,
-        "error": r.error} for r in rows[:500]]})
+        "error": r.error} for r in rows]})
 
 
 @describe("GET", "/api/reports/surveys/pending", summary="The month's surveys awaiting "

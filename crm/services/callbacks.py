@@ -536,15 +536,19 @@ def _scope(identity: Identity | None) -> dict[str, Any]:
 
 
 async def due_on(day_start: datetime, day_end: datetime, uow: UnitOfWork,
-                 identity: Identity | None = None) -> list[CallbackRecord]:
-    """Open callbacks whose next try falls before `day_end` (today's work list); a manager
-    sees those of their department's customers (filtered in the query)."""
+                 identity: Identity | None = None, *, limit: int = 500,
+                 offset: int = 0) -> list[CallbackRecord]:
+    """Open callbacks whose next try falls before `day_end` (today's work list), `limit` from
+    `offset` on; a manager sees those of their department's customers (filtered in the query)."""
     async with uow:
-        return await uow.callbacks.due_between(day_start, day_end, **_scope(identity))
+        return await uow.callbacks.due_between(day_start, day_end, **_scope(identity),
+                                               limit=limit, offset=offset)
 
 
-async def past_deadline(uow: UnitOfWork, clock: Clock,
-                        identity: Identity | None = None) -> list[CallbackRecord]:
-    """Callbacks whose deadline passed without a completed call (open, failed or expired)."""
+async def past_deadline(uow: UnitOfWork, clock: Clock, identity: Identity | None = None, *,
+                        limit: int = 500, offset: int = 0) -> list[CallbackRecord]:
+    """Callbacks whose deadline passed without a completed call (open, failed or expired),
+    oldest deadline first, `limit` from `offset` on."""
     async with uow:
-        return await uow.callbacks.past_deadline(clock(), **_scope(identity))
+        return await uow.callbacks.past_deadline(clock(), **_scope(identity), limit=limit,
+                                                 offset=offset)

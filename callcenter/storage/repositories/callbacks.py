@@ -269,19 +269,22 @@ class SqlCallbackRepository:
         return [_attempt(r) for r in rows]
 
     async def due_between(self, start: datetime, end: datetime, *,
-                          departments: Collection[int] | None = None) -> list[CallbackRecord]:
+                          departments: Collection[int] | None = None, limit: int = 500,
+                          offset: int = 0) -> list[CallbackRecord]:
         query = (select(Callback).where(Callback.state.in_(OPEN), Callback.next_attempt_at < end)
-                 .order_by(Callback.priority, Callback.next_attempt_at, Callback.id))
+                 .order_by(Callback.priority, Callback.next_attempt_at, Callback.id)
+                 .limit(limit).offset(offset))
         rows = await self.session.scalars(_scoped(query, departments))
         return [to_record(r) for r in rows]
 
     async def past_deadline(self, now: datetime, *,
-                            departments: Collection[int] | None = None) -> list[CallbackRecord]:
+                            departments: Collection[int] | None = None, limit: int = 500,
+                            offset: int = 0) -> list[CallbackRecord]:
         late_done = and_(Callback.state == S.COMPLETED, Callback.completed_at > Callback.deadline_at)
         query = (select(Callback).where(
                      Callback.deadline_at < now,
                      or_(Callback.state.in_((*OPEN, S.FAILED, S.EXPIRED)), late_done))
-                 .order_by(Callback.deadline_at, Callback.id))
+                 .order_by(Callback.deadline_at, Callback.id).limit(limit).offset(offset))
         rows = await self.session.scalars(_scoped(query, departments))
         return [to_record(r) for r in rows]
 
