@@ -6,8 +6,9 @@
 - `load(env)`: the compose file with `${X}`, `${X:-default}`, `${X:?error}` filled
   from `env`; a required variable that is missing or empty raises `MissingVariable`
   with compose's own message (`set X in .env`).
-- `container_env(compose, name)`: the environment compose gives a service's
-  container: the `ENV` of its image's last Dockerfile stage, then `environment:`.
+- `container_env(compose, name, dotenv)`: the environment compose gives a service's
+  container: the `ENV` of its image's last Dockerfile stage, then its `env_file:`
+  (`.env` is `dotenv`, the site's .env), then `environment:`.
 - `command(compose, name)`: the service's command (the image's CMD when unset).
 """
 
@@ -110,9 +111,13 @@ def dockerfile_runtime(context: Path) -> tuple[dict[str, str], list[str]]:
     return env, cmd
 
 
-def container_env(compose: dict[str, Any], name: str) -> dict[str, str]:
+def container_env(compose: dict[str, Any], name: str,
+                  dotenv: dict[str, str] | None = None) -> dict[str, str]:
     service = compose["services"][name]
     env, _ = dockerfile_runtime(_build_context(service))
+    files = service.get("env_file") or []
+    for path in [files] if isinstance(files, str) else files:
+        env.update((dotenv or {}) if path == ".env" else env_file(REPO / path))
     given = service.get("environment") or {}
     if isinstance(given, list):
         given = dict(item.split("=", 1) for item in given)

@@ -15,9 +15,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
+import yaml
 
+from callcenter.settings import Settings
 from tests.asterisk import kit
 from tests.conftest import free_port
 from tests.deploy import compose
@@ -113,6 +116,31 @@ def test_the_example_env_unedited_does_not_start_and_names_the_secret_to_set() -
             compose.load({**compose.filled_env(), name: ""})
 
 
+def test_every_setting_a_site_puts_in_env_reaches_the_service_and_its_one_shots() -> None:
+    """Settings .env.example does not list (mail, opening hours, report schedule...) are read
+    from .env by the service, migrations and prompts alike; compose's own values win."""
+    extra = {"SMTP_HOST": "mail.example.test", "REPORT_MAIL_TO": "daily=ops@example.test",
+             "OPENING_HOURS": "07:00-22:00", "DATABASE_URL": "sqlite+aiosqlite:///./ignored.db"}
+    env = compose.filled_env(**extra)
+    spec = compose.load(env)
+    for name in ("service", "migrate", "prompts"):
+        given = compose.container_env(spec, name, env)
+        with mock.patch.dict(os.environ, given, clear=True):
+            settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        assert (settings.smtp_host, settings.report_mail_to, settings.opening_hours) == (
+            "mail.example.test", "daily=ops@example.test", "07:00-22:00"), name
+        assert settings.database_url.startswith("postgresql+asyncpg://callcenter:"), name
+        assert str(settings.prompts_dir) == "/var/lib/callcenter/prompts", name
+
+
+def test_every_name_in_the_example_env_is_used() -> None:
+    """Each line of .env.example feeds the compose file or is one of the service's settings."""
+    used = {m["name"] for m in compose._VAR.finditer(compose.COMPOSE_FILE.read_text()) if m["name"]}
+    settings = {name.upper() for name in Settings.model_fields}
+    unused = sorted(set(compose.env_file(compose.ENV_EXAMPLE)) - used - settings)
+    assert not unused, f"{unused} in .env.example reach nothing"
+
+
 def test_the_stack_publishes_only_http_sip_and_rtp() -> None:
     spec = compose.load(compose.filled_env())
     published = {name: service.get("ports", []) for name, service in spec["services"].items()}
@@ -128,11 +156,22 @@ def test_docker_compose_config_accepts_the_filled_example_and_refuses_the_unedit
     tool = shutil.which("docker-compose")
     if tool is None:
         pytest.skip("docker-compose not installed (make deploy-check installs Debian's)")
-    filled = tmp_path / "filled.env"
+    # a checkout after `cp .env.example .env` and filling it: the services read .env too
+    for name in ("docker-compose.yml", "Dockerfile"):
+        shutil.copy(compose.REPO / name, tmp_path / name)
+    shutil.copytree(compose.REPO / "deploy", tmp_path / "deploy")
+    filled = tmp_path / ".env"
     filled.write_text("".join(f"{k}={v}\n" for k, v in compose.filled_env().items()))
-    ok = subprocess.run([tool, "--env-file", str(filled), "-f", str(compose.COMPOSE_FILE),
-                         "config", "-q"], capture_output=True, text=True, timeout=120)
+    ok = subprocess.run([tool, "--env-file", str(filled), "-f", str(tmp_path / "docker-compose.yml"),
+                         "config"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
+    assert "SMTP_PORT" not in ok.stdout  # nothing beyond what .env names
+    (tmp_path / ".env").write_text(filled.read_text() + "SMTP_HOST=mail.example.test\n")
+    more = subprocess.run([tool, "-f", str(tmp_path / "docker-compose.yml"), "config"],
+                          capture_output=True, text=True, timeout=120)
+    assert more.returncode == 0, more.stderr
+    service = yaml.safe_load(more.stdout)["services"]["service"]["environment"]
+    assert service["SMTP_HOST"] == "mail.example.test", service
     bad = subprocess.run([tool, "--env-file", str(compose.ENV_EXAMPLE), "-f",
                           str(compose.COMPOSE_FILE), "config", "-q"],
                          capture_output=True, text=True, timeout=120)

@@ -163,12 +163,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "agi://service:4573": f"agi://127.0.0.1:{fastagi_port}",
     }
     kit_run = root / "asterisk"
-    ast_env = localize(compose.container_env(spec, "asterisk"), replace,
+    ast_env = localize(compose.container_env(spec, "asterisk", env), replace,
                        {"AMI_PORT": free_port(), "SIP_PORT": free_port()})
     ast_env.update(AMI_BIND="127.0.0.1", SIP_BIND="127.0.0.1",
                    ASTERISK_TEMPLATES=str(compose.REPO / "deploy/asterisk"))
     assert compose.command(spec, "asterisk") == ["asterisk", "-f"]
-    service_env = localize(compose.container_env(spec, "service"), replace,
+    service_env = localize(compose.container_env(spec, "service", env), replace,
                            {"AMI_PORT": int(ast_env["AMI_PORT"]), "FASTAGI_PORT": fastagi_port})
     service_env["AMI_HOST"] = "127.0.0.1"
     for sub in ("prompts", "recordings", "spool", "reports"):
@@ -176,14 +176,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # the one-shots: prompts (no dependency) while Asterisk boots, then migrations
     prompts_log = (root / "prompts.log").open("wb")
     prompts = run_command(compose.command(spec, "prompts"),
-                          localize(compose.container_env(spec, "prompts"), replace, {}),
+                          localize(compose.container_env(spec, "prompts", env), replace, {}),
                           root, stdout=prompts_log, stderr=subprocess.STDOUT)
     real = kit.start(kit_run, ast_env, extra_conf=[compose.REPO / "deploy/asterisk/image/modules.conf"])
     stack = Stack(root, env, service_env,
                   f"postgresql://{name}:{password}@127.0.0.1:5432/{name}", real)
     try:
         migrate = run_command(compose.command(spec, "migrate"),
-                              localize(compose.container_env(spec, "migrate"), replace, {}),
+                              localize(compose.container_env(spec, "migrate", env), replace, {}),
                               root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out, _ = migrate.communicate(timeout=120)
         assert migrate.returncode == 0, out.decode(errors="replace")
