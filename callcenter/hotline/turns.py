@@ -471,7 +471,9 @@ class HotlineDriver:
 
             async def body(scope: _Scope) -> Turn:
                 caller = known or await scope.identify(number)
-                if caller is not None and not scope.guessing:  # whose id is no guess's
+                if caller is not None and scope.batched and not scope.guessing:
+                    # a customer found by number (a stranger added by a transaction is not
+                    # the kind of caller to expect next); the kind only, not the id
                     self.usual_caller = dataclasses.replace(caller, customer_id=0)
                 now = self.clock()
                 language = caller.language if caller else self.settings.language
