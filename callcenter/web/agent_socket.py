@@ -47,7 +47,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             try:
                 data = json.loads(msg.data)
                 kind = data.get("type")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 await ws.send_json(message("error", error="send JSON objects"))
                 continue
             if kind == "ping":

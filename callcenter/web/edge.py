@@ -140,9 +140,10 @@ async def _check_body(request: web.Request) -> None:
     elif b"\\u0000" in raw:
         try:
             parsed = json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
-            return  # not JSON: the handler answers that
-        if _has_nul(parsed):
+            has_nul = _has_nul(parsed)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return  # not JSON (or nested too deeply): the handler answers that
+        if has_nul:
             raise _refuse("body")
 
 

@@ -122,3 +122,5 @@ async def parse_json(request: web.Request) -> Any:
         return await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest("body is not valid JSON", [{"field": "body", "message": str(exc)}]) from exc
+    except RecursionError as exc:  # [[[[...]]]] deeper than the parser goes
+        raise BadRequest("body is nested too deeply", [{"field": "body", "message": str(exc)}]) from exc

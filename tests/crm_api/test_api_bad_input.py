@@ -24,7 +24,16 @@ GARBAGE_BODIES = [
     pytest.param(('{"name": "' + "张" * 300 + '"}').encode(), id="name-too-long"),
     pytest.param(b'{"name": "x", "surprise": 1}', id="unknown-field"),
     pytest.param(b'{"name": "x", "value_grade": "GOLD"}', id="unknown-grade"),
+    pytest.param(b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", id="nested-too-deep"),
 ]
+
+
+@pytest.mark.parametrize("path", ["/api/complaints", "/api/reports/runs",
+                                  "/api/reports/supervision/versions", "/api/me/password"])
+async def test_json_nested_too_deep_is_a_400_or_422_on_hand_written_routes(
+        as_: Any, people: People, path: str) -> None:
+    status, body = await as_("admin").call("POST", path, data=b"[" * 100_000 + b"]" * 100_000)
+    assert status in (400, 422), body
 
 
 @pytest.mark.parametrize("raw", GARBAGE_BODIES)
