@@ -6,7 +6,9 @@ completed; a dial that does not connect goes to retry_wait and back to
 scheduled, or to failed. A claim that lapses before dialing returns the
 callback to scheduled; one that lapses mid-dial or mid-call makes it unknown,
 and the carrier's record then reconciles it (answer / complete / not
-connected / give up). Completed, failed, cancelled and expired are final.
+connected / give up). Completed, failed, cancelled and expired are final. A
+supervision callback with no trustworthy number is `held` (never dialled,
+shown to the supervision staff with the reason: `crm.callback_numbers`).
 
 Rule 2 (retries, configurable): at most 3 attempts; after attempt n the next
 one waits `backoff[n-1]` (15 min, 2 h, 1 day; the last entry repeats).
@@ -70,18 +72,21 @@ class CallbackAction(StrEnum):
     CANCEL = "cancel"
     EXPIRE = "expire"  # past deadline + grace
     CLAIM_LAPSED = "claim_lapsed"  # the worker vanished mid-dial or mid-call
+    HOLD = "hold"  # no trustworthy number for a supervision call (`crm.callback_numbers`)
 
 
 _S = CallbackState
 _A = CallbackAction
 
 CALLBACK_TRANSITIONS: Mapping[CallbackState, Mapping[CallbackAction, CallbackState]] = {
-    _S.SCHEDULED: {_A.CLAIM: _S.CLAIMED, _A.CANCEL: _S.CANCELLED, _A.EXPIRE: _S.EXPIRED},
+    _S.SCHEDULED: {_A.CLAIM: _S.CLAIMED, _A.CANCEL: _S.CANCELLED, _A.EXPIRE: _S.EXPIRED,
+                   _A.HOLD: _S.HELD},
     _S.CLAIMED: {
         _A.DIAL: _S.DIALING,
         _A.RELEASE: _S.SCHEDULED,
         _A.CANCEL: _S.CANCELLED,
         _A.EXPIRE: _S.EXPIRED,
+        _A.HOLD: _S.HELD,
     },
     _S.DIALING: {
         _A.ANSWER: _S.IN_CALL,
@@ -89,13 +94,15 @@ CALLBACK_TRANSITIONS: Mapping[CallbackState, Mapping[CallbackAction, CallbackSta
         _A.GIVE_UP: _S.FAILED,
         _A.EXPIRE: _S.EXPIRED,
         _A.CLAIM_LAPSED: _S.UNKNOWN,
+        _A.HOLD: _S.HELD,
     },
-    _S.IN_CALL: {_A.COMPLETE: _S.COMPLETED, _A.CLAIM_LAPSED: _S.UNKNOWN},
+    _S.IN_CALL: {_A.COMPLETE: _S.COMPLETED, _A.CLAIM_LAPSED: _S.UNKNOWN, _A.HOLD: _S.HELD},
     _S.RETRY_WAIT: {
         _A.RETRY_DUE: _S.SCHEDULED,
         _A.GIVE_UP: _S.FAILED,
         _A.CANCEL: _S.CANCELLED,
         _A.EXPIRE: _S.EXPIRED,
+        _A.HOLD: _S.HELD,
     },
     _S.UNKNOWN: {  # reconciled with the carrier's record of the call
         _A.ANSWER: _S.IN_CALL,
@@ -103,7 +110,11 @@ CALLBACK_TRANSITIONS: Mapping[CallbackState, Mapping[CallbackAction, CallbackSta
         _A.NOT_CONNECTED: _S.RETRY_WAIT,
         _A.GIVE_UP: _S.FAILED,
         _A.EXPIRE: _S.EXPIRED,
+        _A.HOLD: _S.HELD,
     },
+    # no trustworthy number (`crm.callback_numbers`): released once one is on the record
+    # (click to call), completed by hand, or cancelled; never dialled as it stands
+    _S.HELD: {_A.RELEASE: _S.SCHEDULED, _A.CANCEL: _S.CANCELLED, _A.EXPIRE: _S.EXPIRED},
     _S.COMPLETED: {},
     _S.FAILED: {},
     _S.CANCELLED: {},

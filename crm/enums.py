@@ -170,6 +170,9 @@ class CallbackState(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     UNKNOWN = "unknown"  # claim expired mid-dial: reconcile with the carrier
+    #: a supervision callback with no trustworthy number to dial (`crm.callback_numbers`):
+    #: never dialled; the supervision staff see it with the reason
+    HELD = "held"
 
 
 class CallbackWindow(StrEnum):

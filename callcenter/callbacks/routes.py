@@ -5,6 +5,9 @@ Routes (thin: parse, call one use case, answer):
   feedback form per row (callback staff, supervisors, managers).
 - `GET /api/callbacks?day=YYYY-MM-DD`: the same list in JSON (default today).
 - `GET /api/callbacks/overdue`: callbacks past their deadline.
+  A supervision callback with no trustworthy number to dial is listed with
+  state `held`, `held: "no_trustworthy_number"` and `held_reason`
+  (`crm.callback_numbers`); click to call releases it once one is on the record.
 - `POST /api/callbacks/{id}/call`: dial it on the dispatcher's next pass.
 - `POST /api/callbacks/{id}/complete` `{disposition, feedback}`: record the
   outcome; `confirmed` / `disputed` on a verification callback verify the
@@ -92,6 +95,8 @@ def as_json(cb: CallbackRecord) -> dict[str, Any]:
         "customer_id": cb.customer_id, "complaint_id": cb.complaint_id, "job_id": cb.job_id,
         "survey_id": cb.survey_id, "campaign_id": cb.campaign_id, "flow": cb.flow,
         "disposition": cb.disposition, "feedback": cb.feedback,
+        # a held supervision callback: why it is not dialled (`crm.callback_numbers`)
+        "held": cb.data.get("held"), "held_reason": cb.data.get("held_reason"),
     }
 
 
@@ -191,8 +196,10 @@ def _row(cb: CallbackRecord, token: str, zone: Any) -> str:
     local = cb.next_attempt_at.astimezone(zone)
     deadline = cb.deadline_at.astimezone(zone).strftime("%m-%d %H:%M") if cb.deadline_at else ""
     hidden = f'<input type="hidden" name="csrf_token" value="{e(token)}">'
+    reason = cb.data.get("held_reason")
+    held = f"<br><small>{e(str(reason))}</small>" if reason else ""
     return (
-        f"<tr><td>{cb.id}</td><td>{e(cb.kind)}</td><td>{e(cb.state)}</td>"
+        f"<tr><td>{cb.id}</td><td>{e(cb.kind)}</td><td>{e(cb.state)}{held}</td>"
         f'<td><a href="tel:{e(cb.phone)}">{e(cb.phone)}</a></td>'
         f"<td>{local:%H:%M}</td><td>{e(deadline)}</td><td>{cb.attempts}</td>"
         f'<td><form method="post" action="/callbacks/{cb.id}/call">{hidden}'

@@ -7,7 +7,10 @@ Rule 2 (commit before the act): before any dial, the callback is committed as
 `dialing` with a new attempt row whose id goes to the carrier. Just before
 that commit the callback is checked again: past deadline -> expired; outside
 the callee's local window -> back to scheduled at the next opening; on the
-do-not-call list -> cancelled (`do_not_call`), never dialled.
+do-not-call list -> cancelled (`do_not_call`), never dialled. A supervision
+callback (post-repair, complaint follow-up, survey verification) dials only a
+number that qualifies now (`crm.callback_numbers`): the number is switched if
+the record changed since scheduling, and with none the callback is `held`.
 
 Rule 3 (no blind redial): a claim whose worker vanished lapses; a callback
 that was `dialing` or `in_call` becomes `unknown` and is settled only from the
@@ -22,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -39,6 +42,7 @@ from crm.services.callback_ports import (
     DialRequest,
     PlacedAttempt,
 )
+from crm.services.callback_trust import held_changes, judges_anyone, number_to_dial
 from crm.services.callbacks import record_call_ended, record_dial_result, window_of
 
 if TYPE_CHECKING:
@@ -88,6 +92,7 @@ async def claim_and_prepare(
     callback_transition(S.CLAIMED, CallbackAction.DIAL)  # the move below, checked once
     async with uow:
         repo = uow.callbacks
+        claimed = await _trustworthy(uow, claimed, now, config)
         blocked = await repo.blocked_by_dnc(claimed)
         ready: list[int] = []
         for cb in claimed:
@@ -100,6 +105,30 @@ async def claim_and_prepare(
         await uow.commit()
     return [DialRequest(cb.current_attempt_id or "", cb.id, cb.phone, config.caller_id, cb.flow,
                         config.ring_timeout_s) for cb in dialing]
+
+
+async def _trustworthy(uow: UnitOfWork, claimed: list[CallbackRecord], now: datetime,
+                       config: DispatchConfig) -> list[CallbackRecord]:
+    """Rule 2, the number: a supervision callback dials only a number that qualifies now
+    (`crm.callback_numbers`): switched to it if the record changed since scheduling, held
+    (never dialled) when none does. Returns the callbacks still to dial, with their numbers."""
+    keep: list[CallbackRecord] = []
+    for cb in claimed:
+        if not judges_anyone(cb):
+            keep.append(cb)
+            continue
+        phone, reason = await number_to_dial(uow.callbacks, cb)
+        if phone is None:
+            await uow.callbacks.change(cb.id, S.CLAIMED, held_changes(cb, reason or "held"),
+                                       expect_worker=config.worker)
+            log.warning("callback %s not dialled, held: %s", cb.id, reason)
+        elif phone != cb.phone:
+            if await uow.callbacks.change(cb.id, S.CLAIMED, {"phone": phone},
+                                          expect_worker=config.worker):
+                keep.append(replace(cb, phone=phone))
+        else:
+            keep.append(cb)
+    return keep
 
 
 def _set_aside(cb: CallbackRecord, dnc: bool, now: datetime,

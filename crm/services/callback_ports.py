@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from crm.callback_numbers import JudgedNumbers
 from crm.enums import CallbackKind, CallbackState, DialOutcome
 
 
@@ -223,6 +224,14 @@ class CallbackRepository(Protocol):
         """`add` of each (distinct source keys), in order, in a few statements."""
         ...
     async def customer_contact(self, customer_id: int) -> CustomerContact | None: ...
+    async def judged_numbers(
+        self, customer_id: int, *, job_id: int | None = None, complaint_id: int | None = None,
+        survey_id: int | None = None,
+    ) -> JudgedNumbers | None:
+        """The customer's numbers with their stamps, as a supervision call about the survey,
+        complaint or job (first named wins for the department) sees them: the department it
+        judges (the customer's when none is named), its people (technician, keyer, owner)."""
+        ...
     async def job_facts(self, job_id: int) -> JobFacts | None: ...
     async def complaint_facts(self, complaint_id: int) -> ComplaintFacts | None: ...
     async def survey_facts(self, survey_id: int) -> SurveyFacts | None: ...

@@ -32,7 +32,9 @@ from zoneinfo import ZoneInfo
 
 from crm.access import CALLBACK_WORKERS, normal_text
 from crm.call_windows import CallWindow, RequestedWindowHours, next_allowed_time, requested_window
+from crm.callback_numbers import JudgedNumbers, trustworthy_number
 from crm.callbacks import (
+    FINAL_STATES,
     CallbackAction,
     CallbackAttempt,
     CallbackDeadlines,
@@ -62,7 +64,8 @@ from crm.services.callback_ports import (
     PlacedAttempt,
 )
 from crm.services.callback_problems import CallbackProblemPolicy, raise_callback_problem
-from crm.services.refusals import check_role, refuse
+from crm.services.callback_trust import dialled_refusal, hold, judges_anyone, number_to_dial
+from crm.services.refusals import Refusal, check_role, refuse
 from crm.services.supervision import check_supervision_callback, check_survey_supervisor
 
 if TYPE_CHECKING:
@@ -120,9 +123,17 @@ def window_of(cb: CallbackRecord) -> CallWindow:
 
 
 async def _create(repo: CallbackRepository, new: NewCallback, contact_dnc: bool,
-                  now: datetime) -> CallbackRecord:
-    """Insert `new` once; cancel it at once when a do-not-call mark forbids the call."""
+                  now: datetime, held: str | None = None) -> CallbackRecord:
+    """Insert `new` once; cancel it at once when a do-not-call mark forbids the call; hold it
+    at once (`held`: why) when no number may be dialled for it (`crm.callback_numbers`)."""
     (record,) = await _create_many(repo, [(new, contact_dnc)], now)
+    if held is not None and record.state is S.SCHEDULED and record.attempts == 0 \
+            and "held" not in record.data:
+        state = callback_transition(record.state, CallbackAction.HOLD)
+        data = {**record.data, "held": "no_trustworthy_number", "held_reason": held}
+        if await repo.change(record.id, S.SCHEDULED, {"state": state, "data": data}):
+            record = replace(record, state=state, data=data)
+            log.warning("callback %s held: %s", record.id, held)
     return record
 
 
@@ -158,6 +169,22 @@ async def _contact(repo: CallbackRepository, customer_id: int) -> CustomerContac
     return contact
 
 
+async def judged_contact(repo: CallbackRepository, customer_id: int, *, job_id: int | None = None,
+                         complaint_id: int | None = None, survey_id: int | None = None,
+                         ) -> tuple[JudgedNumbers, str, str | None]:
+    """For a supervision callback: the customer's numbers, the number to store on the
+    callback, and why it must be held (None: that number may be dialled). With no trustworthy
+    number the stored one is the primary (shown to the staff, never dialled)."""
+    numbers = await repo.judged_numbers(customer_id, job_id=job_id, complaint_id=complaint_id,
+                                        survey_id=survey_id)
+    if numbers is None:
+        raise UnknownCallback(f"no customer {customer_id}; create the customer first")
+    if not numbers.phones:
+        raise CannotSchedule(f"customer {customer_id} has no phone number; add one to call back")
+    phone, reason = trustworthy_number(numbers)
+    return numbers, phone or numbers.phones[0].e164, reason
+
+
 async def schedule_post_repair(
     job_id: int, uow: UnitOfWork, clock: Clock, deadlines: CallbackDeadlines | None = None,
     defaults: CallbackDefaults | None = None,
@@ -172,17 +199,16 @@ async def schedule_post_repair(
             raise UnknownCallback(f"no service job {job_id}")
         if job.completed_at is None:
             raise CannotSchedule(f"job {job_id} is not completed; mark it completed first")
-        contact = await _contact(repo, job.customer_id)
-        assert contact.phone is not None
+        contact, phone, held = await judged_contact(repo, job.customer_id, job_id=job_id)
         window = defaults.window
         record = await _create(repo, NewCallback(
             source_key=f"post-repair:{job_id}", kind=CallbackKind.POST_REPAIR,
-            phone=contact.phone, timezone=contact.timezone,
+            phone=phone, timezone=contact.timezone,
             priority=priority_for(CallbackKind.POST_REPAIR), due_at=job.completed_at,
             deadline_at=deadline_for(CallbackKind.POST_REPAIR, job.completed_at, deadlines),
             next_attempt_at=_first_try(now, job.completed_at, contact.timezone, window),
             customer_id=job.customer_id, job_id=job_id, **defaults.as_new(),
-        ), contact.do_not_call, now)
+        ), contact.do_not_call, now, held)
         await uow.commit()
         return record
 
@@ -222,18 +248,18 @@ async def schedule_complaint_followup(
             raise UnknownCallback(f"no complaint {complaint_id}")
         if complaint.resolved_at is None:
             raise CannotSchedule(f"complaint {complaint_id} is not resolved yet; resolve it first")
-        contact = await _contact(repo, complaint.customer_id)
-        assert contact.phone is not None
+        contact, phone, held = await judged_contact(repo, complaint.customer_id,
+                                                    complaint_id=complaint_id)
         kind = CallbackKind.COMPLAINT_FOLLOWUP
         resolved = complaint.resolved_at
         record = await _create(repo, NewCallback(
             source_key=f"complaint-followup:{complaint_id}:{resolved:%Y%m%dT%H%M%S}",
-            kind=kind, phone=contact.phone, timezone=contact.timezone,
+            kind=kind, phone=phone, timezone=contact.timezone,
             priority=priority_for(kind, Severity(complaint.severity)), due_at=resolved,
             deadline_at=deadline_for(kind, resolved, deadlines),
             next_attempt_at=_first_try(now, resolved, contact.timezone, defaults.window),
             customer_id=complaint.customer_id, complaint_id=complaint_id, **defaults.as_new(),
-        ), contact.do_not_call, now)
+        ), contact.do_not_call, now, held)
         await uow.commit()
         return record
 
@@ -344,7 +370,11 @@ async def record_call_ended(
         if attempt.ended_at is not None:
             return None
         state: CallbackState | None = None
-        if cb.current_attempt_id == attempt_id and cb.state in (
+        refused = (await dialled_refusal(repo, cb) if cb.current_attempt_id == attempt_id
+                   and cb.state in (S.DIALING, S.IN_CALL, S.UNKNOWN) else None)
+        if refused is not None:  # answered on a number that no longer qualifies: not counted
+            state = (await hold(uow, cb, refused, now, refused="callback.answered")).state
+        elif cb.current_attempt_id == attempt_id and cb.state in (
             S.DIALING, S.IN_CALL, S.UNKNOWN
         ):
             state = callback_transition(
@@ -370,6 +400,10 @@ _TO_COMPLETE: dict[CallbackState, tuple[CallbackAction, ...]] = {
                   CallbackAction.COMPLETE),
     S.RETRY_WAIT: (CallbackAction.RETRY_DUE, CallbackAction.CLAIM, CallbackAction.DIAL,
                    CallbackAction.ANSWER, CallbackAction.COMPLETE),
+    # by hand only (staff phoned the customer themselves): the flow's answers on a held
+    # callback count for nothing
+    S.HELD: (CallbackAction.RELEASE, CallbackAction.CLAIM, CallbackAction.DIAL,
+             CallbackAction.ANSWER, CallbackAction.COMPLETE),
 }
 
 
@@ -402,6 +436,15 @@ async def complete_callback(
         await check_role(uow, staff, CALLBACK_WORKERS, "callback.complete", f"callback:{cb.id}", now)
         await _check_reach(uow, staff, cb, "callback.complete", now)
         await check_supervision_callback(uow, staff, cb, "callback.complete", now)
+        if staff is None and judges_anyone(cb) and cb.state not in FINAL_STATES:
+            # the call's own answer: it counts only from a number that still qualifies
+            if cb.state is S.HELD:
+                return cb
+            refused = await dialled_refusal(repo, cb)
+            if refused is not None:
+                held = await hold(uow, cb, refused, now, refused="callback.complete")
+                await uow.commit()
+                return held
         verified_survey = (cb.survey_id if cb.kind is CallbackKind.SURVEY_VERIFICATION
                            and disposition in _VERDICTS else None)
         if verified_survey is not None:  # before anything is written: a refusal changes nothing
@@ -417,7 +460,7 @@ async def complete_callback(
             state = callback_transition(state, step)
         attempt_id = cb.current_attempt_id
         attempts = cb.attempts
-        if cb.state in (S.SCHEDULED, S.RETRY_WAIT, S.CLAIMED):
+        if cb.state in (S.SCHEDULED, S.RETRY_WAIT, S.CLAIMED, S.HELD):
             attempt_id, attempts = f"manual-{callback_id}-{cb.attempts + 1}", cb.attempts + 1
             await repo.add_attempt(AttemptRecord(
                 attempt_id, callback_id, attempts, now, staff.label if staff else "manual",
@@ -459,11 +502,18 @@ async def call_now(callback_id: int, staff: Identity, uow: UnitOfWork, clock: Cl
         now = clock()
         await check_role(uow, staff, CALLBACK_WORKERS, "callback.call", f"callback:{cb.id}", now)
         await _check_reach(uow, staff, cb, "callback.call", now)
-        if cb.state not in (S.SCHEDULED, S.RETRY_WAIT):
+        if cb.state not in (S.SCHEDULED, S.RETRY_WAIT, S.HELD):
             raise CallbackConflict(f"callback {callback_id} is {cb.state}; it cannot be dialled now")
+        changes: dict[str, Any] = {}
+        if cb.state is S.HELD:  # released only once a trustworthy number is on the record
+            phone, reason = await number_to_dial(repo, cb)
+            if phone is None:
+                raise CallbackConflict(f"callback {callback_id} is held: {reason}")
+            data = {k: v for k, v in cb.data.items() if k not in ("held", "held_reason")}
+            changes = {"phone": phone, "data": data}
         await repo.change(callback_id, cb.state, {
             "state": S.SCHEDULED, "priority": 0, "next_attempt_at": min(now, cb.next_attempt_at),
-            "assigned_staff_id": staff.staff_id})
+            "assigned_staff_id": staff.staff_id, **changes})
         await uow.commit()
 
 
@@ -522,6 +572,20 @@ async def record_verification(
     async with uow:
         cb = await uow.callbacks.get(callback_id) if callback_id is not None else None
         await _check_verifier(uow, survey_id, confirmed, staff, cb, now)
+        if staff is None and cb is not None:  # the customer's answer counts only from a
+            refused = (await dialled_refusal(uow.callbacks, cb)  # number that still qualifies
+                       if cb.state is not S.HELD else "the verification call is held")
+            if refused is not None:
+                action = "survey.verify" if confirmed else "survey.dispute"
+                survey = await uow.callbacks.survey_facts(survey_id)
+                if cb.state in FINAL_STATES or cb.state is S.HELD:
+                    await uow.refusals.add(Refusal(
+                        at=now, staff_id=None, actor="verification-call", action=action,
+                        subject=f"survey:{survey_id}", reason=refused))
+                else:
+                    await hold(uow, cb, refused, now, refused=action)
+                await uow.commit()
+                return survey.verification if survey is not None else "pending"
         result = await _verify(uow.callbacks, survey_id, confirmed,
                                staff.staff_id if staff else None, now, note)
         await uow.commit()

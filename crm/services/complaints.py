@@ -40,10 +40,12 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES, parse_verdict
+from crm.callbacks import FINAL_STATES
 from crm.complaint_rules import STAFF_CHANNELS, due_times
 from crm.complaints import ComplaintAction, record_action
 from crm.enums import (
     CallbackKind,
+    CallbackState,
     ComplaintCategory,
     ComplaintChannel,
     ComplaintState,
@@ -55,6 +57,7 @@ from crm.enums import (
 from crm.errors import InvalidComplaint, UnknownCustomer, aware_utc
 from crm.identity import Identity, PermissionDenied
 from crm.major import ComplaintFacts, major_reasons
+from crm.services.callback_trust import dialled_refusal, hold
 
 # The ports are re-exported: callers import everything complaint-related from here.
 from crm.services.complaint_ports import (
@@ -76,7 +79,7 @@ from crm.services.complaint_ports import (
     tighten,
     visible_departments,
 )
-from crm.services.refusals import check_role, refuse
+from crm.services.refusals import Refusal, check_role, refuse
 from crm.services.supervision import check_verdict_recorder
 
 if TYPE_CHECKING:
@@ -463,6 +466,18 @@ async def record_followup_verdict(
                              "without a staff member, a follow-up verdict comes only from the "
                              "customer on the complaint's own follow-up call", now,
                              actor_label=actor.label)
+            # the customer's answer counts only from a number that still qualifies
+            refused = (await dialled_refusal(uow.callbacks, cb)
+                       if cb.state is not CallbackState.HELD else "the follow-up call is held")
+            if refused is not None:
+                if cb.state in FINAL_STATES or cb.state is CallbackState.HELD:
+                    await uow.refusals.add(Refusal(
+                        at=now, staff_id=None, actor=actor.label, action=action,
+                        subject=f"complaint:{complaint_id}", reason=refused))
+                else:
+                    await hold(uow, cb, refused, now, refused=action)
+                await uow.commit()
+                return record
         if record.state != ComplaintState.RESOLVED:
             raise InvalidComplaint(
                 f"complaint {record.ticket} is {record.state}: a follow-up verdict is for a "

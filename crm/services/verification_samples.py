@@ -11,7 +11,9 @@ Guarantees:
   survey is drawn at most once, ever.
 - Drawn surveys get one verification callback each (unique source key),
   deadline 7 days after the draw; a survey whose customer has no phone stays
-  drawn and pending, and the supervisor page lists it.
+  drawn and pending, and the supervisor page lists it. The call goes only to
+  a number nobody with a stake in the survey put on the record
+  (`crm.callback_numbers`); with none, the callback is `held` with the reason.
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ from crm.callbacks import (
 from crm.enums import CallbackKind, SurveySource
 from crm.sampling import Cadence, SamplePeriod, ended_periods
 from crm.services.callback_ports import NewCallback
-from crm.services.callbacks import CallbackDefaults, _create
+from crm.services.callbacks import (
+    CallbackDefaults,
+    CannotSchedule,
+    UnknownCallback,
+    _create,
+    judged_contact,
+)
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -120,16 +128,18 @@ async def _queue_calls(uow: UnitOfWork, draw: Draw, candidates: list[SampleCandi
         survey = by_id.get(survey_id)
         if survey is None or survey.customer_id is None:
             continue  # nobody to call: stays drawn and pending, listed for the supervisors
-        contact = await repo.customer_contact(survey.customer_id)
-        if contact is None or contact.phone is None:
+        try:  # a number nobody with a stake in the survey added (`crm.callback_numbers`)
+            contact, phone, held = await judged_contact(repo, survey.customer_id,
+                                                        survey_id=survey_id)
+        except (UnknownCallback, CannotSchedule):
             continue
         await _create(repo, NewCallback(
             source_key=f"survey-verification:{survey_id}", kind=kind,
-            phone=contact.phone, timezone=contact.timezone, priority=priority_for(kind),
+            phone=phone, timezone=contact.timezone, priority=priority_for(kind),
             due_at=now, deadline_at=deadline_for(kind, now, deadlines),
             next_attempt_at=next_allowed_time(now, ZoneInfo(contact.timezone), defaults.window),
             customer_id=contact.customer_id, survey_id=survey_id, **defaults.as_new(),
-        ), contact.do_not_call, now)
+        ), contact.do_not_call, now, held)
 
 
 async def draw_verification_samples(

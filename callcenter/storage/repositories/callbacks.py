@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.storage.inserts import CONTACTS, contact_row
-from callcenter.storage.repositories.surveys import add_survey_audit
+from callcenter.storage.repositories.surveys import add_survey_audit, department_tree
 from callcenter.storage.tables import (
     Callback,
     CallbackAttempt,
@@ -50,6 +50,8 @@ from callcenter.storage.tables import (
     ServiceJob,
     Survey,
 )
+from crm.access import scored_scope
+from crm.callback_numbers import JudgedNumbers, PhoneStamp, judged
 from crm.enums import CallbackKind, CallbackState, ContactKind
 from crm.services.callback_ports import (
     AttemptRecord,
@@ -65,7 +67,7 @@ from crm.surveys import ITEMS
 
 S = CallbackState
 IN_PROGRESS = (S.CLAIMED, S.DIALING, S.IN_CALL, S.UNKNOWN)
-OPEN = (S.SCHEDULED, S.CLAIMED, S.DIALING, S.IN_CALL, S.RETRY_WAIT, S.UNKNOWN)
+OPEN = (S.SCHEDULED, S.CLAIMED, S.DIALING, S.IN_CALL, S.RETRY_WAIT, S.UNKNOWN, S.HELD)
 _FIELDS = [c for c in CallbackRecord.__dataclass_fields__]
 #: a contact, through the table's one INSERT (`inserts.CONTACTS`)
 _ADD_CONTACT = CONTACTS.values(1, returning="RETURNING id")
@@ -168,6 +170,41 @@ class SqlCallbackRepository:
             select(CustomerPhone.e164).where(CustomerPhone.customer_id == customer_id)
             .order_by(CustomerPhone.is_primary.desc(), CustomerPhone.id).limit(1))
         return CustomerContact(customer.id, phone, customer.timezone, customer.do_not_call)
+
+    async def judged_numbers(
+        self, customer_id: int, *, job_id: int | None = None, complaint_id: int | None = None,
+        survey_id: int | None = None,
+    ) -> JudgedNumbers | None:
+        customer = await self.session.get(Customer, customer_id)
+        if customer is None:
+            return None
+        department: int | None = None
+        people: list[int | None] = []
+        if survey_id is not None and (survey := await self.session.get(Survey, survey_id)):
+            department = survey.department_id
+            people += [survey.staff_id, survey.entered_by]
+            job_id = job_id or survey.job_id
+        if complaint_id is not None and (complaint := await self.session.get(Complaint, complaint_id)):
+            department = department if department is not None else complaint.department_id
+            people.append(complaint.owner_id)
+            job_id = job_id or complaint.job_id
+        if job_id is not None and (job := await self.session.get(ServiceJob, job_id)):
+            department = department if department is not None else job.department_id
+            people.append(job.technician_id)
+        if department is None:
+            department = customer.department_id
+        rows = (await self.session.execute(
+            select(CustomerPhone.e164, CustomerPhone.is_primary, CustomerPhone.added_by,
+                   CustomerPhone.added_by_department_id)
+            .where(CustomerPhone.customer_id == customer_id)
+            .order_by(CustomerPhone.is_primary.desc(), CustomerPhone.id))).all()
+        parents, supervision = await department_tree(self.session)
+        scope = scored_scope([department] if department is not None else [], parents, supervision)
+        return JudgedNumbers(
+            customer.id, customer.timezone, customer.do_not_call, department,
+            tuple(PhoneStamp(r.e164, bool(r.is_primary), r.added_by, r.added_by_department_id)
+                  for r in rows),
+            scope, judged(people), bool(customer.verified))
 
     async def customer_by_reference(self, reference: str) -> CustomerContact | None:
         cid = await self.session.scalar(select(Customer.id).where(Customer.reference == reference))

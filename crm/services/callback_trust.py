@@ -1,0 +1,87 @@
+"""Supervision callbacks dial only a trustworthy number, and count only from one.
+
+The rules are `crm.callback_numbers`; this module applies them where a
+supervision callback (`crm.access.SUPERVISION_CALLBACKS`: post-repair survey,
+complaint follow-up, survey verification) is scheduled, dialled and answered:
+
+- `number_to_dial`: the number a callback may dial now (the dispatcher asks
+  just before every dial: the record may have changed since scheduling);
+- `dialled_refusal`: why the answer on the call just made does not count
+  (the number dialled was edited, moved or stamped meanwhile);
+- `hold`: the callback goes to `held` with the reason in its data
+  (`held`, `held_reason`), never dialled as it stands, shown in the callbacks
+  list for the supervision staff; an answer it refuses leaves an audited
+  `Refusal` row. Nothing the call said is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from crm.access import SUPERVISION_CALLBACKS
+from crm.callback_numbers import NO_TRUSTWORTHY_NUMBER, dialled_number_refusal, trustworthy_number
+from crm.callbacks import CallbackAction, callback_transition
+from crm.enums import CallbackState
+from crm.services.callback_ports import CallbackRecord, CallbackRepository
+from crm.services.refusals import Refusal
+
+if TYPE_CHECKING:
+    from crm.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def judges_anyone(cb: CallbackRecord) -> bool:
+    """Does the answer on `cb` feed supervision (and so need a trustworthy number)?"""
+    return cb.kind in SUPERVISION_CALLBACKS and cb.customer_id is not None
+
+
+async def number_to_dial(repo: CallbackRepository,
+                         cb: CallbackRecord) -> tuple[str | None, str | None]:
+    """(number, None): dial it; (None, reason): no number may be dialled for `cb`."""
+    if not judges_anyone(cb):
+        return cb.phone, None
+    assert cb.customer_id is not None
+    numbers = await repo.judged_numbers(cb.customer_id, job_id=cb.job_id,
+                                        complaint_id=cb.complaint_id, survey_id=cb.survey_id)
+    if numbers is None:
+        return None, "the callback's customer no longer exists"
+    return trustworthy_number(numbers)
+
+
+async def dialled_refusal(repo: CallbackRepository, cb: CallbackRecord) -> str | None:
+    """Why an answer on `cb`'s call (to `cb.phone`) does not count now; None: it counts."""
+    if not judges_anyone(cb):
+        return None
+    assert cb.customer_id is not None
+    numbers = await repo.judged_numbers(cb.customer_id, job_id=cb.job_id,
+                                        complaint_id=cb.complaint_id, survey_id=cb.survey_id)
+    return dialled_number_refusal(numbers, cb.phone)
+
+
+def held_changes(cb: CallbackRecord, reason: str) -> dict[str, Any]:
+    """The changes that hold `cb` (any state `HOLD` leaves) with `reason`."""
+    return {"state": callback_transition(cb.state, CallbackAction.HOLD), "claimed_by": None,
+            "claim_expires_at": None,
+            "data": {**cb.data, "held": NO_TRUSTWORTHY_NUMBER, "held_reason": reason}}
+
+
+async def hold(uow: UnitOfWork, cb: CallbackRecord, reason: str, now: datetime, *,
+               refused: str | None = None) -> CallbackRecord:
+    """Hold `cb` for the supervision staff (compare-and-set on its state; a callback that
+    moved meanwhile is left as it is). `refused`: the action whose answer is refused, kept as
+    an audited `Refusal` row. Call inside the use case's block; the caller commits."""
+    changes = held_changes(cb, reason)
+    moved = await uow.callbacks.change(cb.id, cb.state, changes)
+    if refused is not None:
+        await uow.refusals.add(Refusal(at=now, staff_id=None, actor="callback-flow",
+                                       action=refused[:80], subject=f"callback:{cb.id}",
+                                       reason=reason))
+    if not moved:
+        return cb
+    log.warning("callback %s held: %s", cb.id, reason)
+    return replace(cb, state=CallbackState.HELD, claimed_by=None, claim_expires_at=None,
+                   data=changes["data"])
