@@ -73,11 +73,15 @@ class WallboardFeed:
         self._refresher: asyncio.Task[None] | None = None
         self._last_sent = ""
 
-    async def snapshot(self, *, fresh_kpis: bool = False) -> dict[str, Any]:
-        """The board now; today's KPIs re-read when asked or older than KPI_REFRESH_S."""
+    def _kpis_old(self) -> bool:
+        return self._kpis is None or asyncio.get_running_loop().time() - self._kpis[0] > KPI_REFRESH_S
+
+    async def snapshot(self, *, fresh_kpis: bool = False, cached_kpis: bool = False) -> dict[str, Any]:
+        """The board now; today's KPIs re-read when asked or older than KPI_REFRESH_S (with
+        `cached_kpis`, the last ones read, if any: the live parts do not wait for a worker)."""
         now = self.clock()
         clock = asyncio.get_running_loop().time()
-        if fresh_kpis or self._kpis is None or clock - self._kpis[0] > KPI_REFRESH_S:
+        if self._kpis is None or fresh_kpis or (self._kpis_old() and not cached_kpis):
             self._kpis = (clock, await self.today(now))
             self._kpis_stale = False
         return await board.snapshot(self.db, self.settings, now, self._kpis[1])
@@ -101,8 +105,8 @@ class WallboardFeed:
         """The live parts at once (two grouped reads), then today's KPIs if a call moved."""
         await asyncio.sleep(DEBOUNCE_S)
         try:
-            await self._publish(await self.snapshot())
-            if self._kpis_stale:
+            await self._publish(await self.snapshot(cached_kpis=True))
+            if self._kpis_stale or self._kpis_old():
                 await self._publish(await self.snapshot(fresh_kpis=True))
         except Exception:
             log.exception("wallboard update failed; the next change or refresh retries")
