@@ -21,7 +21,7 @@ from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS, TURN_STO
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
 from callcenter.looplag import LOOP_LAG, LoopLag, loop_lag_ctx
-from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx
+from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx, cpu_pool_shutdown
 from callcenter.owner import OWNER_CONTEXTS, owner_ctx
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
@@ -114,6 +114,7 @@ def create_app(
     app.cleanup_ctx.append(loop_lag_ctx)
     app[CPU_POOL] = CpuPool(settings.cpu_workers)
     app.cleanup_ctx.append(cpu_pool_ctx)
+    app.on_shutdown.append(cpu_pool_shutdown)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(turn_store_ctx)
     health.setup(app)

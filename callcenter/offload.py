@@ -24,8 +24,10 @@ nothing that burns CPU for more than a few milliseconds runs on it. Guarantees:
   executor, which resolves host names (`getaddrinfo`) for every outgoing
   connection: a carrier or mail server that stops answering holds its own
   threads (each call has a timeout), not DNS for the database and the rest.
-- One `CpuPool` per app (`CPU_POOL`), shut down with the app; the worker
-  processes belong to the service process and end with it. A dead worker
+- One `CpuPool` per app (`CPU_POOL`), with its own worker processes, shut
+  down with the app: jobs still running are ended then (SIGTERM stops the
+  service at once, not when the last report is done). A worker process
+  whose service process died exits within PARENT_CHECK_S. A dead worker
   process (out of memory) fails only the jobs it held; the next job gets a
   fresh pool.
 """
@@ -38,6 +40,7 @@ import importlib
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -60,26 +63,33 @@ def _lower_priority() -> None:
         pass
 
 
-_processes: ProcessPoolExecutor | None = None
-_processes_lock = threading.Lock()
+def _worker_init() -> None:
+    """In each worker process: a lower priority, and an exit as soon as the service process
+    is gone (a killed parent would otherwise leave its idle workers waiting for ever: each
+    holds both ends of its job queue's pipe, so it never reads an end of file)."""
+    _lower_priority()
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _process_pool(workers: int) -> ProcessPoolExecutor:
-    global _processes
-    with _processes_lock:
-        if _processes is None:
-            _processes = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority)
-        return _processes
+PARENT_CHECK_S = 1.0
+STOP_WAIT_S = 2.0
 
 
-def _drop_broken(pool: ProcessPoolExecutor) -> None:
-    global _processes
-    with _processes_lock:
-        if _processes is pool:
-            _processes = None
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what waits, end the worker processes now (a job still running ends with them)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # no public handle (3.11)
     pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(STOP_WAIT_S)
 
 
 def _resolve(fn: Callable[..., T] | str) -> Callable[..., T]:
@@ -115,18 +125,37 @@ class CpuPool:
         self.workers = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cpu",
                                             initializer=_lower_priority)
+        self._processes: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the service is stopping: no new CPU-heavy job")
+            if self._processes is None:
+                self._processes = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init)
+            return self._processes
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._processes is pool:
+                self._processes = None
+        _stop(pool)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     async def run_in_process(self, fn: Callable[..., T] | str, *args: Any, **kwargs: Any) -> T:
-        pool = _process_pool(self.workers)
+        pool = self._process_pool()
         try:
             return await asyncio.get_running_loop().run_in_executor(
                 pool, functools.partial(_call, fn, *args, **kwargs))
         except BrokenProcessPool:
-            _drop_broken(pool)
+            self._drop(pool)
             raise
 
     async def run_with_database(self, url: str, fn: Callable[..., Awaitable[T]] | str,
@@ -134,7 +163,13 @@ class CpuPool:
         return await self.run_in_process(_with_database, url, fn, *args, **kwargs)
 
     def close(self) -> None:
+        """The app stops: threads and worker processes end now, running jobs with them (a
+        service told to stop must not wait minutes for a report nobody will receive)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            pool, self._processes, self._closed = self._processes, None, True
+        if pool is not None:
+            _stop(pool)
 
 
 class IoThreads:
@@ -166,4 +201,10 @@ async def in_worker(app: web.Application, fn: Callable[..., Awaitable[T]] | str,
 
 async def cpu_pool_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
+    app[CPU_POOL].close()
+
+
+async def cpu_pool_shutdown(app: web.Application) -> None:
+    """`on_shutdown`: before the server waits for the requests in flight, so a request
+    waiting for a report ends now (an error) instead of holding the stop until it is done."""
     app[CPU_POOL].close()

@@ -34,9 +34,10 @@ from tests.foundation.test_serve import Service
 from tests.reports.helpers import bearer, local, raw_surveys, shop
 from tests.security.conftest import Serve
 
-BLOCK_BOUND_S = 0.35
+BLOCK_BOUND_S = 0.5
 """Longest loop block allowed while a heavy request runs. An idle loop on a loaded 2-core
-machine wakes 1-60 ms late; each path here held it 1-10 s before it went off the loop."""
+machine wakes 1-60 ms late, now and then a few hundred; each path here held it 1-10 s
+before it went off the loop (importing pandas, 0.3-0.6 s, is caught by the memory map)."""
 AGENTS = 80
 SPANS_PER_AGENT_DAY = 60
 DAYS = 31
