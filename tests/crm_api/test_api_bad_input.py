@@ -122,3 +122,17 @@ async def test_cookie_session_changes_need_the_csrf_token(served: Any, people: P
         async with session.post(served.base_url + "/api/customers", json=payload,
                                 headers={"X-CSRF-Token": csrf}) as resp:
             assert resp.status == 201
+
+
+async def test_a_customers_calls_page_deeper_than_the_card_reads_is_422(
+        as_: Any, people: People) -> None:
+    """`/api/calls` reads offset + limit rows of the card before slicing: the offset is
+    bounded, not a million rows of the unidentified-caller record read for one page."""
+    from callcenter.web.api.schemas import MAX_CALL_OFFSET
+
+    cid = 1  # the offset is refused before any lookup
+    status, body = await as_("agent_a").call(
+        "GET", f"/api/calls?customer_id={cid}&offset={MAX_CALL_OFFSET + 1}")
+    assert status == 422, body
+    status, body = await as_("agent_a").call("GET", f"/api/calls?customer_id={cid}&offset={MAX_CALL_OFFSET}")
+    assert status in (200, 404), body

@@ -46,6 +46,9 @@ class Patch(In):
         return value
 
 
+MAX_CALL_OFFSET = 10_000
+
+
 class Page(In):
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0, le=1_000_000)
@@ -197,6 +200,9 @@ class CallDetailOut(CallOut):
 
 class CallSearch(Page):
     customer_id: DbId | None = None
+    # the customer card is read up to offset + limit rows of each kind, then sliced: bounded
+    # (the unidentified-caller record gathers every withheld number's calls)
+    offset: int = Field(0, ge=0, le=MAX_CALL_OFFSET)
 
 
 class OfferIn(In):
