@@ -225,22 +225,23 @@ def reference(chunks: list[bytes]) -> list[list[tuple[str, str]]]:
     return messages
 
 
-def ours_fields(chunks: list[bytes]) -> list[list[tuple[str, str]]]:
-    """Every message our AmiConnection gives, as (key, value) lists; lists flattened in order."""
+def ours_fields(chunks: list[bytes]) -> list[tuple[tuple[str, str], ...]]:
+    """Every message our AmiConnection gives, as its (key, value) pairs; lists flattened in order."""
     conn = AmiConnection()
-    out: list[list[tuple[str, str]]] = []
+    out: list[tuple[tuple[str, str], ...]] = []
+    add = out.append
     for chunk in chunks:
         conn.receive_data(chunk)
-        while True:
-            item = conn.next_event()
-            if item is NEED_DATA or isinstance(item, ConnectionClosed):
+        while (item := conn.next_event()) is not NEED_DATA:
+            kind = item.__class__
+            if kind is AmiEvent or kind is AmiResponse:
+                add(item.fields.items)  # type: ignore[union-attr]
+            elif isinstance(item, EventListResult):
+                add(item.response.fields.items)
+                out.extend(event.fields.items for event in item.events)
+                add(item.complete.fields.items)
+            elif isinstance(item, ConnectionClosed):
                 break
-            if isinstance(item, EventListResult):
-                out.append(list(item.response.fields.items))
-                out.extend(list(event.fields.items) for event in item.events)
-                out.append(list(item.complete.fields.items))
-            elif isinstance(item, AmiResponse | AmiEvent):
-                out.append(list(item.fields.items))
     return out
 
 
@@ -276,7 +277,7 @@ def ami_vs_reference(repeat: int, runs: int) -> None:
     empty_last = sum(1 for m in expected if m[-1][1] == "")
     chinese = sum(1 for m in expected if any(not v.isascii() for _, v in m))
     for name, chunks in splits.items():
-        got, ref = ours_fields(chunks), reference(chunks)
+        got, ref = [list(m) for m in ours_fields(chunks)], reference(chunks)
         if ref != expected or got != expected:
             bad = next(i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b)
             raise RuntimeError(f"AMI parse differs from the reference ({name} reads), message {bad}")
