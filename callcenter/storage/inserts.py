@@ -130,6 +130,23 @@ class Insert:
         return out
 
 
+def defaulted(table: Table, given: Sequence[str]) -> Insert:
+    """The INSERT of the columns `given` and those with a Python-side default (the ORM's
+    INSERT of an object with those set; the rest left to the database)."""
+    return Insert(table, tuple(c.name for c in table.columns
+                               if c.name in given or c.default is not None))
+
+
+def with_defaults(insert: Insert, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A row for `insert` (from `defaulted`): `values`, the other columns their default."""
+    row = dict(values)
+    for name in insert.columns:
+        if name not in row:
+            default: Any = insert.table.c[name].default
+            row[name] = default.arg(None) if default.is_callable else default.arg
+    return row
+
+
 @lru_cache(maxsize=64)
 def _values(insert: Insert, rows: int, returning: str) -> TextClause:
     values = ", ".join(

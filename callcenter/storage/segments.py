@@ -26,15 +26,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.storage.engine import Database
+from callcenter.storage.inserts import Insert, pg_array_type
 from callcenter.storage.tables import CallSegment
 
 __all__ = ["Segment", "answer_in_queue", "answered", "end_segments", "ended", "enter_queue", "latest",
-           "entered", "leave_queue", "left", "load", "save"]
+           "entered", "leave_queue", "left", "load", "load_pg", "save", "save_pg"]
 
 OPEN, ANSWERED, ABANDONED, TIMEOUT, TRANSFERRED = (
     "open", "answered", "abandoned", "timeout", "transferred")
@@ -153,6 +155,46 @@ async def save(session: AsyncSession, segments: Loaded, as_loaded: Loaded) -> No
         await session.execute(_UPDATE, changed)
     if new:
         await session.execute(_INSERT, new)
+
+
+# PostgreSQL, on the driver (asyncpg) connection of a batch: the same load and save, each one
+# statement whatever the number of calls (parameters one array per column)
+_PG_LOAD = (f"SELECT {', '.join((*_COLUMNS, 'id'))} FROM call_segments "
+            "WHERE call_id = ANY($1::bigint[]) ORDER BY entered_at, id")
+_PG_TABLE = cast(Table, SEGMENTS)
+_PG_ROWS = Insert(_PG_TABLE, _COLUMNS)
+_PG_INSERT, _PG_INSERT_NAMES = _PG_ROWS.from_arrays(1, "s")
+_PG_CHANGED = ("answered_at", "ended_at", "agent_id", "outcome")
+_PG_UPDATE = (
+    f"UPDATE call_segments SET {', '.join(f'{n} = u.{n}' for n in _PG_CHANGED)} FROM unnest("
+    f"$1::bigint[], {', '.join(f'${2 + i}::{pg_array_type(_PG_TABLE.c[n])}[]' for i, n in enumerate(_PG_CHANGED))}"
+    f") AS u(id, {', '.join(_PG_CHANGED)}) WHERE call_segments.id = u.id")
+
+
+async def load_pg(connection: Any, call_ids: Iterable[int]) -> tuple[Loaded, Loaded]:
+    """`load` on an asyncpg connection."""
+    found: Loaded = {call_id: [] for call_id in call_ids}
+    if found:
+        for row in await connection.fetch(_PG_LOAD, list(found)):
+            found[row["call_id"]].append(Segment(**dict(row)))
+    return found, {cid: [Segment(**vars(s)) for s in segs] for cid, segs in found.items()}
+
+
+async def save_pg(connection: Any, segments: Loaded, as_loaded: Loaded) -> None:
+    """`save` on an asyncpg connection."""
+    new, changed = [], []
+    for call_id, segs in segments.items():
+        before = {s.id: s for s in as_loaded.get(call_id, [])}
+        for seg in segs:
+            if seg.id is None:
+                new.append({name: getattr(seg, name) for name in _COLUMNS})
+            elif seg != before.get(seg.id):
+                changed.append(seg)
+    if changed:
+        await connection.execute(_PG_UPDATE, [s.id for s in changed],
+                                 *([getattr(s, n) for s in changed] for n in _PG_CHANGED))
+    if new:
+        await connection.execute(_PG_INSERT, *_PG_ROWS.arrays(_PG_INSERT_NAMES, new))
 
 
 async def _apply(db: Database, call_id: int, change: Callable[[list[Segment]], bool]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from callcenter.storage.engine import Database
+from callcenter.storage.repositories.customers import SqlCustomerRepository, add_unknown_callers_pg
 from callcenter.storage.tables import Call, CallEvent, Customer, CustomerPhone
 from callcenter.telephony.asterisk.ami_protocol import AmiEvent
 from tests.asterisk.conftest import back_office, until
@@ -120,3 +121,37 @@ async def test_a_new_number_calling_twice_in_one_window_makes_one_unverified_cus
         callers = set((await session.scalars(select(Call.customer_id))).all())
     assert await count(db, Customer) == customers_before + 1
     assert len(owners) == 1 and callers == {owners[0]}
+
+
+async def test_unknown_callers_made_in_one_batch_on_postgresql_are_the_orms_customers(
+        pg_url: str) -> None:
+    """The call log's PostgreSQL batch makes unknown callers' customers with its own
+    statements: the same row as the ORM's (every default), and a number someone else
+    owns goes to its owner, the customer made for it deleted again."""
+    db = Database.open(pg_url)
+    try:
+        async with db.sessions() as session:
+            taken = (await SqlCustomerRepository(session).add_unknown_callers(
+                {"+8613700000001"}, "Asia/Shanghai"))["+8613700000001"]
+            await session.commit()
+        async with db.sessions() as session:
+            connection = await session.connection()
+            driver = (await connection.get_raw_connection()).driver_connection
+            async with driver.transaction():  # type: ignore[union-attr]
+                made = await add_unknown_callers_pg(
+                    driver, {"+8613700000002", "+8613700000001"}, "Asia/Shanghai")
+        async with db.sessions() as session:
+            rows = {r.id: r for r in (await session.scalars(select(Customer))).all()}
+            owners = dict((await session.execute(
+                select(CustomerPhone.e164, CustomerPhone.customer_id))).all())
+    finally:
+        await db.close()
+    assert made["+8613700000001"] == taken, "the number's owner, not a second customer"
+    assert owners == made and set(rows) == {taken, made["+8613700000002"]}
+
+    def columns(row: Customer) -> dict[str, object]:
+        return {c.name: getattr(row, c.key) for c in Customer.__table__.columns
+                if c.name not in ("id", "created_at", "updated_at")}
+
+    assert columns(rows[made["+8613700000002"]]) == columns(rows[taken])
+    assert rows[made["+8613700000002"]].created_at is not None

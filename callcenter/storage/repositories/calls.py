@@ -36,6 +36,7 @@ from callcenter.storage.inserts import (
     CONTACT_ONCE,
     CONTACTS,
     contact_row,
+    pg_array_type,
 )
 from callcenter.storage.inserts import CALLS as INSERT_CALLS
 from callcenter.storage.tables import Call, CallEvent
@@ -165,6 +166,48 @@ def insert_calls_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def update_call_statement(columns: tuple[str, ...]) -> Any:
     """``UPDATE calls SET <columns>`` by id; parameters ``b_id`` and ``v_<column>``."""
     return _update_call(columns, False)
+
+
+# -- PostgreSQL batches on the driver (asyncpg) connection: one statement per kind of change,
+#    whatever the number of rows, its parameters one array per column (`inserts.Insert`) --
+
+#: new calls; returns (carrier_call_id, id) of those inserted (a call logged already is skipped)
+PG_INSERT_CALLS, PG_INSERT_CALL_NAMES = INSERT_CALLS.from_arrays(
+    1, "n", returning="RETURNING carrier_call_id, id")
+#: timeline events; one whose (call_id, dedupe_key) is stored (or earlier in the arrays) is skipped
+PG_INSERT_EVENTS, PG_INSERT_EVENT_NAMES = CALL_EVENTS.from_arrays(1, "e")
+#: the calls' contacts (`contact_row`), each added unless its call has one
+PG_INSERT_CONTACTS, PG_INSERT_CONTACT_NAMES = CONTACTS.from_arrays(
+    1, "x", where=CONTACT_ONCE.format("x.call_id"))
+#: the calls of these ids (`RECORD_COLUMNS`, for `record_of`)
+PG_CALLS_BY_ID = (f"SELECT {', '.join(column.name for column in RECORD_COLUMNS)} FROM calls "
+                  "WHERE id = ANY($1::bigint[])")
+#: (carrier_call_id, id) of the calls of one carrier with these carrier call ids
+PG_CALL_IDS = "SELECT carrier_call_id, id FROM calls WHERE carrier = $1 AND carrier_call_id = ANY($2::text[])"
+
+
+def record_of(row: Any) -> CallRecord:
+    """A `PG_CALLS_BY_ID` row (a mapping) as a `CallRecord`."""
+    return to_record(SimpleNamespace(**dict(row)))
+
+
+def pg_event_arrays(events: Sequence[tuple[int, CallEventIn]]) -> list[list[Any]]:
+    """`PG_INSERT_EVENTS`'s arrays for (call id, event) pairs."""
+    rows = [{"call_id": call_id, "at": e.at, "kind": e.kind, "node": e.node, "detail": e.detail,
+             "dedupe_key": e.dedupe_key} for call_id, e in events]
+    return CALL_EVENTS.arrays(PG_INSERT_EVENT_NAMES, rows)
+
+
+@lru_cache(maxsize=64)
+def pg_update_calls(columns: tuple[str, ...]) -> str:
+    """``UPDATE calls SET <columns>, updated_at = $2`` from arrays: $1 the ids, then one array
+    per column (as `update_call_statement`, for many calls in one statement)."""
+    names = ("id", *columns)
+    arrays = ", ".join(f"${3 + i}::{pg_array_type(CALLS.c[name])}[]"
+                       for i, name in enumerate(columns))
+    sets = ", ".join(f"{name} = u.{name}" for name in columns)
+    return (f"UPDATE calls SET {sets}, updated_at = $2 "
+            f"FROM unnest($1::bigint[], {arrays}) AS u({', '.join(names)}) WHERE calls.id = u.id")
 
 
 class SqlCallRepository:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CompoundSelect,
     Row,
     Select,
+    Table,
     bindparam,
     cast,
     delete,
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from callcenter.storage.inserts import CONTACTS, contact_row
+from callcenter.storage.inserts import CONTACTS, Insert, contact_row, defaulted, with_defaults
 from callcenter.storage.refusals import refusal_of
 from callcenter.storage.tables import (
     Call,
@@ -96,6 +97,41 @@ def to_customer(row: CustomerRow, phones: list[CustomerPhone]) -> Customer:
 
 
 _OWNER = aliased(CustomerPhone)
+#: PostgreSQL, on the driver (asyncpg) connection: (e164, customer id) of these numbers
+PG_OWNERS = "SELECT e164, customer_id FROM customer_phones WHERE e164 = ANY($1::text[])"
+_PG_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, $1)"
+_CUSTOMERS: Table = CustomerRow.__table__  # type: ignore[assignment]
+_PHONES: Table = CustomerPhone.__table__  # type: ignore[assignment]
+_PG_UNKNOWN = defaulted(_CUSTOMERS, ("id", "name", "verified", "timezone"))
+_PG_ADD_UNKNOWN, _PG_ADD_UNKNOWN_NAMES = _PG_UNKNOWN.from_arrays(1, "c")
+_PG_NUMBERS = Insert(_PHONES, ("customer_id", "e164", "is_primary", "created_at"),
+                     "ON CONFLICT (e164) DO NOTHING")
+_PG_ADD_NUMBERS, _PG_ADD_NUMBER_NAMES = _PG_NUMBERS.from_arrays(1, "p", returning="RETURNING e164")
+
+
+async def add_unknown_callers_pg(connection: Any, e164s: Iterable[str], timezone: str
+                                 ) -> dict[str, int]:
+    """`SqlCustomerRepository.add_unknown_callers` on an asyncpg connection (in its
+    transaction): the customers under ids taken first, then their numbers (a number someone
+    else took meanwhile goes to its owner, and the customer made for it is deleted again)."""
+    wanted = sorted(set(e164s))
+    if not wanted:
+        return {}
+    ids = [row[0] for row in await connection.fetch(_PG_NEXT_IDS, len(wanted))]
+    await connection.execute(_PG_ADD_UNKNOWN, *_PG_UNKNOWN.arrays(_PG_ADD_UNKNOWN_NAMES, [
+        with_defaults(_PG_UNKNOWN, {"id": i, "name": "", "verified": False, "timezone": timezone})
+        for i in ids]))
+    made = dict(zip(wanted, ids, strict=True))
+    now = utcnow()
+    stored = {row[0] for row in await connection.fetch(_PG_ADD_NUMBERS, *_PG_NUMBERS.arrays(
+        _PG_ADD_NUMBER_NAMES, [{"customer_id": made[e164], "e164": e164, "is_primary": True,
+                                "created_at": now} for e164 in wanted]))}
+    lost = [e164 for e164 in wanted if e164 not in stored]
+    if lost:
+        await connection.execute("DELETE FROM customers WHERE id = ANY($1::bigint[])",
+                                 [made[e164] for e164 in lost])
+        made.update(dict(await connection.fetch(PG_OWNERS, lost)))
+    return made
 #: a contact, through the table's one INSERT (`inserts.CONTACTS`)
 _ADD_CONTACT = CONTACTS.values(1, returning="RETURNING id")
 _PHONE = aliased(CustomerPhone)

@@ -48,6 +48,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -58,10 +59,19 @@ from callcenter.logs import bind_call_id
 from callcenter.metrics import REGISTRY
 from callcenter.storage import segments
 from callcenter.storage.engine import Database
+from callcenter.storage.inserts import CALLS as INSERT_CALLS
+from callcenter.storage.inserts import CONTACTS, contact_row
 from callcenter.storage.repositories.calls import (
     CALLS,
     INSERT_CONTACT_ONCE,
     INSERT_EVENT_ONCE,
+    PG_CALL_IDS,
+    PG_CALLS_BY_ID,
+    PG_INSERT_CALL_NAMES,
+    PG_INSERT_CALLS,
+    PG_INSERT_CONTACT_NAMES,
+    PG_INSERT_CONTACTS,
+    PG_INSERT_EVENTS,
     RECORD_COLUMNS,
     contact_params,
     contact_values,
@@ -69,11 +79,19 @@ from callcenter.storage.repositories.calls import (
     insert_calls,
     insert_calls_params,
     new_call_values,
+    pg_event_arrays,
+    pg_update_calls,
+    record_of,
     to_record,
     update_call_statement,
 )
-from callcenter.storage.repositories.customers import SqlCustomerRepository
+from callcenter.storage.repositories.customers import (
+    PG_OWNERS,
+    SqlCustomerRepository,
+    add_unknown_callers_pg,
+)
 from callcenter.storage.tables import Staff
+from callcenter.storage.types import utcnow
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.telephony.asterisk.ami_client import AmiClient
 from callcenter.telephony.asterisk.ami_protocol import AmiEvent
@@ -90,6 +108,8 @@ CALLS_FINALISED = REGISTRY.counter(
 )
 
 _CALLS_PER_INSERT = 50  # new calls per INSERT (each row is 18 parameters)
+_PG_STAFF = ("SELECT id, extension, username FROM staff "
+             "WHERE extension = ANY($1::text[]) OR username = ANY($1::text[])")
 CALL_LOG_EVENTS: tuple[str, ...] = (
     "Newchannel", "NewCallerid", "Newstate", "DialBegin", "DialEnd", "BridgeEnter", "Hangup",
     "CEL", "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentCalled", "AgentConnect", "Hold", "Unhold",
@@ -385,18 +405,22 @@ class AmiCallLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _agent_id(self, session: AsyncSession, agent: str, member_name: str | None) -> int | None:
+    async def _agent_id(self, session: AsyncSession, pg: Any, agent: str,
+                        member_name: str | None) -> int | None:
         from callcenter.screenpop.offers import agent_keys
 
         keys = [*agent_keys(agent), *([member_name] if member_name else [])]
         cache_key = "|".join(keys)
         if cache_key in self._agents:
             return self._agents[cache_key]
-        rows = (await session.execute(
-            select(Staff.id, Staff.extension, Staff.username).where(
-                or_(Staff.extension.in_(keys), Staff.username.in_(keys))
-            )
-        )).all()
+        if pg is not None:
+            rows: list[Any] = [SimpleNamespace(**dict(r)) for r in await pg.fetch(_PG_STAFF, keys)]
+        else:
+            rows = list((await session.execute(
+                select(Staff.id, Staff.extension, Staff.username).where(
+                    or_(Staff.extension.in_(keys), Staff.username.in_(keys))
+                )
+            )).all())
         best = sorted(rows, key=lambda r: min(
             keys.index(k) for k in (r.extension, r.username) if k in keys))
         self._agents[cache_key] = best[0].id if best else None
@@ -433,33 +457,50 @@ class AmiCallLog:
 
 async def _write_batch(log_: AmiCallLog, batch: _Batch) -> None:
     """One transaction: new customers and calls, the calls' changes, their segments and
-    contacts, their timelines. Sets each new call's `call_id` once committed."""
+    contacts, their timelines. Sets each new call's `call_id` once committed.
+
+    On PostgreSQL the calls, their events, changes, segments and contacts go as one
+    statement each on the driver connection (arrays, `repositories.calls.PG_*`), inside
+    the session's transaction; elsewhere as the session's statements."""
     async with log_.db.sessions() as session:
-        new_ids = await _insert_calls(log_, session, batch.new)
+        pg = await _driver_connection(session) if log_.db.dialect == "postgresql" else None
+        new_ids, started = await _insert_calls(log_, session, pg, batch.new)
 
         def call_id(track: _Track) -> int | None:
             return track.call_id if track.call_id is not None else new_ids.get(track.linkedid)
 
-        lines = [(call_id(track), line) for track, line in batch.lines]
+        lines = started + [(call_id(track), line) for track, line in batch.lines]
         ops = [(call_id(track), kind, at, queue, agent) for track, kind, at, queue, agent in batch.ops]
         ops = [op for op in ops if op[0] is not None]
         if ops:
-            lines.extend(await _apply_ops(log_, session, ops))
-        if lines:
-            await session.execute(INSERT_EVENT_ONCE, [
-                event_params(cid, line) for cid, line in lines if cid is not None])
+            lines.extend(await _apply_ops(log_, session, pg, ops))
+        events = [(cid, line) for cid, line in lines if cid is not None]
+        if events and pg is not None:
+            await pg.execute(PG_INSERT_EVENTS, *pg_event_arrays(events))
+        elif events:
+            await session.execute(INSERT_EVENT_ONCE, [event_params(cid, line) for cid, line in events])
         await session.commit()
     for track in batch.new:
         if track.linkedid in new_ids:
             track.call_id = new_ids[track.linkedid]
 
 
-async def _insert_calls(log_: AmiCallLog, session: AsyncSession, tracks: list[_Track]
-                        ) -> dict[str, int]:
-    """Rows for the new calls (one INSERT, existing ones found by one SELECT): linkedid -> id."""
+async def _driver_connection(session: AsyncSession) -> Any:
+    """The session's asyncpg connection, its transaction begun (with a first statement)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():  # type: ignore[union-attr]
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
+
+
+async def _insert_calls(log_: AmiCallLog, session: AsyncSession, pg: Any, tracks: list[_Track]
+                        ) -> tuple[dict[str, int], list[tuple[int | None, CallEventIn]]]:
+    """Rows for the new calls (one INSERT, existing ones found by one SELECT): linkedid -> id,
+    and the `started` lines of those inserted."""
     tracks = [t for t in tracks if t.call_id is None]
     if not tracks:
-        return {}
+        return {}, []
     numbers: dict[str, str | None] = {}
     for track in tracks:
         number = track.outbound.number if track.outbound else track.caller
@@ -468,9 +509,15 @@ async def _insert_calls(log_: AmiCallLog, session: AsyncSession, tracks: list[_T
         except InvalidPhoneNumber:
             numbers[track.linkedid] = None
     customers = SqlCustomerRepository(session)
-    owners = await customers.owners_of({e164 for e164 in numbers.values() if e164})
-    owners.update(await customers.add_unknown_callers(
-        {e164 for e164 in numbers.values() if e164 and e164 not in owners}, log_.default_tz))
+    wanted = {e164 for e164 in numbers.values() if e164}
+    if pg is not None:
+        owners = dict(await pg.fetch(PG_OWNERS, list(wanted))) if wanted else {}
+        owners.update(await add_unknown_callers_pg(
+            pg, {e164 for e164 in wanted if e164 not in owners}, log_.default_tz))
+    else:
+        owners = await customers.owners_of(wanted)
+        owners.update(await customers.add_unknown_callers(
+            {e164 for e164 in wanted if e164 not in owners}, log_.default_tz))
     rows, started = [], []
     for track in tracks:
         out = track.outbound
@@ -483,33 +530,40 @@ async def _insert_calls(log_: AmiCallLog, session: AsyncSession, tracks: list[_T
         rows.append(new_call_values(cmd))
         started.append((track.linkedid, calls.started_event_for(cmd)))
     created: dict[str, int] = {}
-    for start in range(0, len(rows), _CALLS_PER_INSERT):
-        chunk = rows[start:start + _CALLS_PER_INSERT]
-        created.update((await session.execute(
-            insert_calls(len(chunk)), insert_calls_params(chunk))).tuples().all())
+    if pg is not None:
+        created.update(await pg.fetch(PG_INSERT_CALLS, *INSERT_CALLS.arrays(
+            PG_INSERT_CALL_NAMES, [{"ivr_state": None, "ivr_path": None, **row} for row in rows])))
+    else:
+        for start in range(0, len(rows), _CALLS_PER_INSERT):
+            chunk = rows[start:start + _CALLS_PER_INSERT]
+            created.update((await session.execute(
+                insert_calls(len(chunk)), insert_calls_params(chunk))).tuples().all())
     ids = dict(created)
     missing = [t.linkedid for t in tracks if t.linkedid not in ids]
-    if missing:
+    if missing and pg is not None:
+        ids.update(await pg.fetch(PG_CALL_IDS, Carrier.ASTERISK.value, missing))
+    elif missing:
         ids.update((await session.execute(select(CALLS.c.carrier_call_id, CALLS.c.id).where(
             CALLS.c.carrier == Carrier.ASTERISK.value, CALLS.c.carrier_call_id.in_(missing)))).all())
-    events = [event_params(ids[lid], e) for lid, e in started if lid in created]
-    if events:
-        await session.execute(INSERT_EVENT_ONCE, events)
-    return ids
+    return ids, [(ids[lid], e) for lid, e in started if lid in created]
 
 
-async def _apply_ops(log_: AmiCallLog, session: AsyncSession,
+async def _apply_ops(log_: AmiCallLog, session: AsyncSession, pg: Any,
                      ops: list[tuple[int, str, datetime, str, str | None]]
-                     ) -> list[tuple[int, CallEventIn]]:
+                     ) -> list[tuple[int | None, CallEventIn]]:
     """Queue, answer and end changes of the batch's calls, in order: one SELECT of the calls
     and one of their segments, then one UPDATE per set of changed columns, the segments,
     the contacts. Returns the timeline lines they add."""
     ids = list(dict.fromkeys(op[0] for op in ops))
-    records = {r.id: to_record(r) for r in (await session.execute(
-        select(*RECORD_COLUMNS).where(CALLS.c.id.in_(ids)))).all()}
-    segs, as_loaded = await segments.load(session, [i for i in ids if i in records])
+    if pg is not None:
+        records = {r.id: r for r in map(record_of, await pg.fetch(PG_CALLS_BY_ID, ids))}
+        segs, as_loaded = await segments.load_pg(pg, [i for i in ids if i in records])
+    else:
+        records = {r.id: to_record(r) for r in (await session.execute(
+            select(*RECORD_COLUMNS).where(CALLS.c.id.in_(ids)))).all()}
+        segs, as_loaded = await segments.load(session, [i for i in ids if i in records])
     changes: dict[int, dict[str, Any]] = {}
-    lines: list[tuple[int, CallEventIn]] = []
+    lines: list[tuple[int | None, CallEventIn]] = []
     contacts: list[dict[str, Any]] = []
     for cid, kind, at, queue, agent in ops:
         call = records.get(cid)
@@ -527,7 +581,7 @@ async def _apply_ops(log_: AmiCallLog, session: AsyncSession,
             segments.left(segs[cid], queue, at, abandoned=kind == "abandoned")
         elif kind == "answered":
             interface, _, member = (agent or "").partition("|")
-            agent_id = await log_._agent_id(session, interface, member or None)
+            agent_id = await log_._agent_id(session, pg, interface, member or None)
             if call.answered_at is None:
                 call = replace(call, answered_at=at, agent_id=agent_id or call.agent_id)
                 change.update(answered_at=at, agent_id=call.agent_id)
@@ -545,21 +599,32 @@ async def _apply_ops(log_: AmiCallLog, session: AsyncSession,
                     "disposition": settled.value, "status": None}, dedupe_key="ended")))
                 values = contact_values(call)
                 if values is not None:
-                    contacts.append(contact_params(values))
+                    contacts.append(values)
             else:
                 change.update(duration_s=duration)
             segments.ended(segs[cid], at)
         records[cid] = call
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_columns: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
     for cid, change in changes.items():
         if change:
-            by_columns.setdefault(tuple(sorted(change)), []).append(
-                {"b_id": cid, **{f"v_{k}": v for k, v in change.items()}})
-    for columns, params in by_columns.items():
-        await session.execute(update_call_statement(columns), params)
-    await segments.save(session, segs, as_loaded)
-    if contacts:
-        await session.execute(INSERT_CONTACT_ONCE, contacts)
+            by_columns.setdefault(tuple(sorted(change)), []).append((cid, change))
+    now = utcnow()
+    for columns, changed in by_columns.items():
+        if pg is not None:
+            await pg.execute(pg_update_calls(columns), [cid for cid, _ in changed], now,
+                             *([change[c] for _, change in changed] for c in columns))
+        else:
+            await session.execute(update_call_statement(columns), [
+                {"b_id": cid, **{f"v_{k}": v for k, v in change.items()}} for cid, change in changed])
+    if pg is not None:
+        await segments.save_pg(pg, segs, as_loaded)
+        if contacts:
+            await pg.execute(PG_INSERT_CONTACTS, *CONTACTS.arrays(
+                PG_INSERT_CONTACT_NAMES, [contact_row(values) for values in contacts]))
+    else:
+        await segments.save(session, segs, as_loaded)
+        if contacts:
+            await session.execute(INSERT_CONTACT_ONCE, [contact_params(v) for v in contacts])
     return lines
 
 
