@@ -63,6 +63,7 @@ EventListener = Callable[[AmiEvent], Awaitable[None]]
 ResyncListener = Callable[[list[AmiEvent], float], Awaitable[None]]
 AmiAnswer = AmiResponse | EventListResult
 _READ_SIZE: Final = 65536
+_YIELD_EVERY: Final = 256  # events delivered in a row before the dispatcher lets others run
 
 
 class AmiError(Exception):
@@ -371,6 +372,7 @@ class AmiClient:
         while True:
             received_at, item = await queue.get()
             QUEUE_DEPTH.set(queue.qsize())
+            delivered = 0
             while True:  # what is queued already goes without a wait per event
                 self.delivering_received_at = received_at
                 try:
@@ -379,6 +381,11 @@ class AmiClient:
                     queue.task_done()
                 if queue.empty():
                     break
+                delivered += 1
+                if delivered % _YIELD_EVERY == 0:
+                    # a burst does not hold the event loop: the call log's flush (its
+                    # database round trips overlap the events after), the socket, timers
+                    await asyncio.sleep(0)
                 received_at, item = queue.get_nowait()
             if self._overflowed and queue.empty() and self.connected:
                 self._overflowed = False
