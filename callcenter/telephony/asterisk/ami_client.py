@@ -33,7 +33,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 from callcenter.metrics import REGISTRY
 from callcenter.telephony.asterisk import ami_actions
@@ -308,16 +308,29 @@ class AmiClient:
                 ))
 
     async def _read_loop(self, reader: asyncio.StreamReader, conn: AmiConnection) -> None:
+        listeners = self._listeners
         while True:
             data = await reader.read(_READ_SIZE)
+            received_at = time.monotonic()  # every message of this read came off the socket now
             conn.receive_data(data)
-            while True:
-                item = conn.next_event()
-                if item is NEED_DATA:
-                    break
-                if isinstance(item, ConnectionClosed):
-                    return
-                self._route(item, time.monotonic())
+            queued = 0
+            try:
+                while True:
+                    item = conn.next_event()
+                    if item.__class__ is AmiEvent:  # the common case first
+                        event = cast(AmiEvent, item)
+                        if (event.name in listeners or None in listeners) and \
+                                self._enqueue(event, received_at):
+                            queued += 1
+                    elif item is NEED_DATA:
+                        break
+                    elif isinstance(item, ConnectionClosed):
+                        return
+                    else:
+                        self._route(item, received_at)
+            finally:
+                if queued:
+                    EVENTS_IN.inc(queued)
 
     def _route(self, item: object, received_at: float) -> None:
         if isinstance(item, AmiGreeting):
@@ -328,19 +341,22 @@ class AmiClient:
             if future is not None and not future.done():
                 future.set_result(item)
         elif isinstance(item, AmiEvent):
-            if item.name in self._listeners or None in self._listeners:
-                self._enqueue(item, received_at)
+            if (item.name in self._listeners or None in self._listeners) and \
+                    self._enqueue(item, received_at):
+                EVENTS_IN.inc()
 
-    def _enqueue(self, item: AmiEvent, received_at: float) -> None:
+    def _enqueue(self, item: AmiEvent, received_at: float) -> bool:
+        """Queue `item` for the dispatcher; False when the queue is full (it is dropped)."""
         try:
             self._queue.put_nowait((received_at, item))
-            EVENTS_IN.inc()
+            return True
         except asyncio.QueueFull:
             EVENTS_DROPPED.inc()
             if not self._overflowed:
                 log.error("AMI event queue full (%d): dropping events; will resync",
                           self.config.queue_size)
             self._overflowed = True
+            return False
 
     # -- resync and dispatch ----------------------------------------------------------------
 
