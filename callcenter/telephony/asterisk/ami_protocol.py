@@ -14,11 +14,14 @@ Guarantees:
   becomes U+FFFD and never raises. Several messages per read are fine: the
   whole messages buffered are decoded at once (a blank line is ASCII, so that
   is the same text as decoding each alone) and handed out one by one.
-- A message whose every line is ``Key: Value`` with a plain key (the shape
-  Asterisk writes) is split by a few whole-message string operations, its
-  key list checked once per distinct list of keys; any other message (a
-  value holding ``": "``, ``Key:`` without the space, a NUL byte, a bad key)
-  goes through the line-by-line rules. Both give the same fields.
+- The run of whole messages is split by a few string operations on all of
+  it (`_split_run`): a message whose lines are each ``Key: Value`` with one
+  ``": "`` and whose keys are a list seen before (in this process, from
+  messages the line rules read) is taken from those pieces as they are; any
+  other (a new list of keys, a value holding ``": "``, ``Key:`` without the
+  space, a bad key, a NUL, stray blank lines) is read by the line-by-line
+  rules. Both give the same fields and raise the same errors at the same
+  message (tests/asterisk_protocol/test_ami_runs.py).
 - Keys keep their order and repeats (``ChanVariable``, ``Output``); lookups
   are case-insensitive (Asterisk writes both ``Linkedid`` and ``LinkedID``)
   and answered from the message's key list (built once per distinct list):

@@ -1,0 +1,158 @@
+"""The run split (whole messages decoded and split at once, each message taken from the
+tokens when its keys are a list seen before) against the line-by-line rules.
+
+The list of keys seen is process-wide, so each test states it: `forgotten()` empties it
+(every message read by the line rules), `known(...)` teaches it by reading messages
+first. Whatever it holds, the events, the fields and the errors must be the same."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from callcenter.telephony.asterisk import ami_protocol
+from callcenter.telephony.asterisk.ami_protocol import (
+    NEED_DATA,
+    AmiConnection,
+    AmiEvent,
+    AmiOutput,
+    AmiResponse,
+    EventListResult,
+    RemoteProtocolError,
+)
+from callcenter.telephony.asterisk.stream import ConnectionClosed
+
+from .replay import from_asterisk
+
+GREETING = b"Asterisk Call Manager/11.0.0\r\n"
+CHINESE_EMPTY_LAST = (
+    "Event: Newchannel\r\nChannel: PJSIP/trunk-0001\r\nCallerIDName: 张三丰\r\n"
+    "ActionID: a7\r\nAccountCode: \r\n\r\n"
+    "Event: Hangup\r\nConnectedLineName: 李四\r\nCause-txt: Normal Clearing\r\nLinkedid: \r\n\r\n"
+    "Response: Success\r\nActionID: p9\r\nMessage: Pong: 张 \r\nPing: Pong\r\n\r\n"
+    "Event: Newchannel\r\nChannel: PJSIP/trunk-0002\r\nCallerIDName: 王五\r\n"
+    "ActionID: a8\r\nAccountCode: \r\n\r\n"
+).encode()
+RECORDED = from_asterisk("ami_two_calls")
+
+
+@pytest.fixture(autouse=True)
+def forgotten() -> Iterator[None]:
+    """No list of keys known before the test, none left behind."""
+    ami_protocol._SHAPES.clear()
+    yield
+    ami_protocol._SHAPES.clear()
+
+
+def known(*streams: bytes) -> None:
+    """Teach the run split the lists of keys of these messages (read once, whole)."""
+    for stream in streams:
+        read([GREETING + stream])
+
+
+def read(chunks: list[bytes]) -> tuple[list[object], str | None]:
+    """Every output as comparable values (fields as tuples), and the error if any."""
+    conn = AmiConnection(max_buffer_size=1 << 20)
+    out: list[object] = []
+    try:
+        for chunk in chunks:
+            conn.receive_data(chunk)
+            while (item := conn.next_event()) is not NEED_DATA:
+                out.append(flat(item))
+                if isinstance(item, ConnectionClosed):
+                    break
+    except RemoteProtocolError as exc:
+        return out, f"RemoteProtocolError: {exc}"
+    return out, None
+
+
+def flat(item: AmiOutput) -> object:
+    if isinstance(item, AmiEvent):
+        return ("event", item.name, item.action_id, item.fields.items)
+    if isinstance(item, AmiResponse):
+        return ("response", item.response, item.action_id, item.message, item.output,
+                item.fields.items)
+    if isinstance(item, EventListResult):
+        return ("list", flat(item.response), [flat(e) for e in item.events], flat(item.complete))
+    return item
+
+
+def by_line_rules(stream: bytes) -> tuple[list[object], str | None]:
+    ami_protocol._SHAPES.clear()
+    conn = AmiConnection(max_buffer_size=1 << 20)
+    conn.receive_data(GREETING)
+    out: list[object] = [conn.next_event()]
+    start = 0  # one message per read: the line rules, message by message
+    try:
+        while (end := stream.find(b"\r\n\r\n", start)) >= 0:
+            conn.receive_data(stream[start:end + 4])
+            start = end + 4
+            ami_protocol._SHAPES.clear()
+            while (item := conn.next_event()) is not NEED_DATA:
+                out.append(flat(item))
+    except RemoteProtocolError as exc:
+        return out, f"RemoteProtocolError: {exc}"
+    return out, None
+
+
+@pytest.mark.parametrize("cut", range(1, len(CHINESE_EMPTY_LAST)))
+def test_chinese_names_and_empty_last_headers_cut_at_every_byte_with_the_keys_known(
+        cut: int) -> None:
+    known(CHINESE_EMPTY_LAST)
+    got = read([GREETING + CHINESE_EMPTY_LAST[:cut], CHINESE_EMPTY_LAST[cut:]])
+    assert got == read([GREETING + CHINESE_EMPTY_LAST]) and got[1] is None
+    ami_protocol._SHAPES.clear()
+    assert read([GREETING + CHINESE_EMPTY_LAST[:cut], CHINESE_EMPTY_LAST[cut:]]) == got
+    events = [e for e in got[0] if isinstance(e, tuple) and e[0] == "event"]
+    assert [e[3] for e in events][0] == (
+        ("Event", "Newchannel"), ("Channel", "PJSIP/trunk-0001"), ("CallerIDName", "张三丰"),
+        ("ActionID", "a7"), ("AccountCode", ""))
+    assert [e[2] for e in events] == ["a7", None, "a8"]
+
+
+def test_the_recorded_session_reads_the_same_known_or_not_in_reads_of_any_size() -> None:
+    cold = read([RECORDED])
+    known(RECORDED.partition(b"\r\n")[2])
+    assert cold[1] is None
+    for size in (1, 7, 137, 4096, 65536):
+        assert read([RECORDED[i:i + size] for i in range(0, len(RECORDED), size)]) == cold
+
+
+@pytest.mark.parametrize("stream", [
+    # a line without ": " whose neighbours make the keys look like a list seen before
+    b"Event: X\r\ng\r\nh\r\nK: v\r\n\r\n",
+    # the same with the line's mark where a message starts
+    b"Event: X\r\ng: 1\r\nK: 2\r\n\r\n: 3\r\nK: 4\r\n\r\n",
+    b"Event: X\r\ng: 1\r\nK: 2\r\n\r\ng\r\nK: 4\r\n\r\n",
+    b"Event: X\r\ng: 1\r\n: z\r\nK: 2\r\n\r\n",  # a line without its key, its mark bare
+    b"Event: X\r\ng:1\r\nK: 2\r\n\r\n",  # "Key:value": the line rules read it
+    b"Event: X\r\ng: a: b\r\nK: 2\r\n\r\n",  # a value holding ": "
+    b"Event: X\r\ng: 1\r\n\r\n\r\nEvent: X\r\ng: 1\r\nK: 2\r\n\r\n",  # a stray blank line
+    b"Event: X\r\ng: 1\x00\r\nK: 2\r\n\r\n",  # a NUL
+    b"Event: X\r\n g: 1\r\nK: 2\r\n\r\n",  # a key with a space before it
+    b"EVENT: X\r\ng: 1\r\nK: 2\r\n\r\n",  # the kind in other letters
+    b"Eventually: X\r\ng: 1\r\nK: 2\r\n\r\n",  # not a message
+])
+def test_messages_off_the_usual_shape_read_as_the_line_rules_read_them(stream: bytes) -> None:
+    ordinary = b"Event: X\r\ng: 1\r\nK: 2\r\n\r\n"
+    expected = by_line_rules(ordinary + stream + ordinary)
+    known(ordinary, b"Event: X\r\ng: 1\r\nK: 2\r\nK: 3\r\n\r\n")
+    whole = read([GREETING + ordinary + stream + ordinary])
+    assert whole == expected
+    assert whole[0][1] == ("event", "X", None, (("Event", "X"), ("g", "1"), ("K", "2")))
+    data = GREETING + ordinary + stream + ordinary
+    for cut in range(1, len(data)):
+        known(ordinary)
+        assert read([data[:cut], data[cut:]]) == expected, cut
+
+
+def test_unparsed_bytes_of_a_run_handed_out_in_part_are_still_unparsed() -> None:
+    known(CHINESE_EMPTY_LAST)
+    conn = AmiConnection()
+    conn.receive_data(GREETING + CHINESE_EMPTY_LAST + b"\r\nEvent: Hal")
+    conn.next_event()  # the greeting
+    conn.next_event()
+    conn.next_event()
+    rest = CHINESE_EMPTY_LAST.split(b"\r\n\r\n", 2)[2]
+    assert conn.trailing_data == (rest + b"\r\nEvent: Hal", False)
