@@ -178,7 +178,7 @@ class AmiFields:
         return iter(self.items)
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self._values) if self._items is None else len(self._items)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AmiFields):
@@ -336,7 +336,7 @@ def _parse_fields(lines: list[str]) -> AmiFields:
     values = [value.removeprefix(" ") for _, _, value in parts]
     fields: AmiFields = _new_object(AmiFields)
     fields._items = tuple(zip(keys, values, strict=True))
-    fields._shape = _shape_of(values[0], keys)
+    fields._shape = _shape_of(values[0] if values else "", keys)
     fields._values = values
     return fields
 
