@@ -103,6 +103,7 @@ def create_app(
         handler_args=slow_clients.handler_args(settings),
     )
     security_headers.setup(app)
+    app.on_response_prepare.append(slow_clients.watch_sending)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[SERVICES] = Services()

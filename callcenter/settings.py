@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         "seconds of opening or of its previous response (also the idle keep-alive limit)")
     http_body_timeout_s: float = Field(
         30, gt=0, description="a request body must arrive in full within this many seconds of its head")
+    http_send_timeout_s: float = Field(
+        60, gt=0, description="a client that takes none of what we are sending it (a response, "
+        "WebSocket messages) for this many seconds is disconnected (slow readers)")
     http_max_body_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="largest request body accepted (413 above)")
     trusted_proxies: str = Field(

@@ -12,12 +12,24 @@ Guarantees:
   not read (no lingering read that would raise the timeout again in aiohttp's
   connection loop and log it as an unhandled error).
 - Bodies are capped at HTTP_MAX_BODY_BYTES (413), as `client_max_size`.
+- A client must keep taking what we send it: a connection on which bytes wait to be
+  sent (in the transport's buffer or the socket's send queue) and none of them was
+  acknowledged for a whole HTTP_SEND_TIMEOUT_S is aborted, which ends the handler
+  waiting on it and frees what it held (a slow-read attack: many requests for large
+  answers, nothing read; a screen-pop or wallboard socket whose browser hangs). Logged
+  once, as a client timeout (WARNING). One watch per connection, whatever it serves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import socket
+import struct
+import termios
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +40,70 @@ from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+_TCP_INFO_SIZE = 232
+_TCP_INFO_BYTES_ACKED = 120  # offset of tcpi_bytes_acked (u64) in Linux's struct tcp_info
+
+
+def _bytes_acked(sock: Any) -> int | None:
+    """Bytes the peer acknowledged on `sock` (Linux), None where the kernel does not say."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, AttributeError):
+        return None
+    if len(info) < _TCP_INFO_BYTES_ACKED + 8:
+        return None
+    acked: int = struct.unpack_from("Q", info, _TCP_INFO_BYTES_ACKED)[0]
+    return acked
+
+
+def _unsent(transport: asyncio.BaseTransport, sock: Any) -> int:
+    """Bytes waiting to go out: the transport's buffer and the socket's send queue."""
+    waiting = transport.get_write_buffer_size() if isinstance(transport, asyncio.WriteTransport) else 0
+    if sock is not None:
+        with contextlib.suppress(OSError, ValueError):
+            waiting += struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    return waiting
+
+
+class _SendWatch:
+    """Aborts its connection once bytes waited to be sent and the client took none of them
+    for a whole `timeout` (checked every `timeout`: cut between one and two of them)."""
+
+    def __init__(self, transport: asyncio.Transport, timeout: float, path: str) -> None:
+        self.transport, self.timeout, self.path = transport, timeout, path
+        self.sock = transport.get_extra_info("socket")
+        self.waiting_since: int | None = None  # bytes acknowledged when bytes were last seen waiting
+        self.loop = asyncio.get_running_loop()
+        self.loop.call_later(timeout, self.check)
+
+    def check(self) -> None:
+        if self.transport.is_closing():
+            return
+        acked = _bytes_acked(self.sock)
+        if _unsent(self.transport, self.sock) == 0:
+            self.waiting_since = None
+        elif self.waiting_since is not None and acked is not None and acked == self.waiting_since:
+            log.warning("client timeout: the client took nothing of what we sent it for %g s; "
+                        "closing the connection", self.timeout, extra={"path": self.path})
+            self.transport.abort()
+            return
+        else:
+            self.waiting_since = acked if acked is not None else -1
+        self.loop.call_later(self.timeout, self.check)
+
+
+_watched: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
+
+
+async def watch_sending(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: watch the connection's sending (once per connection)."""
+    transport = request.transport
+    if not isinstance(transport, asyncio.Transport) or transport in _watched or transport.is_closing():
+        return
+    _watched.add(transport)
+    _SendWatch(transport, request.app[SETTINGS].http_send_timeout_s, request.path)
 
 
 def handler_args(settings: Settings) -> dict[str, Any]:

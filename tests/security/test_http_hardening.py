@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import time
 
 import aiohttp
@@ -159,3 +160,38 @@ async def test_a_slow_body_is_logged_once_as_a_client_timeout_not_as_an_error(
     assert not errors, errors
     assert len(timeouts) == 1, [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
     assert timeouts[0].levelno in (logging.INFO, logging.WARNING)
+
+
+async def test_a_client_that_stops_reading_is_disconnected(
+        serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
+    """A slow-read attack: many pipelined requests for a large public answer, nothing read.
+    Without the send watch the handler waits on the full buffers for good (holding the
+    answers in memory); with it the connection is aborted once nothing was taken for a whole
+    HTTP_SEND_TIMEOUT_S."""
+    caplog.set_level(logging.WARNING, logger="callcenter.web.slow_clients")
+    async with serve(http_send_timeout_s=0.5) as served:
+        async with aiohttp.ClientSession() as http, \
+                http.get(served.base_url + "/api/openapi.json") as resp:
+            one_answer = len(await resp.read())
+        port = int(served.base_url.rsplit(":", 1)[1])
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, as a reader
+        sock.connect(("127.0.0.1", port))                          # that never reads would leave
+        sock.setblocking(False)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        asked = 300
+        writer.write(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * asked)
+        await writer.drain()
+        await asyncio.sleep(3)  # read nothing: the server's buffers fill, then it waits on us
+        received, ended = 0, False
+        try:
+            while chunk := await asyncio.wait_for(reader.read(1 << 16), 10):
+                received += len(chunk)
+            ended = True
+        except ConnectionError:
+            ended = True
+        writer.close()
+    assert ended, "the connection stayed open"
+    assert received < asked * one_answer / 2, f"{received} bytes: the server sent everything"
+    cut = [r for r in caplog.records if "took nothing" in r.getMessage()]
+    assert len(cut) == 1 and cut[0].levelno == logging.WARNING
