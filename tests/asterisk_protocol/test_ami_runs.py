@@ -1,9 +1,10 @@
-"""The run split (whole messages decoded and split at once, each message taken from the
-tokens when its keys are a list seen before) against the line-by-line rules.
+"""The run split (whole messages decoded and split into lines at once, each message taken
+from the pairs of lines learnt before) against the line-by-line rules.
 
-The list of keys seen is process-wide, so each test states it: `forgotten()` empties it
-(every message read by the line rules), `known(...)` teaches it by reading messages
-first. Whatever it holds, the events, the fields and the errors must be the same."""
+The lines and lists of keys learnt are process-wide, so each test states them:
+`forgotten()` empties them (every line read by the line rules), `known(...)` teaches them
+by reading messages first. Whatever they hold, the events, the fields and the errors must
+be the same."""
 
 from __future__ import annotations
 
@@ -39,14 +40,14 @@ RECORDED = from_asterisk("ami_two_calls")
 
 @pytest.fixture(autouse=True)
 def forgotten() -> Iterator[None]:
-    """No list of keys known before the test, none left behind."""
-    ami_protocol._SHAPES.clear()
+    """Nothing learnt before the test, nothing left behind."""
+    ami_protocol._forget()
     yield
-    ami_protocol._SHAPES.clear()
+    ami_protocol._forget()
 
 
 def known(*streams: bytes) -> None:
-    """Teach the run split the lists of keys of these messages (read once, whole)."""
+    """Teach the run split the lines of these messages (read once, whole)."""
     for stream in streams:
         read([GREETING + stream])
 
@@ -79,7 +80,7 @@ def flat(item: AmiOutput) -> object:
 
 
 def by_line_rules(stream: bytes) -> tuple[list[object], str | None]:
-    ami_protocol._SHAPES.clear()
+    ami_protocol._forget()
     conn = AmiConnection(max_buffer_size=1 << 20)
     conn.receive_data(GREETING)
     out: list[object] = [conn.next_event()]
@@ -88,7 +89,7 @@ def by_line_rules(stream: bytes) -> tuple[list[object], str | None]:
         while (end := stream.find(b"\r\n\r\n", start)) >= 0:
             conn.receive_data(stream[start:end + 4])
             start = end + 4
-            ami_protocol._SHAPES.clear()
+            ami_protocol._forget()
             while (item := conn.next_event()) is not NEED_DATA:
                 out.append(flat(item))
     except RemoteProtocolError as exc:
@@ -102,7 +103,7 @@ def test_chinese_names_and_empty_last_headers_cut_at_every_byte_with_the_keys_kn
     known(CHINESE_EMPTY_LAST)
     got = read([GREETING + CHINESE_EMPTY_LAST[:cut], CHINESE_EMPTY_LAST[cut:]])
     assert got == read([GREETING + CHINESE_EMPTY_LAST]) and got[1] is None
-    ami_protocol._SHAPES.clear()
+    ami_protocol._forget()
     assert read([GREETING + CHINESE_EMPTY_LAST[:cut], CHINESE_EMPTY_LAST[cut:]]) == got
     events = [e for e in got[0] if isinstance(e, tuple) and e[0] == "event"]
     assert [e[3] for e in events][0] == (
@@ -156,3 +157,40 @@ def test_unparsed_bytes_of_a_run_handed_out_in_part_are_still_unparsed() -> None
     conn.next_event()
     rest = CHINESE_EMPTY_LAST.split(b"\r\n\r\n", 2)[2]
     assert conn.trailing_data == (rest + b"\r\nEvent: Hal", False)
+
+
+LINES = [
+    "g: 1", "g:1", "g: a: b", "g:", "g: ", "g:  two", " g: 1", "g : 1", "g", ": z", ":",
+    "g\x00: 1", "g: 1\x00", "张三: 丰", "g\t: 1", "g\u00a0: 1", "g\ufffd: 1", "g:\r", "Event: X",
+    "ActionID: a1", "actionid: a2", "g: " + "x" * 300,
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_a_line_learnt_is_read_as_the_line_rules_read_it_in_a_message(line: str) -> None:
+    try:
+        expected: object = ami_protocol.parse_message("Event: X\r\n" + line).fields.items[1]
+    except RemoteProtocolError:
+        expected = None
+    assert ami_protocol._line_pair(line) == expected
+    assert ami_protocol._line_pair(line) == expected  # learnt (or, too long, read again)
+    assert (line in ami_protocol._LINES) == (expected is not None and len(line) <= 256)
+    stream = f"Event: X\r\n{line}\r\nK: 2\r\n\r\n".encode()
+    ami_protocol._forget()
+    cold = read([GREETING + stream])
+    assert read([GREETING + stream]) == cold  # its lines learnt now (if the rules took them)
+    assert cold == by_line_rules(stream)
+
+
+def test_what_is_learnt_stays_bounded_and_reads_the_same_after_it_is_emptied() -> None:
+    stream = b"".join(
+        f"Event: Big\r\nUniqueid: 1716000000.{i}\r\nLinkedid: {i}\r\n\r\n".encode()
+        for i in range(ami_protocol._LINES_MAX // 2 + 5)) + CHINESE_EMPTY_LAST
+    first = read([GREETING + stream])
+    assert first[1] is None and len(first[0]) == 1 + ami_protocol._LINES_MAX // 2 + 5 + 4
+    assert first[0][-5] == ("event", "Big", None, (
+        ("Event", "Big"), ("Uniqueid", f"1716000000.{ami_protocol._LINES_MAX // 2 + 4}"),
+        ("Linkedid", f"{ami_protocol._LINES_MAX // 2 + 4}")))
+    assert len(ami_protocol._LINES) <= ami_protocol._LINES_MAX
+    assert len(ami_protocol._KEYS) <= ami_protocol._LINES_MAX
+    assert read([GREETING + stream]) == first

@@ -14,14 +14,15 @@ Guarantees:
   becomes U+FFFD and never raises. Several messages per read are fine: the
   whole messages buffered are decoded at once (a blank line is ASCII, so that
   is the same text as decoding each alone) and handed out one by one.
-- The run of whole messages is split by a few string operations on all of
-  it (`_split_run`): a message whose lines are each ``Key: Value`` with one
-  ``": "`` and whose keys are a list seen before (in this process, from
-  messages the line rules read) is taken from those pieces as they are; any
-  other (a new list of keys, a value holding ``": "``, ``Key:`` without the
-  space, a bad key, a NUL, stray blank lines) is read by the line-by-line
-  rules. Both give the same fields and raise the same errors at the same
-  message (tests/asterisk_protocol/test_ami_runs.py).
+- The run of whole messages is split into lines at once, and each line is
+  looked up among the lines learnt (in this process, bounded): a line the
+  line rules took before gives the same ``(key, value)`` pair object again
+  (AMI repeats most lines: Privilege, Context, a call's Uniqueid and names),
+  so a message of learnt lines is a slice of those pairs, with no string or
+  tuple made for it but the slice. A line not learnt is read by the line
+  rules (and learnt); a message with a line they refuse is read whole by
+  them, for its error. Both give the same fields and raise the same errors
+  at the same message (tests/asterisk_protocol/test_ami_runs.py).
 - Keys keep their order and repeats (``ChanVariable``, ``Output``); lookups
   are case-insensitive (Asterisk writes both ``Linkedid`` and ``LinkedID``)
   and answered from the message's key list (built once per distinct list):
@@ -47,6 +48,7 @@ import enum
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Final, NamedTuple
 
 from callcenter.telephony.asterisk.ami_actions import Action
@@ -75,28 +77,22 @@ _END: Final = b"\r\n\r\n"
 _FOLLOWS: Final = b"Response: Follows\r\n"
 _END_COMMAND: Final = b"--END COMMAND--\r\n\r\n"
 _GREETING = re.compile(r"(.+)/(\S+)")
-# The split of a run of whole messages (no NUL in it): every line break becomes ": \0", so
-# one split on ": " gives each line's key (behind a "\0" mark) and value, and a bare "\0"
-# (a cached one-character string) where a message ends.
-_MARK: Final = "\x00"
-_LINE_TO_MARK: Final = ": \x00"
 _SHAPES_MAX: Final = 4096
+_LINES_MAX: Final = 1 << 16
+_LINE_KEPT_MAX: Final = 256  # longer lines are not kept (read again each time)
 _new_object = object.__new__
 _new_tuple = tuple.__new__
+_first = itemgetter(0)
 
 
 class _Shape:
     """One list of keys, as messages carry it: where each key is first found (exact and
     case-folded), and what the message is. Built once per distinct list of keys."""
 
-    __slots__ = ("action_id_at", "folded", "index", "is_event", "is_message", "key_tokens",
-                 "keys", "marks", "span")
+    __slots__ = ("action_id_at", "folded", "index", "is_event", "is_message", "keys")
 
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys: tuple[str, ...] = tuple(keys)
-        self.key_tokens: list[str] = [_MARK + key for key in keys]  # as the run split gives them
-        self.span = 2 * len(self.keys)  # its tokens in the run split
-        self.marks = len(self.keys) + 1  # its marks there: its lines', its end's
         last = len(self.keys) - 1
         self.index: dict[str, int] = {k: last - i for i, k in enumerate(reversed(self.keys))}
         self.folded: dict[str, int] = {
@@ -108,48 +104,62 @@ class _Shape:
         self.is_message: bool = kind in ("event", "response")  # else the line rules refuse it
 
 
-# the first value of a message (its event name, its response) -> the key lists seen with it
-# that passed the line rules, the latest first
-_SHAPES: dict[str, list[_Shape]] = {}
-_SHAPES_PER_NAME: Final = 16
+# Learnt in this process (bounded; emptied when full), shared by every connection:
+# a list of keys -> its shape
+_SHAPES: dict[tuple[str, ...], _Shape] = {}
+# a "Key: Value" line the line rules take -> its (key, value) pair, one tuple for every
+# message that carries the line (AMI repeats most lines: Privilege, Context, a call's
+# Uniqueid and names...)
+_LINES: dict[str, tuple[str, str]] = {}
+# a key -> one string for it (the key lists of equal lines are equal object by object)
+_KEYS: dict[str, str] = {}
 
 
-def _shape_of(name: str, keys: Sequence[str]) -> _Shape:
-    """The shape of keys the line rules took (learnt for the run split)."""
-    for shape in _SHAPES.get(name, ()):
-        if shape.keys == keys:
-            return shape
-    if len(_SHAPES) >= _SHAPES_MAX:
-        _SHAPES.clear()
-    shapes = _SHAPES.setdefault(name, [])
-    shapes.insert(0, _Shape(keys))
-    del shapes[_SHAPES_PER_NAME:]
-    return shapes[0]
+def _forget() -> None:
+    """Empty what was learnt (tests: every message read by the line rules)."""
+    _SHAPES.clear()
+    _LINES.clear()
+    _KEYS.clear()
+
+
+def _shape_of(keys: tuple[str, ...]) -> _Shape:
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        shape = _SHAPES[keys] = _Shape(keys)
+    return shape
+
+
+def _line_pair(line: str) -> tuple[str, str] | None:
+    """One line by the line rules (`_parse_fields`, whose key checks are each about one
+    line): its (key, value), or None when they refuse it. Learnt for the next time."""
+    key, colon, value = line.partition(":")
+    if not colon or not key or not key.isprintable() or key[0] == " " or key[-1] == " ":
+        return None
+    if len(_KEYS) >= _LINES_MAX:
+        _KEYS.clear()
+    pair = (_KEYS.setdefault(key, key), value.removeprefix(" "))
+    if len(line) <= _LINE_KEPT_MAX:
+        if len(_LINES) >= _LINES_MAX:
+            _LINES.clear()
+        _LINES[line] = pair
+    return pair
 
 
 class AmiFields:
     """The ``Key: Value`` lines of one message, in order, repeats kept."""
 
-    __slots__ = ("_items", "_shape", "_values")
+    __slots__ = ("_shape", "items")
 
     def __init__(self, items: tuple[tuple[str, str], ...] = ()) -> None:
-        self._items: tuple[tuple[str, str], ...] | None = tuple(items)
+        self.items: tuple[tuple[str, str], ...] = tuple(items)
         self._shape: _Shape | None = None
-        self._values: Sequence[str] = ()
-
-    @property
-    def items(self) -> tuple[tuple[str, str], ...]:
-        items = self._items
-        if items is None:  # made by the run split: the keys are its shape's
-            items = self._items = tuple(zip(self._shape.keys, self._values, strict=False))  # type: ignore[union-attr]
-        return items
 
     def _lookup(self) -> _Shape:
         shape = self._shape
         if shape is None:  # made from items: its shape (not shared: keys may hold anything)
-            items = self.items
-            shape = self._shape = _Shape([k for k, _ in items])
-            self._values = [v for _, v in items]
+            shape = self._shape = _Shape([k for k, _ in self.items])
         return shape
 
     def get(self, key: str, default: str | None = None) -> str | None:
@@ -159,7 +169,7 @@ class AmiFields:
             at = shape.folded.get(key.lower())
             if at is None:
                 return default
-        return self._values[at]
+        return self.items[at][1]
 
     def get_all(self, key: str) -> list[str]:
         folded = key.lower()
@@ -178,7 +188,7 @@ class AmiFields:
         return iter(self.items)
 
     def __len__(self) -> int:
-        return len(self._values) if self._items is None else len(self._items)
+        return len(self.items)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AmiFields):
@@ -285,43 +295,18 @@ def parse_message(text: str) -> AmiMessage:
     return _build_message(_parse_fields(text.split("\r\n")))
 
 
-def _split_run(tokens: list[str], breaks: int) -> tuple[list[int], list[_Shape | str]] | None:
-    """Where each message of a run starts in its tokens, with its shape, or its text for
-    the line-by-line rules; None when those rules must read the run message by message
-    (stray blank lines, a line without ``": "``).
-
-    The run (whole messages, the last one ending in its blank line, no NUL) had each of
-    its ``breaks`` CR LF made ``": \\0"`` and was split on ``": "``: each message is its
-    key (behind its mark), value, key, value... then a bare mark where it ends. A
-    message whose keys are a list seen before (each of its lines holding exactly one
-    ``": "``) is taken from the tokens as they are; any other is put back together for
-    the line rules. Every mark must then be a key's or a message end's: one followed by a
-    value (a line without ``": "``) makes the count of marks taken differ from
-    ``breaks``."""
-    last = len(tokens) - 1  # tokens[last] is the mark of the run's last blank line
-    shapes_of = _SHAPES.get
-    starts: list[int] = []
-    kinds: list[_Shape | str] = []
-    marks = 0
-    start = 0
-    while start < last:
-        for shape in shapes_of(tokens[start + 1], ()):
-            end = start + shape.span
-            if end <= last and tokens[end] == _MARK and tokens[start:end:2] == shape.key_tokens \
-                    and shape.is_message:
-                kinds.append(shape)
-                marks += shape.marks
-                break
-        else:  # put back together for the line rules
-            end = tokens.index(_MARK, start)
-            if end == start or not tokens[start].startswith(_MARK):
-                return None  # a blank line, a line ": ..." or a value where a message starts
-            message_text = ": ".join(tokens[start:end])[1:].replace(_LINE_TO_MARK, "\r\n")
-            kinds.append(message_text)
-            marks += message_text.count("\r\n") + 2
-        starts.append(start)
-        start = end + 1
-    return (starts, kinds) if marks == breaks else None
+def _message_of(lines: list[str], pairs: tuple[tuple[str, str] | None, ...]) -> AmiMessage:
+    """A message some of whose lines were not learnt (``None`` in ``pairs``): those read
+    by the line rules one by one; if one is refused, the whole message is (its error)."""
+    filled = tuple(pair or _line_pair(line) for pair, line in zip(pairs, lines, strict=True))
+    if None in filled:
+        return parse_message("\r\n".join(lines))
+    items: tuple[tuple[str, str], ...] = filled  # type: ignore[assignment]
+    fields: AmiFields = _new_object(AmiFields)
+    fields.items = items
+    shape = fields._shape = _shape_of(tuple(map(_first, items)))
+    return _build_message(fields, action_id=items[shape.action_id_at][1]
+                          if shape.action_id_at >= 0 else None)
 
 
 def _parse_fields(lines: list[str]) -> AmiFields:
@@ -335,9 +320,8 @@ def _parse_fields(lines: list[str]) -> AmiFields:
         _refuse_fields(lines)
     values = [value.removeprefix(" ") for _, _, value in parts]
     fields: AmiFields = _new_object(AmiFields)
-    fields._items = tuple(zip(keys, values, strict=True))
-    fields._shape = _shape_of(values[0] if values else "", keys)
-    fields._values = values
+    fields.items = tuple(zip(keys, values, strict=True))
+    fields._shape = _shape_of(tuple(keys))
     return fields
 
 
@@ -419,13 +403,14 @@ class AmiConnection:
         self._buf = bytearray()
         self._eof = False
         self._error: RemoteProtocolError | None = None
-        # whole messages decoded together, not handed out yet (last one first): the shape
-        # of each and where it starts in `_tokens`, or its text for the line rules; they
-        # are the first `_run_len` bytes of `_buf`, dropped when the last one goes
-        self._ready: list[_Shape | str] = []
-        self._starts: list[int] = []
-        self._tokens: list[str] = []
-        self._run_len = 0
+        # the last run of whole messages decoded together: its bytes, its lines, the pair
+        # of each line learnt before (else None), where the next message starts, and the
+        # index of its last line (the messages are handed out while `_pos < _last`)
+        self._run = b""
+        self._lines: list[str] = []
+        self._pairs: tuple[tuple[str, str] | None, ...] = ()
+        self._pos = 0
+        self._last = 0
 
     @property
     def outstanding_action_ids(self) -> frozenset[str]:
@@ -447,27 +432,27 @@ class AmiConnection:
         if self._error is not None:
             raise self._error
         try:
-            ready = self._ready
-            while ready or (self.state is AmiState.OPEN and self._take_run()):
-                kind = ready.pop()
-                start = self._starts.pop()
-                tokens = self._tokens
-                if not ready:
-                    del self._buf[:self._run_len]
-                    self._run_len = 0
-                    self._tokens = []
-                if isinstance(kind, str):
-                    message: AmiMessage = parse_message(kind)
-                else:
-                    values = tokens[start + 1:start + kind.span:2]
+            while self._pos < self._last or (self.state is AmiState.OPEN and self._take_run()):
+                lines = self._lines
+                start = self._pos
+                end = lines.index("", start)  # its blank line (the run ends in two)
+                self._pos = end + 1
+                if end == start:
+                    continue  # a stray blank line
+                pairs = self._pairs[start:end]
+                if None in pairs:
+                    message: AmiMessage = _message_of(lines[start:end], pairs)
+                else:  # every line learnt: the message is these pairs as they are
+                    items: tuple[tuple[str, str], ...] = pairs  # type: ignore[assignment]
+                    keys = tuple(map(_first, items))
+                    shape = _SHAPES.get(keys) or _shape_of(keys)
                     fields: AmiFields = _new_object(AmiFields)
-                    fields._items = None
-                    fields._shape = kind
-                    fields._values = values
-                    at = kind.action_id_at
-                    action_id = values[at] if at >= 0 else None
-                    if kind.is_event:
-                        message = _new_tuple(AmiEvent, (values[0], action_id, fields))
+                    fields.items = items
+                    fields._shape = shape
+                    at = shape.action_id_at
+                    action_id = items[at][1] if at >= 0 else None
+                    if shape.is_event:
+                        message = _new_tuple(AmiEvent, (items[0][1], action_id, fields))
                         if action_id is None:
                             return message  # the common case: an event for every listener
                     else:
@@ -487,8 +472,9 @@ class AmiConnection:
 
     def _take_run(self) -> bool:
         """Decode every whole message buffered (within ``max_buffer_size``, before any legacy
-        ``Response: Follows``) in one go; False when there is none (the reader per message
-        then decides: need data, EOF, a Follows response, a message too large)."""
+        ``Response: Follows``) in one go and split it into lines, each line looked up in
+        the lines learnt; False when there is none (the reader per message then decides:
+        need data, EOF, a Follows response, a message too large)."""
         buf = self._buf
         end = buf.rfind(_END, 0, self.max_buffer_size)
         if end < 0:
@@ -499,35 +485,13 @@ class AmiConnection:
             if end < 0:
                 return False
         end += len(_END)
-        if buf.find(0, 0, end) < 0:  # no NUL: the run split (its marks are NULs)
-            joined = buf[:end].replace(b"\r\n", b": \x00")  # ASCII for ASCII: decoding
-            tokens = str(joined, "utf-8", "replace").split(": ")  # is unchanged
-            tokens[0] = _MARK + tokens[0]
-            parsed = _split_run(tokens, len(joined) - end)
-            del joined
-            if parsed is not None:
-                starts, kinds = parsed
-                starts.reverse()
-                kinds.reverse()
-                self._tokens = tokens
-                self._starts += starts  # in place: next_event holds the list
-                self._ready += kinds
-                self._run_len = end
-                return True
-        with memoryview(buf) as view:
-            text = str(view[:end], "utf-8", "replace")
-        messages = text.split("\r\n\r\n")
-        unused = len(messages.pop())  # CR LF left over when the run ends in blank lines
-        while messages and not messages[-1]:
-            messages.pop()
-            unused += len(_END)  # blank lines before the next message count as its own
-        texts: list[_Shape | str] = [m for m in (m.removeprefix("\r\n") for m in messages) if m]
-        if not texts:
-            return False
-        texts.reverse()
-        self._ready += texts
-        self._starts += [0] * len(texts)
-        self._run_len = end - unused
+        self._run = run = bytes(buf[:end])
+        del buf[:end]
+        # a blank line is ASCII: decoding the run is decoding each message alone
+        lines = self._lines = str(run, "utf-8", "replace").split("\r\n")
+        self._pairs = tuple(map(_LINES.get, lines))
+        self._pos = 0
+        self._last = len(lines) - 1
         return True
 
     def _next_message(self) -> AmiOutput | NeedData | None:
@@ -608,13 +572,16 @@ class AmiConnection:
     @property
     def trailing_data(self) -> tuple[bytes, bool]:
         """Unparsed bytes and whether EOF was seen (as h11)."""
-        start = 0
-        if self._ready:  # the run's messages not handed out yet are unparsed too
-            ends, at = [], 0
-            for part in bytes(self._buf[:self._run_len]).split(_END):
-                at += len(part) + len(_END)
-                if part.removeprefix(b"\r\n"):
-                    ends.append(at)
-            delivered = len(ends) - len(self._ready)
-            start = ends[delivered - 1] if delivered else 0
-        return bytes(self._buf[start:]), self._eof
+        lines, at = self._lines, self._pos
+        if at >= self._last:
+            return bytes(self._buf), self._eof
+        # the run's messages not handed out yet are unparsed too (from the first on)
+        left = sum(1 for i in range(at, self._last) if lines[i] and (i == at or not lines[i - 1]))
+        ends, done = [], 0
+        for part in self._run.split(_END):
+            done += len(part) + len(_END)
+            if part.removeprefix(b"\r\n"):
+                ends.append(done)
+        delivered = len(ends) - left
+        start = ends[delivered - 1] if delivered else 0
+        return self._run[start:] + bytes(self._buf), self._eof
