@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from typing import Final, NamedTuple
 
@@ -78,11 +79,13 @@ _FOLLOWS: Final = b"Response: Follows\r\n"
 _END_COMMAND: Final = b"--END COMMAND--\r\n\r\n"
 _GREETING = re.compile(r"(.+)/(\S+)")
 _SHAPES_MAX: Final = 4096
-_LINES_MAX: Final = 1 << 16
-_LINE_KEPT_MAX: Final = 256  # longer lines are not kept (read again each time)
+_LINES_MAX: Final = 1 << 14
+_LINE_KEPT_MAX: Final = 128  # longer lines are not kept (read again each time)
 _new_object = object.__new__
 _new_tuple = tuple.__new__
 _first = itemgetter(0)
+_second = itemgetter(1)
+_third = itemgetter(2)
 
 
 class _Shape:
@@ -111,15 +114,12 @@ _SHAPES: dict[tuple[str, ...], _Shape] = {}
 # message that carries the line (AMI repeats most lines: Privilege, Context, a call's
 # Uniqueid and names...)
 _LINES: dict[str, tuple[str, str]] = {}
-# a key -> one string for it (the key lists of equal lines are equal object by object)
-_KEYS: dict[str, str] = {}
 
 
 def _forget() -> None:
     """Empty what was learnt (tests: every message read by the line rules)."""
     _SHAPES.clear()
     _LINES.clear()
-    _KEYS.clear()
 
 
 def _shape_of(keys: tuple[str, ...]) -> _Shape:
@@ -129,22 +129,6 @@ def _shape_of(keys: tuple[str, ...]) -> _Shape:
             _SHAPES.clear()
         shape = _SHAPES[keys] = _Shape(keys)
     return shape
-
-
-def _line_pair(line: str) -> tuple[str, str] | None:
-    """One line by the line rules (`_parse_fields`, whose key checks are each about one
-    line): its (key, value), or None when they refuse it. Learnt for the next time."""
-    key, colon, value = line.partition(":")
-    if not colon or not key or not key.isprintable() or key[0] == " " or key[-1] == " ":
-        return None
-    if len(_KEYS) >= _LINES_MAX:
-        _KEYS.clear()
-    pair = (_KEYS.setdefault(key, key), value.removeprefix(" "))
-    if len(line) <= _LINE_KEPT_MAX:
-        if len(_LINES) >= _LINES_MAX:
-            _LINES.clear()
-        _LINES[line] = pair
-    return pair
 
 
 class AmiFields:
@@ -295,33 +279,41 @@ def parse_message(text: str) -> AmiMessage:
     return _build_message(_parse_fields(text.split("\r\n")))
 
 
-def _message_of(lines: list[str], pairs: tuple[tuple[str, str] | None, ...]) -> AmiMessage:
-    """A message some of whose lines were not learnt (``None`` in ``pairs``): those read
-    by the line rules one by one; if one is refused, the whole message is (its error)."""
-    filled = tuple(pair or _line_pair(line) for pair, line in zip(pairs, lines, strict=True))
-    if None in filled:
-        return parse_message("\r\n".join(lines))
-    items: tuple[tuple[str, str], ...] = filled  # type: ignore[assignment]
-    fields: AmiFields = _new_object(AmiFields)
-    fields.items = items
-    shape = fields._shape = _shape_of(tuple(map(_first, items)))
-    return _build_message(fields, action_id=items[shape.action_id_at][1]
-                          if shape.action_id_at >= 0 else None)
+def _message_of(lines: list[str]) -> AmiMessage:
+    """A message with a line not learnt: read by the line rules, its lines learnt."""
+    fields = _parse_fields(lines)
+    if len(_LINES) + len(lines) > _LINES_MAX:
+        _LINES.clear()
+    if max(map(len, lines)) <= _LINE_KEPT_MAX:
+        _LINES.update(zip(lines, fields.items, strict=True))
+    else:
+        _LINES.update((line, pair) for line, pair in zip(lines, fields.items, strict=True)
+                      if len(line) <= _LINE_KEPT_MAX)
+    return _build_message(fields)
 
 
 def _parse_fields(lines: list[str]) -> AmiFields:
-    # the line-by-line rules (any message the whole-message split does not take)
-    parts = [line.partition(":") for line in lines]
-    keys = [key for key, _, _ in parts]
+    # the line-by-line rules (a message with a line not learnt); maps of C functions, not
+    # loops. Split at the first ": " when no key holds a ":" (the same as at the first ":",
+    # one space dropped), else at the first ":".
+    parts = list(map(str.partition, lines, repeat(": ")))
+    keys = tuple(map(_first, parts))
     joined = "\x00".join(keys)
-    if "" in keys or not all(colon for _, colon, _ in parts) or \
+    if ":" in joined or not all(map(_second, parts)):
+        parts = list(map(str.partition, lines, repeat(":")))
+        keys = tuple(map(_first, parts))
+        joined = "\x00".join(keys)
+        values: Iterable[str] = map(str.removeprefix, map(_third, parts), repeat(" "))
+    else:
+        values = map(_third, parts)
+    if "" in keys or not all(map(_second, parts)) or \
             not "".join(keys).isprintable() or joined.startswith(" ") or joined.endswith(" ") or \
             " \x00" in joined or "\x00 " in joined:
         _refuse_fields(lines)
-    values = [value.removeprefix(" ") for _, _, value in parts]
     fields: AmiFields = _new_object(AmiFields)
-    fields.items = tuple(zip(keys, values, strict=True))
-    fields._shape = _shape_of(tuple(keys))
+    # zip without keywords (one takes a construction path twice as slow); lengths equal
+    fields.items = tuple(zip(keys, values))  # noqa: B905
+    fields._shape = _shape_of(keys)
     return fields
 
 
@@ -441,7 +433,7 @@ class AmiConnection:
                     continue  # a stray blank line
                 pairs = self._pairs[start:end]
                 if None in pairs:
-                    message: AmiMessage = _message_of(lines[start:end], pairs)
+                    message: AmiMessage = _message_of(lines[start:end])
                 else:  # every line learnt: the message is these pairs as they are
                     items: tuple[tuple[str, str], ...] = pairs  # type: ignore[assignment]
                     keys = tuple(map(_first, items))
@@ -475,6 +467,8 @@ class AmiConnection:
         ``Response: Follows``) in one go and split it into lines, each line looked up in
         the lines learnt; False when there is none (the reader per message then decides:
         need data, EOF, a Follows response, a message too large)."""
+        if self._lines:  # the last run is all handed out: let it go
+            self._run, self._lines, self._pairs, self._pos, self._last = b"", [], (), 0, 0
         buf = self._buf
         end = buf.rfind(_END, 0, self.max_buffer_size)
         if end < 0:
