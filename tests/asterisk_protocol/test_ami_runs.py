@@ -172,13 +172,22 @@ def test_a_line_learnt_is_read_as_the_line_rules_read_it_in_a_message(line: str)
         expected: object = ami_protocol.parse_message("Event: X\r\n" + line).fields.items[1]
     except RemoteProtocolError:
         expected = None
+    assert ami_protocol._line_pair(line) == expected  # alone
+    ami_protocol._forget()
     stream = f"Event: X\r\n{line}\r\nK: 2\r\n\r\n".encode()
-    cold = read([GREETING + stream])
+    cold = read([GREETING + stream])  # read whole by the line rules
     assert cold == by_line_rules(stream)
-    assert ami_protocol._LINES.get(line) == (expected if len(line) <= ami_protocol._LINE_KEPT_MAX else None)
+    assert ami_protocol._LINES.get(line) == (
+        expected if len(line) <= ami_protocol._LINE_KEPT_MAX else None)
     assert read([GREETING + stream]) == cold  # its lines learnt now (if the rules took them)
-    known(b"Event: X\r\n" + line.encode() + b"\r\nK: 1\r\n\r\n", b"Event: X\r\ng: 1\r\n\r\n")
-    assert read([GREETING + stream]) == cold
+    # the only line not learnt in a message of many: read alone
+    many = "".join(f"V{i}: {i}\r\n" for i in range(8))
+    known(f"Event: X\r\n{many}K: 2\r\n\r\n".encode())
+    ami_protocol._LINES.pop(line, None)
+    stream = f"Event: X\r\n{many}{line}\r\nK: 2\r\n\r\n".encode()
+    alone = read([GREETING + stream])
+    assert alone == by_line_rules(stream)
+    assert alone[1] is None if expected else alone[1] is not None
 
 
 def test_what_is_learnt_stays_bounded_and_reads_the_same_after_it_is_emptied() -> None:

@@ -279,8 +279,25 @@ def parse_message(text: str) -> AmiMessage:
     return _build_message(_parse_fields(text.split("\r\n")))
 
 
-def _message_of(lines: list[str]) -> AmiMessage:
-    """A message with a line not learnt: read by the line rules, its lines learnt."""
+def _message_of(lines: list[str], pairs: tuple[tuple[str, str] | None, ...]) -> AmiMessage:
+    """A message with lines not learnt (``None`` in ``pairs``): when they are few (a call's
+    new Uniqueid, a timestamp), each read alone by the line rules; else (or when one is
+    refused) the message read whole by them. Its lines are learnt."""
+    missing = pairs.count(None)
+    if missing * 4 <= len(pairs):
+        filled = list(pairs)
+        at = -1
+        for _ in range(missing):
+            at = filled.index(None, at + 1)
+            pair = filled[at] = _line_pair(lines[at])
+            if pair is None:
+                break
+        else:
+            items: tuple[tuple[str, str], ...] = tuple(filled)  # type: ignore[arg-type]
+            fields: AmiFields = _new_object(AmiFields)
+            fields.items = items
+            fields._shape = _shape_of(tuple(map(_first, items)))
+            return _build_message(fields)
     fields = _parse_fields(lines)
     if len(_LINES) + len(lines) > _LINES_MAX:
         _LINES.clear()
@@ -292,28 +309,48 @@ def _message_of(lines: list[str]) -> AmiMessage:
     return _build_message(fields)
 
 
+def _line_pair(line: str) -> tuple[str, str] | None:
+    """One line by the line rules (`_parse_fields`; its key checks are each about one
+    line): its (key, value), or None when they refuse it. Learnt."""
+    key, colon, value = line.partition(":")
+    if not colon or not key or not key.isprintable() or key[0] == " " or key[-1] == " ":
+        return None
+    pair = (key, value.removeprefix(" "))
+    if len(line) <= _LINE_KEPT_MAX:
+        if len(_LINES) >= _LINES_MAX:
+            _LINES.clear()
+        _LINES[line] = pair
+    return pair
+
+
 def _parse_fields(lines: list[str]) -> AmiFields:
     # the line-by-line rules (a message with a line not learnt); maps of C functions, not
     # loops. Split at the first ": " when no key holds a ":" (the same as at the first ":",
-    # one space dropped), else at the first ":".
+    # one space dropped), else at the first ":". Keys that are a list learnt (each key
+    # checked then, none holding a ":") need no check again.
     parts = list(map(str.partition, lines, repeat(": ")))
     keys = tuple(map(_first, parts))
-    joined = "\x00".join(keys)
-    if ":" in joined or not all(map(_second, parts)):
-        parts = list(map(str.partition, lines, repeat(":")))
-        keys = tuple(map(_first, parts))
-        joined = "\x00".join(keys)
-        values: Iterable[str] = map(str.removeprefix, map(_third, parts), repeat(" "))
+    shape = _SHAPES.get(keys)
+    if shape is not None and all(map(_second, parts)):
+        values: Iterable[str] = map(_third, parts)
     else:
-        values = map(_third, parts)
-    if "" in keys or not all(map(_second, parts)) or \
-            not "".join(keys).isprintable() or joined.startswith(" ") or joined.endswith(" ") or \
-            " \x00" in joined or "\x00 " in joined:
-        _refuse_fields(lines)
+        joined = "\x00".join(keys)
+        if ":" in joined or not all(map(_second, parts)):
+            parts = list(map(str.partition, lines, repeat(":")))
+            keys = tuple(map(_first, parts))
+            joined = "\x00".join(keys)
+            values = map(str.removeprefix, map(_third, parts), repeat(" "))
+        else:
+            values = map(_third, parts)
+        if "" in keys or not all(map(_second, parts)) or \
+                not "".join(keys).isprintable() or joined.startswith(" ") or \
+                joined.endswith(" ") or " \x00" in joined or "\x00 " in joined:
+            _refuse_fields(lines)
+        shape = _shape_of(keys)
     fields: AmiFields = _new_object(AmiFields)
     # zip without keywords (one takes a construction path twice as slow); lengths equal
     fields.items = tuple(zip(keys, values))  # noqa: B905
-    fields._shape = _shape_of(keys)
+    fields._shape = shape
     return fields
 
 
@@ -433,7 +470,7 @@ class AmiConnection:
                     continue  # a stray blank line
                 pairs = self._pairs[start:end]
                 if None in pairs:
-                    message: AmiMessage = _message_of(lines[start:end])
+                    message: AmiMessage = _message_of(lines[start:end], pairs)
                 else:  # every line learnt: the message is these pairs as they are
                     items: tuple[tuple[str, str], ...] = pairs  # type: ignore[assignment]
                     keys = tuple(map(_first, items))
