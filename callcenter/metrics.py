@@ -57,7 +57,9 @@ class Histogram:
 
     def observe(self, value: float, **labels: str) -> None:
         key = tuple(sorted(labels.items())) if labels else ()
-        counts = self.series.setdefault(key, [0.0] * (len(self.buckets) + 2))
+        counts = self.series.get(key)
+        if counts is None:  # not setdefault: that would build a fresh list on every call
+            counts = self.series[key] = [0.0] * (len(self.buckets) + 2)
         counts[bisect.bisect_left(self.buckets, value)] += 1
         counts[-1] += value  # sum
 

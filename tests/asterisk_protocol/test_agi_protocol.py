@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from callcenter.telephony.asterisk.agi_commands import Answer, GetVariable, StreamFile
@@ -273,3 +275,70 @@ def test_the_agi_block_and_a_reply_survive_a_cut_at_every_byte(cut: int) -> None
     assert request.calleridname == "张三" and request.accountcode == ""
     conn.send(agi_commands.GetVariable("CALLERID(name)"))
     assert conn.next_event() == AgiResponse(200, "1", data="张三")
+
+
+def reference_env(block: bytes) -> dict[str, str]:
+    """The agi_* block read the plain way: line by line, one CR and one blank cut."""
+    env: dict[str, str] = {}
+    for line in block.decode("utf-8", errors="replace").split("\n")[:-2]:
+        line = line[:-1] if line.endswith("\r") else line
+        key, _, value = line.partition(":")
+        env[key] = value[1:] if value.startswith(" ") else value
+    return env
+
+
+ODD_BUT_VALID_LINES = [
+    "agi_calleridname: 王: 五",      # a colon and a blank inside the value
+    "agi_calleridname:no blank",     # no blank after the colon
+    "agi_calleridname:  two blanks",  # only the first blank goes
+    "agi_calleridname: ",            # empty
+    "agi_calleridname:",             # empty, no blank
+    "agi_calleridname: cr inside\rvalue",
+    "agi_calleridname: two crs\r\r",  # one CR is the line end, the other is kept
+    "agi_x_1: digits_and_underscores",
+]
+
+
+@pytest.mark.parametrize("line", ODD_BUT_VALID_LINES)
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_the_agi_block_is_read_as_a_plain_line_by_line_reader_reads_it(line: str, eol: str) -> None:
+    lines = ["agi_request: agi://10.0.0.5/hotline", "agi_channel: PJSIP/trunk-1",
+             "agi_uniqueid: 1.1", line, "agi_arg_1: a%20b", "agi_arg_2: c"]
+    block = (eol.join(lines) + eol + eol).encode()
+    conn = AgiConnection()
+    conn.receive_data(block)
+    request = conn.next_event()
+    assert isinstance(request, AgiRequest)
+    assert dict(request.env) == reference_env(block)
+    assert request.args == ("a b", "c") and request.raw_args == ("a%20b", "c")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("agi_channel: PJSIP/twice", "AGI variable agi_channel sent twice"),
+    ("agi_名字: 张三", "not an agi_* variable line"),
+    ("agi_: nameless", "not an agi_* variable line"),
+    ("x_agi_channel: before the name", "not an agi_* variable line"),
+    ("agi_no_colon", "not an agi_* variable line"),
+    (" agi_indented: x", "not an agi_* variable line"),
+])
+def test_a_bad_line_in_the_agi_block_is_named(line: str, message: str) -> None:
+    block = ("agi_request: agi://h/s\nagi_channel: PJSIP/1\nagi_uniqueid: 1\n" + line + "\n\n")
+    conn = AgiConnection()
+    conn.receive_data(block.encode())
+    with pytest.raises(RemoteProtocolError, match=re.escape(message)):
+        conn.next_event()
+
+
+def test_the_request_read_from_the_wire_is_the_dataclass_built_field_by_field() -> None:
+    """read_request fills AgiRequest without its frozen __init__: every field, nothing else."""
+    import dataclasses
+
+    conn = connected()
+    request = conn.request
+    assert request is not None
+    fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(AgiRequest)}
+    assert set(vars(request)) == set(fields)
+    assert AgiRequest(**fields) == request
+    assert repr(AgiRequest(**fields)) == repr(request)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.channel = "changed"  # type: ignore[misc]

@@ -18,20 +18,21 @@ from dataclasses import dataclass
 
 from callcenter.telephony.asterisk.errors import LocalProtocolError
 
-_FORBIDDEN = re.compile(r"[\r\n\x00]")
 _BARE_WORD = re.compile(r"[^\s\"\\\x00]+")
-_DIGITS = re.compile(r"[0-9*#A-Da-d]*")
+_DTMF = "0123456789*#ABCDabcd"
 
 
 def quote(text: str) -> str:
     """Quote one AGI argument; refuse what would break the line."""
     _check_text(text, "argument")
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def _check_text(text: str, what: str) -> None:
-    if _FORBIDDEN.search(text):
+    # three substring tests are cheaper than a regex search on a short line (every command)
+    if "\n" in text or "\r" in text or "\x00" in text:
         raise LocalProtocolError(
             f"AGI {what} {text!r} contains CR, LF or NUL; it would end the command"
         )
@@ -45,7 +46,7 @@ def _check_word(word: str, what: str) -> None:
 
 
 def _check_digits(digits: str, what: str) -> None:
-    if not _DIGITS.fullmatch(digits):
+    if digits.strip(_DTMF):  # something left once every DTMF key is stripped from both ends
         raise LocalProtocolError(f"AGI {what} {digits!r} may only hold DTMF keys 0-9 * # A-D")
 
 

@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
-from callcenter.logs import bind_call_id
+from callcenter.logs import call_id_var
 from callcenter.metrics import REGISTRY
 from callcenter.networks import Network, address_in
 from callcenter.telephony.asterisk import agi_commands as agi
@@ -56,6 +57,10 @@ OVERHEAD = REGISTRY.histogram(
     "callcenter_fastagi_turn_seconds", "our time between an AGI reply and the next command"
 )
 _READ_SIZE: Final = 16384
+_BACKLOG: Final = 1024
+_ACCEPT_BATCH: Final = 64  # connections taken per readable listening socket, then others' turn
+_ACCEPT_RETRY_S: Final = 1.0
+_PEER_VERDICTS: Final = 1024
 
 
 class CallerGone(Exception):
@@ -73,17 +78,21 @@ class AgiDeadline(TimeoutError):
 class AgiChannel:
     """One FastAGI connection, seen from a handler: send a command, get its reply.
 
-    The socket side is an `asyncio.BufferedProtocol` (`_AgiProtocol`): bytes are
-    read into one buffer the server reuses (no 256 KiB allocation per read, as
-    the stream reader does), fed to the sans-I/O `AgiConnection`, and the
-    handler's task is woken once per reply. The command deadline is one
-    timer per connection, re-armed lazily, not a timeout context per command.
+    The socket is driven straight off the event loop (`add_reader`, `recv_into`,
+    `send`), without an asyncio transport: bytes are read into one buffer the
+    server reuses, fed to the sans-I/O `AgiConnection`, and the handler's task
+    is woken once per reply. A command is written with one `send`; only when
+    the kernel takes part of it is the rest buffered behind `add_writer`. The
+    command deadline is one timer per connection, re-armed lazily, not a
+    timeout context per command. At EOF (or a reset) the socket stops being
+    watched at once, so a caller gone costs nothing afterwards.
     """
 
     def __init__(
-        self, transport: asyncio.BaseTransport, *, command_deadline_s: float = 30.0,
+        self, sock: socket.socket, *, command_deadline_s: float = 30.0,
+        read_buffer: memoryview | None = None,
     ) -> None:
-        self.transport = transport
+        self.sock = sock
         self.conn = AgiConnection()
         self.command_deadline_s = command_deadline_s
         self.request: AgiRequest | None = None
@@ -95,11 +104,84 @@ class AgiChannel:
         self._replied_at: float | None = None
         self._read_at = 0.0
         self._loop = asyncio.get_running_loop()
+        self._buffer = read_buffer if read_buffer is not None else memoryview(bytearray(_READ_SIZE))
+        self._fd = sock.fileno()
+        self._reading = False
+        self._closed = False
+        self._unsent = bytearray()  # what the kernel did not take yet (rare: commands are short)
         self._waiter: asyncio.Future[None] | None = None
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when _timer fires (its when() is a Python call)
         self._timed_out = False
         self._eof = False
+
+    # -- the socket side ------------------------------------------------------------------
+
+    def start_reading(self) -> None:
+        self._loop.add_reader(self._fd, self._readable)
+        self._reading = True
+
+    def _readable(self) -> None:
+        try:
+            n = self.sock.recv_into(self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # reset by the peer: the caller is gone all the same
+            n = 0
+        if n:
+            self.data_in(self._buffer[:n].tobytes())
+        else:
+            self._abort()
+
+    def _abort(self) -> None:
+        """EOF, a reset or a failed send: stop watching the socket, close it, tell the handler."""
+        self._close_socket()
+        self.data_in(b"")
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self._unsent:
+            self._unsent += data
+            return
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # EPIPE / ECONNRESET: the caller hung up under us
+            self._abort()
+            return
+        if sent < len(data):
+            self._unsent += data[sent:]
+            self._loop.add_writer(self._fd, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            sent = self.sock.send(self._unsent)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._abort()
+            return
+        del self._unsent[:sent]
+        if not self._unsent:
+            self._loop.remove_writer(self._fd)
+
+    def _close_socket(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+        if self._unsent:
+            self._unsent.clear()
+            self._loop.remove_writer(self._fd)
+        self.sock.close()
+
+    def is_closing(self) -> bool:
+        return self._closed
 
     # -- the protocol side ----------------------------------------------------------------
 
@@ -114,16 +196,19 @@ class AgiChannel:
             self._eof = True
         self.conn.receive_data(data)
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():  # done: cancelled with its task
+                waiter.set_result(None)
 
     def _arm(self, within_s: float) -> None:
         self._deadline = deadline = self._loop.time() + within_s
         timer = self._timer
         if timer is not None:
-            if timer.when() <= deadline:
+            if self._timer_at <= deadline:
                 return  # it fires first and re-arms itself for the rest
             timer.cancel()
+        self._timer_at = deadline
         self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
@@ -133,8 +218,10 @@ class AgiChannel:
             return  # not waiting for Asterisk now: the next command re-arms
         if self._loop.time() >= self._deadline:
             self._timed_out = True
+            self._waiter = None
             waiter.set_result(None)
         else:
+            self._timer_at = self._deadline
             self._timer = self._loop.call_at(self._deadline, self._on_timer)
 
     def _disarm(self) -> None:
@@ -152,10 +239,7 @@ class AgiChannel:
             if self._timed_out:
                 raise TimeoutError
             self._waiter = waiter = self._loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._waiter = None
+            await waiter
             if self._timed_out:
                 raise TimeoutError
 
@@ -186,49 +270,58 @@ class AgiChannel:
             self.turn_times.append(spent)
             OVERHEAD.observe(spent)
         data = self.conn.send(command)
-        if self.transport.is_closing():
+        if self._closed:
             self.hung_up = True
             raise CallerGone("socket closed while sending")
-        self.transport.write(data)  # type: ignore[attr-defined]
+        self.write(data)
         self.commands += 1
         deadline = self.deadline_for(command)
         self._arm(deadline)
+        conn = self.conn
         try:
-            reply = await self._reply()
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:  # the usual case: wait for the reply's bytes
+                    if self._timed_out:
+                        raise TimeoutError
+                    self._waiter = waiter = self._loop.create_future()
+                    await waiter
+                    if self._timed_out:
+                        raise TimeoutError
+                elif type(event) is AgiResponse:
+                    break
+                else:
+                    self._not_a_reply(event)  # raises, or returns for 100 Trying / HANGUP
         except TimeoutError:
             raise AgiDeadline(
                 f"no reply to {type(command).__name__} within {deadline:.0f} s"
             ) from None
-        self._replied_at = self._read_at  # our time starts when the reply's bytes arrived
-        return reply
-
-    async def _reply(self) -> AgiResponse:
-        while True:
-            try:
-                event = await self._next()
-            except RemoteProtocolError:
-                if self._eof:  # cut off in the middle of a line: the caller is gone all the same
-                    self.hung_up = True
-                    raise CallerGone("Asterisk closed the AGI connection mid-reply") from None
-                raise
-            if type(event) is AgiResponse:
-                return event
-            if isinstance(event, AgiTrying):
-                continue
-            if isinstance(event, AgiHangup):
-                self.hung_up = True  # the reply (often 511) still follows
-                continue
-            if isinstance(event, ConnectionClosed):
+        except RemoteProtocolError:
+            if self._eof:  # cut off in the middle of a line: the caller is gone all the same
                 self.hung_up = True
-                raise CallerGone("Asterisk closed the AGI connection")
-            if isinstance(event, AgiError):
-                if event.is_dead_channel:
-                    self.hung_up = True
-                    raise CallerGone("511: the channel is dead")
-                raise AgiCommandFailed(f"{event.code} {event.message}")
-            if isinstance(event, AgiUsageError):
-                raise AgiCommandFailed(f"520 {event.message}: {event.usage[:200]}")
-            raise RemoteProtocolError(f"unexpected {type(event).__name__} while awaiting a reply")
+                raise CallerGone("Asterisk closed the AGI connection mid-reply") from None
+            raise
+        self._replied_at = self._read_at  # our time starts when the reply's bytes arrived
+        return event
+
+    def _not_a_reply(self, event: object) -> None:
+        """An event other than a `200` reply while a command waits: raise, or keep waiting."""
+        if isinstance(event, AgiTrying):
+            return
+        if isinstance(event, AgiHangup):
+            self.hung_up = True  # the reply (often 511) still follows
+            return
+        if isinstance(event, ConnectionClosed):
+            self.hung_up = True
+            raise CallerGone("Asterisk closed the AGI connection")
+        if isinstance(event, AgiError):
+            if event.is_dead_channel:
+                self.hung_up = True
+                raise CallerGone("511: the channel is dead")
+            raise AgiCommandFailed(f"{event.code} {event.message}")
+        if isinstance(event, AgiUsageError):
+            raise AgiCommandFailed(f"520 {event.message}: {event.usage[:200]}")
+        raise RemoteProtocolError(f"unexpected {type(event).__name__} while awaiting a reply")
 
     async def get_variable(self, name: str) -> str | None:
         reply = await self.command(agi.GetVariable(name))
@@ -239,35 +332,7 @@ class AgiChannel:
 
     def close(self) -> None:
         self._disarm()
-        with contextlib.suppress(Exception):
-            self.transport.close()
-
-
-class _AgiProtocol(asyncio.BufferedProtocol):
-    """The socket of one FastAGI connection: reads into the server's buffer, feeds the channel."""
-
-    def __init__(self, server: FastAgiServer) -> None:
-        self.server = server
-        self.channel: AgiChannel | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.channel = self.server._connected(transport)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self.server._read_buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        if self.channel is not None:
-            self.channel.data_in(self.server._read_buffer[:nbytes].tobytes())
-
-    def eof_received(self) -> bool:
-        if self.channel is not None:
-            self.channel.data_in(b"")
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.channel is not None:
-            self.channel.data_in(b"")
+        self._close_socket()
 
 
 AgiHandler = Callable[[AgiChannel, AgiRequest], Awaitable[None]]
@@ -287,10 +352,11 @@ class FastAgiServer:
         self.command_deadline_s = command_deadline_s
         self.request_timeout_s = request_timeout_s
         self.drain_s = drain_s
-        self._server: asyncio.Server | None = None
+        self._listeners: list[socket.socket] = []
         self._sessions: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._peer_verdicts: dict[str, bool] = {}  # address -> allowed (bounded, see _allowed)
         # One read buffer for every connection: each read is copied out before the next.
         self._read_buffer = memoryview(bytearray(_READ_SIZE))
 
@@ -299,16 +365,42 @@ class FastAgiServer:
         await self._idle.wait()
 
     async def start(self) -> None:
+        """Listen on every address `host` resolves to (as `loop.create_server` does)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _AgiProtocol(self), self.host, self.port, backlog=1024)
-        sock = self._server.sockets[0]
-        self.port = int(sock.getsockname()[1])
+        infos = await loop.getaddrinfo(self.host or None, self.port, family=socket.AF_UNSPEC,
+                                       type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        listeners: list[socket.socket] = []
+        try:
+            for family, kind, proto, _name, address in dict.fromkeys(infos):
+                try:
+                    sock = socket.socket(family, kind, proto)
+                except OSError:  # an address family this host does not have (IPv6 off)
+                    continue
+                listeners.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind(address)
+                except OSError as exc:
+                    raise OSError(exc.errno, f"FastAGI cannot listen on {self.host}:{self.port} "
+                                             f"({family.name}): {exc.strerror}") from None
+                sock.listen(_BACKLOG)
+                sock.setblocking(False)
+            if not listeners:
+                raise OSError(f"FastAGI: no address to listen on for {self.host!r}")
+        except BaseException:
+            for sock in listeners:
+                sock.close()
+            raise
+        self._listeners = listeners
+        for sock in listeners:
+            loop.add_reader(sock.fileno(), self._accept, sock)
+        self.port = int(listeners[0].getsockname()[1])
         log.info("FastAGI listening on %s:%s (%s)", self.host, self.port, ", ".join(self.routes))
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        self._stop_listening()
         if self._sessions:
             _, running = await asyncio.wait(set(self._sessions), timeout=self.drain_s)
             for task in running:
@@ -316,24 +408,72 @@ class FastAgiServer:
             for task in running:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+
+    def _stop_listening(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in self._listeners:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+        self._listeners = []
 
     @property
     def active(self) -> int:
         return len(self._sessions)
 
-    def _connected(self, transport: asyncio.BaseTransport) -> AgiChannel | None:
+    def _accept(self, listener: socket.socket) -> None:
+        """The listening socket is readable: take what is queued (a bounded batch)."""
+        family = listener.family
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if listener.fileno() < 0:
+                    return
+                # out of descriptors or memory: stop accepting for a second, do not spin
+                log.error("FastAGI cannot accept a connection (%s); retrying in %.0f s",
+                          exc, _ACCEPT_RETRY_S)
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(listener.fileno())
+                loop.call_later(_ACCEPT_RETRY_S, self._resume_accepting, listener)
+                return
+            self._connected(sock, address, family)
+
+    def _resume_accepting(self, listener: socket.socket) -> None:
+        if listener in self._listeners:
+            asyncio.get_running_loop().add_reader(listener.fileno(), self._accept, listener)
+
+    def _allowed(self, address: str) -> bool:
+        assert self.allowed_peers is not None
+        verdict = self._peer_verdicts.get(address)
+        if verdict is None:
+            if len(self._peer_verdicts) >= _PEER_VERDICTS:
+                self._peer_verdicts.clear()
+            verdict = self._peer_verdicts[address] = address_in(address, self.allowed_peers)
+        return verdict
+
+    def _connected(self, sock: socket.socket, address: object,
+                   family: int = socket.AF_INET) -> AgiChannel | None:
         if self.allowed_peers is not None:
-            peer = transport.get_extra_info("peername")
-            address = str(peer[0]) if peer else "unknown"
-            if not address_in(address, self.allowed_peers):
-                log.warning("FastAGI refused a connection from %s: not in FASTAGI_ALLOWED_PEERS", address)
+            peer = str(address[0]) if isinstance(address, tuple) and address else "unknown"
+            if not self._allowed(peer):
+                log.warning("FastAGI refused a connection from %s: not in FASTAGI_ALLOWED_PEERS", peer)
                 SESSIONS.inc(script="-", end="refused")
-                transport.close()
+                sock.close()
                 return None
-        channel = AgiChannel(transport, command_deadline_s=self.command_deadline_s)
+        try:
+            sock.setblocking(False)
+            if family == socket.AF_INET or family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # reset between accept and here
+            sock.close()
+            return None
+        channel = AgiChannel(sock, command_deadline_s=self.command_deadline_s,
+                             read_buffer=self._read_buffer)
+        channel.start_reading()
         task = asyncio.get_running_loop().create_task(self._run(channel))
         self._sessions.add(task)
         self._idle.clear()
@@ -364,33 +504,33 @@ class FastAgiServer:
             channel.close()
             return
         script = request.network_script.strip("/")
-        with bind_call_id(request.uniqueid):
-            handler = self.routes.get(script)
-            end = "ok"
-            try:
-                if handler is None:
-                    end = "unknown_script"
-                    log.error("FastAGI script %r has no handler (have: %s)", script,
-                              ", ".join(self.routes))
-                    await self._fallback(channel)
-                else:
-                    await handler(channel, request)
-            except CallerGone:
-                end = "caller_gone"
-            except asyncio.CancelledError:
-                end = "cancelled"
-                raise
-            except (AgiDeadline, AgiCommandFailed, RemoteProtocolError, ConnectionError) as exc:
-                end = type(exc).__name__
-                log.error("FastAGI %s session failed: %s; safe path", script, exc)
+        call_id_var.set(request.uniqueid)  # in this session's own task context: no reset needed
+        handler = self.routes.get(script)
+        end = "ok"
+        try:
+            if handler is None:
+                end = "unknown_script"
+                log.error("FastAGI script %r has no handler (have: %s)", script,
+                          ", ".join(self.routes))
                 await self._fallback(channel)
-            except Exception:
-                end = "error"
-                log.exception("FastAGI %s handler failed; safe path", script)
-                await self._fallback(channel)
-            finally:
-                SESSIONS.inc(script=script if handler else "unknown", end=end)
-                channel.close()
+            else:
+                await handler(channel, request)
+        except CallerGone:
+            end = "caller_gone"
+        except asyncio.CancelledError:
+            end = "cancelled"
+            raise
+        except (AgiDeadline, AgiCommandFailed, RemoteProtocolError, ConnectionError) as exc:
+            end = type(exc).__name__
+            log.error("FastAGI %s session failed: %s; safe path", script, exc)
+            await self._fallback(channel)
+        except Exception:
+            end = "error"
+            log.exception("FastAGI %s handler failed; safe path", script)
+            await self._fallback(channel)
+        finally:
+            SESSIONS.inc(script=script if handler else "unknown", end=end)
+            channel.close()
 
     async def _fallback(self, channel: AgiChannel) -> None:
         """Tell the dialplan to route the caller on; ignore a channel that is gone."""
