@@ -3,19 +3,40 @@
     python bench/agi_peer.py                 # 5 runs of 2000 sessions x 5 commands each side
     python bench/agi_peer.py --runs 3 --sessions 1000 --concurrency 50
 
-(`python bench/asterisk.py` runs this too.) Both servers run in their own
+(`python bench/asterisk.py` runs this too.) Every server runs in its own
 process, spawned by this one, so the CPU each spends is its own: each reports
 `getrusage(RUSAGE_SELF)` (user + system, so the kernel's share of every
-send/recv is in) before and after a run. This process plays Asterisk for both
+send/recv is in) before and after a run. This process plays Asterisk for all
 with the same code: `--concurrency` FastAGI connections at a time, a real
 `agi_*` block, then it reads each command line and answers what Asterisk
-would (`200 result=...`); it checks that both servers sent byte-identical
+would (`200 result=...`); it checks that every server sent byte-identical
 command lines. The handler (both sides): ANSWER, GET VARIABLE
 CALLERID(name), STREAM FILE, GET DATA, HANGUP; the server closes the socket
-when the handler returns. Runs alternate between the servers; medians.
-"floor" is a reference: a bare asyncio.Protocol that writes the five
-command lines from its callback, no parsing, no task, no handler -- what the
-kernel and the event loop cost alone.
+when the handler returns. Ours runs as the service runs it (peers checked
+against FASTAGI_ALLOWED_PEERS' default). Runs alternate between the servers;
+medians.
+
+Two floors, servers that do no AGI work at all (no parsing, no validation,
+the five command lines written as constants), show what the event loop and
+the kernel cost by themselves:
+- "floor, task per call": a socket watched with add_reader, one task per
+  connection woken by a future per reply -- the structure our server needs
+  to run coroutine handlers;
+- "floor, callbacks": the same socket work from the read callback alone, no
+  task (what a server whose handlers are not coroutines could get down to).
+
+Both servers and both floors are measured on the standard asyncio loop (the
+service's default) and, when uvloop is installed, again on uvloop
+(EVENT_LOOP=uvloop), every one on the same loop in each table.
+
+Machine-independent counts (`io_counts`), because CPU time on a shared
+machine moves with its load:
+- instructions per command, user space, under valgrind's callgrind (counters
+  read before and after a run with callgrind_control; kernel work is not in
+  them);
+- system calls per command under `strace -c` (the tracing slows the server,
+  so more connections are ready per epoll_wait than in the timed runs).
+Each is skipped with a note when its tool is missing.
 
 Early disconnect: connections that close (a) in the middle of the `agi_*`
 block, (b) right after it, (c) after the first command with half a reply.
@@ -30,13 +51,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import resource
+import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from multiprocessing import resource_tracker, spawn
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -45,7 +75,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 HANDLER_COMMANDS = 5
 SCRIPT = "bench"
-KINDS = ("ours", "panoramisk", "floor")
+KINDS = ("ours", "panoramisk", "floor_task", "floor_callbacks")
+LABELS = {"ours": "ours", "panoramisk": "panoramisk", "floor_task": "floor, task per call",
+          "floor_callbacks": "floor, callbacks"}
 
 
 # -- the servers (each in its own process) ----------------------------------------------------
@@ -75,21 +107,83 @@ async def panoramisk_handler(request: Any) -> None:
 FLOOR_COMMANDS = [b"ANSWER\n", b"GET VARIABLE CALLERID(name)\n",
                   b'STREAM FILE "zh-CN/greeting" "0123456789*#"\n',
                   b'GET DATA "zh-CN/main_menu" 10000 1\n', b"HANGUP\n"]
+_FLOOR_BUFFER = memoryview(bytearray(16384))
 
 
-class FloorProtocol(asyncio.Protocol):
-    def connection_made(self, transport: Any) -> None:
-        self.transport, self.buf, self.sent = transport, b"", -1
+class FloorConnection:
+    """A floor server's connection: no AGI work, only the socket and the loop.
 
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if (b"\n\n" if self.sent < 0 else b"\n") not in self.buf:
+    It waits for the blank line ending the block, then writes each constant
+    command line when a line comes back. With `task`, a coroutine per
+    connection does that, woken by a future per read (as our server's handler
+    task is); without, the read callback does it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, task: bool) -> None:
+        self.loop, self.sock, self.fd = loop, sock, sock.fileno()
+        self.buf, self.sent = b"", -1
+        self.waiter: asyncio.Future[None] | None = None
+        self.task = loop.create_task(self.run()) if task else None
+        loop.add_reader(self.fd, self.readable)
+
+    def readable(self) -> None:
+        try:
+            n = self.sock.recv_into(_FLOOR_BUFFER)
+        except (BlockingIOError, InterruptedError):
             return
-        self.buf, self.sent = b"", self.sent + 1
-        if self.sent == len(FLOOR_COMMANDS):
-            self.transport.close()
-        else:
-            self.transport.write(FLOOR_COMMANDS[self.sent])
+        if not n:
+            self.close()
+            return
+        self.buf += _FLOOR_BUFFER[:n].tobytes()
+        if self.task is not None:
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        elif (b"\n\n" if self.sent < 0 else b"\n") in self.buf:
+            self.buf, self.sent = b"", self.sent + 1
+            if self.sent == len(FLOOR_COMMANDS):
+                self.close()
+            else:
+                self.sock.send(FLOOR_COMMANDS[self.sent])
+
+    async def run(self) -> None:
+        for end in [b"\n\n"] + [b"\n"] * len(FLOOR_COMMANDS):
+            while end not in self.buf:
+                if self.fd < 0:
+                    return
+                self.waiter = self.loop.create_future()
+                await self.waiter
+            self.buf, self.sent = b"", self.sent + 1
+            if self.sent < len(FLOOR_COMMANDS):
+                self.sock.send(FLOOR_COMMANDS[self.sent])
+        self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            self.loop.remove_reader(self.fd)
+            self.fd = -1
+            self.sock.close()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+async def floor_server(task: bool) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    listener.setblocking(False)
+
+    def accept() -> None:
+        while True:
+            try:
+                sock, _address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            FloorConnection(loop, sock, task)
+
+    loop.add_reader(listener.fileno(), accept)
+    return listener
 
 
 class _LogCount(logging.Handler):
@@ -101,58 +195,30 @@ class _LogCount(logging.Handler):
         self.counts[record.levelname] = self.counts.get(record.levelname, 0) + 1
 
 
-def _count_io() -> dict[str, int]:
-    """Count the loop's socket calls (a separate pass: counting costs CPU)."""
-    from asyncio import selector_events
-
-    counts = {"recv": 0, "send": 0, "select": 0}
-    transport: Any = selector_events._SelectorSocketTransport
-    for name in ("_read_ready__data_received", "_read_ready__get_buffer"):
-        original = getattr(transport, name)
-
-        def counted(self: Any, original: Any = original) -> None:
-            counts["recv"] += 1
-            original(self)
-        setattr(transport, name, counted)
-    write = transport.write
-
-    def counted_write(self: Any, data: Any) -> None:
-        counts["send"] += 1
-        write(self, data)
-
-    transport.write = counted_write
-    selector: Any = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
-    select = selector.select
-
-    def counted_select(timeout: float | None = None) -> Any:
-        counts["select"] += 1
-        return select(timeout)
-
-    selector.select = counted_select
-    return counts
-
-
-def server_process(kind: str, control: Connection, count_io: bool) -> None:
+def server_process(kind: str, loop_kind: str, control: Connection) -> None:
     logs = _LogCount()
     logging.getLogger().addHandler(logs)
     logging.getLogger().setLevel(logging.WARNING)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        counts = _count_io() if count_io else {}
         active: Any
+        keep: Any
         if kind == "ours":
+            from callcenter.networks import parse_networks
             from callcenter.telephony.asterisk.fastagi import FastAgiServer
 
-            ours = FastAgiServer({SCRIPT: our_handler}, port=0)
-            await ours.start()
-            port = ours.port
+            # as the service runs it: only the PBXes of FASTAGI_ALLOWED_PEERS (its default)
+            keep = FastAgiServer({SCRIPT: our_handler}, port=0,
+                                 allowed_peers=parse_networks("127.0.0.1,::1"))
+            await keep.start()
+            port = keep.port
 
             def active() -> int:
-                return ours.active
-        elif kind == "floor":
-            server = await loop.create_server(FloorProtocol, "127.0.0.1", 0, backlog=1024)
-            port = server.sockets[0].getsockname()[1]
+                return int(keep.active)
+        elif kind.startswith("floor"):
+            keep = await floor_server(task=kind == "floor_task")
+            port = keep.getsockname()[1]
 
             def active() -> int:
                 return 0
@@ -161,8 +227,8 @@ def server_process(kind: str, control: Connection, count_io: bool) -> None:
 
             app = fast_agi.Application()
             app.add_route(SCRIPT, panoramisk_handler)
-            server = await asyncio.start_server(app.handler, "127.0.0.1", 0, backlog=1024)
-            port = server.sockets[0].getsockname()[1]
+            keep = await asyncio.start_server(app.handler, "127.0.0.1", 0, backlog=1024)
+            port = keep.sockets[0].getsockname()[1]
 
             def active() -> int:
                 return len(asyncio.all_tasks()) - 1
@@ -175,28 +241,42 @@ def server_process(kind: str, control: Connection, count_io: bool) -> None:
                 return
             usage = resource.getrusage(resource.RUSAGE_SELF)
             control.send({"cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime,
-                          "active": active(), "logs": dict(logs.counts), **counts})
+                          "active": active(), "logs": dict(logs.counts)})
 
         loop.add_reader(control.fileno(), on_control)
         control.send(port)
         await done
 
-    if os.environ.get("BENCH_PROFILE") == kind:
-        import cProfile
-        cProfile.runctx("asyncio.run(main())", globals(), locals(), f"/tmp/pb/prof_{kind}")
+    if loop_kind == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
     else:
         asyncio.run(main())
 
 
+def uvloop_installed() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class Server:
-    def __init__(self, kind: str, count_io: bool = False) -> None:
+    def __init__(self, kind: str, loop: str = "asyncio") -> None:
         ctx = multiprocessing.get_context("spawn")
         self.kind = kind
         self.seen: list[bytes] = []
         self.control, child = ctx.Pipe()
-        self.process = ctx.Process(target=server_process, args=(kind, child, count_io), daemon=True)
+        self.process = ctx.Process(target=server_process, args=(kind, loop, child), daemon=True)
         self.process.start()
         self.port: int = self.control.recv()
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
 
     def stats(self) -> dict[str, Any]:
         self.control.send("stats")
@@ -208,10 +288,27 @@ class Server:
                 self.control.send("stop")
             except OSError:
                 pass
-            self.process.join(2)
+            self.process.join(10)
         if self.process.is_alive():
             self.process.kill()  # panoramisk's spinning header loop never returns
             self.process.join()
+
+
+@contextlib.contextmanager
+def under_callgrind() -> Iterator[None]:
+    """Servers spawned inside run under valgrind's callgrind (counters read with callgrind_control)."""
+    resource_tracker.ensure_running()  # started here, not under valgrind
+    python = os.fsdecode(spawn.get_executable())
+    with tempfile.TemporaryDirectory() as tmp:
+        wrapper = Path(tmp) / "python-callgrind"
+        wrapper.write_text("#!/bin/sh\nexec valgrind -q --tool=callgrind "
+                           f"--callgrind-out-file=/dev/null {python} \"$@\"\n")
+        wrapper.chmod(0o755)
+        spawn.set_executable(str(wrapper))
+        try:
+            yield
+        finally:
+            spawn.set_executable(python)
 
 
 # -- the client: Asterisk's side ---------------------------------------------------------------
@@ -298,9 +395,10 @@ def run_load(server: Server, sessions: int, concurrency: int) -> tuple[dict[str,
     return {k: after[k] - before[k] for k in after if k not in ("logs", "active")}, wall
 
 
-def side_by_side(runs: int, sessions: int, concurrency: int) -> float:
+def cpu_table(loop: str, runs: int, sessions: int, concurrency: int) -> dict[str, float]:
+    """Server CPU per command (us, median of `runs`) of every kind on `loop`; prints the table."""
     commands = sessions * HANDLER_COMMANDS
-    servers = {kind: Server(kind) for kind in KINDS}
+    servers = {kind: Server(kind, loop) for kind in KINDS}
     try:
         for server in servers.values():  # warm up: imports, first connections
             run_load(server, min(200, sessions), concurrency)
@@ -317,34 +415,118 @@ def side_by_side(runs: int, sessions: int, concurrency: int) -> float:
     finally:
         for server in servers.values():
             server.stop()
+    name = "the standard asyncio loop (the service's default)" if loop == "asyncio" else \
+        "uvloop (EVENT_LOOP=uvloop)"
+    print(f"  on {name}:")
+    medians = {kind: statistics.median(values) for kind, values in cpu.items()}
+    for kind in servers:
+        print(f"    {LABELS[kind]:<22} server CPU {medians[kind]:5.1f} us per command (of it kernel "
+              f"{statistics.median(kernel[kind]):4.1f}; runs {', '.join(f'{v:.1f}' for v in cpu[kind])})"
+              f"; WARNING+ logs {sum(logs[kind].values())}")
+    return medians
+
+
+def side_by_side(runs: int, sessions: int, concurrency: int) -> float:
     print(f"fastagi vs panoramisk: {sessions} sessions x {HANDLER_COMMANDS} commands per run "
           f"(ANSWER, GET VARIABLE, STREAM FILE, GET DATA, HANGUP), {concurrency} at a time, "
-          f"each server in its own process on the standard asyncio loop, same client, "
+          f"each server in its own process, same client, byte-identical command lines, "
           f"{runs} runs alternating, median (accept and close included, shared by 5 commands)")
-    for kind in servers:
-        print(f"  {kind:<11} server CPU {statistics.median(cpu[kind]):6.1f} us per command "
-              f"(of it kernel {statistics.median(kernel[kind]):.1f}; runs "
-              f"{', '.join(f'{v:.1f}' for v in cpu[kind])}); WARNING+ logs {sum(logs[kind].values())}")
-    ratio = statistics.median(cpu["ours"]) / statistics.median(cpu["panoramisk"])
-    floor = statistics.median(cpu["floor"]) / statistics.median(cpu["panoramisk"])
-    print(f"  ratio ours / panoramisk server CPU per command: {ratio:.2f}   (target <= 0.50: "
-          f"{'met' if ratio <= 0.5 else 'NOT met'}; the bare-protocol floor is {floor:.2f})")
+    ratio = 0.0
+    for loop in ("asyncio", "uvloop") if uvloop_installed() else ("asyncio",):
+        cpu = cpu_table(loop, runs, sessions, concurrency)
+        peer = cpu["panoramisk"]
+        this = cpu["ours"] / peer
+        ratio = ratio or this
+        target = f"target <= 0.50: {'met' if this <= 0.5 else 'NOT met'}" if loop == "asyncio" \
+            else "the same handler on uvloop"
+        print(f"    ratio ours / panoramisk: {this:.2f}   ({target}); the floors, which do no "
+              f"AGI work: task per call {cpu['floor_task'] / peer:.2f}, "
+              f"callbacks {cpu['floor_callbacks'] / peer:.2f}")
+    if not uvloop_installed():
+        print("  uvloop: not installed (pip install 'callcenter[fast]'), not measured")
     return ratio
 
 
-def io_counts(sessions: int, concurrency: int) -> None:
+def io_counts(sessions: int, concurrency: int, instruction_sessions: int = 200) -> None:
+    """Machine-independent counts: instructions (callgrind) and system calls (strace) per command."""
+    instructions(instruction_sessions, concurrency)
+    syscalls(sessions, concurrency)
+
+
+def _callgrind_ir(pid: int) -> int:
+    out = subprocess.run(["callgrind_control", "-e", "Ir", str(pid)], capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    counts = re.findall(r"Th \d+\s+([\d,]+)", out)
+    if not counts:
+        raise RuntimeError(f"callgrind_control gave no counter for {pid}: {out!r}")
+    return sum(int(count.replace(",", "")) for count in counts)
+
+
+def instructions(sessions: int, concurrency: int) -> None:
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        print("  instructions per command: skipped (valgrind's callgrind is not installed)")
+        return
     commands = sessions * HANDLER_COMMANDS
-    parts = []
-    for kind in ("ours", "panoramisk"):
-        server = Server(kind, count_io=True)
+    per_command: dict[str, float] = {}
+    for kind in KINDS:
+        with under_callgrind():
+            server = Server(kind)
         try:
-            run_load(server, 100, concurrency)
-            diff, _ = run_load(server, sessions, concurrency)
+            run_load(server, min(50, sessions), concurrency)
+            before = _callgrind_ir(server.pid)
+            run_load(server, sessions, concurrency)
+            per_command[kind] = (_callgrind_ir(server.pid) - before) / commands
         finally:
             server.stop()
-        parts.append(f"{kind} {diff['recv'] / commands:.2f} recv + {diff['send'] / commands:.2f} send"
-                     f" + {diff['select'] / commands:.2f} epoll_wait")
-    print(f"  socket calls per command (counted in a separate pass): {'; '.join(parts)}")
+    peer = per_command["panoramisk"]
+    print(f"  instructions per command (callgrind, user space, standard loop, {sessions} sessions): "
+          + ", ".join(f"{LABELS[kind]} {count / 1000:.0f}k" for kind, count in per_command.items()))
+    print(f"    ratio ours / panoramisk: {per_command['ours'] / peer:.2f}; floors: task per call "
+          f"{per_command['floor_task'] / peer:.2f}, callbacks {per_command['floor_callbacks'] / peer:.2f}")
+
+
+SYSCALLS = ("recvfrom", "sendto", "epoll_wait", "epoll_ctl", "accept4", "close", "setsockopt",
+            "getsockname", "getpeername", "ioctl", "fcntl", "mmap", "munmap", "mremap")
+
+
+def _strace_counts(path: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1].isidentifier() and parts[3].isdigit():
+            counts[parts[-1]] = int(parts[3])
+    return counts
+
+
+def syscalls(sessions: int, concurrency: int) -> None:
+    if not shutil.which("strace"):
+        print("  system calls per command: skipped (strace is not installed)")
+        return
+    commands = sessions * HANDLER_COMMANDS
+    rows = []
+    for kind in ("ours", "panoramisk"):
+        server = Server(kind)
+        try:
+            run_load(server, min(100, sessions), concurrency)
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "strace"
+                tracer = subprocess.Popen(["strace", "-c", "-o", str(out), "-p", str(server.pid)],
+                                          stderr=subprocess.PIPE, text=True)
+                assert tracer.stderr is not None
+                tracer.stderr.readline()  # "strace: Process N attached"
+                run_load(server, sessions, concurrency)
+                tracer.send_signal(signal.SIGINT)
+                tracer.wait(30)
+                counts = _strace_counts(out)
+        finally:
+            server.stop()
+        total = counts.pop("total", sum(counts.values()))
+        shown = ", ".join(f"{name} {counts[name] / commands:.2f}" for name in SYSCALLS
+                          if counts.get(name))
+        rows.append(f"    {kind:<11} {total / commands:5.2f} in all: {shown}")
+    print(f"  system calls per command (strace -c, standard loop, {sessions} sessions; tracing "
+          f"slows the server, so epoll_wait is rarer than untraced):")
+    print("\n".join(rows))
 
 
 def proc_cpu(pid: int) -> float:
@@ -384,9 +566,9 @@ def disconnects(count: int) -> None:
     try:
         asyncio.run(early_disconnect(server.port, "mid_block", 0))
         time.sleep(0.2)
-        start = proc_cpu(server.process.pid)
+        start = proc_cpu(server.pid)
         time.sleep(1.0)
-        spent = proc_cpu(server.process.pid) - start
+        spent = proc_cpu(server.pid) - start
         server.control.send("stats")
         answers = server.control.poll(1.0)
         print(f"  panoramisk mid_block (1 connection): idle second after {spent * 1e3:.0f} ms CPU; "
@@ -402,9 +584,11 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--disconnects", type=int, default=500)
+    parser.add_argument("--instruction-sessions", type=int, default=200,
+                        help="sessions per server under callgrind (about 50x slower)")
     args = parser.parse_args()
     side_by_side(args.runs, args.sessions, args.concurrency)
-    io_counts(min(args.sessions, 1000), args.concurrency)
+    io_counts(min(args.sessions, 1000), args.concurrency, args.instruction_sessions)
     disconnects(args.disconnects)
     return 0
 

@@ -15,7 +15,9 @@ What it measures, honestly:
   The database work of a real IVR turn comes on top (see twilio_ivr for it).
 - FastAGI against panoramisk (bench/agi_peer.py): both servers in their own
   process, the same 5-command handler, the same client; server CPU per
-  command and the ratio; early disconnects.
+  command and the ratio on the standard loop and on uvloop, beside two
+  floors that do no AGI work; instructions (callgrind) and system calls
+  (strace) per command; early disconnects.
 - AMI parse against a plain reference parser (split whole messages on the
   blank line, decode each once, split headers), after checking every message
   equal field by field in reads of many sizes, cuts inside Chinese characters
