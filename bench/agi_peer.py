@@ -29,6 +29,16 @@ Both servers and both floors are measured on the standard asyncio loop (the
 service's default) and, when uvloop is installed, again on uvloop
 (EVENT_LOOP=uvloop), every one on the same loop in each table.
 
+panoramisk's cost depends on its process's malloc: asyncio's stream reader
+reads into a fresh 256 KiB bytes object every time. In a fresh process glibc
+maps it, shrinks it with mremap and unmaps it on every read; in a process
+whose heap has room (a long-running service that has imported and freed
+plenty) the block comes from the heap and the kernel never sees it. The
+standard-loop table is printed both ways: as a fresh process has it, and
+with GLIBC_TUNABLES telling malloc to keep freed memory (the same setting for
+every server; ours reads into one buffer of its own, so it does not care).
+The target is judged on both; the second is panoramisk at its best.
+
 Machine-independent counts (`io_counts`), because CPU time on a shared
 machine moves with its load:
 - instructions per command, user space, under valgrind's callgrind (counters
@@ -78,6 +88,10 @@ SCRIPT = "bench"
 KINDS = ("ours", "panoramisk", "floor_task", "floor_callbacks")
 LABELS = {"ours": "ours", "panoramisk": "panoramisk", "floor_task": "floor, task per call",
           "floor_callbacks": "floor, callbacks"}
+# glibc's malloc told to keep freed memory: a 256 KiB block (asyncio's stream reader reads
+# into a fresh one every time) is then reused from the heap, not mapped and unmapped.
+WARM_MALLOC = ("glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216:"
+               "glibc.malloc.top_pad=4194304")
 
 
 # -- the servers (each in its own process) ----------------------------------------------------
@@ -263,14 +277,30 @@ def uvloop_installed() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def malloc_tunables(tunables: str | None) -> Iterator[None]:
+    """Processes spawned inside start with GLIBC_TUNABLES=`tunables` (None: as this one)."""
+    before = os.environ.get("GLIBC_TUNABLES")
+    if tunables is not None:
+        os.environ["GLIBC_TUNABLES"] = tunables
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("GLIBC_TUNABLES", None)
+        else:
+            os.environ["GLIBC_TUNABLES"] = before
+
+
 class Server:
-    def __init__(self, kind: str, loop: str = "asyncio") -> None:
+    def __init__(self, kind: str, loop: str = "asyncio", malloc: str | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.kind = kind
         self.seen: list[bytes] = []
         self.control, child = ctx.Pipe()
         self.process = ctx.Process(target=server_process, args=(kind, loop, child), daemon=True)
-        self.process.start()
+        with malloc_tunables(malloc):
+            self.process.start()
         self.port: int = self.control.recv()
 
     @property
@@ -395,10 +425,11 @@ def run_load(server: Server, sessions: int, concurrency: int) -> tuple[dict[str,
     return {k: after[k] - before[k] for k in after if k not in ("logs", "active")}, wall
 
 
-def cpu_table(loop: str, runs: int, sessions: int, concurrency: int) -> dict[str, float]:
+def cpu_table(title: str, loop: str, malloc: str | None, runs: int, sessions: int,
+              concurrency: int) -> dict[str, float]:
     """Server CPU per command (us, median of `runs`) of every kind on `loop`; prints the table."""
     commands = sessions * HANDLER_COMMANDS
-    servers = {kind: Server(kind, loop) for kind in KINDS}
+    servers = {kind: Server(kind, loop, malloc) for kind in KINDS}
     try:
         for server in servers.values():  # warm up: imports, first connections
             run_load(server, min(200, sessions), concurrency)
@@ -415,9 +446,7 @@ def cpu_table(loop: str, runs: int, sessions: int, concurrency: int) -> dict[str
     finally:
         for server in servers.values():
             server.stop()
-    name = "the standard asyncio loop (the service's default)" if loop == "asyncio" else \
-        "uvloop (EVENT_LOOP=uvloop)"
-    print(f"  on {name}:")
+    print(f"  {title}:")
     medians = {kind: statistics.median(values) for kind, values in cpu.items()}
     for kind in servers:
         print(f"    {LABELS[kind]:<22} server CPU {medians[kind]:5.1f} us per command (of it kernel "
@@ -431,20 +460,31 @@ def side_by_side(runs: int, sessions: int, concurrency: int) -> float:
           f"(ANSWER, GET VARIABLE, STREAM FILE, GET DATA, HANGUP), {concurrency} at a time, "
           f"each server in its own process, same client, byte-identical command lines, "
           f"{runs} runs alternating, median (accept and close included, shared by 5 commands)")
-    ratio = 0.0
-    for loop in ("asyncio", "uvloop") if uvloop_installed() else ("asyncio",):
-        cpu = cpu_table(loop, runs, sessions, concurrency)
+    tables = [
+        ("on the standard asyncio loop (the service's default), glibc malloc as a fresh process "
+         "has it: panoramisk's 256 KiB read buffer mapped, grown and unmapped on every read",
+         "asyncio", None),
+        ("on the standard asyncio loop, malloc keeping freed memory (GLIBC_TUNABLES, every "
+         "server): that buffer reused from the heap, as in a process whose heap has room",
+         "asyncio", WARM_MALLOC),
+    ]
+    if uvloop_installed():
+        tables.append(("on uvloop (EVENT_LOOP=uvloop), which reads into a buffer of its own",
+                       "uvloop", None))
+    ratios = []
+    for title, loop, malloc in tables:
+        cpu = cpu_table(title, loop, malloc, runs, sessions, concurrency)
         peer = cpu["panoramisk"]
-        this = cpu["ours"] / peer
-        ratio = ratio or this
-        target = f"target <= 0.50: {'met' if this <= 0.5 else 'NOT met'}" if loop == "asyncio" \
+        ratio = cpu["ours"] / peer
+        ratios.append(ratio)
+        target = f"target <= 0.50: {'met' if ratio <= 0.5 else 'NOT met'}" if loop == "asyncio" \
             else "the same handler on uvloop"
-        print(f"    ratio ours / panoramisk: {this:.2f}   ({target}); the floors, which do no "
+        print(f"    ratio ours / panoramisk: {ratio:.2f}   ({target}); the floors, which do no "
               f"AGI work: task per call {cpu['floor_task'] / peer:.2f}, "
               f"callbacks {cpu['floor_callbacks'] / peer:.2f}")
     if not uvloop_installed():
         print("  uvloop: not installed (pip install 'callcenter[fast]'), not measured")
-    return ratio
+    return max(ratios[:2])  # the standard loop, panoramisk at its best
 
 
 def io_counts(sessions: int, concurrency: int, instruction_sessions: int = 200) -> None:
@@ -485,7 +525,7 @@ def instructions(sessions: int, concurrency: int) -> None:
           f"{per_command['floor_task'] / peer:.2f}, callbacks {per_command['floor_callbacks'] / peer:.2f}")
 
 
-SYSCALLS = ("recvfrom", "sendto", "epoll_wait", "epoll_ctl", "accept4", "close", "setsockopt",
+SYSCALLS = ("recvfrom", "sendto", "epoll_wait", "epoll_ctl", "accept4", "close", "setsockopt", "brk",
             "getsockname", "getpeername", "ioctl", "fcntl", "mmap", "munmap", "mremap")
 
 
@@ -504,8 +544,9 @@ def syscalls(sessions: int, concurrency: int) -> None:
         return
     commands = sessions * HANDLER_COMMANDS
     rows = []
-    for kind in ("ours", "panoramisk"):
-        server = Server(kind)
+    for kind, malloc, label in (("ours", None, "ours"), ("panoramisk", None, "panoramisk"),
+                                ("panoramisk", WARM_MALLOC, "panoramisk, malloc keeping memory")):
+        server = Server(kind, malloc=malloc)
         try:
             run_load(server, min(100, sessions), concurrency)
             with tempfile.TemporaryDirectory() as tmp:
@@ -523,7 +564,7 @@ def syscalls(sessions: int, concurrency: int) -> None:
         total = counts.pop("total", sum(counts.values()))
         shown = ", ".join(f"{name} {counts[name] / commands:.2f}" for name in SYSCALLS
                           if counts.get(name))
-        rows.append(f"    {kind:<11} {total / commands:5.2f} in all: {shown}")
+        rows.append(f"    {label:<34} {total / commands:5.2f} in all: {shown}")
     print(f"  system calls per command (strace -c, standard loop, {sessions} sessions; tracing "
           f"slows the server, so epoll_wait is rarer than untraced):")
     print("\n".join(rows))
