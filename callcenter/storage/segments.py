@@ -61,8 +61,10 @@ class Segment:
 
 _COLUMNS = tuple(f.name for f in fields(Segment) if f.name != "id")
 _INSERT = insert(SEGMENTS)
+#: what a change to a stored segment may write
+_CHANGED = ("answered_at", "ended_at", "agent_id", "outcome")
 _UPDATE = update(SEGMENTS).where(SEGMENTS.c.id == bindparam("b_id")).values(
-    {name: bindparam(f"v_{name}") for name in ("answered_at", "ended_at", "agent_id", "outcome")})
+    {name: bindparam(f"v_{name}") for name in _CHANGED})
 
 
 def _latest(segments: Sequence[Segment], queue: str | None = None) -> Segment | None:
@@ -135,24 +137,35 @@ async def load(session: AsyncSession, call_ids: Iterable[int]) -> tuple[Loaded, 
             SEGMENTS.c.call_id.in_(list(found))).order_by(SEGMENTS.c.entered_at, SEGMENTS.c.id))
         for row in rows:
             found[row.call_id].append(Segment(**row._asdict()))
-    return found, {cid: [Segment(**vars(s)) for s in segs] for cid, segs in found.items()}
+    return found, _copy(found)
 
 
-async def save(session: AsyncSession, segments: Loaded, as_loaded: Loaded) -> None:
-    """Write what changed since `load`: one INSERT of the new segments, one UPDATE (run for
-    each changed one) of the rest."""
-    new, changed = [], []
+def _copy(found: Loaded) -> Loaded:
+    """The segments as loaded, apart from the ones the caller will change."""
+    return {cid: [Segment(**vars(s)) for s in segs] for cid, segs in found.items()}
+
+
+def _diff(segments: Loaded, as_loaded: Loaded) -> tuple[list[dict[str, object]], list[Segment]]:
+    """What changed since `load`: the new segments' rows, the stored segments changed."""
+    new: list[dict[str, object]] = []
+    changed: list[Segment] = []
     for call_id, segs in segments.items():
         before = {s.id: s for s in as_loaded.get(call_id, [])}
         for seg in segs:
             if seg.id is None:
                 new.append({name: getattr(seg, name) for name in _COLUMNS})
             elif seg != before.get(seg.id):
-                changed.append({"b_id": seg.id, "v_answered_at": seg.answered_at,
-                                "v_ended_at": seg.ended_at, "v_agent_id": seg.agent_id,
-                                "v_outcome": seg.outcome})
+                changed.append(seg)
+    return new, changed
+
+
+async def save(session: AsyncSession, segments: Loaded, as_loaded: Loaded) -> None:
+    """Write what changed since `load`: one INSERT of the new segments, one UPDATE (run for
+    each changed one) of the rest."""
+    new, changed = _diff(segments, as_loaded)
     if changed:
-        await session.execute(_UPDATE, changed)
+        await session.execute(_UPDATE, [{"b_id": seg.id, **{f"v_{n}": getattr(seg, n) for n in _CHANGED}}
+                                        for seg in changed])
     if new:
         await session.execute(_INSERT, new)
 
@@ -164,11 +177,10 @@ _PG_LOAD = (f"SELECT {', '.join((*_COLUMNS, 'id'))} FROM call_segments "
 _PG_TABLE = cast(Table, SEGMENTS)
 _PG_ROWS = Insert(_PG_TABLE, _COLUMNS)
 _PG_INSERT, _PG_INSERT_NAMES = _PG_ROWS.from_arrays(1, "s")
-_PG_CHANGED = ("answered_at", "ended_at", "agent_id", "outcome")
 _PG_UPDATE = (
-    f"UPDATE call_segments SET {', '.join(f'{n} = u.{n}' for n in _PG_CHANGED)} FROM unnest("
-    f"$1::bigint[], {', '.join(f'${2 + i}::{pg_array_type(_PG_TABLE.c[n])}[]' for i, n in enumerate(_PG_CHANGED))}"
-    f") AS u(id, {', '.join(_PG_CHANGED)}) WHERE call_segments.id = u.id")
+    f"UPDATE call_segments SET {', '.join(f'{n} = u.{n}' for n in _CHANGED)} FROM unnest("
+    f"$1::bigint[], {', '.join(f'${2 + i}::{pg_array_type(_PG_TABLE.c[n])}[]' for i, n in enumerate(_CHANGED))}"
+    f") AS u(id, {', '.join(_CHANGED)}) WHERE call_segments.id = u.id")
 
 
 async def load_pg(connection: Any, call_ids: Iterable[int]) -> tuple[Loaded, Loaded]:
@@ -177,22 +189,15 @@ async def load_pg(connection: Any, call_ids: Iterable[int]) -> tuple[Loaded, Loa
     if found:
         for row in await connection.fetch(_PG_LOAD, list(found)):
             found[row["call_id"]].append(Segment(**dict(row)))
-    return found, {cid: [Segment(**vars(s)) for s in segs] for cid, segs in found.items()}
+    return found, _copy(found)
 
 
 async def save_pg(connection: Any, segments: Loaded, as_loaded: Loaded) -> None:
     """`save` on an asyncpg connection."""
-    new, changed = [], []
-    for call_id, segs in segments.items():
-        before = {s.id: s for s in as_loaded.get(call_id, [])}
-        for seg in segs:
-            if seg.id is None:
-                new.append({name: getattr(seg, name) for name in _COLUMNS})
-            elif seg != before.get(seg.id):
-                changed.append(seg)
+    new, changed = _diff(segments, as_loaded)
     if changed:
         await connection.execute(_PG_UPDATE, [s.id for s in changed],
-                                 *([getattr(s, n) for s in changed] for n in _PG_CHANGED))
+                                 *([getattr(s, n) for s in changed] for n in _CHANGED))
     if new:
         await connection.execute(_PG_INSERT, *_PG_ROWS.arrays(_PG_INSERT_NAMES, new))
 
