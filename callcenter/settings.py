@@ -143,6 +143,7 @@ class Settings(BaseSettings):
     job_loop_enabled: bool = Field(True, description="run escalation, dialer and report jobs")
     job_interval_s: float = Field(5.0, description="seconds between job loop passes")
     reports_dir: Path = Field(Path("var/reports"), description="where generated reports are kept")
+    job_completion_backdate_hours: float = Field(48, gt=0, le=24 * 31, description="how far back staff may date a job's completion when booking it (a survey counts in its job's month; older jobs come in by the operator's import)")
     # complaints (issue 7): time limits, major-complaint thresholds, routing, public form limits
     complaint_major_respond_hours: float = Field(2, gt=0, description="major: first response within")
     complaint_major_resolve_hours: float = Field(24, gt=0, description="major: resolve within")

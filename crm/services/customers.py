@@ -411,29 +411,43 @@ class InvalidJobDate(CrmError, ValueError):
     http_status = 422
 
 
+#: how far back staff may date a job's completion by default (JOB_COMPLETION_BACKDATE_HOURS)
+COMPLETION_BACKDATE = timedelta(hours=48)
+
+
 async def add_job(job: JobRecord, uow: UnitOfWork, *, identity: Identity | None = None,
-                  now: datetime | None = None, zone: str = "Asia/Shanghai") -> JobRecord:
-    """Book a service job. Staff (`identity`) date its completion neither in the future nor in
-    a local month (`zone`) whose supervision figures are published: a survey counts in its
-    job's month, so the date would choose where (or whether) it counts. A job of a closed
-    month comes in by an operator's import, as a correction."""
+                  now: datetime | None = None, zone: str = "Asia/Shanghai",
+                  backdate: timedelta = COMPLETION_BACKDATE) -> JobRecord:
+    """Book a service job. Staff (`identity`) date its completion neither in the future, nor
+    more than `backdate` ago, nor in a local month (`zone`) whose supervision figures are
+    published: a survey counts in its job's month, so the date would choose where (or
+    whether) it counts. Without the `backdate` bound, a department could book the jobs it
+    expects bad surveys on into last month while that month is still open (sinking the
+    average this month is compared with). A job older than that, or of a closed month,
+    comes in by an operator's import, as a correction."""
     if job.completed_at is not None:
         job = replace(job, completed_at=aware_utc(job.completed_at, "completed_at"))
     async with uow:
         await _for_change(uow, job.customer_id, identity, "job.add", JOB_WRITERS)
         await _check_job_department(uow, job, identity, "job.add")
         if identity is not None and job.completed_at is not None:
-            await _check_completion(uow, job.completed_at, now or datetime.now(UTC), zone)
+            await _check_completion(uow, job.completed_at, now or datetime.now(UTC), zone,
+                                    backdate)
         saved = await uow.customers.add_job(job)
         await uow.commit()
         return saved
 
 
 async def _check_completion(uow: UnitOfWork, completed_at: datetime, now: datetime,
-                            zone: str) -> None:
+                            zone: str, backdate: timedelta) -> None:
     if completed_at > now + COMPLETION_SKEW:
         raise InvalidJobDate(
             f"completed_at {completed_at.isoformat()} is in the future: book a job once it is done")
+    if completed_at < now - backdate:
+        hours = backdate / timedelta(hours=1)
+        raise InvalidJobDate(
+            f"completed_at {completed_at.isoformat()} is more than {hours:g} hours ago: book a "
+            "job when it is done; an older job is added by an operator's import")
     period = f"{completed_at.astimezone(ZoneInfo(zone)):%Y-%m}"
     if await uow.customers.month_published(period):
         raise InvalidJobDate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import unquote
 
 from callcenter.cards import CardOut, CustomerOut, card_out
@@ -148,4 +149,6 @@ async def add_job(call: ApiCall) -> JobDetailOut:
     body: JobCreate = call.body
     record = svc.JobRecord(job_id=None, **body.model_dump())
     return _job(await svc.add_job(record, call.uow(), identity=call.identity, now=call.now(),
-                                  zone=call.settings.timezone))
+                                  zone=call.settings.timezone,
+                                  backdate=timedelta(
+                                      hours=call.settings.job_completion_backdate_hours)))
