@@ -118,7 +118,7 @@ async def create_complaint(ctx: CallContext, effect: act.CreateComplaint) -> ev.
         category=ComplaintCategory(effect.category), recording_url=effect.recording_url,
         call_id=ctx.call.id, actor=Actor.system("ivr"),
         description="" if not effect.partial else "(caller hung up before recording)",
-    ), ctx.uow(), clock=ctx.clock)
+    ), ctx.uow(), clock=ctx.clock, policy=complaint_policy(ctx.settings))
     return ev.ComplaintCreated(opened.ticket)
 
 
