@@ -330,6 +330,13 @@ async def update_customer(
         customer = await _for_change(uow, customer_id, identity, "customer.update")
         updated = apply_changes(customer, changes)
         _visible(updated, identity)  # cannot move a customer out of one's own reach
+        if (identity is not None and identity.readable_departments is not None
+                and customer.department_id is not None and updated.department_id is None):
+            # a job-less complaint is charged to the customer's department: none would
+            # take the customer's next complaint out of the department's count
+            await refuse(uow, identity, "customer.update", f"customer:{customer_id}",
+                         "a customer of a department is not moved to no department; move them "
+                         "to a department or ask the hotline", datetime.now(UTC))
         await uow.customers.save(updated)
         if updated.verified and not customer.verified:  # naming a caller record vouches its numbers
             await _stamp(uow, customer_id, [p.e164 for p in customer.phones], identity)
