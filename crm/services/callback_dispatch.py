@@ -10,7 +10,10 @@ the callee's local window -> back to scheduled at the next opening; on the
 do-not-call list -> cancelled (`do_not_call`), never dialled. A supervision
 callback (post-repair, complaint follow-up, survey verification) dials only a
 number that qualifies now (`crm.callback_numbers`): the number is switched if
-the record changed since scheduling, and with none the callback is `held`.
+the record changed since scheduling, and with none the callback is `held`. The
+records of the whole claimed batch are read at once, in a number of statements
+that does not grow with the batch; a switch or a hold is one compare-and-set
+UPDATE of that callback (guarded by the worker's claim).
 
 Rule 3 (no blind redial): a claim whose worker vanished lapses; a callback
 that was `dialing` or `in_call` becomes `unknown` and is settled only from the
@@ -42,7 +45,7 @@ from crm.services.callback_ports import (
     DialRequest,
     PlacedAttempt,
 )
-from crm.services.callback_trust import held_changes, judges_anyone, number_to_dial
+from crm.services.callback_trust import held_changes, numbers_to_dial
 from crm.services.callbacks import record_call_ended, record_dial_result, window_of
 
 if TYPE_CHECKING:
@@ -112,12 +115,10 @@ async def _trustworthy(uow: UnitOfWork, claimed: list[CallbackRecord], now: date
     """Rule 2, the number: a supervision callback dials only a number that qualifies now
     (`crm.callback_numbers`): switched to it if the record changed since scheduling, held
     (never dialled) when none does. Returns the callbacks still to dial, with their numbers."""
+    numbers = await numbers_to_dial(uow.callbacks, claimed)  # one read for the batch
     keep: list[CallbackRecord] = []
     for cb in claimed:
-        if not judges_anyone(cb):
-            keep.append(cb)
-            continue
-        phone, reason = await number_to_dial(uow.callbacks, cb)
+        phone, reason = numbers[cb.id]  # a callback that judges nobody: its own number
         if phone is None:
             await uow.callbacks.change(cb.id, S.CLAIMED, held_changes(cb, reason or "held"),
                                        expect_worker=config.worker)

@@ -205,6 +205,17 @@ class SurveyFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class JudgedCall:
+    """A supervision call as the number rules see it (`CallbackRepository.judged_numbers_for`):
+    the customer it rings and the survey, complaint or job it is about."""
+
+    customer_id: int
+    job_id: int | None = None
+    complaint_id: int | None = None
+    survey_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignRecord:
     id: int
     name: str
@@ -224,13 +235,15 @@ class CallbackRepository(Protocol):
         """`add` of each (distinct source keys), in order, in a few statements."""
         ...
     async def customer_contact(self, customer_id: int) -> CustomerContact | None: ...
-    async def judged_numbers(
-        self, customer_id: int, *, job_id: int | None = None, complaint_id: int | None = None,
-        survey_id: int | None = None,
-    ) -> JudgedNumbers | None:
-        """The customer's numbers with their stamps, as a supervision call about the survey,
-        complaint or job (first named wins for the department) sees them: the department it
-        judges (the customer's when none is named), its people (technician, keyer, owner)."""
+    async def judged_numbers_for(
+        self, calls: Collection[JudgedCall]
+    ) -> dict[JudgedCall, JudgedNumbers | None]:
+        """For each call, its customer's numbers with their stamps, as a supervision call
+        about the survey, complaint or job (first named wins for the department) sees them:
+        the department it judges (the customer's when none is named), its people
+        (technician, keyer, owner); None when the customer no longer exists. Read for all
+        of `calls` at once, in a number of statements that does not grow with them (the
+        dispatcher checks a whole claimed batch before it commits it as dialing)."""
         ...
     async def job_facts(self, job_id: int) -> JobFacts | None: ...
     async def complaint_facts(self, complaint_id: int) -> ComplaintFacts | None: ...

@@ -4,8 +4,9 @@ The rules are `crm.callback_numbers`; this module applies them where a
 supervision callback (`crm.access.SUPERVISION_CALLBACKS`: post-repair survey,
 complaint follow-up, survey verification) is scheduled, dialled and answered:
 
-- `number_to_dial`: the number a callback may dial now (the dispatcher asks
-  just before every dial: the record may have changed since scheduling);
+- `numbers_to_dial`: the number each callback may dial now (the dispatcher asks
+  just before every dial: the record may have changed since scheduling), the
+  records of a whole claimed batch read at once; `number_to_dial` for one;
 - `dialled_refusal`: why the answer on the call just made does not count
   (the number dialled was edited, moved or stamped meanwhile);
 - `hold`: the callback goes to `held` with the reason in its data
@@ -17,6 +18,7 @@ complaint follow-up, survey verification) is scheduled, dialled and answered:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from crm.access import SUPERVISION_CALLBACKS
 from crm.callback_numbers import NO_TRUSTWORTHY_NUMBER, dialled_number_refusal, trustworthy_number
 from crm.callbacks import CallbackAction, callback_transition
 from crm.enums import CallbackState
-from crm.services.callback_ports import CallbackRecord, CallbackRepository
+from crm.services.callback_ports import CallbackRecord, CallbackRepository, JudgedCall
 from crm.services.refusals import Refusal
 
 if TYPE_CHECKING:
@@ -39,27 +41,41 @@ def judges_anyone(cb: CallbackRecord) -> bool:
     return cb.kind in SUPERVISION_CALLBACKS and cb.customer_id is not None
 
 
+def judged_call(cb: CallbackRecord) -> JudgedCall:
+    """What `cb` judges (`judges_anyone(cb)` must hold)."""
+    assert cb.customer_id is not None
+    return JudgedCall(cb.customer_id, cb.job_id, cb.complaint_id, cb.survey_id)
+
+
+async def numbers_to_dial(repo: CallbackRepository, callbacks: Sequence[CallbackRecord],
+                          ) -> dict[int, tuple[str | None, str | None]]:
+    """By callback id: (number, None): dial it; (None, reason): no number may be dialled.
+    The records of all `callbacks` are read at once."""
+    calls = {judged_call(cb) for cb in callbacks if judges_anyone(cb)}
+    found = await repo.judged_numbers_for(calls) if calls else {}
+    out: dict[int, tuple[str | None, str | None]] = {}
+    for cb in callbacks:
+        if not judges_anyone(cb):
+            out[cb.id] = cb.phone, None
+        elif (numbers := found[judged_call(cb)]) is None:
+            out[cb.id] = None, "the callback's customer no longer exists"
+        else:
+            out[cb.id] = trustworthy_number(numbers)
+    return out
+
+
 async def number_to_dial(repo: CallbackRepository,
                          cb: CallbackRecord) -> tuple[str | None, str | None]:
     """(number, None): dial it; (None, reason): no number may be dialled for `cb`."""
-    if not judges_anyone(cb):
-        return cb.phone, None
-    assert cb.customer_id is not None
-    numbers = await repo.judged_numbers(cb.customer_id, job_id=cb.job_id,
-                                        complaint_id=cb.complaint_id, survey_id=cb.survey_id)
-    if numbers is None:
-        return None, "the callback's customer no longer exists"
-    return trustworthy_number(numbers)
+    return (await numbers_to_dial(repo, [cb]))[cb.id]
 
 
 async def dialled_refusal(repo: CallbackRepository, cb: CallbackRecord) -> str | None:
     """Why an answer on `cb`'s call (to `cb.phone`) does not count now; None: it counts."""
     if not judges_anyone(cb):
         return None
-    assert cb.customer_id is not None
-    numbers = await repo.judged_numbers(cb.customer_id, job_id=cb.job_id,
-                                        complaint_id=cb.complaint_id, survey_id=cb.survey_id)
-    return dialled_number_refusal(numbers, cb.phone)
+    call = judged_call(cb)
+    return dialled_number_refusal((await repo.judged_numbers_for([call]))[call], cb.phone)
 
 
 def held_changes(cb: CallbackRecord, reason: str) -> dict[str, Any]:

@@ -60,6 +60,7 @@ from crm.services.callback_ports import (
     DialRejected,
     DialRequest,
     DialStarted,
+    JudgedCall,
     NewCallback,
     PlacedAttempt,
 )
@@ -175,8 +176,8 @@ async def judged_contact(repo: CallbackRepository, customer_id: int, *, job_id: 
     """For a supervision callback: the customer's numbers, the number to store on the
     callback, and why it must be held (None: that number may be dialled). With no trustworthy
     number the stored one is the primary (shown to the staff, never dialled)."""
-    numbers = await repo.judged_numbers(customer_id, job_id=job_id, complaint_id=complaint_id,
-                                        survey_id=survey_id)
+    call = JudgedCall(customer_id, job_id, complaint_id, survey_id)
+    numbers = (await repo.judged_numbers_for([call]))[call]
     if numbers is None:
         raise UnknownCallback(f"no customer {customer_id}; create the customer first")
     if not numbers.phones:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +61,7 @@ from crm.services.callback_ports import (
     ComplaintFacts,
     CustomerContact,
     JobFacts,
+    JudgedCall,
     NewCallback,
     SurveyFacts,
 )
@@ -171,40 +173,89 @@ class SqlCallbackRepository:
             .order_by(CustomerPhone.is_primary.desc(), CustomerPhone.id).limit(1))
         return CustomerContact(customer.id, phone, customer.timezone, customer.do_not_call)
 
-    async def judged_numbers(
-        self, customer_id: int, *, job_id: int | None = None, complaint_id: int | None = None,
-        survey_id: int | None = None,
-    ) -> JudgedNumbers | None:
-        customer = await self.session.get(Customer, customer_id)
-        if customer is None:
-            return None
-        department: int | None = None
-        people: list[int | None] = []
-        if survey_id is not None and (survey := await self.session.get(Survey, survey_id)):
-            department = survey.department_id
-            people += [survey.staff_id, survey.entered_by]
-            job_id = job_id or survey.job_id
-        if complaint_id is not None and (complaint := await self.session.get(Complaint, complaint_id)):
-            department = department if department is not None else complaint.department_id
-            people.append(complaint.owner_id)
-            job_id = job_id or complaint.job_id
-        if job_id is not None and (job := await self.session.get(ServiceJob, job_id)):
-            department = department if department is not None else job.department_id
-            people.append(job.technician_id)
-        if department is None:
-            department = customer.department_id
-        rows = (await self.session.execute(
-            select(CustomerPhone.e164, CustomerPhone.is_primary, CustomerPhone.added_by,
-                   CustomerPhone.added_by_department_id)
-            .where(CustomerPhone.customer_id == customer_id)
-            .order_by(CustomerPhone.is_primary.desc(), CustomerPhone.id))).all()
-        parents, supervision = await department_tree(self.session)
-        scope = scored_scope([department] if department is not None else [], parents, supervision)
-        return JudgedNumbers(
-            customer.id, customer.timezone, customer.do_not_call, department,
-            tuple(PhoneStamp(r.e164, bool(r.is_primary), r.added_by, r.added_by_department_id)
-                  for r in rows),
-            scope, judged(people), bool(customer.verified))
+    async def judged_numbers_for(
+        self, calls: Collection[JudgedCall]
+    ) -> dict[JudgedCall, JudgedNumbers | None]:
+        """At most six statements per 500 calls, whatever they are: the customers, the
+        surveys, the complaints, the jobs (named or theirs), the phones (IN-lists), and the
+        department tree once."""
+        wanted = list(dict.fromkeys(calls))
+        if not wanted:
+            return {}
+        tree = await department_tree(self.session)
+        out: dict[JudgedCall, JudgedNumbers | None] = {}
+        for i in range(0, len(wanted), 500):  # bound parameters per statement
+            out.update(await self._judged(wanted[i:i + 500], *tree))
+        return out
+
+    async def _judged(self, calls: Sequence[JudgedCall], parents: Mapping[int, int | None],
+                      supervision: Collection[int]) -> dict[JudgedCall, JudgedNumbers | None]:
+        customers = await self._by_id(Customer, {c.customer_id for c in calls}, Customer.timezone,
+                                      Customer.do_not_call, Customer.department_id,
+                                      Customer.verified)
+        surveys = await self._by_id(Survey, {c.survey_id for c in calls}, Survey.department_id,
+                                    Survey.staff_id, Survey.entered_by, Survey.job_id)
+        complaints = await self._by_id(Complaint, {c.complaint_id for c in calls},
+                                       Complaint.department_id, Complaint.owner_id,
+                                       Complaint.job_id)
+        job_ids: dict[JudgedCall, int | None] = {}
+        for call in calls:  # the job named, else the survey's, else the complaint's
+            job_id = call.job_id
+            if (survey := surveys.get(call.survey_id)) is not None:
+                job_id = job_id or survey.job_id
+            if (complaint := complaints.get(call.complaint_id)) is not None:
+                job_id = job_id or complaint.job_id
+            job_ids[call] = job_id
+        jobs = await self._by_id(ServiceJob, set(job_ids.values()), ServiceJob.department_id,
+                                 ServiceJob.technician_id)
+        phones: dict[int, list[PhoneStamp]] = {}
+        if customers:
+            rows = await self.session.execute(
+                select(CustomerPhone.customer_id, CustomerPhone.e164, CustomerPhone.is_primary,
+                       CustomerPhone.added_by, CustomerPhone.added_by_department_id)
+                .where(CustomerPhone.customer_id.in_(list(customers)))
+                .order_by(CustomerPhone.customer_id, CustomerPhone.is_primary.desc(),
+                          CustomerPhone.id))
+            for r in rows:
+                phones.setdefault(r.customer_id, []).append(
+                    PhoneStamp(r.e164, bool(r.is_primary), r.added_by, r.added_by_department_id))
+        out: dict[JudgedCall, JudgedNumbers | None] = {}
+        for call in calls:
+            customer = customers.get(call.customer_id)
+            if customer is None:
+                out[call] = None
+                continue
+            department: int | None = None  # the first named wins: survey, complaint, job
+            people: list[int | None] = []
+            if (survey := surveys.get(call.survey_id)) is not None:
+                department = survey.department_id
+                people += [survey.staff_id, survey.entered_by]
+            if (complaint := complaints.get(call.complaint_id)) is not None:
+                department = department if department is not None else complaint.department_id
+                people.append(complaint.owner_id)
+            if (job := jobs.get(job_ids[call])) is not None:
+                department = department if department is not None else job.department_id
+                people.append(job.technician_id)
+            if department is None:
+                department = customer.department_id
+            scope = scored_scope([department] if department is not None else [], parents,
+                                 supervision)
+            out[call] = JudgedNumbers(
+                customer.id, customer.timezone, customer.do_not_call, department,
+                tuple(phones.get(customer.id, ())), scope, judged(people),
+                bool(customer.verified))
+        return out
+
+    async def _by_id(self, table: Any, ids: Collection[int | None], *columns: Any,
+                     ) -> dict[int | None, Row[Any]]:
+        """`columns` (and the id) of the rows of `table` with these ids, by id; no statement
+        when there is no id."""
+        wanted = [i for i in ids if i is not None]
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(table.id, *columns).where(table.id.in_(wanted)))
+        return {r.id: r for r in rows}
 
     async def customer_by_reference(self, reference: str) -> CustomerContact | None:
         cid = await self.session.scalar(select(Customer.id).where(Customer.reference == reference))
