@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from callcenter import features
+from callcenter import features, heap
 from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS, TURN_STORE, Services
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
@@ -127,4 +127,5 @@ def create_app(
     app.cleanup_ctx.append(owner_ctx)  # after the features whose services the owner's parts use
     # the job loop starts last, once every feature registered its jobs
     app.cleanup_ctx.append(job_loop_ctx)
+    heap.setup(app)  # last: freezes what every start-up hook made
     return app

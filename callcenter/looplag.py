@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from callcenter.heap import GC_PAUSES
 from callcenter.metrics import REGISTRY
 
 INTERVAL_S = 0.02
@@ -55,9 +56,11 @@ class LoopLag:
             LAG.observe(lag)
             if lag > LAG_MAX.get():
                 LAG_MAX.set(lag)
+            GC_PAUSES.publish()
 
     def start(self) -> None:
         if self._task is None:
+            GC_PAUSES.install()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag")
 
     async def stop(self) -> None:

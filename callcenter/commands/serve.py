@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import multiprocessing
 import os
@@ -132,19 +131,9 @@ def serve_http(settings: Settings, *, host: str, port: int, reuse_port: bool = F
     loop = new_event_loop(settings.event_loop)
     log.info("serving on %s:%d (pid %d, %s loop)", host, port, os.getpid(),
              type(loop).__module__.split(".")[0])
-    app = create_app(settings)
-    app.on_startup.append(freeze_startup_objects)  # after every feature's start-up
+    app = create_app(settings)  # freezes what start-up made (`callcenter.heap`)
     web.run_app(app, host=host, port=port, access_log=None, print=None,
                 reuse_port=reuse_port or None, loop=loop)
-
-
-async def freeze_startup_objects(_app: web.Application) -> None:
-    """Take what start-up made (modules, tables, flows, prompts: ~220k objects, kept for the
-    life of the process) out of the collector's sight (`gc.freeze`). Otherwise every full
-    collection walks them all again: 150-250 ms with the event loop stopped, which showed
-    as the screen-pop's and the IVR's p99."""
-    gc.collect()
-    gc.freeze()
 
 
 def worker_settings(settings: Settings, index: int) -> Settings:
