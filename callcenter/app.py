@@ -111,7 +111,7 @@ def create_app(
         app[DB] = db
     app[JOB_LOOP] = JobLoop(db=db, clock=clock)  # type: ignore[arg-type]  # db set in database_ctx
     app[OWNER_CONTEXTS] = []  # FastAGI, AMI, dialer: run by the lease's owner only
-    app[LOOP_LAG] = LoopLag()
+    app[LOOP_LAG] = LoopLag(stall_s=settings.loop_stall_log_ms / 1000)
     app.cleanup_ctx.append(loop_lag_ctx)
     app[CPU_POOL] = CpuPool(settings.cpu_workers)
     app.cleanup_ctx.append(cpu_pool_ctx)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         2, ge=1, le=32, description="CPU-heavy work kept off the event loop, at most this many at "
         "once per HTTP worker: threads for password hashing, worker processes for report "
         "building and rendering (charts, PDF, XLSX); the rest wait their turn")
+    loop_stall_log_ms: int = Field(
+        500, ge=0, description="an event loop kept from running anything else for longer than "
+        "this many milliseconds is logged (WARNING): while it lasts, with the stack the loop is "
+        "running, and when it ends, with how long and how much of it was garbage collection; 0: off")
     login_max_failures_per_account: int = Field(
         5, ge=1, description="failed logins on one username from one client address within "
         "LOGIN_LOCKOUT_S before that address is locked out of that username (others are not)")
