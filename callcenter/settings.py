@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     complaint_default_department: str = Field(
         "", description="department code owning complaints no rule routes elsewhere"
     )
+    complaint_job_window_days: int = Field(
+        30, ge=1, description="a complaint naming no job is charged to the department and technician "
+        "of the customer's job completed within this many days (else the customer's department)"
+    )
     complaint_escalation_interval_s: float = Field(60, gt=0, description="seconds between escalation passes")
     complaint_max_handovers: int = Field(
         2, ge=0, description="handed to another owner more often than this: passed around (major)"

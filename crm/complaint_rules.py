@@ -32,6 +32,16 @@ confirmed (the supervision loader's rule on `UNCONFIRMED_CHANNELS`): a call came
 answered call went to it, after the complaint was opened, or an agent,
 callback staff member or supervisor confirmed it (`NUMBER_CONFIRMERS`). Until
 then the report lists it as "unconfirmed, not counted" with the number.
+
+Rule 5 (who a complaint is charged to, 001: the complaints received about the service
+department): a complaint counts against the department (and technician) of its service job.
+One that names no job (every IVR complaint, an agent's or a callback's without a job, the
+public form) is charged through the customer's job completed most recently, if that was
+within `job_window` before the complaint (`charges_through`); only without such a job
+does it fall to the customer's department, then the default department. The job it was
+charged through is stored on the complaint with the department (both fixed at filing).
+Without this, a customer of no department (an unknown caller's record) complained about
+nobody, and the per-staff figures never named a technician for an IVR complaint.
 """
 
 from __future__ import annotations
@@ -43,6 +53,21 @@ from datetime import datetime, timedelta
 from crm.complaints import is_open
 from crm.enums import ComplaintChannel, ComplaintState, Role, Severity
 from crm.errors import EscalationChainEmpty, aware_utc
+
+#: how long after a job's completion a complaint naming no job is charged through it (Rule 5;
+#: COMPLAINT_JOB_WINDOW_DAYS): a month, the scoring period; a repair's fault shows in weeks
+COMPLAINT_JOB_WINDOW = timedelta(days=30)
+
+
+def charges_through(completed_at: datetime | None, opened_at: datetime,
+                    window: timedelta = COMPLAINT_JOB_WINDOW) -> bool:
+    """Rule 5: a complaint naming no job, opened at `opened_at`, is charged through the
+    customer's last job completed at `completed_at` (not later than the complaint, at most
+    `window` before it)."""
+    if completed_at is None:
+        return False
+    opened, done = aware_utc(opened_at, "opened_at"), aware_utc(completed_at, "completed_at")
+    return opened - window <= done <= opened
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,6 +174,9 @@ def complaint_json(record: ComplaintRecord, now: datetime | None = None) -> dict
         "owner_id": record.owner_id,
         "department_id": record.department_id,
         "job_id": record.job_id,
+        # the job whose department and technician it is charged to (`job_id`, else the
+        # customer's recent job); see the opening history row
+        "charged_job_id": record.charged_job_id,
         "call_id": record.call_id,
         "state": str(record.state),
         "allowed_actions": [str(a) for a in allowed_actions(record.state)],
@@ -292,7 +295,7 @@ async def open_api(request: web.Request) -> web.Response:
             "complaint_id": opened.complaint_id, "ticket": opened.ticket,
             "severity": str(opened.severity), "major_reasons": [str(r) for r in opened.major_reasons],
             "owner_id": opened.owner_id, "department_id": opened.department_id,
-            "state": str(opened.state), "resolve_due_at": opened.resolve_due_at.isoformat(),
+            "charged_job_id": opened.charged_job_id, "state": str(opened.state), "resolve_due_at": opened.resolve_due_at.isoformat(),
         },
         201,
     )

@@ -64,6 +64,7 @@ def complaint_policy(settings: Settings) -> ComplaintPolicy:
         category_departments=parse_category_departments(s.complaint_category_departments),
         default_department=s.complaint_default_department.strip() or None,
         zone=s.timezone,
+        job_window=timedelta(days=s.complaint_job_window_days),
     )
 
 

@@ -325,7 +325,9 @@ async def load_survey_counts(db: Database, start: datetime, end: datetime, tz: s
 
 async def load_supervision_complaints(db: Database, start: datetime, end: datetime,
                                       tz: str) -> pd.DataFrame:
-    """Complaints opened in range, charged to their department and the job's technician.
+    """Complaints opened in range, charged to their department and the technician of the job
+    they were charged through (the one they name, else the customer's recent job: Rule 5
+    of `crm.complaint_rules`).
 
     ``counted`` 0 marks a public-form complaint whose number nobody confirmed
     (`crm.complaint_rules` Rule 4): no confirmation stamp, no call from that number
@@ -348,7 +350,7 @@ async def load_supervision_complaints(db: Database, start: datetime, end: dateti
            f"(k.direction = 'inbound' AND {same('k.from_number')}) OR "
            f"(k.direction = 'outbound' AND k.answered_at IS NOT NULL AND {same('k.to_number')})"
            f")) THEN 1 ELSE 0 END AS counted "
-           f"FROM complaints c LEFT JOIN service_jobs j ON j.id = c.job_id "
+           f"FROM complaints c LEFT JOIN service_jobs j ON j.id = c.charged_job_id "
            f"WHERE c.opened_at >= :start AND c.opened_at < :end")
     frame = await read_frame(db, sql, _params(db, start, end), {
         "complaint_id": "Int64", "department_id": "Int64", "staff_id": "Int64",

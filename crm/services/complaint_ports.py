@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crm.access import ScoredScope
-from crm.complaint_rules import ChainLink, ComplaintTimePolicy, due_times
+from crm.complaint_rules import COMPLAINT_JOB_WINDOW, ChainLink, ComplaintTimePolicy, due_times
 from crm.enums import (
     ComplaintCategory,
     ComplaintChannel,
@@ -82,6 +82,9 @@ class ComplaintRecord:
     product: str | None = None  # what the complaint is about (group complaints)
     site: str | None = None  # where (group complaints)
     group_id: int | None = None  # the group complaint it belongs to
+    #: the service job whose department (and technician) it is charged to: the job it names,
+    #: else the customer's last job in the window (`crm.complaint_rules` Rule 5); fixed at filing
+    charged_job_id: int | None = None
 
     @property
     def major(self) -> bool:
@@ -112,6 +115,16 @@ class ComplaintCustomer:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargedJob:
+    """A customer's service job a complaint naming no job may be charged through (Rule 5)."""
+
+    job_id: int
+    reference: str
+    department_id: int | None
+    completed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StaffRef:
     staff_id: int
     department_id: int | None
@@ -123,6 +136,10 @@ class ComplaintRepository(Protocol):
 
     async def job_department(self, job_id: int) -> tuple[bool, int | None]:
         """(job exists, its department id)."""
+        ...
+
+    async def last_completed_job(self, customer_id: int, until: datetime) -> ChargedJob | None:
+        """The customer's job completed most recently, not after `until` (ties: the newest)."""
         ...
 
     async def call_exists(self, call_id: int) -> bool: ...
@@ -242,6 +259,9 @@ class ComplaintPolicy:
     category_departments: Mapping[ComplaintCategory, str] = field(default_factory=dict)
     default_department: str | None = None
     zone: str = "Asia/Shanghai"  # the ticket's date is the centre's date
+    #: a complaint naming no job is charged through the customer's job completed this
+    #: recently (`crm.complaint_rules` Rule 5)
+    job_window: timedelta = COMPLAINT_JOB_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +311,7 @@ class OpenedComplaint:
     department_id: int | None
     state: ComplaintState
     resolve_due_at: datetime
+    charged_job_id: int | None = None  # the job it is charged through (Rule 5)
 
 
 # -- pure helpers -------------------------------------------------------------------------

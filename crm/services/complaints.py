@@ -7,6 +7,10 @@ Guarantees:
   (`ticket_number`: centre-local date YYMMDD + the id, at least 4 digits, so
   unique by construction), and one owner by rule (`route`), and writes the
   opening history row(s) and the owner's notification in one transaction.
+- A complaint is charged (department, technician) through a service job: the one it
+  names, else the customer's job completed last within `ComplaintPolicy.job_window`
+  (`crm.complaint_rules` Rule 5), before the customer's department; the job is stored
+  (`charged_job_id`) and named in the opening history row, both fixed at filing.
 - Every change of state goes through `crm.complaints.record_action`, so an
   invalid move raises `InvalidTransition` (409) naming the allowed actions;
   each writes one append-only history row (who, when, from, to, note).
@@ -41,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 from crm.access import COMPLAINT_OPENERS, VERDICT_ROLES, parse_verdict
 from crm.callbacks import FINAL_STATES
-from crm.complaint_rules import STAFF_CHANNELS, due_times
+from crm.complaint_rules import STAFF_CHANNELS, charges_through, due_times
 from crm.complaints import ComplaintAction, record_action
 from crm.enums import (
     CallbackKind,
@@ -126,8 +130,9 @@ async def route(
     department_code: str | None = None,
 ) -> tuple[int | None, int | None]:
     """(department, owner) by rule: the department the caller named (after-sales for a
-    callback's complaint), else the category's configured department, else the job's,
-    else the customer's, else the default department; the owner is that department's
+    callback's complaint), else the category's configured department, else the job's (the
+    one it names, or the customer's recent job: `_charged_job`), else the customer's, else
+    the default department; the owner is that department's
     manager (or the nearest one above). (None, None) leaves it for a manager to assign."""
     candidates: list[int | None] = []
     if department_code:
@@ -162,6 +167,26 @@ def _validate(cmd: OpenComplaint) -> None:
         raise InvalidComplaint("; ".join(problems))
 
 
+async def _charged_job(
+    uow: UnitOfWork, cmd: OpenComplaint, now: datetime, policy: ComplaintPolicy,
+) -> tuple[int | None, int | None, str]:
+    """(the job's department, the job the complaint is charged through, why) by Rule 5 of
+    `crm.complaint_rules`: the job the complaint names, else the customer's job completed
+    last if within `policy.job_window`; (None, None, "") without either."""
+    repo = uow.complaints
+    if cmd.job_id is not None:
+        exists, department = await repo.job_department(cmd.job_id)
+        if not exists:
+            raise InvalidComplaint(f"job_id: no service job {cmd.job_id}")
+        return department, cmd.job_id, ""
+    last = await repo.last_completed_job(cmd.customer_id, until=now)
+    if last is None or not charges_through(last.completed_at, now, policy.job_window):
+        return None, None, ""
+    done = last.completed_at.astimezone(ZoneInfo(policy.zone))
+    return last.department_id, last.job_id, (
+        f"charged through job {last.reference}, the customer's last job (completed {done:%Y-%m-%d})")
+
+
 async def open_complaint(
     cmd: OpenComplaint,
     uow: UnitOfWork,
@@ -185,11 +210,7 @@ async def open_complaint(
         customer = await repo.customer(cmd.customer_id)
         if customer is None:
             raise UnknownCustomer(f"no customer {cmd.customer_id}; find the caller by phone or create one")
-        job_department = None
-        if cmd.job_id is not None:
-            exists, job_department = await repo.job_department(cmd.job_id)
-            if not exists:
-                raise InvalidComplaint(f"job_id: no service job {cmd.job_id}")
+        job_department, charged_job, charged_note = await _charged_job(uow, cmd, now, policy)
         if cmd.call_id is not None and not await repo.call_exists(cmd.call_id):
             raise InvalidComplaint(f"call_id: no call {cmd.call_id}")
         priors = await repo.prior_complaints(cmd.customer_id, since=now - policy.major.repeat_window)
@@ -214,7 +235,8 @@ async def open_complaint(
             recording_url=cmd.recording_url, compensation_claimed=cmd.compensation_claimed,
             severity=severity, major_reasons=reasons, emotional=cmd.emotional,
             contradictory_answers=cmd.contradictory_answers, department_id=department,
-            job_id=cmd.job_id, call_id=cmd.call_id, respond_due_at=due.respond_by,
+            job_id=cmd.job_id, charged_job_id=charged_job, call_id=cmd.call_id,
+            respond_due_at=due.respond_by,
             resolve_due_at=due.resolve_by, disrespected=cmd.disrespected,
             product=(cmd.product or "").strip() or None, site=(cmd.site or "").strip() or None,
         )
@@ -222,7 +244,8 @@ async def open_complaint(
         ticket = ticket_number(now, complaint_id, policy.zone)
         await repo.set_ticket(complaint_id, ticket)
         record = replace(draft, complaint_id=complaint_id, ticket=ticket)
-        note = f"via {channel}" + (f"; major: {', '.join(reasons)}" if reasons else "")
+        note = "; ".join(filter(None, [f"via {channel}", charged_note,
+                                       f"major: {', '.join(reasons)}" if reasons else ""]))
         await repo.add_history(
             HistoryRow(complaint_id, now, cmd.actor.label, "open", None, ComplaintState.NEW,
                        note, cmd.actor.staff_id)
@@ -240,7 +263,7 @@ async def open_complaint(
                                                               else [MajorReason.GROUP]))
     return OpenedComplaint(
         complaint_id, ticket, severity, reasons, record.owner_id, department, record.state,
-        due.resolve_by,
+        due.resolve_by, charged_job,
     )
 
 

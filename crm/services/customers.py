@@ -299,7 +299,14 @@ async def _stamp(uow: UnitOfWork, customer_id: int, e164s: Collection[str],
 async def create_customer(
     draft: CustomerDraft, uow: UnitOfWork, *, default_region: str, identity: Identity | None = None
 ) -> Customer:
+    """A new customer. Staff of a department (not the hotline's, not supervisors or callback
+    staff) create customers of their department or one below it; naming none makes it their
+    own department's: a customer of no department is everyone's, and a complaint naming no
+    job with no recent job to be charged through would then count against no department."""
     phones = list(dict.fromkeys(normalize_phone(p, default_region) for p in draft.phones))
+    if (identity is not None and identity.readable_departments is not None
+            and draft.department_id is None and identity.department_id is not None):
+        draft = replace(draft, department_id=identity.department_id)
     async with uow:
         await check_role(uow, identity, CUSTOMER_WRITERS, "customer.create")
         if identity is not None and not identity.may_see_department(draft.department_id):

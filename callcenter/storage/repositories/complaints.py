@@ -50,7 +50,13 @@ from crm.enums import (
 )
 from crm.errors import AlreadyEscalated, ConcurrentChange
 from crm.major import CustomerFlags, PriorComplaint
-from crm.services.complaint_ports import ComplaintCustomer, ComplaintRecord, HistoryRow, StaffRef
+from crm.services.complaint_ports import (
+    ChargedJob,
+    ComplaintCustomer,
+    ComplaintRecord,
+    HistoryRow,
+    StaffRef,
+)
 
 _MUTABLE = (
     "description", "recording_url", "compensation_claimed", "severity", "emotional",
@@ -97,6 +103,7 @@ def to_record(row: Complaint) -> ComplaintRecord:
         product=row.product,
         site=row.site,
         group_id=row.group_id,
+        charged_job_id=row.charged_job_id,
     )
 
 
@@ -128,6 +135,16 @@ class SqlComplaintRepository:
             await self.session.execute(select(ServiceJob.id, ServiceJob.department_id).where(ServiceJob.id == job_id))
         ).first()
         return (False, None) if found is None else (True, found.department_id)
+
+    async def last_completed_job(self, customer_id: int, until: datetime) -> ChargedJob | None:
+        found = (await self.session.execute(
+            select(ServiceJob.id, ServiceJob.reference, ServiceJob.department_id,
+                   ServiceJob.completed_at)
+            .where(ServiceJob.customer_id == customer_id, ServiceJob.completed_at <= until)
+            .order_by(ServiceJob.completed_at.desc(), ServiceJob.id.desc()).limit(1))).first()
+        if found is None:
+            return None
+        return ChargedJob(found.id, found.reference, found.department_id, found.completed_at)
 
     async def call_exists(self, call_id: int) -> bool:
         return await self.session.scalar(select(Call.id).where(Call.id == call_id)) is not None
@@ -199,7 +216,8 @@ class SqlComplaintRepository:
         row = Complaint(
             ticket="t" + uuid4().hex[:19],  # placeholder until the id is known
             customer_id=draft.customer_id, channel=str(draft.channel), category=str(draft.category),
-            opened_at=draft.opened_at, job_id=draft.job_id, call_id=draft.call_id, version=1,
+            opened_at=draft.opened_at, job_id=draft.job_id, charged_job_id=draft.charged_job_id,
+            call_id=draft.call_id, version=1,
             **_values(draft),
         )
         self.session.add(row)

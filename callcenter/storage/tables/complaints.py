@@ -31,6 +31,9 @@ class Complaint(Base, Timestamps):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("service_jobs.id"))
+    #: the job whose department and technician it is charged to (the one it names, else the
+    #: customer's last job in the window, `crm.complaint_rules` Rule 5), fixed at filing
+    charged_job_id: Mapped[int | None] = mapped_column(ForeignKey("service_jobs.id"), index=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
     state: Mapped[str] = mapped_column(String(12), default="new", index=True)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
