@@ -185,3 +185,20 @@ async def test_a_caller_over_fastagi_keys_the_digits_of_a_lettered_job_reference
     async with db.sessions() as session:
         survey = await session.scalar(select(Survey))
     assert survey is not None and survey.job_id == job.id and survey.complete
+
+
+async def test_a_complaint_over_fastagi_from_a_caller_of_no_department_is_charged_through_the_recent_job(
+        db: Database, fastagi: FastAgiServer) -> None:
+    """As on Twilio (tests/twilio/test_twilio_complaint_charged_job.py): the caller's job of
+    last week, not the caller's (missing) department, decides who the complaint counts against."""
+    svc = await factories.department(db, "SVC")
+    tech = await factories.staff(db, "tech-li", ["technician"], svc.id)
+    customer = await factories.customer(db, "李四", (CALLER_B,), department_id=None)
+    job = await factories.job(db, customer.id, "J-2", technician_id=tech.id, department_id=svc.id,
+                              completed_at=datetime(2026, 5, 12, 8, tzinfo=UTC))
+    await agi_call(fastagi, ["1", "2", Speak(12), "2"], "ast-nobodys").run()
+    async with db.sessions() as session:
+        complaint = await session.scalar(select(Complaint))
+    assert complaint is not None
+    assert (complaint.channel, complaint.job_id) == ("phone_ivr", None)
+    assert (complaint.department_id, complaint.charged_job_id) == (svc.id, job.id)
