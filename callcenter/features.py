@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from callcenter import lead_jobs, screenpop, wallboard
+from callcenter import screenpop, wallboard
 from callcenter.callbacks import feature as callbacks_feature
 from callcenter.complaints import api as complaints_api
+from callcenter.leads import jobs as lead_jobs
 from callcenter.telephony.asterisk import setup as asterisk_setup
 from callcenter.telephony.twilio import setup as twilio_setup
 from callcenter.web import agent as agent_page

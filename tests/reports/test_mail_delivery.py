@@ -133,7 +133,7 @@ async def test_a_due_lead_follow_up_is_mailed_to_the_named_person_once(
 ) -> None:
     from datetime import timedelta
 
-    from callcenter.lead_jobs import remind_and_mail
+    from callcenter.leads.jobs import remind_and_mail
     from crm.services.leads import NewLead, record_latent_need
 
     inbox, port = smtp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.lead_jobs import finder_credit_policy
+from callcenter.leads.policy import finder_credit_policy
 from callcenter.web.api.routing import ApiCall, api
 from callcenter.web.api.schemas import (
     LeadActionIn,

@@ -21,14 +21,9 @@ from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import Staff
 from callcenter.storage.uow import SqlUnitOfWork
-from crm.leads import FinderCreditPolicy
 from crm.services.lead_capture import Reminder, remind_due_follow_ups
 
 JOB_NAME = "leads.remind"
-
-
-def finder_credit_policy(settings: Settings) -> FinderCreditPolicy:
-    return FinderCreditPolicy(fixed=settings.lead_finder_credit, rate=settings.lead_finder_credit_rate)
 
 
 async def remind_and_mail(db: Database, settings: Settings, now: datetime) -> list[Reminder]:
