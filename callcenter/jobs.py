@@ -7,8 +7,9 @@ passed. A process that dies holding a lease loses it when the lease expires.
 Jobs must still be idempotent (their own unique keys make each effect happen
 once); the lease only avoids wasted work.
 
-One way to add a job: a feature's `setup(app)` (listed in
-`callcenter.features`) calls `app[JOB_LOOP].add(PeriodicJob(name, interval,
+One way to add a job: the `jobs.py` of the package it belongs to (e.g.
+`callcenter.complaints.jobs`), whose `setup(app)`, listed in
+`callcenter.features`, calls `app[JOB_LOOP].add(PeriodicJob(name, interval,
 run))`, reading the database and settings from `app` when the job runs; a
 job that needs the telephony owner's parts passes `only_if`. The app factory
 starts the loop after every feature has added its jobs. Long-running loops

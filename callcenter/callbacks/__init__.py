@@ -1,7 +1,7 @@
 """Callbacks in the service shell: the staff page and API, the periodic sources, the dispatcher.
 
-- `feature.setup`: mounts all of callbacks (routes, periodic jobs, the dispatcher
-  as an owner context);
+- `feature.setup`: mounts the routes and the dispatcher (an owner context);
+- `jobs.setup`: the periodic sources (post-repair callbacks, the verification sample);
 - `routes`: `/callbacks`, `/api/callbacks`, `/api/campaigns`;
 - `loop.Dispatcher`: claims due callbacks, commits them as `dialing` and dials
   through a `crm.services.callback_ports.Dialer` (Asterisk AMI Originate,

@@ -1,9 +1,8 @@
-"""Mount callbacks on the app: staff page and API, periodic sources, the dispatcher.
+"""Mount callbacks on the app: staff page and API, the dispatcher.
 
 - Routes: `callcenter.callbacks.routes` (`/callbacks`, `/api/callbacks`, `/api/campaigns`).
-- Periodic jobs (leased through the job loop, so one process runs each):
-  `callbacks-post-repair` schedules a callback for every newly completed job;
-  `callbacks-survey-sample` samples last month's surveys for verification.
+- The periodic sources (post-repair callbacks, the verification sample) are
+  jobs of their own: `callcenter.callbacks.jobs`.
 - The dispatcher runs as an owner context (in the process holding the telephony
   lease, `callcenter.owner`) when the job loop is enabled and a carrier can dial: `OUTBOUND_CARRIER` picks it (auto: the Asterisk dialer,
   `app[SERVICES][ASTERISK_DIALER]`, when AMI is on, else Twilio when
@@ -18,20 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from callcenter.appkeys import ASTERISK_DIALER, CLOCK, DB, DISPATCHER, JOB_LOOP, SERVICES, SETTINGS
+from callcenter.appkeys import ASTERISK_DIALER, CLOCK, DB, DISPATCHER, SERVICES, SETTINGS
 from callcenter.callbacks import config as callback_config
 from callcenter.callbacks import routes as callbacks_routes
 from callcenter.callbacks.loop import Dispatcher
-from callcenter.jobs import PeriodicJob, default_holder
+from callcenter.jobs import default_holder
 from callcenter.owner import add_owner_context
-from callcenter.storage.uow import SqlUnitOfWork
 from crm.services.callback_ports import Dialer
-from crm.services.callbacks import schedule_completed_jobs
-from crm.services.verification_samples import draw_verification_samples
 
 
 def _dialers(app: web.Application) -> dict[str, Dialer]:
@@ -69,21 +64,5 @@ async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     callbacks_routes.setup(app)
-    settings = app[SETTINGS]
-
-    def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(app[DB])
-
-    async def post_repair(now: datetime) -> object:
-        return await schedule_completed_jobs(  # type: ignore[arg-type]
-            uow, app[CLOCK], defaults=callback_config.callback_defaults(settings))
-
-    async def survey_sample(now: datetime) -> object:
-        return await draw_verification_samples(
-            uow(), app[CLOCK], settings.timezone,  # type: ignore[arg-type]
-            **callback_config.verification_sample(settings))
-
-    app[JOB_LOOP].add(PeriodicJob("callbacks-post-repair", timedelta(minutes=10), post_repair))
-    app[JOB_LOOP].add(PeriodicJob("callbacks-survey-sample", timedelta(hours=1), survey_sample))
-    if settings.job_loop_enabled:
+    if app[SETTINGS].job_loop_enabled:
         add_owner_context(app, dispatcher_ctx)

@@ -2,9 +2,9 @@
 
 - `policy`: `complaint_policy(settings)` (and the post-repair callbacks'
   `callback_problem_policy`), the one place settings become the domain's rules;
-- `api`: `/api/complaints...` and `setup`, which mounts all of complaints;
+- `api`: `/api/complaints...` and `setup`, which mounts the routes of complaints;
 - `page`: the managers' `/complaints` page; `form`: the public `/complaint` form;
-- `jobs`: the escalation job on the job loop (and its e-mail).
+- `jobs`: the escalation job on the job loop (and its e-mail), its own `setup`.
 
 The rules themselves live in `crm` (`crm.complaints`, `crm.services.complaints`,
 `crm.services.complaint_escalation`); storage in `callcenter.storage`.

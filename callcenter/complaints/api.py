@@ -30,7 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.complaints import form as complaint_form
-from callcenter.complaints import jobs as complaint_jobs
 from callcenter.complaints import page as complaint_page
 from callcenter.complaints.policy import complaint_policy
 from callcenter.storage.uow import SqlUnitOfWork
@@ -469,4 +468,3 @@ def setup(app: web.Application) -> None:
     r.add_get("/complaints/{complaint_id}", complaint_page.detail)
     recordings.setup(app)
     complaint_form.setup(app)
-    complaint_jobs.register(app)

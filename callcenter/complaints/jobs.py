@@ -1,6 +1,6 @@
 """The complaint escalation job: `escalate_overdue` on the service's own job loop.
 
-Registered by `callcenter.complaints.api.setup` as the periodic job
+`setup(app)` (listed in `callcenter.features`) adds it as the periodic job
 `complaints.escalate`. The job loop's lease keeps one process running it at a
 time; the use case's unique keys make each escalation happen once even when
 two processes do run it together. Each escalation is e-mailed to the manager
@@ -75,7 +75,7 @@ def escalation_mailer(db: Database, settings: Settings, now: datetime) -> Escala
     return tell
 
 
-def register(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     """Add the escalation job; the database is read when the job runs, not now."""
     settings = app[SETTINGS]
     app[JOB_LOOP].add(escalation_job(

@@ -1,4 +1,4 @@
-"""Versions of a month's supervision figures on the web: the page, the API, the corrections job.
+"""Versions of a month's supervision figures on the web: the page and the API.
 
 - ``GET /supervisor/versions?month=YYYY-MM``: every version of the month
   (draft, published, superseded), who made and published it, and each
@@ -13,22 +13,20 @@
   "version"?}.
 - Supervisors and admins only; `publication.publish` (in a worker process) checks the role again
   inside the use case.
-- `setup(app)` registers the corrections job: a survey that changes after
-  its month was published makes a correction draft of that month.
+- The corrections job (a survey that changes after its month was published
+  makes a correction draft of that month) is in `callcenter.reporting.jobs`.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
-from callcenter.jobs import PeriodicJob
+from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.offload import CPU_POOL
 from callcenter.reporting import exports, scope, versions
 from callcenter.web.api.routing import describe
@@ -40,9 +38,6 @@ from crm.enums import Role
 from reports.periods import Month
 
 __all__ = ["setup"]
-
-JOB_NAME = "supervision-corrections"
-
 
 PUBLICATION = "callcenter.reporting.publication"  # pandas: imported by the worker processes only
 
@@ -281,11 +276,3 @@ def setup(app: web.Application) -> None:
     r.add_get("/supervisor/versions", versions_page)
     r.add_post("/supervisor/versions/rerun", rerun_form)
     r.add_post("/supervisor/versions/publish", publish_form)
-    settings = app[SETTINGS]
-    if settings.reports_enabled:
-        async def corrections(now: Any) -> object:
-            return await app[CPU_POOL].run_with_database(
-                app[DB].url, f"{PUBLICATION}:correct_published_months", settings, now, app[JOB_LOOP].holder)
-
-        app[JOB_LOOP].add(PeriodicJob(JOB_NAME, timedelta(minutes=10), corrections,
-                                      lease=timedelta(minutes=20)))

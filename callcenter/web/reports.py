@@ -13,8 +13,7 @@ Guarantees (001: supervision is separated from execution):
   session's CSRF token.
 - Building (database reads, pandas) and rendering (charts, PDF, XLSX) run off
   the serving loop in the CPU pool (`callcenter.offload`), CPU_WORKERS at a time.
-- `setup(app)` also registers the scheduled-report job on the job loop
-  (when ``reports_enabled``).
+- The scheduled reports' jobs are in `callcenter.reporting.jobs`.
 """
 
 from __future__ import annotations
@@ -22,16 +21,14 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SETTINGS
-from callcenter.jobs import PeriodicJob
-from callcenter.offload import CPU_POOL, cpu_pool, in_worker
-from callcenter.reporting import exports, runs, schedule, scope, versions
+from callcenter.appkeys import CLOCK, DB, SETTINGS
+from callcenter.offload import cpu_pool, in_worker
+from callcenter.reporting import exports, runs, scope, versions
 from callcenter.reporting.config import supervision_rules
 from callcenter.storage.uow import SqlUnitOfWork
 from callcenter.web.api.routing import describe
@@ -403,19 +400,3 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/{kind:daily|weekly|monthly|kpi}", operational_api)
     r.add_get("/supervisor", supervisor_page)
     r.add_post("/supervisor/surveys/{survey_id:\\d+}/verify", verify_form)
-    settings = app[SETTINGS]
-    if settings.reports_enabled:
-        async def make_reports(now: Any) -> object:
-            return await app[CPU_POOL].run_with_database(  # builds and renders: a worker process
-                app[DB].url, schedule.make_due_reports, settings, now, app[JOB_LOOP].holder)
-
-        app[JOB_LOOP].add(PeriodicJob(schedule.JOB_NAME, timedelta(seconds=60), make_reports,
-                                      lease=timedelta(minutes=20)))
-
-        async def deliver_reports(now: Any) -> object:
-            # makes a department's report when missing and renders the attachments: a worker process
-            return await in_worker(app, "callcenter.reporting.delivery:deliver_due_reports",
-                                   settings, now, app[JOB_LOOP].holder)
-
-        app[JOB_LOOP].add(PeriodicJob("reports.deliver", timedelta(seconds=60), deliver_reports,
-                                      lease=timedelta(minutes=20)))

@@ -8,7 +8,7 @@ process holding the telephony lease, `callcenter.owner`):
   app starts even while Asterisk is down), the call log fed by its events,
   screen-pop offers, and the callbacks dialer; `app[SERVICES][AMI]`,
   `[CALL_LOG]`, `[ASTERISK_DIALER]`, `[QUEUE_MEMBERS]` (keys in `callcenter.appkeys`).
-and the periodic job `asterisk-spool-import` (fallback complaints).
+Its periodic jobs are in `callcenter.telephony.asterisk.jobs`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 
@@ -30,7 +30,6 @@ from callcenter.appkeys import (
     CLOCK,
     DB,
     FASTAGI,
-    JOB_LOOP,
     QUEUE_MEMBERS,
     SCREENPOP,
     SERVICES,
@@ -40,7 +39,6 @@ from callcenter.appkeys import (
 )
 from callcenter.callbacks.config import retry_policy
 from callcenter.hotline.turns import HotlineDriver
-from callcenter.jobs import PeriodicJob
 from callcenter.networks import parse_networks
 from callcenter.owner import add_owner_context
 from callcenter.storage.turn_store_sql import SqlTurnStore
@@ -50,11 +48,8 @@ from callcenter.telephony.asterisk.call_log import AmiCallLog
 from callcenter.telephony.asterisk.dialer import AsteriskDialer
 from callcenter.telephony.asterisk.fastagi import FastAgiServer
 from callcenter.telephony.asterisk.queue_members import QueueMembers
-from callcenter.telephony.asterisk.spool import import_spool
 
 log = logging.getLogger(__name__)
-SPOOL_JOB = "asterisk-spool-import"
-QUEUE_SYNC_JOB = "asterisk-queue-sync"
 
 
 async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -154,17 +149,3 @@ def setup(app: web.Application) -> None:
         add_owner_context(app, fastagi_ctx)
     if settings.ami_enabled:
         add_owner_context(app, ami_ctx)
-
-    async def import_fallback_spool(_now: datetime) -> object:
-        return await import_spool(app[DB], app[SETTINGS], app[CLOCK])
-
-    async def sync_agent_queue(_now: datetime) -> object:
-        members = app[SERVICES].get(QUEUE_MEMBERS)
-        return None if members is None else (await members.resync()).__dict__
-
-    if settings.ami_enabled:
-        app[JOB_LOOP].add(PeriodicJob(  # where the AMI client is: the telephony owner
-            QUEUE_SYNC_JOB, timedelta(minutes=1), sync_agent_queue,
-            only_if=lambda: QUEUE_MEMBERS in app[SERVICES]))
-    if settings.ami_enabled or settings.fastagi_enabled:
-        app[JOB_LOOP].add(PeriodicJob(SPOOL_JOB, timedelta(minutes=1), import_fallback_spool))
