@@ -16,7 +16,7 @@ Pure: no I/O, no framework imports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -44,11 +44,11 @@ class Phone:
     is_primary: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Customer:
-    customer_id: int
-    name: str
-    phones: tuple[Phone, ...] = ()
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerProfile:
+    """A customer's profile, named once: `Customer` and the new customer's draft
+    (`crm.services.customers.CustomerDraft`) are this with a name and numbers."""
+
     reference: str | None = None
     company: str | None = None
     title: str | None = None
@@ -61,10 +61,17 @@ class Customer:
     vip_public_figure: bool = False
     vip_journalist: bool = False
     do_not_call: bool = False
-    verified: bool = True
     preferences: str | None = None
     equipment: str | None = None
     department_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer(CustomerProfile):
+    customer_id: int
+    name: str
+    phones: tuple[Phone, ...] = ()
+    verified: bool = True
 
     @property
     def primary_phone(self) -> str | None:
@@ -98,11 +105,9 @@ VIP_FLAGS = ("vip_high_spend", "vip_official", "vip_public_figure", "vip_journal
 FLAGS = (*VIP_FLAGS, "do_not_call")
 #: fields that always have a value (an update may change them, never clear them)
 REQUIRED_FIELDS = ("name", "language", "timezone", "value_grade", *FLAGS)
-#: fields an agent may change on a customer; the API and the service share this list
-EDITABLE_FIELDS = (
-    "name", "reference", "company", "title", "address", "language", "timezone", "value_grade",
-    *FLAGS, "preferences", "equipment", "department_id",
-)
+#: fields an agent may change on a customer (its name and profile); the API and the service
+#: share this list
+EDITABLE_FIELDS = ("name", *(f.name for f in fields(CustomerProfile)))
 
 
 def apply_changes(customer: Customer, changes: dict[str, object]) -> Customer:

@@ -30,13 +30,14 @@ from crm.access import CUSTOMER_WRITERS, JOB_WRITERS
 from crm.customers import (
     Customer,
     CustomerCard,
+    CustomerProfile,
     NoSuchCustomer,
     Phone,
     PhoneTaken,
     apply_changes,
     plan_merge,
 )
-from crm.enums import ContactKind, Role, ValueGrade
+from crm.enums import ContactKind, Role
 from crm.errors import CrmError, aware_utc
 from crm.identity import Identity, PermissionDenied
 from crm.phones import normalize_phone
@@ -116,24 +117,9 @@ class CustomerRepository(Protocol):
 
 
 @dataclass(frozen=True)
-class CustomerDraft:
+class CustomerDraft(CustomerProfile):
     name: str
     phones: Sequence[str] = ()  # any written form; normalised by the use case
-    reference: str | None = None
-    company: str | None = None
-    title: str | None = None
-    address: str | None = None
-    language: str = "zh-CN"
-    timezone: str = "Asia/Shanghai"
-    value_grade: ValueGrade = ValueGrade.NORMAL
-    vip_high_spend: bool = False
-    vip_official: bool = False
-    vip_public_figure: bool = False
-    vip_journalist: bool = False
-    do_not_call: bool = False
-    preferences: str | None = None
-    equipment: str | None = None
-    department_id: int | None = None
     verified: bool = True
 
 

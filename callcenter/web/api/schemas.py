@@ -10,15 +10,16 @@ dataclasses with `from_attributes`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from callcenter.cards import Out
 from callcenter.web.edge import DbId, SaneInstant, TimeZoneName
-from crm.customers import REQUIRED_FIELDS, WrapUpDisposition
+from crm.customers import EDITABLE_FIELDS, REQUIRED_FIELDS, WrapUpDisposition
 from crm.enums import ComplaintCategory, ContactKind, LeadState, ValueGrade
 from crm.leads import LeadAction
 
@@ -44,6 +45,15 @@ class Patch(In):
         if value is None and info.field_name in cls.NOT_NULL:
             raise ValueError("cannot be null; leave the field out to keep its value")
         return value
+
+
+def partial(model: type[BaseModel], names: Sequence[str]) -> type[Patch]:
+    """A `Patch` of `model`'s fields `names`: each with its annotation (bounds, examples) as
+    `model` declares it, made optional with no default, so a field is defined once for a
+    create and an update."""
+    hints = get_type_hints(model, include_extras=True)
+    fields: dict[str, Any] = {name: (hints[name] | None, None) for name in names}
+    return create_model(f"{model.__name__}Partial", __base__=Patch, __module__=__name__, **fields)
 
 
 MAX_CALL_OFFSET = 10_000
@@ -80,25 +90,10 @@ class CustomerCreate(CustomerFields):
     phones: Annotated[list[PhoneText], Field(max_length=10)] = []
 
 
-class CustomerPatch(Patch):
+# what a PATCH of a customer may change: the editable fields of `CustomerCreate`, each optional,
+# with the same bounds (no docstring: it would become the schema's description)
+class CustomerPatch(partial(CustomerCreate, EDITABLE_FIELDS)):  # type: ignore[misc]
     NOT_NULL = frozenset(REQUIRED_FIELDS)
-
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    reference: Annotated[str, Field(max_length=80)] | None = None
-    company: Name | None = None
-    title: Short | None = None
-    address: Text | None = None
-    language: Literal["zh-CN", "en"] | None = None
-    timezone: TimeZoneName | None = None
-    value_grade: ValueGrade | None = None
-    vip_high_spend: bool | None = None
-    vip_official: bool | None = None
-    vip_public_figure: bool | None = None
-    vip_journalist: bool | None = None
-    do_not_call: bool | None = None
-    preferences: Text | None = None
-    equipment: Text | None = None
-    department_id: DbId | None = None
 
 
 class CustomerSearch(Page):
