@@ -203,6 +203,11 @@ WAITING_NODES = (Menu, DigitEntry, Recording, EffectStep)
 ENDING_NODES = (ToAgents, EndCall)
 
 
+#: the satisfaction survey's items as the IVR names them (its slots are ``grade_<item>``),
+#: in the order they are asked
+SURVEY_ITEMS = ("timeliness", "repair_quality", "attitude")
+
+
 @dataclass(frozen=True)
 class Flow:
     """A whole hotline: the node table plus the settings the engine reads."""
@@ -213,7 +218,7 @@ class Flow:
     invalid_prompt: str = "invalid_choice"
     no_input_prompt: str = "no_input"
     last_callback_hour: int = 20
-    survey_items: tuple[str, ...] = ("timeliness", "repair_quality", "attitude")
+    survey_items: tuple[str, ...] = SURVEY_ITEMS
     survey_slot_prefix: str = "grade_"
     extra_prompts: tuple[str, ...] = field(default=())
     #: Slots seeded from ``CallerContext.outbound`` at the start, with the

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from ivr.effect_payloads import CORRECT_SLOT, RESOLVED_SLOT, SERVICE_SLOT
 from ivr.flow import (
     COMPLAINT_STATES,
+    SURVEY_ITEMS,
     Announce,
     Branch,
     EffectStep,
@@ -54,7 +55,7 @@ from ivr.hotline import GRADE_KEYS
 OUTBOUND_QUEUE = "hotline-agents"
 GRADES = tuple(GRADE_KEYS.values())
 AGENT_KEY = "0"
-ITEMS = ("timeliness", "repair_quality", "attitude")
+ITEMS = SURVEY_ITEMS
 GRADE_SLOTS = tuple(f"grade_{item}" for item in ITEMS)
 
 

@@ -46,13 +46,15 @@ from crm.errors import InvalidPhoneNumber
 from crm.phones import normalize_phone, normalize_regional_phone
 from crm.services import surveys
 from crm.services.unit_of_work import UnitOfWork
-from crm.surveys import parse_grade
+from crm.surveys import ITEMS, parse_grade
 from ivr import actions as act
 from ivr import events as ev
+from ivr.flow import SURVEY_ITEMS
 from ivr.session import Session
 
 log = logging.getLogger(__name__)
-_SURVEY_ITEMS = {"repair_quality": "quality"}  # IVR slot name -> survey column
+#: the IVR's survey items -> the survey columns they fill (each list in the order asked)
+SURVEY_COLUMNS = dict(zip(SURVEY_ITEMS, ITEMS, strict=True))
 E = TypeVar("E", bound=act.Effect)
 
 
@@ -138,7 +140,7 @@ async def save_survey(ctx: CallContext, effect: act.SaveSurvey) -> ev.Event:
         number = None
     saved = await surveys.save_survey(surveys.SaveSurvey(
         job_id=effect.job_id, source=SurveySource.CALLBACK if outbound else SurveySource.IVR,
-        grades={_SURVEY_ITEMS.get(k, k): parse_grade(v) for k, v in effect.grades.items()},
+        grades={SURVEY_COLUMNS.get(k, k): parse_grade(v) for k, v in effect.grades.items()},
         at=ctx.clock(), customer_id=ctx.call.customer_id, call_id=ctx.call.id,
         number=number,
     ), ctx.uow())

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from callcenter.hotline.effects import SURVEY_COLUMNS
 from crm.enums import CallbackKind
 from crm.services.unit_of_work import UnitOfWork
 
-_IVR_ITEMS = {"quality": "repair_quality"}  # survey column -> IVR item name
+_IVR_ITEMS = {column: item for item, column in SURVEY_COLUMNS.items()}  # survey column -> IVR item
 Seed = str | int | None
 
 
