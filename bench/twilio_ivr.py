@@ -233,10 +233,10 @@ async def _round_trips(url: str, token: str, phone: str) -> list[tuple[str, int,
     from aiohttp import web
 
     from callcenter.app import create_app
+    from callcenter.appkeys import TWILIO_CHANNEL
     from callcenter.demo.simulated_twilio import SimulatedCaller
     from callcenter.settings import Settings
     from callcenter.storage.engine import Database
-    from callcenter.telephony.twilio.webhooks import CHANNEL
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -271,7 +271,7 @@ async def _round_trips(url: str, token: str, phone: str) -> list[tuple[str, int,
 
             def fast_statements() -> dict[str, int]:
                 """The fast path's statements so far, by batcher (raw asyncpg, not the engine)."""
-                driver = runner.app[CHANNEL].driver
+                driver = runner.app[TWILIO_CHANNEL].driver
                 batchers = getattr(driver.store, "batchers", ()) if driver is not None else ()
                 return {b.name: b.flushes for b in batchers}
 

@@ -17,12 +17,23 @@ from pathlib import Path
 from aiohttp import web
 
 from callcenter import features, heap
-from callcenter.appkeys import CLOCK, DB, JOB_LOOP, SERVICES, SETTINGS, TURN_STORE, Services
+from callcenter.appkeys import (
+    CLOCK,
+    CPU_POOL,
+    DB,
+    JOB_LOOP,
+    LOOP_LAG,
+    OWNER_CONTEXTS,
+    SERVICES,
+    SETTINGS,
+    TURN_STORE,
+    Services,
+)
 from callcenter.clock import Clock, system_clock
 from callcenter.jobs import JobLoop
-from callcenter.looplag import LOOP_LAG, LoopLag, loop_lag_ctx
-from callcenter.offload import CPU_POOL, CpuPool, cpu_pool_ctx, cpu_pool_shutdown
-from callcenter.owner import OWNER_CONTEXTS, owner_ctx
+from callcenter.looplag import LoopLag, loop_lag_ctx
+from callcenter.offload import CpuPool, cpu_pool_ctx, cpu_pool_shutdown
+from callcenter.owner import owner_ctx
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
 from callcenter.storage.turn_store_pg import PgTurnStore

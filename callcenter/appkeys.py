@@ -1,6 +1,8 @@
 """Typed keys for what the app factory and the features put on the aiohttp application.
 
-Fixed at start: `app[SETTINGS]`, `app[DB]`, `app[CLOCK]`, `app[JOB_LOOP]`.
+Every key on the app is here, one per thing. Fixed at start: `app[SETTINGS]`, `app[DB]`,
+`app[CLOCK]`, `app[JOB_LOOP]`, `app[CPU_POOL]`, `app[LOOP_LAG]`, `app[OWNER_CONTEXTS]`,
+`app[TWILIO_CHANNEL]`, `app[OPENAPI_DOCUMENT]`.
 
 Services (started and stopped by cleanup or owner contexts, so they come and
 go while the app runs) live in `app[SERVICES]`, a `Services` keyed by the
@@ -23,7 +25,9 @@ from callcenter.storage.engine import Database
 if TYPE_CHECKING:
     from callcenter.callbacks.loop import Dispatcher
     from callcenter.hotline.ports import TurnStore
-    from callcenter.owner import Ownership
+    from callcenter.looplag import LoopLag
+    from callcenter.offload import CpuPool
+    from callcenter.owner import OwnerContext, Ownership
     from callcenter.screenpop.availability import AgentAvailability
     from callcenter.screenpop.service import ScreenPop
     from callcenter.telephony.asterisk.ami_client import AmiClient
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from callcenter.telephony.asterisk.dialer import AsteriskDialer
     from callcenter.telephony.asterisk.fastagi import FastAgiServer
     from callcenter.telephony.asterisk.queue_members import QueueMembers
+    from callcenter.telephony.twilio.webhooks import TwilioChannel
     from callcenter.wallboard import WallboardFeed
 
 T = TypeVar("T")
@@ -77,6 +82,16 @@ DB = web.AppKey("db", Database)
 CLOCK = web.AppKey("clock", Clock)
 JOB_LOOP = web.AppKey("job_loop", JobLoop)
 SERVICES = web.AppKey("services", Services)
+#: the worker processes that build and render reports (`callcenter.offload`)
+CPU_POOL: web.AppKey[CpuPool] = web.AppKey("cpu_pool")
+#: how late the event loop runs (`callcenter.looplag`)
+LOOP_LAG: web.AppKey[LoopLag] = web.AppKey("loop_lag")
+#: what only the telephony owner runs: FastAGI, AMI, the dialer (`callcenter.owner`)
+OWNER_CONTEXTS: web.AppKey[list[OwnerContext]] = web.AppKey("owner_contexts")
+#: the Twilio webhooks' state: driver, database (`callcenter.telephony.twilio.webhooks`)
+TWILIO_CHANNEL: web.AppKey[TwilioChannel] = web.AppKey("twilio_channel")
+#: `/api/openapi.json`, made by its first request (`callcenter.web.api.openapi`)
+OPENAPI_DOCUMENT: web.AppKey[dict[str, bytes]] = web.AppKey("openapi_document")
 
 # -- the services, each set by the context that starts it ------------------------------------
 #: this process's telephony-owner election (`callcenter.owner`)

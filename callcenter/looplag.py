@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from callcenter.appkeys import LOOP_LAG
 from callcenter.heap import GC_PAUSES
 from callcenter.metrics import REGISTRY
 
@@ -118,9 +119,6 @@ class LoopLag:
             self._stopping.set()
             self._watchdog.join()
             self._watchdog = None
-
-
-LOOP_LAG = web.AppKey("loop_lag", LoopLag)
 
 
 async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -48,7 +48,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from callcenter.appkeys import DB
+from callcenter.appkeys import CPU_POOL, DB
 from callcenter.storage.engine import Database
 
 T = TypeVar("T")
@@ -184,9 +184,6 @@ class IoThreads:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-CPU_POOL = web.AppKey("cpu_pool", CpuPool)
 
 
 def cpu_pool(app: web.Application) -> CpuPool:

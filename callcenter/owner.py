@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import or_, select, update
 
-from callcenter.appkeys import DB, OWNER, SERVICES, SETTINGS
+from callcenter.appkeys import DB, OWNER, OWNER_CONTEXTS, SERVICES, SETTINGS
 from callcenter.jobs import ensure_lease_row
 from callcenter.metrics import REGISTRY
 from callcenter.storage.engine import Database
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "telephony-owner"
 OwnerContext = Callable[[web.Application], AsyncIterator[None]]
-OWNER_CONTEXTS = web.AppKey("owner_contexts", list[OwnerContext])
 IS_OWNER = REGISTRY.gauge(
     "callcenter_telephony_owner", "1 while this process owns FastAGI, AMI and the dialer")
 

@@ -26,8 +26,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.appkeys import CLOCK, DB, SETTINGS
-from callcenter.offload import CPU_POOL
+from callcenter.appkeys import CLOCK, CPU_POOL, DB, SETTINGS
 from callcenter.reporting import exports, scope, versions
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import CSRF, current, requires

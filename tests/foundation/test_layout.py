@@ -1,4 +1,5 @@
-"""Where things go in the service shell, kept true: one way to add a periodic job."""
+"""Where things go in the service shell, kept true: one way to add a periodic job, one
+module naming every key on the app."""
 
 from __future__ import annotations
 
@@ -30,3 +31,10 @@ def test_every_periodic_job_is_added_by_a_jobs_module_listed_in_the_features() -
     unlisted = sorted(module for module in adders
                       if importlib.import_module(module).setup not in FEATURES)
     assert not unlisted, f"list these jobs modules' setup in callcenter.features: {unlisted}"
+
+
+def test_every_key_on_the_app_is_named_in_appkeys() -> None:
+    makers = _modules_with_a_line(r"\w+(: [^=]+)? = web\.AppKey\(")
+    assert "callcenter.appkeys" in makers
+    elsewhere = sorted(set(makers) - {"callcenter.appkeys"})
+    assert not elsewhere, f"name these app keys in callcenter/appkeys.py: {elsewhere}"

@@ -88,7 +88,7 @@ async def test_an_owner_that_cannot_renew_stops_before_its_lease_runs_out(db: Da
         started.append("down")
 
     app = web.Application()
-    from callcenter.owner import OWNER_CONTEXTS
+    from callcenter.appkeys import OWNER_CONTEXTS
 
     app[OWNER_CONTEXTS] = [part]
     now = [T0]

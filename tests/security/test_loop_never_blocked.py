@@ -24,8 +24,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import insert
 
+from callcenter.appkeys import LOOP_LAG
 from callcenter.demo.simulated_twilio import SimulatedCaller
-from callcenter.looplag import LOOP_LAG
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import AgentStateSpan
 from crm.services.callback_lists import MAX_CAMPAIGN_ROWS

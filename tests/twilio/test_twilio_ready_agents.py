@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from callcenter.appkeys import TWILIO_CHANNEL
 from callcenter.screenpop import service
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.telephony.twilio import CHANNEL
 from callcenter.telephony.twilio.twiml import TwimlRenderer
 from crm.agent_states import AgentState
 from ivr.prompts import prompt_text
@@ -49,7 +49,7 @@ async def test_the_agents_rung_into_the_callers_conference_are_the_ready_ones(
 
 async def test_a_plain_dial_rings_every_ready_agent_and_nobody_else(
         served: Served, db: Database, hotline: Hotline, caller: NewCaller) -> None:
-    channel = served.app[CHANNEL]
+    channel = served.app[TWILIO_CHANNEL]
     channel.renderer = TwimlRenderer(served.settings.model_copy(update={"twilio_conference": False}))
     pop = service(served.app)
     wu = await factories.staff(db, "agent-wu", ["agent"])

@@ -14,6 +14,6 @@ The simulated Twilio caller and carrier (tests, demo, bench) are
 
 from __future__ import annotations
 
-from callcenter.telephony.twilio.webhooks import CHANNEL, TwilioChannel, callback_flow_url
+from callcenter.telephony.twilio.webhooks import TwilioChannel, callback_flow_url
 
-__all__ = ["CHANNEL", "TwilioChannel", "callback_flow_url"]
+__all__ = ["TwilioChannel", "callback_flow_url"]

@@ -51,7 +51,7 @@ from aiohttp import web
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 
-from callcenter.appkeys import AVAILABILITY, SCREENPOP, SERVICES
+from callcenter.appkeys import AVAILABILITY, SCREENPOP, SERVICES, TWILIO_CHANNEL
 from callcenter.logs import bind_call_id
 from callcenter.offload import IoThreads
 from callcenter.screenpop.availability import MAX_CLIENTS
@@ -61,7 +61,6 @@ from callcenter.storage.tables import Staff
 from callcenter.telephony.twilio import twiml
 from callcenter.telephony.twilio.webhooks import (
     CARRIER,
-    CHANNEL,
     TwilioChannel,
     _call_sid,
     _signed,
@@ -471,7 +470,7 @@ async def register_control(app: web.Application) -> None:
     """Give the screen-pop (started by now) the Twilio hold and transfer."""
     pop = app[SERVICES].get(SCREENPOP)
     if pop is not None:
-        pop.carrier_controls[CARRIER.value] = TwilioCallControl(app[CHANNEL])
+        pop.carrier_controls[CARRIER.value] = TwilioCallControl(app[TWILIO_CHANNEL])
 
 
 ROUTES: tuple[tuple[str, Callable[[web.Request], Awaitable[web.Response]]], ...] = (

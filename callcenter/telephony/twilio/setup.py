@@ -12,17 +12,25 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from callcenter.appkeys import AVAILABILITY, CLOCK, DB, SERVICES, SETTINGS, TURN_STORE
+from callcenter.appkeys import (
+    AVAILABILITY,
+    CLOCK,
+    DB,
+    SERVICES,
+    SETTINGS,
+    TURN_STORE,
+    TWILIO_CHANNEL,
+)
 from callcenter.hotline.turns import HotlineDriver
 from callcenter.storage.turn_store_sql import SqlTurnStore
 from callcenter.telephony.twilio import conference
 from callcenter.telephony.twilio.twiml import TwimlRenderer
-from callcenter.telephony.twilio.webhooks import CHANNEL, ROUTES, TwilioChannel, screen_pop_module
+from callcenter.telephony.twilio.webhooks import ROUTES, TwilioChannel, screen_pop_module
 from callcenter.web.auth import public
 
 
 async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
-    channel = app[CHANNEL]
+    channel = app[TWILIO_CHANNEL]
     channel.db = app[DB]
     store = app[SERVICES].get(TURN_STORE) or SqlTurnStore(app[DB])
     channel.driver = HotlineDriver(store, channel.settings, channel.clock,
@@ -37,7 +45,7 @@ async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
-    app[CHANNEL] = TwilioChannel(
+    app[TWILIO_CHANNEL] = TwilioChannel(
         settings=settings, renderer=TwimlRenderer(settings), clock=app[CLOCK],
         screen_pop=screen_pop_module(),
     )

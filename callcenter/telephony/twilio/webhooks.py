@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from callcenter.appkeys import AVAILABILITY, SERVICES
+from callcenter.appkeys import AVAILABILITY, SERVICES, TWILIO_CHANNEL
 from callcenter.clock import Clock
 from callcenter.hotline.turns import FLOWS, HotlineDriver, Turn
 from callcenter.logs import bind_call_id
@@ -89,8 +89,6 @@ class TwilioChannel:
             raise RuntimeError("the Twilio channel is used before the app started")
         return SqlUnitOfWork(self.db)
 
-
-CHANNEL = web.AppKey("twilio_channel", TwilioChannel)
 
 
 def callback_flow_url(settings: Settings, flow: str, attempt_id: str) -> str:
@@ -153,7 +151,7 @@ def _float(form: MultiDictProxy[str], name: str) -> float | None:
 
 
 async def _signed(request: web.Request) -> tuple[TwilioChannel, MultiDictProxy[str]]:
-    channel = request.app[CHANNEL]
+    channel = request.app[TWILIO_CHANNEL]
     return channel, await verified_form(request, channel.settings)
 
 

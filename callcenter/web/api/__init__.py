@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.appkeys import OPENAPI_DOCUMENT
+
 
 def setup(app: web.Application) -> None:
     from callcenter.web.api import (  # noqa: F401  (declare)
@@ -23,7 +25,7 @@ def setup(app: web.Application) -> None:
         leads,
         wallboard,
     )
-    from callcenter.web.api.openapi import DOCUMENT, openapi_json
+    from callcenter.web.api.openapi import openapi_json
     from callcenter.web.api.routing import describe, mount
     from callcenter.web.auth import whoami
 
@@ -32,5 +34,5 @@ def setup(app: web.Application) -> None:
     describe("GET", "/api/me", summary="Who is logged in (and the session's CSRF token)",
              tag="meta")(whoami)
     app.router.add_get("/api/openapi.json", openapi_json)
-    app[DOCUMENT] = {}
+    app[OPENAPI_DOCUMENT] = {}
     mount(app)

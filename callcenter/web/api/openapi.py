@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
+from callcenter.appkeys import OPENAPI_DOCUMENT
 from callcenter.web.api.routing import Endpoint, endpoint_of
 from callcenter.web.auth import ACCESS_ATTR, Access, public
 from callcenter.web.edge import MAX_DB_ID
@@ -144,14 +145,11 @@ def document(app: web.Application) -> dict[str, Any]:
     }
 
 
-#: the document's JSON, made by the first request: the routes are fixed once the app runs,
-#: and making it costs ~60 ms of the loop (pydantic schemas), on a public route
-DOCUMENT = web.AppKey("openapi_document", dict[str, bytes])
-
-
 @public("the API description, like any published API")
 async def openapi_json(request: web.Request) -> web.Response:
-    made = request.app[DOCUMENT]
+    # made by the first request: the routes are fixed once the app runs, and making it
+    # costs ~60 ms of the loop (pydantic schemas), on a public route
+    made = request.app[OPENAPI_DOCUMENT]
     if "json" not in made:
         made["json"] = json.dumps(document(request.app)).encode()
     return web.Response(body=made["json"], content_type="application/json")
