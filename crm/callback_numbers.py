@@ -29,7 +29,7 @@ stamped by the scored department) makes the outcome count for nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from crm.access import ScoredScope
@@ -109,11 +109,6 @@ def dialled_number_refusal(numbers: JudgedNumbers | None, dialled: str) -> str |
                 "the answer is not the customer's word")
     why = untrusted_numbers(numbers).get(dialled)
     return None if why is None else f"the number called is not trustworthy: {why}"
-
-
-def dial_order(phones: Sequence[PhoneStamp]) -> tuple[PhoneStamp, ...]:
-    """Primary first, then as given (the order the numbers were added)."""
-    return tuple(sorted(phones, key=lambda p: not p.primary))
 
 
 def judged(people: Collection[int | None]) -> frozenset[int]:

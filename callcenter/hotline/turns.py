@@ -568,11 +568,6 @@ class HotlineDriver:
         it would be safe, the write would refuse it, but would cost a refused write)."""
         self.recent.forget(str(carrier), carrier_call_id)
 
-    async def transferred(self, carrier: Carrier, carrier_call_id: str, queue: str) -> None:
-        self.written_elsewhere(carrier, carrier_call_id)
-        call = await call_log.get_call(carrier, carrier_call_id, self.store.unit_of_work())
-        await call_log.mark_queued(call.id, self.clock(), queue, self.store.unit_of_work())
-
     # -- the turn ---------------------------------------------------------------------------
 
     async def _turn(self, scope: _Scope, ctx: CallContext, event: ev.Event, *,

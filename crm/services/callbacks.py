@@ -54,7 +54,6 @@ from crm.services.callback_ports import (
     AttemptRecord,
     CallbackRecord,
     CallbackRepository,
-    CustomerContact,
     Dialer,
     DialLookup,
     DialRejected,
@@ -159,15 +158,6 @@ async def _create_many(repo: CallbackRepository, news: Sequence[tuple[NewCallbac
 
 def _first_try(now: datetime, due: datetime, tz: str, window: CallWindow) -> datetime:
     return next_allowed_time(max(now, due), ZoneInfo(tz), window)
-
-
-async def _contact(repo: CallbackRepository, customer_id: int) -> CustomerContact:
-    contact = await repo.customer_contact(customer_id)
-    if contact is None:
-        raise UnknownCallback(f"no customer {customer_id}; create the customer first")
-    if contact.phone is None:
-        raise CannotSchedule(f"customer {customer_id} has no phone number; add one to call back")
-    return contact
 
 
 async def judged_contact(repo: CallbackRepository, customer_id: int, *, job_id: int | None = None,

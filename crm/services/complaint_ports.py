@@ -33,7 +33,7 @@ from crm.enums import (
 )
 from crm.errors import UnknownComplaint
 from crm.identity import Identity, PermissionDenied
-from crm.major import CustomerFlags, MajorPolicy, PriorComplaint
+from crm.major import CustomerFlags, MajorPolicy, PriorComplaint, severity_for
 
 if TYPE_CHECKING:
     from crm.services.unit_of_work import UnitOfWork
@@ -322,7 +322,7 @@ def tighten(record: ComplaintRecord, reasons: Sequence[MajorReason], policy: Com
     kept = tuple(r for r in MajorReason if r in set(record.major_reasons) | set(reasons))
     if kept == record.major_reasons:
         return record
-    updated = replace(record, major_reasons=kept, severity=Severity.MAJOR if kept else Severity.ORDINARY)
+    updated = replace(record, major_reasons=kept, severity=severity_for(kept))
     if kept and not record.major:
         due = due_times(record.opened_at, Severity.MAJOR, policy.time)
         updated = replace(

@@ -60,7 +60,7 @@ from crm.enums import (
 )
 from crm.errors import InvalidComplaint, UnknownCustomer, aware_utc
 from crm.identity import Identity, PermissionDenied
-from crm.major import ComplaintFacts, major_reasons
+from crm.major import ComplaintFacts, major_reasons, severity_for
 from crm.services.callback_trust import dialled_refusal, hold
 
 # The ports are re-exported: callers import everything complaint-related from here.
@@ -222,7 +222,7 @@ async def open_complaint(
             disrespected=cmd.disrespected,
         )
         reasons = tuple(major_reasons(facts, policy.major))
-        severity = Severity.MAJOR if reasons else Severity.ORDINARY
+        severity = severity_for(reasons)
         due = due_times(now, severity, policy.time)
         department, owner = await route(
             uow, category, job_department=job_department,

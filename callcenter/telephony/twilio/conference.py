@@ -80,7 +80,6 @@ log = logging.getLogger(__name__)
 RING_S = 30  # seconds an agent's phone rings before the leg gives up
 CONFERENCE_EVENT, LEG_EVENT, LEG_END_EVENT, JOINED_EVENT = (
     "conference", "agent_leg", "agent_leg_end", "agent_joined")
-CALLER_LABEL = "caller"
 AGENT_LABEL = "agent:"
 LEG_OVER = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
