@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from callcenter.mail import MailError, MailSettings, send_mail
+from callcenter.storage.claims import claim
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import MailDelivery
 
@@ -33,24 +33,15 @@ Build = Callable[[], Awaitable[EmailMessage]]
 
 
 async def _claim(db: Database, key: str, kind: str, subject: str, to: Sequence[str], now: datetime) -> bool:
-    async with db.sessions() as session:
-        session.add(MailDelivery(key=key, kind=kind, subject=subject[:300], recipients=list(to),
-                                 attachments=[], status="sending", attempts=1, at=now))
-        try:
-            await session.commit()
-            return True
-        except IntegrityError:
-            await session.rollback()
-        result = await session.execute(
-            update(MailDelivery)
-            .where(MailDelivery.key == key, MailDelivery.attempts < MAX_ATTEMPTS,
-                   or_(MailDelivery.status == "failed",
-                       and_(MailDelivery.status == "sending", MailDelivery.at < now - STALE_AFTER)))
-            .values(status="sending", at=now, attempts=MailDelivery.attempts + 1, recipients=list(to),
-                    error=None)
-        )
-        await session.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await claim(
+        db, MailDelivery(key=key, kind=kind, subject=subject[:300], recipients=list(to),
+                         attachments=[], status="sending", attempts=1, at=now),
+        update(MailDelivery)
+        .where(MailDelivery.key == key, MailDelivery.attempts < MAX_ATTEMPTS,
+               or_(MailDelivery.status == "failed",
+                   and_(MailDelivery.status == "sending", MailDelivery.at < now - STALE_AFTER)))
+        .values(status="sending", at=now, attempts=MailDelivery.attempts + 1, recipients=list(to),
+                error=None))
 
 
 async def _finish(db: Database, key: str, **values: object) -> None:

@@ -79,6 +79,15 @@ def _only(frame: pd.DataFrame, departments: Departments) -> pd.DataFrame:
     return frame.loc[frame["department_id"].isin(list(departments))]
 
 
+async def _window_frames(db: Database, window: ReportWindow, tz: str, departments: Departments,
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The callbacks, complaints and surveys of `window` (of `departments` only, when given)."""
+    callbacks = _only(await loaders.load_callbacks(db, window.start_utc, window.end_utc), departments)
+    complaints = _only(await loaders.load_complaints(db, window.start_utc, window.end_utc), departments)
+    surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
+    return callbacks, complaints, surveys
+
+
 def _scope(departments: Departments) -> str:
     return "all" if departments is None else "departments:" + ",".join(
         str(d) for d in sorted(departments))
@@ -207,9 +216,7 @@ async def daily(db: Database, settings: Settings, day: date, now: datetime,
     tz, window = settings.timezone, report_window(Granularity.DAY, day, settings.timezone)
     names = await loaders.load_names(db)
     progress("loading callbacks, complaints, surveys, calls")
-    callbacks = _only(await loaders.load_callbacks(db, window.start_utc, window.end_utc), departments)
-    complaints = _only(await loaders.load_complaints(db, window.start_utc, window.end_utc), departments)
-    surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
+    callbacks, complaints, surveys = await _window_frames(db, window, tz, departments)
     kpis = await day_call_kpis(db, settings, day)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
@@ -233,9 +240,7 @@ async def weekly(db: Database, settings: Settings, monday: date, now: datetime,
     tz, window = settings.timezone, report_window(Granularity.WEEK, monday, settings.timezone)
     names = await loaders.load_names(db)
     progress("loading callbacks, complaints, surveys")
-    callbacks = _only(await loaders.load_callbacks(db, window.start_utc, window.end_utc), departments)
-    complaints = _only(await loaders.load_complaints(db, window.start_utc, window.end_utc), departments)
-    surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
+    callbacks, complaints, surveys = await _window_frames(db, window, tz, departments)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
     created = callbacks.loc[(callbacks["created_at"] >= pd.Timestamp(window.start_utc))
@@ -262,9 +267,7 @@ async def monthly(db: Database, settings: Settings, month: Month, now: datetime,
     tz, window = settings.timezone, report_window(Granularity.MONTH, month.first_day, settings.timezone)
     names = await loaders.load_names(db)
     progress("loading callbacks, complaints, surveys")
-    callbacks = _only(await loaders.load_callbacks(db, window.start_utc, window.end_utc), departments)
-    complaints = _only(await loaders.load_complaints(db, window.start_utc, window.end_utc), departments)
-    surveys = _only(await loaders.load_surveys(db, window.start_utc, window.end_utc, tz), departments)
+    callbacks, complaints, surveys = await _window_frames(db, window, tz, departments)
     problems = problem_customers(callbacks, complaints, window)
     satisfaction = window_satisfaction(surveys, window)
     leads, follow_ups = await load_lead_rows(db, window.start_utc, window.end_utc)

@@ -32,6 +32,7 @@ from callcenter.reporting import exports
 if TYPE_CHECKING:
     from callcenter.reporting import builders
 from callcenter.settings import Settings
+from callcenter.storage.claims import claim
 from callcenter.storage.engine import Database
 from callcenter.storage.tables import ReportRun
 from reports.periods import Month
@@ -67,22 +68,14 @@ def _scope_for(department: str | None) -> str:
 async def _claim(db: Database, kind: str, period: str, scope: str, now: datetime,
                  by: str) -> bool:
     """Take the (kind, period, scope) row for a scheduled run; False when someone has it."""
-    async with db.sessions() as session:
-        session.add(ReportRun(kind=kind, period=period, scope=scope, generated_at=now,
-                              generated_by=by, status="running"))
-        try:
-            await session.commit()
-            return True
-        except IntegrityError:
-            await session.rollback()
-        result = await session.execute(
-            update(ReportRun)
-            .where(ReportRun.kind == kind, ReportRun.period == period, ReportRun.scope == scope,
-                   or_(ReportRun.status == "failed",
-                       (ReportRun.status == "running") & (ReportRun.generated_at < now - STALE_AFTER)))
-            .values(status="running", generated_at=now, generated_by=by, error=None))
-        await session.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await claim(
+        db, ReportRun(kind=kind, period=period, scope=scope, generated_at=now, generated_by=by,
+                      status="running"),
+        update(ReportRun)
+        .where(ReportRun.kind == kind, ReportRun.period == period, ReportRun.scope == scope,
+               or_(ReportRun.status == "failed",
+                   (ReportRun.status == "running") & (ReportRun.generated_at < now - STALE_AFTER)))
+        .values(status="running", generated_at=now, generated_by=by, error=None))
 
 
 async def _store(db: Database, kind: str, period: str, scope: str, values: dict[str, Any]) -> int:
