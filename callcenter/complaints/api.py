@@ -31,9 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.appkeys import CLOCK, DB, SETTINGS
 from callcenter.complaints import form as complaint_form
 from callcenter.complaints import page as complaint_page
+from callcenter.complaints import recordings
 from callcenter.complaints.policy import complaint_policy
 from callcenter.storage.uow import SqlUnitOfWork
-from callcenter.web import recordings
 from callcenter.web.api.routing import describe
 from callcenter.web.auth import current, requires
 from callcenter.web.edge import MAX_DB_ID, path_id
