@@ -27,17 +27,6 @@ KEYED_NUMBER_SLOT = "callback_number"  # digits the caller keyed to be called ba
 CALLBACK_E164_SLOT = "callback_e164"  # that number once checked (E.164)
 STATUS_TICKET_SLOT = "status_ticket"  # a ticket number keyed to hear its state
 
-#: Effect kind (flow data) -> action class name (what ``EffectFailed`` names).
-EFFECT_ACTIONS = {
-    "create_complaint": "CreateComplaint",
-    "lookup_job": "LookupJob",
-    "save_survey": "SaveSurvey",
-    "schedule_callback": "ScheduleCallback",
-    "record_followup_verdict": "RecordFollowupVerdict",
-    "confirm_survey": "ConfirmSurvey",
-    "check_callback_number": "CheckCallbackNumber",
-    "lookup_complaint_status": "LookupComplaintStatus",
-}
 
 
 def build(flow: Flow, state: CallState, effect: str, *, partial: bool) -> act.Effect | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ivr.prompts import LANGUAGES, has_prompt
 
@@ -32,16 +33,26 @@ REPEAT_KEY = "9"
 
 #: Branch conditions the engine knows how to answer from the CallerContext.
 CONDITIONS = frozenset({"agents_open", "callback_today_possible", "caller_number_callable"})
-#: Effects the engine knows how to build, and the result event each awaits.
-EFFECTS: Mapping[str, str] = {
-    "create_complaint": "ComplaintCreated",
-    "lookup_job": "JobLookup",
-    "save_survey": "SurveySaved",
-    "schedule_callback": "CallbackScheduled",
-    "record_followup_verdict": "FollowupRecorded",
-    "confirm_survey": "SurveyConfirmed",
-    "check_callback_number": "NumberChecked",
-    "lookup_complaint_status": "ComplaintStatus",
+
+
+class EffectKind(NamedTuple):
+    """What an effect step (flow data) is to the engine: the `ivr.actions` effect it emits
+    (what ``EffectFailed`` names) and the `ivr.events` result it awaits."""
+
+    action: str
+    result: str
+
+
+#: Effects the engine knows how to build (`ivr.effect_payloads.build`), by their name in a flow.
+EFFECTS: Mapping[str, EffectKind] = {
+    "create_complaint": EffectKind("CreateComplaint", "ComplaintCreated"),
+    "lookup_job": EffectKind("LookupJob", "JobLookup"),
+    "save_survey": EffectKind("SaveSurvey", "SurveySaved"),
+    "schedule_callback": EffectKind("ScheduleCallback", "CallbackScheduled"),
+    "record_followup_verdict": EffectKind("RecordFollowupVerdict", "FollowupRecorded"),
+    "confirm_survey": EffectKind("ConfirmSurvey", "SurveyConfirmed"),
+    "check_callback_number": EffectKind("CheckCallbackNumber", "NumberChecked"),
+    "lookup_complaint_status": EffectKind("LookupComplaintStatus", "ComplaintStatus"),
 }
 #: Effects whose result can be a miss (no job, an invalid number, no complaint
 #: the caller may hear about): their step needs a ``not_found`` target.

@@ -63,16 +63,8 @@ from ivr.state import CallState, SessionError
 
 _MAX_HOPS = 64
 _PATH_KEPT = 20
-_RESULT_TYPES: dict[str, type[ev.Event]] = {
-    "ComplaintCreated": ev.ComplaintCreated,
-    "JobLookup": ev.JobLookup,
-    "SurveySaved": ev.SurveySaved,
-    "CallbackScheduled": ev.CallbackScheduled,
-    "FollowupRecorded": ev.FollowupRecorded,
-    "SurveyConfirmed": ev.SurveyConfirmed,
-    "NumberChecked": ev.NumberChecked,
-    "ComplaintStatus": ev.ComplaintStatus,
-}
+#: each effect's result event class, by its name in `EFFECTS`
+_RESULT_TYPES: dict[str, type[ev.Event]] = {kind.result: getattr(ev, kind.result) for kind in EFFECTS.values()}
 #: The slot the session fills with a status lookup's complaints (``ReadStatus`` reads it).
 STATUS_SLOT = "status_lines"
 
@@ -234,14 +226,14 @@ class Session:
         node = self.flow.nodes[self._s.node]
         assert isinstance(node, EffectStep), "waiting outside an effect step"
         if isinstance(event, ev.EffectFailed):
-            if event.effect not in (effect_payloads.EFFECT_ACTIONS[node.effect], node.effect):
+            if event.effect not in (EFFECTS[node.effect].action, node.effect):
                 return  # another effect's failure: keep waiting
             self._s.waiting = None
             out.append(act.Step(self._s.node, "", "effect_failed"))
             self._s.reason = "effect_failed"
             self._enter(node.failed, out)
             return
-        if not isinstance(event, _RESULT_TYPES[EFFECTS[node.effect]]):
+        if not isinstance(event, _RESULT_TYPES[EFFECTS[node.effect].result]):
             return  # not the result we wait for: keep waiting
         self._s.waiting = None
         if _is_miss(event):
@@ -403,7 +395,7 @@ class Session:
             self._s.reason = "effect_failed"
             self._enter(node.failed, out)
             return
-        self._s.waiting = EFFECTS[node.effect]
+        self._s.waiting = EFFECTS[node.effect].result
         out.append(effect)
 
     def _end(self, out: list[act.Action], how: str) -> None:
