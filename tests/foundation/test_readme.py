@@ -38,3 +38,10 @@ def test_every_file_the_architecture_section_names_exists() -> None:
     assert named, "the architecture section names no file"
     gone = sorted(path for path in named if not (root / path).is_file())
     assert not gone, f"README.md's architecture section names files that do not exist: {gone}"
+
+
+def test_the_readme_package_tree_names_every_module_at_the_top_of_the_shell() -> None:
+    shell = Path(__file__).resolve().parents[2] / "callcenter"
+    modules = sorted(p.name for p in shell.glob("*.py") if p.name != "__init__.py")
+    missing = [name for name in modules if name not in _architecture()]
+    assert not missing, f"add these modules to README.md's architecture tree: {missing}"
