@@ -39,8 +39,24 @@ class StaleIvrState(RuntimeError):
     http_status = 409
 
 
+#: the longest caller ID or dialled number a call keeps, as the carrier sent it
+NUMBER_TEXT_MAX = 40
+
+
+def carrier_number(text: str | None) -> str | None:
+    """A caller ID or dialled number as a carrier sent it, fit to keep on the call: a
+    carrier may send anything there (a SIP URI, 50 digits, a NUL), and the caller is
+    served all the same. NUL characters are dropped and the text is cut to
+    `NUMBER_TEXT_MAX` characters (the caller is found by the whole number before)."""
+    if text is None or (len(text) <= NUMBER_TEXT_MAX and "\x00" not in text):
+        return text
+    return text.replace("\x00", "")[:NUMBER_TEXT_MAX]
+
+
 @dataclass(frozen=True)
 class StartCall:
+    """A call to log; its numbers are kept as `carrier_number` makes them."""
+
     carrier: Carrier
     carrier_call_id: str
     direction: Direction
@@ -50,6 +66,10 @@ class StartCall:
     customer_id: int | None = None
     language: str | None = None
     callback_attempt_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "from_number", carrier_number(self.from_number))
+        object.__setattr__(self, "to_number", carrier_number(self.to_number))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from callcenter.telephony.twilio import conference
 from callcenter.telephony.twilio.twiml import TwimlRenderer
 from callcenter.telephony.twilio.webhooks import ROUTES, TwilioChannel, screen_pop_module
 from callcenter.web.auth import public
+from callcenter.web.edge import reads_raw_body
 
 
 async def _attach_driver(app: web.Application) -> AsyncIterator[None]:
@@ -50,6 +51,9 @@ def setup(app: web.Application) -> None:
         screen_pop=screen_pop_module(),
     )
     for path, handler in (*ROUTES, *conference.ROUTES):
-        app.router.add_post(path, public("signed by Twilio (X-Twilio-Signature)")(handler))
+        # a NUL in a parameter (a caller ID) is removed once the signature is checked
+        # (`signature.verified_form`), not refused at the edge: the caller is still served
+        app.router.add_post(path, reads_raw_body(
+            public("signed by Twilio (X-Twilio-Signature)")(handler)))
     app.cleanup_ctx.append(_attach_driver)
     app.on_startup.append(conference.register_control)  # after every cleanup context started

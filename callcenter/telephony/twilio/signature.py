@@ -10,6 +10,10 @@ Guarantees:
   out with `twilio.request_validator.RequestValidator`; otherwise it raises
   `HTTPForbidden` before any database access, so a forged request writes
   nothing.
+- A NUL character in a signed parameter (a caller ID can carry anything) is removed
+  after the signature is checked, never refused: the caller is served and nothing
+  stored holds a NUL (PostgreSQL refuses it). The webhook routes are exempt from the
+  edge's NUL refusal of bodies for that (`callcenter.web.edge.reads_raw_body`).
 - An empty auth token refuses every request (anyone could sign with an empty
   key); the log says which setting to fill in.
 - `signed_headers` is the same computation from the sender's side: the
@@ -91,6 +95,9 @@ async def verified_form(request: web.Request, settings: Settings) -> MultiDictPr
         log.warning("refused a Twilio webhook with a bad or missing signature",
                     extra={"path": request.path})
         raise web.HTTPForbidden(reason="bad or missing X-Twilio-Signature")
+    if any("\x00" in key or "\x00" in value for key, value in params.items()):
+        params = MultiDictProxy(MultiDict(
+            (key.replace("\x00", ""), value.replace("\x00", "")) for key, value in params.items()))
     return params
 
 
