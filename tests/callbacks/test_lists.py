@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from callcenter.clock import FixedClock
 from callcenter.storage.engine import Database
@@ -121,3 +121,53 @@ async def test_uploading_a_campaign_twice_adds_each_number_once_and_skips_dnc(
         states = sorted((await session.execute(
             select(Callback.state).where(Callback.campaign_id == campaign_id))).scalars())
     assert states == ["cancelled", "scheduled"]
+
+
+async def test_every_campaign_list_is_looked_up_with_its_own_numbers_however_many_came_before(
+    pg_url: str, clock: FixedClock
+) -> None:
+    """PostgreSQL may run a prepared statement on a generic plan: made once without its
+    values, kept on the connection while the table grows. For a lookup of hundreds of
+    numbers (`source_key IN (...)`, the do-not-call lists) that plan, made while the table
+    was small, is a sequential scan comparing every row with every number one by one: the
+    5th list of 10,000 took 20 s where the 1st took 1 s. Every statement of hundreds of
+    values an upload sends is planned with its values (an index or a hashed list), list
+    after list, re-sent or new, on the one connection that keeps them prepared
+    (`pg_prepared_statements` counts the plans of each)."""
+    db = Database.open(pg_url, connections=1)
+    window = parse_window("09:00-20:00")
+
+    async def upload(k: int) -> None:
+        body = "phone,name\n" + "".join(f"+86138{k:03d}{i:05d},C{i}\n" for i in range(2000))
+        await upload_campaign(f"list {k}", "post_repair_survey", window,
+                              parse_campaign_csv(body).rows, SqlUnitOfWork(db), clock)
+
+    try:
+        for k in (1, 1, 1):  # a list, then sent again twice: its numbers are there
+            await upload(k)
+        async with db.sessions() as session:  # a year of post-repair callbacks
+            await session.execute(text(
+                "INSERT INTO callbacks (source_key, kind, state, phone, timezone, priority, due_at,"
+                " next_attempt_at, window_start, window_end, attempts, max_attempts, data,"
+                " created_at, updated_at)"
+                " SELECT 'post-repair:' || n, 'post_repair', 'completed', '+86137' || n,"
+                " 'Asia/Shanghai', 2, now(), now(), '09:00', '20:00', 1, 3, '{}', now(), now()"
+                " FROM generate_series(10000000, 10039999) AS n"))
+            await session.commit()
+        for k in (2, 1, 3, 2):
+            await upload(k)
+        async with db.engine.connect() as conn:
+            lookups = (await conn.execute(text(
+                "SELECT split_part(statement, E'\\n', 2) AS source, generic_plans, custom_plans"
+                " FROM pg_prepared_statements"
+                " WHERE statement LIKE 'SELECT%' AND cardinality(parameter_types) >= 100"))).all()
+    finally:
+        await db.close()
+    runs = {lookup.source: lookup.generic_plans + lookup.custom_plans for lookup in lookups}
+    assert runs == {  # 4 chunks a list: the numbers there before (lists sent again), and the
+        # do-not-call list and do-not-call customers' phones (new numbers)
+        "FROM callbacks ": 4 * 4, "FROM do_not_call ": 3 * 4,
+        "FROM customer_phones JOIN customers ON customers.id = customer_phones.customer_id ": 3 * 4,
+    }, lookups
+    assert [lookup for lookup in lookups if lookup.generic_plans] == [], \
+        "looked up on a plan made without the numbers"

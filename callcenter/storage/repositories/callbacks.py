@@ -34,11 +34,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.storage.inserts import CONTACTS, contact_row
+from callcenter.storage.plans import plan_with_values
 from callcenter.storage.repositories.surveys import add_survey_audit, department_tree
 from callcenter.storage.tables import (
     Callback,
@@ -71,11 +74,12 @@ S = CallbackState
 IN_PROGRESS = (S.CLAIMED, S.DIALING, S.IN_CALL, S.UNKNOWN)
 OPEN = (S.SCHEDULED, S.CLAIMED, S.DIALING, S.IN_CALL, S.RETRY_WAIT, S.UNKNOWN, S.HELD)
 _FIELDS = [c for c in CallbackRecord.__dataclass_fields__]
+_CALLBACKS: Table = Callback.__table__  # type: ignore[assignment]  # Core: RETURNING rows
 #: a contact, through the table's one INSERT (`inserts.CONTACTS`)
 _ADD_CONTACT = CONTACTS.values(1, returning="RETURNING id")
 
 
-def to_record(row: Callback) -> CallbackRecord:
+def to_record(row: Callback | Row[Any]) -> CallbackRecord:
     values = {name: getattr(row, name) for name in _FIELDS}
     values["kind"] = CallbackKind(row.kind)
     values["state"] = CallbackState(row.state)
@@ -135,33 +139,27 @@ class SqlCallbackRepository:
         return to_record(row), True
 
     async def add_many(self, news: Sequence[NewCallback]) -> list[tuple[CallbackRecord, bool]]:
-        """One SELECT of the keys already there, one INSERT (executemany) of the rest and one
-        SELECT of what it made, per 500 (a campaign list of thousands is a few statements,
-        not a round trip per number)."""
+        """Per 500: one ``INSERT ... ON CONFLICT (source_key) DO NOTHING RETURNING`` (a key
+        already there, or stored meanwhile by another process, is skipped by the unique key,
+        not by a read-then-write) and, only when some were skipped, one SELECT of those. A
+        campaign list of thousands is a few statements, not a round trip per number, each
+        planned with its keys (`plan_with_values`)."""
         out: dict[str, tuple[CallbackRecord, bool]] = {}
+        await plan_with_values(self.session, len(news))
+        insert_new = (pg_insert if self._pg else sqlite_insert)(_CALLBACKS) \
+            .on_conflict_do_nothing(index_elements=["source_key"]).returning(*_CALLBACKS.c)
         for i in range(0, len(news), 500):  # bound parameters per statement
             chunk = news[i:i + 500]
-            keys = [new.source_key for new in chunk]
-            for row in await self.session.scalars(select(Callback).where(Callback.source_key.in_(keys))):
-                out[row.source_key] = (to_record(row), False)
-            values = []
-            for new in chunk:
-                if new.source_key not in out:
-                    values.append({**_new_values(new), "data": dict(new.data),
-                                   "state": S.SCHEDULED, "attempts": 0})
-            if not values:
-                continue
-            try:
-                async with self.session.begin_nested():
-                    await self.session.execute(insert(Callback.__table__), values)  # executemany
-            except IntegrityError:  # some created meanwhile by another process: one by one
-                for new in chunk:
-                    if new.source_key not in out:
-                        out[new.source_key] = await self.add(new)
-                continue
-            made = [v["source_key"] for v in values]
-            for row in await self.session.scalars(select(Callback).where(Callback.source_key.in_(made))):
+            made = await self.session.execute(insert_new, [
+                {**_new_values(new), "data": dict(new.data), "state": S.SCHEDULED, "attempts": 0}
+                for new in chunk])
+            for row in made:
                 out[row.source_key] = (to_record(row), True)
+            there = [new.source_key for new in chunk if new.source_key not in out]
+            if there:
+                for old in await self.session.scalars(
+                        select(Callback).where(Callback.source_key.in_(there))):
+                    out[old.source_key] = (to_record(old), False)
         return [out[new.source_key] for new in news]
 
     async def customer_contact(self, customer_id: int) -> CustomerContact | None:
@@ -182,6 +180,7 @@ class SqlCallbackRepository:
         wanted = list(dict.fromkeys(calls))
         if not wanted:
             return {}
+        await plan_with_values(self.session, len(wanted))
         tree = await department_tree(self.session)
         out: dict[JudgedCall, JudgedNumbers | None] = {}
         for i in range(0, len(wanted), 500):  # bound parameters per statement
@@ -379,6 +378,7 @@ class SqlCallbackRepository:
     async def blocked_by_dnc(self, callbacks: Sequence[CallbackRecord]) -> set[int]:
         if not callbacks:
             return set()
+        await plan_with_values(self.session, len(callbacks))
         phones = {cb.phone for cb in callbacks}
         ids = {cb.customer_id for cb in callbacks if cb.customer_id is not None}
         listed = set(await self.session.scalars(select(DoNotCall.e164).where(DoNotCall.e164.in_(phones))))
