@@ -21,7 +21,13 @@ per second, and the SQL statements the engine sent (SQLAlchemy
 included) per pass and per callback: machine-independent. The run fails if a
 callback is dialled twice, never, or to another number.
 
+Campaign uploads: 5 call lists of 10,000 new numbers each stored one after the other
+(`upload_campaign`, as `POST /api/campaigns` does after parsing) into one database
+through one pool, as a centre's campaigns accumulate; printed: the seconds each
+upload took and the statements it sent. The 5th must take about as long as the 1st.
+
     python bench/callbacks.py [--n 6000] [--workers 1 2 4] [--batch 50] [--dispatch-n 2000]
+                              [--lists 5] [--list-n 10000]
 
 The PostgreSQL admin DSN is TEST_PG_DSN (as for the tests); a scratch
 database is created and dropped for each run.
@@ -60,6 +66,11 @@ from callcenter.storage.tables import (  # noqa: E402
 )
 from callcenter.storage.uow import SqlUnitOfWork  # noqa: E402
 from crm.services.callback_dispatch import DispatchConfig, dispatch_once  # noqa: E402
+from crm.services.callback_lists import (  # noqa: E402
+    parse_campaign_csv,
+    parse_window,
+    upload_campaign,
+)
 from crm.services.callback_ports import DialLookup, DialRequest, DialStarted, PlacedAttempt  # noqa: E402
 
 ADMIN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -284,6 +295,43 @@ def dispatch_run(n: int, batch: int, supervision: bool) -> Passes:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# --- campaign uploads --------------------------------------------------------------------
+
+
+async def _upload_lists(url: str, lists: int, n: int) -> list[tuple[float, int]]:
+    """(seconds, statements) of each of `lists` uploads of `n` new numbers."""
+    db = Database.open(url)
+    sent = [0]
+
+    def statement(*_args: object) -> None:
+        sent[0] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", statement)
+    window = parse_window("09:00-20:00")
+    out = []
+    try:
+        for k in range(lists):
+            body = "phone,customer_reference,name\n" + "".join(
+                f"+86138{k * n + i:08d},,客户{i}\n" for i in range(n))
+            rows = parse_campaign_csv(body).rows
+            before, start = sent[0], time.perf_counter()
+            await upload_campaign(f"campaign {k + 1}", "post_repair_survey", window, rows,
+                                  SqlUnitOfWork(db), FixedClock(NOW))
+            out.append((time.perf_counter() - start, sent[0] - before))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", statement)
+        await db.close()
+    return out
+
+
+def upload_run(lists: int, n: int) -> list[tuple[float, int]]:
+    name, url = _scratch()
+    try:
+        return asyncio.run(_upload_lists(url, lists, n))
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=6000, help="callbacks to claim per run")
@@ -291,6 +339,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=50, help="callbacks per claim")
     parser.add_argument("--dispatch-n", type=int, default=2000,
                         help="callbacks to dispatch per case of whole passes (0: skip)")
+    parser.add_argument("--lists", type=int, default=5, help="campaign lists uploaded (0: skip)")
+    parser.add_argument("--list-n", type=int, default=10_000, help="numbers per campaign list")
     args = parser.parse_args()
     ok = True
     print(f"callbacks claimed per second, PostgreSQL, {args.n} callbacks, batch {args.batch}")
@@ -310,6 +360,12 @@ def main() -> int:
                   f" callbacks/s   SQL statements {r.statements / r.passes:6.1f} per pass, "
                   f"{r.statements / r.dialled:5.2f} per callback   wrong dials {r.wrong}",
                   flush=True)
+    if args.lists:
+        print(f"campaign uploads, PostgreSQL, {args.lists} lists of {args.list_n} new numbers "
+              "into one database")
+        for k, (seconds, statements) in enumerate(upload_run(args.lists, args.list_n), start=1):
+            print(f"  list {k}: {seconds:6.2f} s   SQL statements {statements}   "
+                  f"callbacks before it {(k - 1) * args.list_n}", flush=True)
     return 0 if ok else 1
 
 
