@@ -112,14 +112,22 @@ class _Shape:
 _SHAPES: dict[tuple[str, ...], _Shape] = {}
 # a "Key: Value" line the line rules take -> its (key, value) pair, one tuple for every
 # message that carries the line (AMI repeats most lines: Privilege, Context, a call's
-# Uniqueid and names...)
-_LINES: dict[str, tuple[str, str]] = {}
+# Uniqueid and names...); the blank line -> `_BLANK`, so that a run's lines are all found
+_LINES: dict[bytes, tuple[str, str]] = {}
+# a key the line rules take -> that key, one string for every line that carries it
+_KEYS: dict[str, str] = {}
+_BLANK: Final = ("", "")
+# a line not learnt, as the run's lookups give it: the empty tuple, quick to tell from a pair
+_MISSING: Final[tuple[str, str]] = ()  # type: ignore[assignment]
+_LINES[b""] = _BLANK
 
 
 def _forget() -> None:
     """Empty what was learnt (tests: every message read by the line rules)."""
     _SHAPES.clear()
+    _KEYS.clear()
     _LINES.clear()
+    _LINES[b""] = _BLANK
 
 
 def _shape_of(keys: tuple[str, ...]) -> _Shape:
@@ -279,48 +287,55 @@ def parse_message(text: str) -> AmiMessage:
     return _build_message(_parse_fields(text.split("\r\n")))
 
 
-def _message_of(lines: list[str], pairs: tuple[tuple[str, str] | None, ...]) -> AmiMessage:
-    """A message with lines not learnt (``None`` in ``pairs``): when they are few (a call's
-    new Uniqueid, a timestamp), each read alone by the line rules; else (or when one is
-    refused) the message read whole by them. Its lines are learnt."""
-    missing = pairs.count(None)
-    if missing * 4 <= len(pairs):
-        filled = list(pairs)
-        at = -1
-        for _ in range(missing):
-            at = filled.index(None, at + 1)
-            pair = filled[at] = _line_pair(lines[at])
-            if pair is None:
-                break
-        else:
-            items: tuple[tuple[str, str], ...] = tuple(filled)  # type: ignore[arg-type]
-            fields: AmiFields = _new_object(AmiFields)
-            fields.items = items
-            fields._shape = _shape_of(tuple(map(_first, items)))
-            return _build_message(fields)
-    fields = _parse_fields(lines)
-    if len(_LINES) + len(lines) > _LINES_MAX:
+def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> None:
+    """Fill in ``pairs`` (a run's lines looked up in the lines learnt, `_MISSING` for a
+    line not learnt) with the lines not learnt read (a call's new Uniqueid, a timestamp...):
+    together by maps of C functions when each is "Key: Value" with a key taken before, else
+    one by one by the line rules; a line they refuse is ``None`` (its message is read by
+    them, for its error). The lines read are learnt (but those too long, and all when more
+    than can be kept)."""
+    at = []  # where they are: the empty tuple is quick to tell from a pair
+    index = pairs.index
+    i = -1
+    try:
+        while True:
+            i = index(_MISSING, i + 1)
+            at.append(i)
+    except ValueError:
+        pass
+    new = list(set(map(lines.__getitem__, at)))  # once each (a call's lines recur)
+    # decoded together (a line break is ASCII: as decoding each in its message)
+    texts = str(b"\r\n".join(new), "utf-8", "replace").split("\r\n")
+    parts = list(map(str.partition, texts, repeat(": ")))
+    keys = list(map(_KEYS.get, map(_first, parts)))
+    read: dict[bytes, tuple[str, str] | None]
+    if None in keys or not all(map(_second, parts)):
+        read = dict(zip(new, map(_line_pair, texts)))  # noqa: B905 (zips of equal lengths)
+    else:  # the key before the first ": " is a key taken (no ":" in it): the line rules' pair
+        read = dict(zip(new, zip(keys, map(_third, parts))))  # type: ignore[arg-type]  # noqa: B905
+    for i in at:
+        pairs[i] = read[lines[i]]
+    if len(_LINES) + len(read) > _LINES_MAX:  # full: let the lines learnt go
         _LINES.clear()
-    if max(map(len, lines)) <= _LINE_KEPT_MAX:
-        _LINES.update(zip(lines, fields.items, strict=True))
+        _LINES[b""] = _BLANK
+        if len(read) >= _LINES_MAX:
+            return
+    if max(map(len, new)) <= _LINE_KEPT_MAX and None not in read.values():
+        _LINES.update(read)  # type: ignore[arg-type]
     else:
-        _LINES.update((line, pair) for line, pair in zip(lines, fields.items, strict=True)
-                      if len(line) <= _LINE_KEPT_MAX)
-    return _build_message(fields)
+        _LINES.update((line, pair) for line, pair in read.items()
+                      if pair is not None and len(line) <= _LINE_KEPT_MAX)
 
 
 def _line_pair(line: str) -> tuple[str, str] | None:
     """One line by the line rules (`_parse_fields`; its key checks are each about one
-    line): its (key, value), or None when they refuse it. Learnt."""
+    line): its (key, value), or None when they refuse it. Its key is learnt."""
     key, colon, value = line.partition(":")
     if not colon or not key or not key.isprintable() or key[0] == " " or key[-1] == " ":
         return None
-    pair = (key, value.removeprefix(" "))
-    if len(line) <= _LINE_KEPT_MAX:
-        if len(_LINES) >= _LINES_MAX:
-            _LINES.clear()
-        _LINES[line] = pair
-    return pair
+    if len(_KEYS) >= _SHAPES_MAX:
+        _KEYS.clear()
+    return (_KEYS.setdefault(key, key), value.removeprefix(" "))
 
 
 def _parse_fields(lines: list[str]) -> AmiFields:
@@ -436,8 +451,9 @@ class AmiConnection:
         # of each line learnt before (else None), where the next message starts, and the
         # index of its last line (the messages are handed out while `_pos < _last`)
         self._run = b""
-        self._lines: list[str] = []
-        self._pairs: tuple[tuple[str, str] | None, ...] = ()
+        self._lines: list[bytes] = []
+        self._pairs: list[tuple[str, str] | None] = []
+        self._waiting = False
         self._pos = 0
         self._last = 0
 
@@ -464,13 +480,14 @@ class AmiConnection:
             while self._pos < self._last or (self.state is AmiState.OPEN and self._take_run()):
                 lines = self._lines
                 start = self._pos
-                end = lines.index("", start)  # its blank line (the run ends in two)
+                end = lines.index(b"", start)  # its blank line (the run ends in two)
                 self._pos = end + 1
                 if end == start:
                     continue  # a stray blank line
-                pairs = self._pairs[start:end]
-                if None in pairs:
-                    message: AmiMessage = _message_of(lines[start:end], pairs)
+                pairs = tuple(self._pairs[start:end])
+                if not all(pairs):  # a line the line rules refuse: they read the message
+                    message: AmiMessage = _build_message(_parse_fields(
+                        list(map(str, lines[start:end], repeat("utf-8"), repeat("replace")))))
                 else:  # every line learnt: the message is these pairs as they are
                     items: tuple[tuple[str, str], ...] = pairs  # type: ignore[assignment]
                     keys = tuple(map(_first, items))
@@ -489,6 +506,8 @@ class AmiConnection:
                 routed = self._route(message)
                 if routed is not None:
                     return routed
+            if self._waiting and not self._eof:
+                return NEED_DATA  # no message ends in what is buffered (within the limit)
             while True:
                 output = self._next_message()
                 if output is None:
@@ -505,11 +524,13 @@ class AmiConnection:
         the lines learnt; False when there is none (the reader per message then decides:
         need data, EOF, a Follows response, a message too large)."""
         if self._lines:  # the last run is all handed out: let it go
-            self._run, self._lines, self._pairs, self._pos, self._last = b"", [], (), 0, 0
+            self._run, self._lines, self._pairs, self._pos, self._last = b"", [], [], 0, 0
         buf = self._buf
         end = buf.rfind(_END, 0, self.max_buffer_size)
         if end < 0:
+            self._waiting = len(buf) < self.max_buffer_size
             return False
+        self._waiting = False
         follows = buf.find(_FOLLOWS, 0, end + 2)
         if follows >= 0:
             end = buf.rfind(_END, 0, follows)
@@ -518,9 +539,14 @@ class AmiConnection:
         end += len(_END)
         self._run = run = bytes(buf[:end])
         del buf[:end]
-        # a blank line is ASCII: decoding the run is decoding each message alone
-        lines = self._lines = str(run, "utf-8", "replace").split("\r\n")
-        self._pairs = tuple(map(_LINES.get, lines))
+        # each line is looked up as it came; a line not learnt is decoded alone (a line
+        # break is ASCII: that is decoding it in its message)
+        lines = self._lines = run.split(b"\r\n")
+        pairs = self._pairs = list(map(_LINES.get, lines, repeat(_MISSING)))
+        if not all(pairs):
+            _learn_lines(lines, pairs)
+        # the run's pieces between blank lines (the last one empty): where each starts among
+        # the lines, and its count of lines from the line breaks in it
         self._pos = 0
         self._last = len(lines) - 1
         return True
