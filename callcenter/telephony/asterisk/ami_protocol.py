@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -114,8 +114,10 @@ _SHAPES: dict[tuple[str, ...], _Shape] = {}
 # message that carries the line (AMI repeats most lines: Privilege, Context, a call's
 # Uniqueid and names...); the blank line -> `_BLANK`, so that a run's lines are all found
 _LINES: dict[bytes, tuple[str, str]] = {}
-# a key the line rules take -> that key, one string for every line that carries it
+# a key the line rules take -> that key, one string for every line that carries it; and
+# the same key marked as `_learn_lines` splits it ("\r\nKey")
 _KEYS: dict[str, str] = {}
+_MARKED_KEYS: dict[str, str] = {}
 _BLANK: Final = ("", "")
 # a line not learnt, as the run's lookups give it: the empty tuple, quick to tell from a pair
 _MISSING: Final[tuple[str, str]] = ()  # type: ignore[assignment]
@@ -126,6 +128,7 @@ def _forget() -> None:
     """Empty what was learnt (tests: every message read by the line rules)."""
     _SHAPES.clear()
     _KEYS.clear()
+    _MARKED_KEYS.clear()
     _LINES.clear()
     _LINES[b""] = _BLANK
 
@@ -293,7 +296,8 @@ def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> Non
     together by maps of C functions when each is "Key: Value" with a key taken before, else
     one by one by the line rules; a line they refuse is ``None`` (its message is read by
     them, for its error). The lines read are learnt (but those too long, and all when more
-    than can be kept)."""
+    than can be kept), and each line's pair is the one learnt: one tuple for the line
+    wherever it recurs."""
     at = []  # where they are: the empty tuple is quick to tell from a pair
     index = pairs.index
     i = -1
@@ -304,27 +308,34 @@ def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> Non
     except ValueError:
         pass
     new = list(set(map(lines.__getitem__, at)))  # once each (a call's lines recur)
-    # decoded together (a line break is ASCII: as decoding each in its message)
-    texts = str(b"\r\n".join(new), "utf-8", "replace").split("\r\n")
-    parts = list(map(str.partition, texts, repeat(": ")))
-    keys = list(map(_KEYS.get, map(_first, parts)))
-    read: dict[bytes, tuple[str, str] | None]
-    if None in keys or not all(map(_second, parts)):
+    # decoded together (a line break is ASCII: as decoding each in its message), each line
+    # marked: after "\r\n", and ended by ": " but the last. Split on ": ", a line "Key: Value"
+    # (no other ": ") is its key marked, "\r\nKey", then its value; with as many pieces as
+    # that and each key taken before (marked: the ones that start with "\r\n", each after a
+    # mark), every line is one (`_MARKED_KEYS`: no key holds a ":")
+    pieces = str(b"\r\n" + b": \r\n".join(new), "utf-8", "replace").split(": ")
+    keys = list(map(_MARKED_KEYS.get, pieces[::2]))
+    if len(pieces) == 2 * len(new) and all(keys):
+        if len(_LINES) + len(new) > _LINES_MAX:  # full: let the lines learnt go
+            _LINES.clear()
+            _LINES[b""] = _BLANK
+        kept = _LINES
+        if len(new) >= _LINES_MAX or max(map(len, new)) > _LINE_KEPT_MAX:
+            kept = {}  # not kept
+        kept.update(zip(new, zip(keys, pieces[1::2])))  # type: ignore[arg-type]  # noqa: B905
+        get: Callable[[bytes], tuple[str, str] | None] = kept.__getitem__
+    else:  # one by one by the line rules
+        texts = str(b"\r\n".join(new), "utf-8", "replace").split("\r\n")
         read = dict(zip(new, map(_line_pair, texts)))  # noqa: B905 (zips of equal lengths)
-    else:  # the key before the first ": " is a key taken (no ":" in it): the line rules' pair
-        read = dict(zip(new, zip(keys, map(_third, parts))))  # type: ignore[arg-type]  # noqa: B905
+        if len(_LINES) + len(read) > _LINES_MAX:
+            _LINES.clear()
+            _LINES[b""] = _BLANK
+        if len(read) < _LINES_MAX:
+            _LINES.update((line, pair) for line, pair in read.items()
+                          if pair is not None and len(line) <= _LINE_KEPT_MAX)
+        get = read.__getitem__
     for i in at:
-        pairs[i] = read[lines[i]]
-    if len(_LINES) + len(read) > _LINES_MAX:  # full: let the lines learnt go
-        _LINES.clear()
-        _LINES[b""] = _BLANK
-        if len(read) >= _LINES_MAX:
-            return
-    if max(map(len, new)) <= _LINE_KEPT_MAX and None not in read.values():
-        _LINES.update(read)  # type: ignore[arg-type]
-    else:
-        _LINES.update((line, pair) for line, pair in read.items()
-                      if pair is not None and len(line) <= _LINE_KEPT_MAX)
+        pairs[i] = get(lines[i])
 
 
 def _line_pair(line: str) -> tuple[str, str] | None:
@@ -335,7 +346,10 @@ def _line_pair(line: str) -> tuple[str, str] | None:
         return None
     if len(_KEYS) >= _SHAPES_MAX:
         _KEYS.clear()
-    return (_KEYS.setdefault(key, key), value.removeprefix(" "))
+        _MARKED_KEYS.clear()
+    key = _KEYS.setdefault(key, key)
+    _MARKED_KEYS["\r\n" + key] = key
+    return (key, value.removeprefix(" "))
 
 
 def _parse_fields(lines: list[str]) -> AmiFields:
@@ -452,7 +466,7 @@ class AmiConnection:
         # index of its last line (the messages are handed out while `_pos < _last`)
         self._run = b""
         self._lines: list[bytes] = []
-        self._pairs: list[tuple[str, str] | None] = []
+        self._pairs: tuple[tuple[str, str] | None, ...] = ()
         self._waiting = False
         self._pos = 0
         self._last = 0
@@ -484,7 +498,7 @@ class AmiConnection:
                 self._pos = end + 1
                 if end == start:
                     continue  # a stray blank line
-                pairs = tuple(self._pairs[start:end])
+                pairs = self._pairs[start:end]
                 if not all(pairs):  # a line the line rules refuse: they read the message
                     message: AmiMessage = _build_message(_parse_fields(
                         list(map(str, lines[start:end], repeat("utf-8"), repeat("replace")))))
@@ -524,7 +538,7 @@ class AmiConnection:
         the lines learnt; False when there is none (the reader per message then decides:
         need data, EOF, a Follows response, a message too large)."""
         if self._lines:  # the last run is all handed out: let it go
-            self._run, self._lines, self._pairs, self._pos, self._last = b"", [], [], 0, 0
+            self._run, self._lines, self._pairs, self._pos, self._last = b"", [], (), 0, 0
         buf = self._buf
         end = buf.rfind(_END, 0, self.max_buffer_size)
         if end < 0:
@@ -542,11 +556,10 @@ class AmiConnection:
         # each line is looked up as it came; a line not learnt is decoded alone (a line
         # break is ASCII: that is decoding it in its message)
         lines = self._lines = run.split(b"\r\n")
-        pairs = self._pairs = list(map(_LINES.get, lines, repeat(_MISSING)))
+        pairs: list[tuple[str, str] | None] = list(map(_LINES.get, lines, repeat(_MISSING)))
         if not all(pairs):
             _learn_lines(lines, pairs)
-        # the run's pieces between blank lines (the last one empty): where each starts among
-        # the lines, and its count of lines from the line breaks in it
+        self._pairs = tuple(pairs)  # a message's pairs: a slice
         self._pos = 0
         self._last = len(lines) - 1
         return True
