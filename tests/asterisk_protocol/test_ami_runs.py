@@ -201,3 +201,20 @@ def test_what_is_learnt_stays_bounded_and_reads_the_same_after_it_is_emptied() -
         ("Linkedid", f"{ami_protocol._LINES_MAX // 2 + 4}")))
     assert len(ami_protocol._LINES) <= ami_protocol._LINES_MAX
     assert read([GREETING + stream]) == first
+
+
+@pytest.mark.parametrize("line", LINES + [
+    "g: \xe5", "g: 1\r", "g: 1\n2", "g: \n", "g: 1: ", "g:: 1", "g: 1:", "Event", "g: 1\r\nh",
+    # a line with two ": " then one without: as many pieces, the keys where they would be
+    "g: 1: K\r\nh", "g: 1: V\r\nh: 2", "V\r\ng: K: 1",
+])
+def test_lines_not_learnt_with_keys_taken_are_read_together_as_the_line_rules_read_them(
+        line: str) -> None:
+    # the keys known, every line of the message new: they are read together
+    known("Event: X\r\ng: 0\r\nh: 0\r\n张三: 0\r\ng\ufffd: 0\r\nK: 0\r\nV: 0\r\n\r\n".encode())
+    stream = f"Event: X1\r\nV: 1\r\n{line}\r\nK: 1\r\nV: 2\r\n\r\n".encode()
+    broken = f"Event: X2\r\nV: 3\r\n{line}\r\n".encode() + b"K: \xe4\xb8\r\nV: 4\r\n\r\n"
+    expected = by_line_rules(stream + broken)
+    ami_protocol._forget()
+    known("Event: X\r\ng: 0\r\nh: 0\r\n张三: 0\r\ng\ufffd: 0\r\nK: 0\r\nV: 0\r\n\r\n".encode())
+    assert read([GREETING + stream + broken]) == expected

@@ -307,7 +307,7 @@ def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> Non
             at.append(i)
     except ValueError:
         pass
-    new = list(set(map(lines.__getitem__, at)))  # once each (a call's lines recur)
+    new = list(dict.fromkeys(map(lines.__getitem__, at)))  # once each (a call's recur)
     # decoded together (a line break is ASCII: as decoding each in its message), each line
     # marked: after "\r\n", and ended by ": " but the last. Split on ": ", a line "Key: Value"
     # (no other ": ") is its key marked, "\r\nKey", then its value; with as many pieces as
