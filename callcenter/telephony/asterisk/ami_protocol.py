@@ -290,14 +290,14 @@ def parse_message(text: str) -> AmiMessage:
     return _build_message(_parse_fields(text.split("\r\n")))
 
 
-def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> None:
+def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> bool:
     """Fill in ``pairs`` (a run's lines looked up in the lines learnt, `_MISSING` for a
     line not learnt) with the lines not learnt read (a call's new Uniqueid, a timestamp...):
     together by maps of C functions when each is "Key: Value" with a key taken before, else
     one by one by the line rules; a line they refuse is ``None`` (its message is read by
     them, for its error). The lines read are learnt (but those too long, and all when more
     than can be kept), and each line's pair is the one learnt: one tuple for the line
-    wherever it recurs."""
+    wherever it recurs. True when a line is refused."""
     at = []  # where they are: the empty tuple is quick to tell from a pair
     index = pairs.index
     i = -1
@@ -324,6 +324,7 @@ def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> Non
             kept = {}  # not kept
         kept.update(zip(new, zip(keys, pieces[1::2])))  # type: ignore[arg-type]  # noqa: B905
         get: Callable[[bytes], tuple[str, str] | None] = kept.__getitem__
+        refused = False
     else:  # one by one by the line rules
         texts = str(b"\r\n".join(new), "utf-8", "replace").split("\r\n")
         read = dict(zip(new, map(_line_pair, texts)))  # noqa: B905 (zips of equal lengths)
@@ -334,8 +335,10 @@ def _learn_lines(lines: list[bytes], pairs: list[tuple[str, str] | None]) -> Non
             _LINES.update((line, pair) for line, pair in read.items()
                           if pair is not None and len(line) <= _LINE_KEPT_MAX)
         get = read.__getitem__
+        refused = None in read.values()
     for i in at:
         pairs[i] = get(lines[i])
+    return refused
 
 
 def _line_pair(line: str) -> tuple[str, str] | None:
@@ -467,6 +470,7 @@ class AmiConnection:
         self._run = b""
         self._lines: list[bytes] = []
         self._pairs: tuple[tuple[str, str] | None, ...] = ()
+        self._keys: tuple[str, ...] = ()
         self._waiting = False
         self._pos = 0
         self._last = 0
@@ -499,12 +503,14 @@ class AmiConnection:
                 if end == start:
                     continue  # a stray blank line
                 pairs = self._pairs[start:end]
-                if not all(pairs):  # a line the line rules refuse: they read the message
+                keys = self._keys[start:end]  # none when the run has a line refused
+                if not keys and not all(pairs):  # a line refused: the line rules read it
                     message: AmiMessage = _build_message(_parse_fields(
                         list(map(str, lines[start:end], repeat("utf-8"), repeat("replace")))))
                 else:  # every line learnt: the message is these pairs as they are
                     items: tuple[tuple[str, str], ...] = pairs  # type: ignore[assignment]
-                    keys = tuple(map(_first, items))
+                    if not keys:
+                        keys = tuple(map(_first, items))
                     shape = _SHAPES.get(keys) or _shape_of(keys)
                     fields: AmiFields = _new_object(AmiFields)
                     fields.items = items
@@ -538,7 +544,8 @@ class AmiConnection:
         the lines learnt; False when there is none (the reader per message then decides:
         need data, EOF, a Follows response, a message too large)."""
         if self._lines:  # the last run is all handed out: let it go
-            self._run, self._lines, self._pairs, self._pos, self._last = b"", [], (), 0, 0
+            self._run, self._lines, self._pairs, self._keys = b"", [], (), ()
+            self._pos = self._last = 0
         buf = self._buf
         end = buf.rfind(_END, 0, self.max_buffer_size)
         if end < 0:
@@ -557,9 +564,10 @@ class AmiConnection:
         # break is ASCII: that is decoding it in its message)
         lines = self._lines = run.split(b"\r\n")
         pairs: list[tuple[str, str] | None] = list(map(_LINES.get, lines, repeat(_MISSING)))
-        if not all(pairs):
-            _learn_lines(lines, pairs)
-        self._pairs = tuple(pairs)  # a message's pairs: a slice
+        # a message's pairs and keys: slices
+        refused = _learn_lines(lines, pairs) if not all(pairs) else False
+        self._pairs = tuple(pairs)
+        self._keys = () if refused else tuple(map(_first, pairs))  # type: ignore[arg-type]
         self._pos = 0
         self._last = len(lines) - 1
         return True
