@@ -12,17 +12,20 @@ Guarantees:
 - Bytes are reassembled into whole messages *before* UTF-8 decoding, so a
   Chinese CallerIDName split across reads arrives intact; invalid UTF-8
   becomes U+FFFD and never raises. Several messages per read are fine: the
-  whole messages buffered are decoded at once (a blank line is ASCII, so that
-  is the same text as decoding each alone) and handed out one by one.
-- The run of whole messages is split into lines at once, and each line is
-  looked up among the lines learnt (in this process, bounded): a line the
-  line rules took before gives the same ``(key, value)`` pair object again
-  (AMI repeats most lines: Privilege, Context, a call's Uniqueid and names),
-  so a message of learnt lines is a slice of those pairs, with no string or
-  tuple made for it but the slice. A line not learnt is read by the line
-  rules (and learnt); a message with a line they refuse is read whole by
-  them, for its error. Both give the same fields and raise the same errors
-  at the same message (tests/asterisk_protocol/test_ami_runs.py).
+  whole messages buffered are taken at once as a run and handed out one by
+  one.
+- The run is split into lines (bytes) at once, and each line is looked up
+  among the lines learnt (in this process, bounded): a line the line rules
+  took before gives the same ``(key, value)`` pair object again (AMI repeats
+  most lines: Privilege, Context, a call's Uniqueid and names), so a message
+  of learnt lines is a slice of those pairs, with no string or tuple made
+  for it but the slice. The lines not learnt (a call's new ids, a timestamp)
+  are decoded together (a line break is ASCII: that is decoding each in its
+  message) and read at once by C functions when each is "Key: Value" with a
+  key taken before, else one by one by the line rules; then learnt. A
+  message with a line the rules refuse is read whole by them, for its
+  error. Both give the same fields and raise the same errors at the same
+  message (tests/asterisk_protocol/test_ami_runs.py).
 - Keys keep their order and repeats (``ChanVariable``, ``Output``); lookups
   are case-insensitive (Asterisk writes both ``Linkedid`` and ``LinkedID``)
   and answered from the message's key list (built once per distinct list):
