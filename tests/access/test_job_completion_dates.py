@@ -12,7 +12,9 @@ job done late last night, across the month's end, is booked. Both engines, real 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -24,6 +26,23 @@ from callcenter.storage.tables import ReportVersion, ServiceJob
 from tests import factories
 from tests.access.people import org
 from tests.conftest import Served
+
+
+async def _booking(served: Served, people: Any, who: str, customer_id: int
+                   ) -> Callable[[str, str], Awaitable[tuple[int, str]]]:
+    """`book(reference, completed_at)`: POST /api/jobs as `who` for a job of SVC-N done by
+    its technician; (status, body)."""
+    headers = {"Authorization": f"Bearer {people.people[who].token}"}
+
+    async def book(reference: str, completed_at: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http, http.post(
+                served.base_url + "/api/jobs", headers=headers, json={
+                    "reference": reference, "customer_id": customer_id,
+                    "department_id": people.departments["SVC-N"],
+                    "technician_id": people.people["technician"].staff_id,
+                    "completed_at": completed_at}) as resp:
+            return resp.status, await resp.text()
+    return book
 
 
 @pytest.mark.parametrize("who", ["technician", "scored_manager"])
@@ -38,16 +57,10 @@ async def test_a_job_is_not_dated_into_a_published_month_or_the_future(
         reason="monthly", figures={}, surveys={}, published_at=datetime(2026, 5, 5, tzinfo=UTC),
         published_by="inspector"))
     customer = await factories.customer(db, department_id=people.departments["SVC-N"])
-    headers = {"Authorization": f"Bearer {people.people[who].token}"}
+    booking = await _booking(served, people, who, customer.id)
 
     async def book(reference: str, completed_at: str) -> int:
-        async with aiohttp.ClientSession() as http, http.post(
-                served.base_url + "/api/jobs", headers=headers, json={
-                    "reference": reference, "customer_id": customer.id,
-                    "department_id": people.departments["SVC-N"],
-                    "technician_id": people.people["technician"].staff_id,
-                    "completed_at": completed_at}) as resp:
-            return resp.status
+        return (await booking(reference, completed_at))[0]
 
     assert await book("J-APRIL", "2026-04-30T10:00:00+08:00") == 422  # published month
     assert await book("J-EDGE", "2026-04-30T23:59:00+08:00") == 422  # still April locally
@@ -61,23 +74,14 @@ async def test_a_job_is_not_dated_into_a_published_month_or_the_future(
 async def test_a_job_is_not_dated_back_into_last_month_while_it_is_open(
     served: Served, clock: FixedClock, who: str,
 ) -> None:
-    """April is not published yet on 3 May: without a bound, a job done on 3 May could be
+    """April is not published yet on 2 May: without a bound, a job done on 2 May could be
     booked as done on 28 April. Within JOB_COMPLETION_BACKDATE_HOURS (48) of now it books,
     across the month's end too; a longer setting lets it through."""
     clock.now = datetime(2026, 5, 2, 2, 0, tzinfo=UTC)  # 2 May, 10:00 in Shanghai
     db = served.app[DB]
     people = await org(db)
     customer = await factories.customer(db, department_id=people.departments["SVC-N"])
-    headers = {"Authorization": f"Bearer {people.people[who].token}"}
-
-    async def book(reference: str, completed_at: str) -> tuple[int, str]:
-        async with aiohttp.ClientSession() as http, http.post(
-                served.base_url + "/api/jobs", headers=headers, json={
-                    "reference": reference, "customer_id": customer.id,
-                    "department_id": people.departments["SVC-N"],
-                    "technician_id": people.people["technician"].staff_id,
-                    "completed_at": completed_at}) as resp:
-            return resp.status, await resp.text()
+    book = await _booking(served, people, who, customer.id)
 
     status, answer = await book("J-APRIL-28", "2026-04-28T10:00:00+08:00")
     assert status == 422, answer
