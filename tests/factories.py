@@ -51,6 +51,18 @@ async def staff(
     return row  # type: ignore[no-any-return]
 
 
+async def headed_department(db: Database, code: str) -> tuple[Department, Staff]:
+    """A department `code` with a manager (`<code>-head`) set as its head."""
+    dep = await department(db, code)
+    head = await staff(db, f"{code.lower()}-head", ["manager"], dep.id)
+    async with db.sessions() as session:
+        row = await session.get(Department, dep.id)
+        assert row is not None
+        row.manager_id = head.id
+        await session.commit()
+    return dep, head
+
+
 async def customer(db: Database, name: str = "张三", phones: tuple[str, ...] = ("+8613800138000",), **kw: Any) -> Customer:
     async with db.sessions() as session:
         row = Customer(name=name, **kw)

@@ -21,7 +21,7 @@ from callcenter.demo.simulated_twilio import Speak
 from callcenter.reporting import builders
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Complaint, ComplaintHistory, Department, Staff
+from callcenter.storage.tables import Complaint, ComplaintHistory, Staff
 from reports.periods import Month
 from tests import factories
 from tests.conftest import Served
@@ -44,13 +44,7 @@ def settings(settings: Settings, window_days: int | None) -> Settings:
 
 
 async def _department(db: Database, code: str) -> tuple[int, Staff]:
-    dep = await factories.department(db, code)
-    head = await factories.staff(db, f"{code.lower()}-head", ["manager"], dep.id)
-    async with db.sessions() as session:
-        row = await session.get(Department, dep.id)
-        assert row is not None
-        row.manager_id = head.id
-        await session.commit()
+    dep, head = await factories.headed_department(db, code)
     return dep.id, head
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from callcenter.demo.simulated_twilio import Speak
 from callcenter.settings import Settings
 from callcenter.storage.engine import Database
-from callcenter.storage.tables import Complaint, Department
+from callcenter.storage.tables import Complaint
 from tests import factories
 from tests.twilio.conftest import STRANGER, Hotline, NewCaller
 
@@ -33,13 +33,7 @@ def settings(settings: Settings) -> Settings:
 async def _departments(db: Database) -> dict[str, int]:
     found = {}
     for code in ("QA", "CC"):
-        dep = await factories.department(db, code)
-        head = await factories.staff(db, f"{code.lower()}-head", ["manager"], dep.id)
-        async with db.sessions() as session:
-            row = await session.get(Department, dep.id)
-            assert row is not None
-            row.manager_id = head.id
-            await session.commit()
+        dep, _ = await factories.headed_department(db, code)
         found[code] = dep.id
     return found
 
